@@ -1,0 +1,118 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// MosquittoServer is a private mosquitto process on a loopback port. Stop and
+// Start let a test take the broker away and bring it back on the same port.
+type MosquittoServer struct {
+	t    testing.TB
+	bin  string
+	conf string
+	Port int
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+// Mosquitto starts a private mosquitto and returns its URL
+// ("tcp://127.0.0.1:PORT"). It is stopped in t.Cleanup.
+func Mosquitto(t testing.TB) string {
+	t.Helper()
+	return StartMosquitto(t).URL()
+}
+
+// MosquittoBin returns the mosquitto binary's path, or "" if not installed.
+func MosquittoBin() string {
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// StartMosquitto starts a private mosquitto with a generated config:
+// anonymous access on 127.0.0.1 only, no persistence, no limit on in-flight
+// or queued QoS 1 messages (what edgepm's QoS 1 path needs).
+func StartMosquitto(t testing.TB) *MosquittoServer {
+	t.Helper()
+	bin := MosquittoBin()
+	if bin == "" {
+		Missing(t, "mosquitto is not installed (apt-get install mosquitto mosquitto-clients, or `make deps`)")
+	}
+	dir := t.TempDir()
+	s := &MosquittoServer{t: t, bin: bin, Port: FreePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
+	conf := fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 0
+max_queued_messages 0
+log_dest stderr
+log_type error
+log_type warning
+`, s.Port)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
+		t.Fatalf("write mosquitto config: %v", err)
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the broker's address for paho ("tcp://127.0.0.1:PORT").
+func (s *MosquittoServer) URL() string { return fmt.Sprintf("tcp://127.0.0.1:%d", s.Port) }
+
+// Addr is host:port.
+func (s *MosquittoServer) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+
+// Start (re)starts the broker on its port and waits until it accepts
+// connections.
+func (s *MosquittoServer) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	s.out = &bytes.Buffer{}
+	cmd := exec.Command(s.bin, "-c", s.conf)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start mosquitto: %v", err)
+	}
+	s.cmd = cmd
+	if err := waitListening(s.Addr(), 10*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		s.cmd = nil
+		s.t.Fatalf("mosquitto: %v; output:\n%s", err, s.out.String())
+	}
+}
+
+// Stop kills the broker (SIGKILL, like a crash) and waits for it to exit.
+// It is idempotent.
+func (s *MosquittoServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}

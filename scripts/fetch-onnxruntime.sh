@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Fetches the ONNX Runtime shared library that onnxruntime_go v1.27.0 needs
+# (ORT 1.24, API 24) from the npm package onnxruntime-node@1.24.3, without
+# running the package's install scripts, verifies its sha256 and installs it
+# as .local/lib/libonnxruntime.so.1 in the project (git-ignored).
+#
+# Usage: scripts/fetch-onnxruntime.sh [DEST_DIR]
+# Env:   ONNXRUNTIME_LIB  if set and the file exists, nothing is fetched.
+set -euo pipefail
+
+ORT_NPM_VERSION=1.24.3
+SHA_X64=92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dest=${1:-$root/.local/lib}
+out=$dest/libonnxruntime.so.1
+
+if [[ -n "${ONNXRUNTIME_LIB:-}" && -f "${ONNXRUNTIME_LIB}" ]]; then
+  echo "onnxruntime: using ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB}"
+  exit 0
+fi
+
+case "$(uname -m)" in
+  x86_64|amd64) arch=x64; want=$SHA_X64 ;;
+  aarch64|arm64) arch=arm64; want="" ;;
+  *) echo "onnxruntime: unsupported architecture $(uname -m); set ONNXRUNTIME_LIB to your own libonnxruntime.so (ORT 1.24)" >&2; exit 1 ;;
+esac
+
+if [[ -f "$out" ]]; then
+  if [[ -z "$want" ]] || echo "$want  $out" | sha256sum -c --status; then
+    exit 0
+  fi
+  echo "onnxruntime: $out has the wrong sha256, fetching again" >&2
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "onnxruntime: npm is needed to fetch onnxruntime-node@${ORT_NPM_VERSION} (apt-get install npm)," >&2
+  echo "  or set ONNXRUNTIME_LIB to an existing libonnxruntime.so.1 (ONNX Runtime 1.24)" >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "onnxruntime: fetching onnxruntime-node@${ORT_NPM_VERSION} with npm pack (no install scripts)"
+(cd "$tmp" && npm pack --silent --ignore-scripts "onnxruntime-node@${ORT_NPM_VERSION}" >/dev/null)
+tar -xzf "$tmp"/onnxruntime-node-${ORT_NPM_VERSION}.tgz -C "$tmp" "package/bin/napi-v6/linux/${arch}/libonnxruntime.so.1"
+lib="$tmp/package/bin/napi-v6/linux/${arch}/libonnxruntime.so.1"
+if [[ -n "$want" ]]; then
+  got=$(sha256sum "$lib" | cut -d' ' -f1)
+  if [[ "$got" != "$want" ]]; then
+    echo "onnxruntime: sha256 mismatch for $lib: got $got, want $want" >&2
+    exit 1
+  fi
+fi
+mkdir -p "$dest"
+install -m 0644 "$lib" "$out.tmp"
+mv -f "$out.tmp" "$out"
+echo "onnxruntime: installed $out"
