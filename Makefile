@@ -1,0 +1,69 @@
+# edgepm: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/edgepm/edgepm/edge.Version=$(VERSION)
+export ONNXRUNTIME_LIB ?= $(CURDIR)/.local/lib/libonnxruntime.so.1
+BENCHTIME ?= 1s
+FUZZTIME ?= 30s
+TEST_TIMEOUT ?= 20m
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz soak model deps onnxruntime mosquitto install clean
+
+all: build
+
+## deps: install what the tests and the demo need (ONNX Runtime library, Mosquitto)
+deps: onnxruntime mosquitto
+
+onnxruntime:
+	@scripts/fetch-onnxruntime.sh
+
+mosquitto:
+	@scripts/install-mosquitto.sh
+
+## build: the appliance, the simulator and the dev tools into bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/edgepm ./cmd/firmware-sim ./cmd/devstack ./cmd/demo
+
+## run: the self-contained demo (dev stack + appliance + simulator + live view)
+run: onnxruntime build
+	bin/demo --bin bin $(DEMO_ARGS)
+
+## test: vet, then unit and integration tests (race detector on) against a
+## private Mosquitto and kfake that the tests start themselves
+test: deps vet fmt-check
+	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## bench: package benchmarks (figures go to docs/benchmarks.md)
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buffer/... ./inference/... ./bridge/... ./firmware-sim/...
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	@scripts/fuzz-all.sh $(FUZZTIME)
+
+## model: retrain the committed default model from simulator data
+model:
+	$(GO) run ./cmd/edgepm-train -out models/default
+
+## install: binary, systemd unit and example config (run as root)
+install: build
+	install -D -m 0755 bin/edgepm $(DESTDIR)$(PREFIX)/bin/edgepm
+	install -D -m 0644 deploy/systemd/edgepm.service $(DESTDIR)/etc/systemd/system/edgepm.service
+	install -D -m 0640 -b deploy/edgepm.yaml $(DESTDIR)/etc/edgepm/edgepm.yaml.example
+	install -D -m 0644 $(ONNXRUNTIME_LIB) $(DESTDIR)/usr/lib/edgepm/libonnxruntime.so.1
+
+clean:
+	rm -rf bin/ .local/demo

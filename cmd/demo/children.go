@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/edgepm/edgepm/internal/devstack"
+)
+
+type children struct {
+	sim, app *exec.Cmd
+	logs     []*os.File
+}
+
+const demoConfig = `# written by the demo (cmd/demo); see docs/configuration.md
+gateway_id: demo-gw-1
+data_dir: %s
+log_level: info
+shutdown_timeout: 15s
+http:
+  listen: %s
+mqtt:
+  broker: %s
+  client_id: edgepm-demo-gw-1
+kafka:
+  brokers: [%s]
+  create_topics: true
+`
+
+func startChildren(o options, dataDir string, stack *devstack.Stack) (*children, error) {
+	cfgPath := filepath.Join(dataDir, "edgepm.yaml")
+	cfg := fmt.Sprintf(demoConfig, filepath.Join(dataDir, "edgepm"), o.httpAddr, stack.MQTTURL, stack.KafkaSeeds[0])
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	c := &children{}
+	var err error
+	c.app, err = c.start(filepath.Join(o.binDir, "edgepm"), filepath.Join(dataDir, "edgepm.log"),
+		"run", "--config", cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(o.httpAddr, 30*time.Second); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("appliance did not come up (see %s/edgepm.log): %w", dataDir, err)
+	}
+	c.sim, err = c.start(filepath.Join(o.binDir, "firmware-sim"), filepath.Join(dataDir, "firmware-sim.log"),
+		"--broker", stack.MQTTURL, "--machines", fmt.Sprint(o.machines), "--accel", fmt.Sprint(o.accel),
+		"--interval", o.interval.String(), "--qos", "1", "--seed", "7",
+		"--truth-file", filepath.Join(dataDir, "truth.jsonl"))
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *children) start(bin, logPath string, args ...string) (*exec.Cmd, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	c.logs = append(c.logs, f)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Own process group: the terminal's Ctrl-C reaches only the demo,
+	// which then stops the children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	return cmd, nil
+}
+
+// stop ends the simulator, then the appliance (SIGTERM: ordered drain),
+// each bounded in time.
+func (c *children) stop() {
+	for _, p := range []struct {
+		cmd  *exec.Cmd
+		sig  syscall.Signal
+		wait time.Duration
+	}{{c.sim, syscall.SIGINT, 5 * time.Second}, {c.app, syscall.SIGTERM, 30 * time.Second}} {
+		if p.cmd == nil || p.cmd.Process == nil {
+			continue
+		}
+		_ = p.cmd.Process.Signal(p.sig)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(p.wait):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+	}
+	for _, f := range c.logs {
+		_ = f.Close()
+	}
+}

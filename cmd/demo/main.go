@@ -1,0 +1,104 @@
+// Command demo (dev-only) is `make run`: it starts the dev stack (embedded
+// MQTT broker, kfake Kafka-protocol broker), the edgepm appliance and the
+// firmware-sim plant as child processes, and shows a live view of machines,
+// health scores, alerts, buffer depth, uplink state, model and rates, plus
+// what has arrived in Kafka. Ctrl-C stops everything in order: simulator,
+// appliance (SIGTERM, ordered drain), brokers.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/edgepm/edgepm/internal/devstack"
+)
+
+type options struct {
+	binDir    string
+	dataDir   string
+	machines  int
+	accel     float64
+	interval  time.Duration
+	duration  time.Duration
+	httpAddr  string
+	plain     bool
+	mqttAddr  string
+	kafkaPort int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.binDir, "bin", "bin", "folder with the edgepm and firmware-sim binaries")
+	flag.StringVar(&o.dataDir, "data-dir", ".local/demo", "demo state (buffer, Kafka data, logs); wiped at start")
+	flag.IntVar(&o.machines, "machines", 12, "simulated machines")
+	flag.Float64Var(&o.accel, "accel", 1800, "simulated seconds per real second")
+	flag.DurationVar(&o.interval, "interval", time.Second, "real time between a machine's readings")
+	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until Ctrl-C); exit 1 if no prediction reached Kafka")
+	flag.StringVar(&o.httpAddr, "http", "127.0.0.1:19510", "appliance status/metrics address")
+	flag.BoolVar(&o.plain, "plain", false, "print status lines instead of redrawing the screen")
+	flag.StringVar(&o.mqttAddr, "mqtt", devstack.DefaultMQTTAddr, "embedded MQTT broker address")
+	flag.IntVar(&o.kafkaPort, "kafka-port", devstack.DefaultKafkaPort, "kfake broker port")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	for _, b := range []string{"edgepm", "firmware-sim"} {
+		if _, err := os.Stat(filepath.Join(o.binDir, b)); err != nil {
+			return fmt.Errorf("%s not built (run `make build`): %w", b, err)
+		}
+	}
+	_ = os.RemoveAll(o.dataDir)
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("demo: starting MQTT broker %s and Kafka-protocol broker on port %d\n", o.mqttAddr, o.kafkaPort)
+	stack, err := devstack.Start(ctx, devstack.Options{MQTTAddr: o.mqttAddr, KafkaPort: o.kafkaPort,
+		DataDir: filepath.Join(dataDir, "kafka")})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+
+	kc, err := newKafkaWatch(stack.KafkaSeeds)
+	if err != nil {
+		return err
+	}
+	defer kc.close()
+	go kc.run(ctx)
+
+	procs, err := startChildren(o, dataDir, stack)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("demo: appliance status page http://%s/ (logs in %s); Ctrl-C stops\n", o.httpAddr, dataDir)
+	view := newView(o, kc)
+	view.loop(ctx)
+	procs.stop()
+	fmt.Printf("\ndemo: stopped. Kafka received %d readings, %d predictions, %d alerts.\n",
+		kc.count("readings"), kc.count("predictions"), kc.count("alerts"))
+	if o.duration > 0 && kc.count("predictions") == 0 {
+		return fmt.Errorf("no prediction reached Kafka within %s", o.duration)
+	}
+	return nil
+}

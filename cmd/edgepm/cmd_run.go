@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/edgepm/edgepm/edge"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); empty = defaults and EDGEPM_* environment")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := edge.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgepm: %v\n", err)
+		return 1
+	}
+	level := new(slog.LevelVar)
+	lv, _ := edge.ParseLogLevel(cfg.LogLevel)
+	level.Set(lv)
+	log := newLogger(stderr, cfg.LogFormat, level)
+
+	app, err := edge.New(cfg, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go reloadOnHUP(ctx, *cfgPath, app, level, log)
+	if err := app.Run(ctx); err != nil {
+		log.Error("stopped with errors", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// reloadOnHUP re-reads the config on SIGHUP and applies what can change
+// live; an invalid file keeps the running config.
+func reloadOnHUP(ctx context.Context, path string, app *edge.App, level *slog.LevelVar, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := edge.Load(path)
+		if err != nil {
+			log.Error("reload rejected; keeping the running config", "err", err)
+			continue
+		}
+		lv, _ := edge.ParseLogLevel(cfg.LogLevel)
+		level.Set(lv)
+		app.Reload(cfg)
+		log.Info("config reloaded", "log_level", cfg.LogLevel)
+	}
+}
+
+func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

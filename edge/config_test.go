@@ -1,0 +1,96 @@
+package edge
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoodConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/config/*.good.yaml")
+	if len(files) == 0 {
+		t.Fatal("no good configs")
+	}
+	for _, f := range files {
+		cfg, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if cfg.MQTT.ClientID == "" || cfg.Buffer.MaxBytes == 0 || cfg.Kafka.TopicPrefix == "" {
+			t.Errorf("%s: defaults not applied: %+v", f, cfg)
+		}
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	want := map[string]string{
+		"unknown-key.bad.yaml":      "field brokr not found",
+		"relative-datadir.bad.yaml": `data_dir: must be an absolute path, got "relative/dir"`,
+		"log-level.bad.yaml":        `log_level: must be debug, info, warn or error, got "loud"`,
+		"template.bad.yaml":         "mqtt.subscriptions[0].topic",
+		"qos.bad.yaml":              "mqtt.subscriptions[0].qos: must be 0 or 1, got 2",
+		"range.bad.yaml":            "validation.ranges.temp: min must be <= max, got [10, 1]",
+		"buffer-max.bad.yaml":       "buffer.max_bytes: must be > 0, got -1",
+		"buffer-stream.bad.yaml":    `buffer.streams: unknown stream "metrics"`,
+		"pubkey.bad.yaml":           "inference.public_keys[0]: not base64",
+		"compression.bad.yaml":      "brotli",
+		"duration.bad.yaml":         "soon",
+	}
+	files, _ := filepath.Glob("testdata/config/*.bad.yaml")
+	if len(files) != len(want) {
+		t.Fatalf("%d bad configs on disk, %d in the table", len(files), len(want))
+	}
+	for _, f := range files {
+		msg, ok := want[filepath.Base(f)]
+		if !ok {
+			t.Errorf("%s: not in the table", f)
+			continue
+		}
+		_, err := Load(f)
+		if err == nil {
+			t.Errorf("%s: loaded, want error containing %q", f, msg)
+			continue
+		}
+		if !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %q does not contain %q", f, err, msg)
+		}
+	}
+}
+
+func TestConfigDefaultsAndEnv(t *testing.T) {
+	t.Setenv("EDGEPM_GATEWAY_ID", "env-gw")
+	t.Setenv("EDGEPM_KAFKA_BROKERS", "a:9092, b:9092")
+	t.Setenv("EDGEPM_MQTT_PASSWORD", "pw")
+	cfg, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayID != "env-gw" || cfg.Kafka.GatewayID != "env-gw" {
+		t.Errorf("gateway id %q / %q", cfg.GatewayID, cfg.Kafka.GatewayID)
+	}
+	if len(cfg.Kafka.Brokers) != 2 || cfg.Kafka.Brokers[1] != "b:9092" {
+		t.Errorf("brokers %v", cfg.Kafka.Brokers)
+	}
+	if cfg.MQTT.Password != "pw" || cfg.MQTT.ClientID != "edgepm-env-gw" {
+		t.Errorf("mqtt %+v", cfg.MQTT)
+	}
+	if cfg.DataDir != "/var/lib/edgepm" || cfg.HTTP.Listen != "127.0.0.1:9510" || cfg.ShutdownTimeout != 20*time.Second {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if !*cfg.Buffer.Fsync || *cfg.MQTT.Subscriptions[0].QoS != 1 {
+		t.Error("durable defaults not applied")
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	f := filepath.Join("..", "deploy", "edgepm.yaml")
+	if _, err := os.Stat(f); err != nil {
+		t.Skip("no deploy/edgepm.yaml")
+	}
+	if _, err := Load(f); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,114 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/models"
+)
+
+// ErrNoRuntime is returned when libonnxruntime cannot be found.
+var ErrNoRuntime = errors.New("ONNX Runtime library not found")
+
+// ONNXRuntimeCandidates lists where the ONNX Runtime library is looked for,
+// in order, when inference.onnxruntime_lib (or ONNXRUNTIME_LIB) is unset.
+var ONNXRuntimeCandidates = []string{
+	"/usr/lib/edgepm/libonnxruntime.so.1",
+	".local/lib/libonnxruntime.so.1",
+}
+
+// ResolveONNXRuntime returns the library path to load, or an error that says
+// exactly what to do.
+func ResolveONNXRuntime(configured string) (string, error) {
+	if configured != "" {
+		if _, err := os.Stat(configured); err != nil {
+			return "", fmt.Errorf("%w: inference.onnxruntime_lib / ONNXRUNTIME_LIB = %s: %v", ErrNoRuntime, configured, err)
+		}
+		return configured, nil
+	}
+	for _, p := range ONNXRuntimeCandidates {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: looked in %v; run `make onnxruntime` in the source tree (fetches onnxruntime-node@1.24.3 with npm and checks its sha256), "+
+		"or set ONNXRUNTIME_LIB / inference.onnxruntime_lib to a libonnxruntime.so of ONNX Runtime 1.24", ErrNoRuntime, ONNXRuntimeCandidates)
+}
+
+// ActiveModelDir is where the model accepted from Kafka is kept, so a
+// restart while offline serves it at once.
+func ActiveModelDir(dataDir string) string { return filepath.Join(dataDir, "models", "active") }
+
+func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*inference.Engine, error) {
+	lib, err := ResolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
+	if err != nil {
+		return nil, err
+	}
+	if err := inference.InitRuntime(lib); err != nil {
+		return nil, fmt.Errorf("load onnx runtime %s: %w", lib, err)
+	}
+	ecfg := inference.EngineConfig{
+		MaxBatch:      cfg.Inference.MaxBatch,
+		MaxDelay:      cfg.Inference.MaxDelay,
+		QueueSize:     cfg.Inference.QueueSize,
+		AllowUnsigned: cfg.Inference.AllowUnsigned,
+		Gateway:       cfg.GatewayID,
+		Session:       inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
+	}
+	for _, k := range cfg.Inference.PublicKeys {
+		pk, err := decodePublicKey(k)
+		if err != nil {
+			return nil, err
+		}
+		ecfg.PublicKeys = append(ecfg.PublicKeys, pk)
+	}
+	eng, err := inference.NewEngine(ecfg, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("inference engine: %w", err)
+	}
+	if err := loadStartupModel(eng, cfg, log); err != nil {
+		_ = eng.Close()
+		return nil, err
+	}
+	return eng, nil
+}
+
+// loadStartupModel serves, in order of preference: the model last accepted
+// from Kafka (data_dir/models/active), inference.model_dir, the model
+// embedded in the binary. A candidate that fails validation is logged and
+// the next one is tried.
+func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error {
+	var errs []error
+	for _, dir := range []string{ActiveModelDir(cfg.DataDir), cfg.Inference.ModelDir} {
+		if dir == "" {
+			continue
+		}
+		pkg, err := inference.LoadPackageDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = eng.Load(pkg)
+		}
+		if err == nil {
+			log.Info("model loaded", "dir", dir)
+			return nil
+		}
+		log.Error("model package rejected, trying the next", "dir", dir, "err", err)
+		errs = append(errs, fmt.Errorf("%s: %w", dir, err))
+	}
+	manifest, onnx := models.Default()
+	if err := eng.Load(&inference.Package{Manifest: manifest, ONNX: onnx}); err != nil {
+		errs = append(errs, fmt.Errorf("embedded default model: %w", err))
+		return fmt.Errorf("no servable model: %w", errors.Join(errs...))
+	}
+	log.Info("model loaded", "source", "embedded default")
+	return nil
+}

@@ -1,0 +1,181 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Message is one MQTT message handed from ingest to the pipeline. Ack must
+// be called once the message's readings (or its dead-letter record) are
+// committed to the buffer; for QoS 0 it is a no-op.
+type Message struct {
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Template *TopicTemplate
+	ack      func()
+}
+
+// Ack acknowledges the message to the broker (MQTT PUBACK for QoS 1).
+func (m *Message) Ack() {
+	if m.ack != nil {
+		m.ack()
+	}
+}
+
+// Ingest is the MQTT side of the appliance: a paho client with a persistent
+// session, manual acknowledgement, and a bounded queue of unacknowledged
+// messages (Messages). When the queue is full the paho callback blocks,
+// which stops paho reading from the socket: the broker holds the rest
+// (backpressure, not loss).
+//
+// Start connects (retrying in the background); Messages delivers; Stop
+// stops delivery and disconnects. Publish is safe for concurrent use.
+type Ingest struct {
+	cfg    MQTTConfig
+	log    *slog.Logger
+	subs   []*TopicTemplate
+	client mqtt.Client
+	msgs   chan *Message
+
+	mu        sync.RWMutex // guards stopping against sends on msgs
+	stopping  bool
+	connected atomic.Bool
+	onConnect func(connected bool)
+}
+
+// NewIngest builds the client; it does not connect.
+func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Ingest, error) {
+	in := &Ingest{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect}
+	for _, s := range cfg.Subscriptions {
+		tt, err := ParseTopicTemplate(s.Topic)
+		if err != nil {
+			return nil, err
+		}
+		in.subs = append(in.subs, tt)
+	}
+	tlsCfg, err := cfg.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("mqtt tls: %w", err)
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.Username).
+		SetPassword(cfg.Password).
+		SetCleanSession(cfg.CleanSession).
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true).
+		SetKeepAlive(cfg.KeepAlive).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
+		SetResumeSubs(true).
+		SetOnConnectHandler(in.handleConnect).
+		SetConnectionLostHandler(in.lost)
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+	}
+	in.client = mqtt.NewClient(opts)
+	return in, nil
+}
+
+// Messages is the queue of received, unacknowledged messages.
+func (in *Ingest) Messages() <-chan *Message { return in.msgs }
+
+// Connected reports whether the MQTT connection is up.
+func (in *Ingest) Connected() bool { return in.connected.Load() }
+
+// Start begins connecting; it does not wait for the broker (paho retries in
+// the background, and the rest of the appliance runs meanwhile).
+func (in *Ingest) Start() {
+	in.client.Connect()
+}
+
+func (in *Ingest) handleConnect(c mqtt.Client) {
+	for i, tt := range in.subs {
+		qos := *in.cfg.Subscriptions[i].QoS
+		tt := tt
+		tok := c.Subscribe(tt.Filter(), qos, func(_ mqtt.Client, m mqtt.Message) { in.deliver(tt, m) })
+		go func() {
+			if tok.WaitTimeout(in.cfg.ConnectTimeout) && tok.Error() != nil {
+				in.log.Error("mqtt subscribe failed", "filter", tt.Filter(), "err", tok.Error())
+			}
+		}()
+	}
+	in.connected.Store(true)
+	in.log.Info("mqtt connected", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID)
+	if in.onConnect != nil {
+		in.onConnect(true)
+	}
+}
+
+func (in *Ingest) lost(_ mqtt.Client, err error) {
+	in.connected.Store(false)
+	in.log.Warn("mqtt connection lost", "err", err)
+	if in.onConnect != nil {
+		in.onConnect(false)
+	}
+}
+
+// deliver runs on paho's router goroutine. It blocks while the queue is
+// full, which is the backpressure path.
+func (in *Ingest) deliver(tt *TopicTemplate, m mqtt.Message) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.stopping {
+		return // not acked: the broker redelivers it to the next session
+	}
+	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, ack: m.Ack}
+}
+
+// StopReceiving makes further deliveries return without queueing (they stay
+// unacknowledged, so the broker keeps them) and closes Messages once
+// in-flight deliveries are done, so the pipeline can drain what was queued.
+// A callback blocked on a full queue is released by the pipeline draining.
+func (in *Ingest) StopReceiving() {
+	in.mu.Lock() // waits for deliver calls in progress
+	if !in.stopping {
+		in.stopping = true
+		close(in.msgs)
+	}
+	in.mu.Unlock()
+}
+
+// Disconnect closes the MQTT connection, waiting up to d for pending
+// acknowledgements and publishes to be written.
+func (in *Ingest) Disconnect(d time.Duration) {
+	in.client.Disconnect(uint(d / time.Millisecond))
+	in.connected.Store(false)
+}
+
+// ErrNotConnected is returned by Publish while the MQTT connection is down.
+var ErrNotConnected = errors.New("mqtt not connected")
+
+// Publish sends a message without waiting for the broker's acknowledgement;
+// a failure is logged by the returned token's watcher.
+func (in *Ingest) Publish(ctx context.Context, topic string, qos byte, retain bool, payload []byte) error {
+	if !in.client.IsConnectionOpen() {
+		return ErrNotConnected
+	}
+	tok := in.client.Publish(topic, qos, retain, payload)
+	go func() {
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				in.log.Warn("mqtt publish failed", "topic", topic, "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return nil
+}

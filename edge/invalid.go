@@ -1,0 +1,31 @@
+package edge
+
+import "fmt"
+
+// Reasons a message is rejected into the dead-letter stream. They appear in
+// dead-letter records and as the "reason" label of
+// edgepm_ingest_invalid_total.
+const (
+	ReasonMalformed     = "malformed_json"
+	ReasonWrongType     = "wrong_type"
+	ReasonNonFinite     = "non_finite"
+	ReasonMissing       = "missing_field"
+	ReasonTooLarge      = "too_large"
+	ReasonOutOfRange    = "out_of_range"
+	ReasonClockSkew     = "clock_skew"
+	ReasonBadTimestamp  = "bad_timestamp"
+	ReasonUnknownDevice = "unknown_device"
+	ReasonBadTopic      = "bad_topic"
+)
+
+// InvalidError is returned for a payload that fails decoding or validation.
+type InvalidError struct {
+	Reason string // one of the Reason constants
+	Detail string // human-readable, names the field and value
+}
+
+func (e *InvalidError) Error() string { return e.Reason + ": " + e.Detail }
+
+func invalid(reason, format string, args ...any) *InvalidError {
+	return &InvalidError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}

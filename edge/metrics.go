@@ -1,0 +1,52 @@
+package edge
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the appliance's own Prometheus metrics; buffer, bridge and
+// inference register theirs on the same registry.
+type metrics struct {
+	messages     prometheus.Counter
+	readings     prometheus.Counter
+	invalid      *prometheus.CounterVec
+	commitSecs   prometheus.Histogram
+	commitErrors prometheus.Counter
+	predictions  prometheus.Counter
+	alerts       *prometheus.CounterVec
+	alertPubErrs prometheus.Counter
+	mqttUp       prometheus.Gauge
+	unacked      prometheus.GaugeFunc
+}
+
+func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_ingest_messages_total",
+			Help: "MQTT messages received."}),
+		readings: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_ingest_readings_total",
+			Help: "Valid readings committed to the buffer."}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_ingest_invalid_total",
+			Help: "Messages sent to the dead-letter stream, by reason."}, []string{"reason"}),
+		commitSecs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepm_ingest_commit_seconds",
+			Help: "Time from a batch of messages taken from MQTT to its durable buffer commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_ingest_commit_errors_total",
+			Help: "Failed buffer commits of ingested messages (retried; messages stay unacknowledged)."}),
+		predictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_predictions_total",
+			Help: "Predictions made."}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_alerts_total",
+			Help: "Alert transitions, by state (raised, cleared)."}, []string{"state"}),
+		alertPubErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_alert_publish_errors_total",
+			Help: "Local MQTT alert publishes that could not be sent (MQTT down); the alert is still buffered for Kafka."}),
+		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepm_mqtt_connected",
+			Help: "1 while the MQTT connection is up."}),
+		unacked: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ingest_unacked_messages",
+			Help: "MQTT messages received and not yet committed and acknowledged."}, unacked),
+	}
+	for _, r := range []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
+		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic} {
+		m.invalid.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.messages, m.readings, m.invalid, m.commitSecs, m.commitErrors,
+			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked)
+	}
+	return m
+}

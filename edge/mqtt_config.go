@@ -1,0 +1,153 @@
+package edge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Subscription is one MQTT subscription: a topic template and its QoS.
+type Subscription struct {
+	// Topic is a template such as "plant/{site}/{line}/{device}/telemetry".
+	Topic string `yaml:"topic"`
+	// QoS is 0 or 1. Default 1 (acknowledged only after the buffer commit).
+	QoS *byte `yaml:"qos"`
+}
+
+// TLSConfig configures TLS for a client connection.
+type TLSConfig struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// MQTTConfig configures MQTT ingest and local alert publishing.
+type MQTTConfig struct {
+	// Broker is the MQTT broker URL. Default tcp://127.0.0.1:1883.
+	Broker string `yaml:"broker"`
+	// ClientID is fixed so the broker keeps the session. Default
+	// "edgepm-<gateway_id>".
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	// Password is never logged.
+	Password string `yaml:"password"`
+	// CleanSession false (default) keeps a persistent session, so QoS 1
+	// messages that arrive while edgepm is down are delivered later.
+	CleanSession bool      `yaml:"clean_session"`
+	TLS          TLSConfig `yaml:"tls"`
+	// Subscriptions default to plant/{site}/{line}/{device}/telemetry QoS 1.
+	Subscriptions []Subscription `yaml:"subscriptions"`
+	// MaxUnacked bounds the QoS 1 messages received but not yet committed
+	// and acknowledged; when it is reached ingest stops reading from the
+	// broker (backpressure). Default 2000.
+	MaxUnacked int `yaml:"max_unacked"`
+	// KeepAlive default 30s; ConnectTimeout default 10s; MaxReconnectInterval
+	// default 30s.
+	KeepAlive            time.Duration `yaml:"keep_alive"`
+	ConnectTimeout       time.Duration `yaml:"connect_timeout"`
+	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+	// AlertTopic is the template local alerts are published to; fields are
+	// the reading's topic captures plus {device} and {gateway}. Default
+	// "edgepm/{gateway}/alerts/{device}". Empty string after defaults
+	// means no local publishing is possible, so it is required.
+	AlertTopic string `yaml:"alert_topic"`
+	// AlertQoS default 1.
+	AlertQoS *byte `yaml:"alert_qos"`
+	// AlertRetain publishes alerts retained, so an HMI that connects later
+	// sees each device's last alert state. Default false.
+	AlertRetain bool `yaml:"alert_retain"`
+}
+
+func bytePtr(b byte) *byte { return &b }
+
+func (c *MQTTConfig) setDefaults(gateway string) {
+	if c.Broker == "" {
+		c.Broker = "tcp://127.0.0.1:1883"
+	}
+	if c.ClientID == "" {
+		c.ClientID = "edgepm-" + gateway
+	}
+	if len(c.Subscriptions) == 0 {
+		c.Subscriptions = []Subscription{{Topic: "plant/{site}/{line}/{device}/telemetry"}}
+	}
+	for i := range c.Subscriptions {
+		if c.Subscriptions[i].QoS == nil {
+			c.Subscriptions[i].QoS = bytePtr(1)
+		}
+	}
+	if c.MaxUnacked == 0 {
+		c.MaxUnacked = 2000
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = 30 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxReconnectInterval == 0 {
+		c.MaxReconnectInterval = 30 * time.Second
+	}
+	if c.AlertTopic == "" {
+		c.AlertTopic = "edgepm/{gateway}/alerts/{device}"
+	}
+	if c.AlertQoS == nil {
+		c.AlertQoS = bytePtr(1)
+	}
+}
+
+func (c *MQTTConfig) validate() error {
+	if !strings.Contains(c.Broker, "://") {
+		return fmt.Errorf("mqtt.broker: want scheme://host:port (tcp, ssl, ws, wss), got %q", c.Broker)
+	}
+	for i, s := range c.Subscriptions {
+		if _, err := ParseTopicTemplate(s.Topic); err != nil {
+			return fmt.Errorf("mqtt.subscriptions[%d].topic: %w", i, err)
+		}
+		if *s.QoS > 1 {
+			return fmt.Errorf("mqtt.subscriptions[%d].qos: must be 0 or 1, got %d", i, *s.QoS)
+		}
+	}
+	if c.MaxUnacked < 0 {
+		return fmt.Errorf("mqtt.max_unacked: must be > 0, got %d", c.MaxUnacked)
+	}
+	if *c.AlertQoS > 1 {
+		return fmt.Errorf("mqtt.alert_qos: must be 0 or 1, got %d", *c.AlertQoS)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return fmt.Errorf("mqtt.tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
+// Build returns a *tls.Config, or nil when TLS is off.
+func (t TLSConfig) Build() (*tls.Config, error) {
+	if !t.Enabled && t.CAFile == "" && t.CertFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificates", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,235 @@
+package edge
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/inference"
+)
+
+// Status is the appliance's state as /api/status and `edgepm status` show it.
+type Status struct {
+	Gateway       string         `json:"gateway"`
+	Version       string         `json:"version"`
+	UptimeSeconds float64        `json:"uptime_s"`
+	Ready         bool           `json:"ready"`
+	Conditions    []string       `json:"conditions"` // what keeps the data path from being ready
+	Warnings      []string       `json:"warnings"`   // worth a look, but the data path works
+	MQTT          MQTTStatus     `json:"mqtt"`
+	Uplink        bridge.Status  `json:"uplink"`
+	BufferRecords int64          `json:"buffer_records"`
+	BufferBytes   int64          `json:"buffer_bytes"`
+	Buffer        any            `json:"buffer"`
+	Model         ModelStatus    `json:"model"`
+	Rates         Rates          `json:"rates"`
+	Devices       []DeviceStatus `json:"devices"`
+	ActiveAlerts  int            `json:"active_alerts"`
+}
+
+// MQTTStatus is the ingest side's state.
+type MQTTStatus struct {
+	Connected bool   `json:"connected"`
+	Broker    string `json:"broker"`
+	Unacked   int    `json:"unacked"`
+}
+
+// ModelStatus names the serving model.
+type ModelStatus struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Loaded  bool   `json:"loaded"`
+}
+
+// Rates are per-second rates over the last few seconds.
+type Rates struct {
+	ReadingsPerSec    float64 `json:"readings_per_s"`
+	PredictionsPerSec float64 `json:"predictions_per_s"`
+}
+
+// DeviceStatus is one machine's latest state.
+type DeviceStatus struct {
+	Device   string    `json:"device"`
+	LastSeen time.Time `json:"last_seen"`
+	Score    *float64  `json:"score"`
+	Alert    bool      `json:"alert"`
+}
+
+// Status gathers the current state. Safe for concurrent use.
+func (a *App) Status() Status {
+	st := Status{Gateway: a.cfg.GatewayID, Version: Version, UptimeSeconds: time.Since(a.started).Seconds()}
+	st.MQTT = MQTTStatus{Connected: a.ingest.Connected(), Broker: a.cfg.MQTT.Broker, Unacked: len(a.ingest.msgs)}
+	st.Uplink = a.producer.Status()
+	bs := a.queue.Stats()
+	st.Buffer = bs
+	for _, ss := range bs.Streams {
+		st.BufferRecords += ss.Records
+	}
+	st.BufferBytes = bs.Bytes
+	if n, v, ok := a.engine.Active(); ok {
+		st.Model = ModelStatus{Name: n, Version: v, Loaded: true}
+	}
+	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
+	st.Devices, st.ActiveAlerts = a.devices.snapshot()
+	st.Conditions = a.conditions(st)
+	for _, c := range bs.Conditions {
+		msg := "buffer: " + c.Name + ": " + c.Message
+		if c.Name == buffer.CondWriteFailed || c.Name == buffer.CondFull {
+			st.Conditions = append(st.Conditions, msg)
+		} else {
+			st.Warnings = append(st.Warnings, msg)
+		}
+	}
+	st.Ready = a.ready.Load() && len(st.Conditions) == 0
+	return st
+}
+
+// conditions lists what keeps the data path from being healthy.
+func (a *App) conditions(st Status) []string {
+	var c []string
+	if !st.MQTT.Connected {
+		c = append(c, "mqtt: not connected to "+a.cfg.MQTT.Broker)
+	}
+	if !st.Model.Loaded {
+		c = append(c, "inference: no model loaded")
+	}
+	if age := time.Since(time.Unix(0, a.lastCommit.Load())); a.ready.Load() && age > 30*time.Second {
+		c = append(c, "ingest: no commit progress for "+age.Round(time.Second).String())
+	}
+	return c
+}
+
+// deviceTable keeps each device's latest state for the status view, bounded
+// to max devices (further devices are not shown, and counted nowhere else:
+// the table is for people, the data path does not depend on it).
+type deviceTable struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*deviceState
+}
+
+type deviceState struct {
+	lastSeen time.Time
+	score    float64
+	scored   bool
+	alert    bool
+	fields   map[string]string
+}
+
+func newDeviceTable(max int) *deviceTable {
+	return &deviceTable{max: max, m: make(map[string]*deviceState)}
+}
+
+func (t *deviceTable) get(device string) *deviceState {
+	d := t.m[device]
+	if d == nil && len(t.m) < t.max {
+		d = &deviceState{}
+		t.m[device] = d
+	}
+	return d
+}
+
+func (t *deviceTable) seen(device string, ts time.Time, fields map[string]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.get(device)
+	if d == nil {
+		return
+	}
+	if ts.After(d.lastSeen) {
+		d.lastSeen = ts
+	}
+	if d.fields == nil {
+		d.fields = fields
+	}
+}
+
+func (t *deviceTable) fields(device string) map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.m[device]; d != nil {
+		return d.fields
+	}
+	return nil
+}
+
+func (t *deviceTable) scored(p *inference.Prediction) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.get(p.Device); d != nil {
+		d.score, d.scored = p.Score, true
+	}
+}
+
+func (t *deviceTable) alert(al *inference.AlertEvent) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.get(al.Device); d != nil {
+		d.alert = al.State == "raised"
+	}
+}
+
+func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]DeviceStatus, 0, len(t.m))
+	active := 0
+	for name, d := range t.m {
+		ds := DeviceStatus{Device: name, LastSeen: d.lastSeen, Alert: d.alert}
+		if d.scored {
+			s := d.score
+			ds.Score = &s
+		}
+		if d.alert {
+			active++
+		}
+		out = append(out, ds)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out, active
+}
+
+// rateMeter turns counters into per-second rates (exponentially smoothed
+// over ~5 s), updated once a second.
+type rateMeter struct {
+	readings, predictions atomic.Int64
+	mu                    sync.Mutex
+	rRate, pRate          float64
+}
+
+func newRateMeter() *rateMeter { return &rateMeter{} }
+
+func (r *rateMeter) run(ctx context.Context, _ *App) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastR, lastP int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		nr, np := r.readings.Load(), r.predictions.Load()
+		r.mu.Lock()
+		r.rRate = 0.7*r.rRate + 0.3*float64(nr-lastR)
+		r.pRate = 0.7*r.pRate + 0.3*float64(np-lastP)
+		r.mu.Unlock()
+		lastR, lastP = nr, np
+	}
+}
+
+func (r *rateMeter) readingRate() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rRate
+}
+
+func (r *rateMeter) predictionRate() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pRate
+}

@@ -1,0 +1,78 @@
+package edge
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Unknown-device policies.
+const (
+	UnknownDeviceAccept = "accept"
+	UnknownDeviceReject = "reject"
+)
+
+// Range bounds one sensor's plausible values (inclusive).
+type Range struct {
+	Min float64 `yaml:"min"`
+	Max float64 `yaml:"max"`
+}
+
+// ValidationConfig says what an acceptable payload is. Zero values mean the
+// documented defaults (docs/configuration.md).
+type ValidationConfig struct {
+	// MaxPayloadBytes is the largest accepted MQTT payload. Default 65536.
+	MaxPayloadBytes int `yaml:"max_payload_bytes"`
+	// MaxBatch is the most readings in one batch payload. Default 1000.
+	MaxBatch int `yaml:"max_batch"`
+	// MaxWaveformSamples is the most samples in one waveform. Default 65536.
+	MaxWaveformSamples int `yaml:"max_waveform_samples"`
+	// MaxClockSkew rejects readings whose timestamp is further than this
+	// from the gateway clock. Default 24h; negative disables the check.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
+	// Ranges bounds sensor values by sensor name; readings outside go to
+	// the dead-letter stream.
+	Ranges map[string]Range `yaml:"ranges"`
+	// Devices lists known device ids (path.Match globs).
+	Devices []string `yaml:"devices"`
+	// UnknownDevice is "accept" (default) or "reject" (dead-letter
+	// messages from devices not matching Devices).
+	UnknownDevice string `yaml:"unknown_device"`
+}
+
+func (c *ValidationConfig) setDefaults() {
+	if c.MaxPayloadBytes == 0 {
+		c.MaxPayloadBytes = 64 << 10
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1000
+	}
+	if c.MaxWaveformSamples == 0 {
+		c.MaxWaveformSamples = 65536
+	}
+	if c.MaxClockSkew == 0 {
+		c.MaxClockSkew = 24 * time.Hour
+	}
+	if c.UnknownDevice == "" {
+		c.UnknownDevice = UnknownDeviceAccept
+	}
+}
+
+func (c *ValidationConfig) validate() error {
+	switch {
+	case c.MaxPayloadBytes < 0:
+		return fmt.Errorf("validation.max_payload_bytes: must be > 0, got %d", c.MaxPayloadBytes)
+	case c.MaxBatch < 0:
+		return fmt.Errorf("validation.max_batch: must be > 0, got %d", c.MaxBatch)
+	case c.MaxWaveformSamples < 0:
+		return fmt.Errorf("validation.max_waveform_samples: must be > 0, got %d", c.MaxWaveformSamples)
+	case c.UnknownDevice != "" && c.UnknownDevice != UnknownDeviceAccept && c.UnknownDevice != UnknownDeviceReject:
+		return fmt.Errorf("validation.unknown_device: must be accept or reject, got %q", c.UnknownDevice)
+	}
+	for name, r := range c.Ranges {
+		if math.IsNaN(r.Min) || math.IsNaN(r.Max) || r.Min > r.Max {
+			return fmt.Errorf("validation.ranges.%s: min must be <= max, got [%g, %g]", name, r.Min, r.Max)
+		}
+	}
+	return nil
+}

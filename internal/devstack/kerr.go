@@ -1,0 +1,5 @@
+package devstack
+
+import "github.com/twmb/franz-go/pkg/kerr"
+
+var kerrTopicExists = kerr.TopicAlreadyExists
