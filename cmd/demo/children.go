@@ -29,6 +29,8 @@ mqtt:
 kafka:
   brokers: [%s]
   create_topics: true
+inference:
+  allow_unsigned: true   # the demo also accepts unsigned models pushed to it
 `
 
 func startChildren(o options, dataDir string, stack *devstack.Stack) (*children, error) {
