@@ -50,6 +50,11 @@ fmt-check:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./buffer/... ./inference/... ./bridge/... ./firmware-sim/...
 
+## bench-e2e: firmware-sim -> Mosquitto -> edgepm -> kfake; rates vs a bare paho
+## subscriber, publish-to-prediction latency, CPU and peak RSS
+bench-e2e: deps
+	$(GO) test -tags benche2e -run TestBenchE2E -count=1 -timeout 30m -v ./cmd/edgepm 2>&1 | grep -v '^=== RUN'
+
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
 	@scripts/fuzz-all.sh $(FUZZTIME)

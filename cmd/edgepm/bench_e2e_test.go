@@ -1,0 +1,234 @@
+//go:build benche2e
+
+package main
+
+// make bench-e2e: firmware-sim -> Mosquitto -> edgepm -> kfake on this
+// machine. It prints figures; it asserts nothing about speed.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/edgepm/edgepm/internal/testenv"
+)
+
+func buildSim(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(edgepmBin), "firmware-sim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../firmware-sim").CombinedOutput(); err != nil {
+		t.Fatalf("build firmware-sim: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runSim(bin, broker string, qos, machines int, interval time.Duration, rate float64, count int) error {
+	args := []string{"--broker", broker, "--qos", strconv.Itoa(qos), "--machines", strconv.Itoa(machines),
+		"--interval", interval.String(), "--accel", "1", "--rate", fmt.Sprint(rate), "--count", strconv.Itoa(count),
+		"--quiet", "--client-id", fmt.Sprintf("bench-sim-%d", time.Now().UnixNano())}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("firmware-sim %v: %v\n%s", args, err, out)
+	}
+	return nil
+}
+
+// bareCeiling counts what a bare paho subscriber receives of the same load.
+func bareCeiling(t *testing.T, sim string, qos, machines, count int) float64 {
+	broker := testenv.StartMosquitto(t)
+	var n atomic.Int64
+	var first, last atomic.Int64
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("bare-sub").SetOrderMatters(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	c.Subscribe("plant/+/+/+/telemetry", byte(qos), func(mqtt.Client, mqtt.Message) {
+		now := time.Now().UnixNano()
+		if n.Add(1) == 1 {
+			first.Store(now)
+		}
+		last.Store(now)
+	}).Wait()
+	if err := runSim(sim, broker.URL(), qos, machines, time.Second, 0, count); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for n.Load() < int64(count) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := n.Load()
+	secs := float64(last.Load()-first.Load()) / 1e9
+	t.Logf("bare paho subscriber QoS %d: %d of %d messages in %.2fs", qos, got, count, secs)
+	return float64(got) / secs
+}
+
+type procStats struct {
+	cpu   float64
+	hwmMB float64
+}
+
+func readProc(pid int) procStats {
+	var st procStats
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		st.cpu = (ut + stime) / 100 // USER_HZ
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+				st.hwmMB = kb / 1024
+			}
+		}
+	}
+	return st
+}
+
+func metricValue(p *proc, name string) float64 {
+	for _, l := range strings.Split(p.metrics(name), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// edgepmThroughput drives count messages as fast as the simulator can and
+// reports edgepm's sustained committed readings/s.
+func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate float64, ps procStats) {
+	broker := testenv.StartMosquitto(t)
+	kafka := testenv.StartKafka(t)
+	extra := ""
+	if qos == 0 {
+		extra = "mqtt:\n  subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: 0}]\n"
+	}
+	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "")
+	if extra != "" {
+		b, _ := os.ReadFile(cfgPath)
+		s := strings.Replace(string(b), "mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e}",
+			"mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e, subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: 0}]}", 1)
+		os.WriteFile(cfgPath, []byte(s), 0o644)
+	}
+	p := startProc(t, cfgPath, httpAddr)
+	cpu0 := readProc(p.cmd.Process.Pid).cpu
+	start := time.Now()
+	simErr := make(chan error, 1)
+	go func() { simErr <- runSim(sim, broker.URL(), qos, machines, time.Second, 0, count) }()
+	deadline := time.Now().Add(120 * time.Second)
+	var firstT, lastT time.Time
+	var firstN, lastN float64
+	for time.Now().Before(deadline) {
+		v := metricValue(p, "edgepm_ingest_readings_total")
+		if v > 0 && firstT.IsZero() {
+			firstT, firstN = time.Now(), v
+		}
+		if v > lastN {
+			lastT, lastN = time.Now(), v
+		}
+		if v >= float64(count) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := <-simErr; err != nil {
+		t.Fatal(err)
+	}
+	ps = readProc(p.cmd.Process.Pid)
+	ps.cpu = (ps.cpu - cpu0) / time.Since(start).Seconds()
+	_ = p.term(30 * time.Second)
+	if lastN < float64(count) {
+		t.Logf("edgepm committed only %.0f of %d readings", lastN, count)
+	}
+	return (lastN - firstN) / lastT.Sub(firstT).Seconds(), ps
+}
+
+// latency runs a paced load and measures publish (reading ts) to
+// prediction consumed from Kafka.
+func latency(t *testing.T, sim string, perSec int, secs int) (p50, p99 time.Duration, n int, ps procStats) {
+	broker := testenv.StartMosquitto(t)
+	kafka := testenv.StartKafka(t)
+	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "")
+	p := startProc(t, cfgPath, httpAddr)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Seeds()...), kgo.ConsumeTopics("edgepm.predictions"),
+		kgo.FetchMaxWait(50*time.Millisecond), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	machines := perSec / 50
+	done := make(chan error, 1)
+	go func() { done <- runSim(sim, broker.URL(), 1, machines, 20*time.Millisecond, -1, perSec*secs) }()
+	var lats []time.Duration
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
+	defer cancel()
+	skipUntil := time.Now().Add(2 * time.Second) // warm-up
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		now := time.Now()
+		fs.EachRecord(func(r *kgo.Record) {
+			var v struct {
+				WindowEnd int64 `json:"window_end"`
+			}
+			if json.Unmarshal(r.Value, &v) == nil && now.After(skipUntil) {
+				lats = append(lats, now.Sub(time.UnixMilli(v.WindowEnd)))
+			}
+		})
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = nil
+			time.AfterFunc(time.Second, cancel) // the last predictions
+		default:
+		}
+	}
+	ps = readProc(p.cmd.Process.Pid)
+	_ = p.term(30 * time.Second)
+	if len(lats) == 0 {
+		t.Fatal("no predictions consumed")
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	return lats[len(lats)/2], lats[len(lats)*99/100], len(lats), ps
+}
+
+func TestBenchE2E(t *testing.T) {
+	sim := buildSim(t)
+	count := benchCount()
+	fmt.Printf("machine: %d cores (%s/%s), %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	for _, qos := range []int{1, 0} {
+		ceiling := bareCeiling(t, sim, qos, 1000, count)
+		rate, ps := edgepmThroughput(t, sim, qos, 1000, count)
+		fmt.Printf("QoS %d: edgepm %.0f readings/s committed, bare paho ceiling %.0f msg/s -> %.0f%% of ceiling; edgepm CPU %.2f cores, peak RSS %.0f MB\n",
+			qos, rate, ceiling, 100*rate/ceiling, ps.cpu, ps.hwmMB)
+	}
+	p50, p99, n, ps := latency(t, sim, 5000, 20)
+	fmt.Printf("latency at 5,000 readings/s QoS 1 (publish -> prediction consumed from Kafka, %d predictions): p50 %s, p99 %s; peak RSS %.0f MB\n",
+		n, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), ps.hwmMB)
+}
+
+// benchCount is the messages per throughput run ($BENCH_E2E_COUNT, default 300,000).
+func benchCount() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_E2E_COUNT")); err == nil && n > 0 {
+		return n
+	}
+	return 300000
+}
