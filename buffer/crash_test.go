@@ -1,0 +1,209 @@
+package buffer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var crashRounds = flag.Int("crash-rounds", 20, "rounds of the SIGKILL crash test")
+
+const crashEnv = "EDGEPM_BUFFER_CRASH_CHILD"
+
+// crashChild runs the crash test's child when the env var names a buffer
+// file: appenders print "append <stream> <seq> <id>" after each Append
+// returned, an acker prints "ackintent <stream> <seq>" before each Ack. It
+// runs until it is killed.
+func crashChild() bool {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		return false
+	}
+	q, err := Open(path, Options{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "child error: open: %v\n", err)
+		os.Exit(2)
+	}
+	var out sync.Mutex
+	say := func(format string, args ...any) {
+		out.Lock()
+		fmt.Fprintf(os.Stdout, format, args...) // unbuffered: one write per line
+		out.Unlock()
+	}
+	run := fmt.Sprint(time.Now().UnixNano())
+	for w := range 6 {
+		go crashAppender(q, say, fmt.Sprintf("%s-%d", run, w))
+	}
+	go crashAcker(q, say)
+	select {}
+}
+
+func crashAppender(q *Queue, say func(string, ...any), worker string) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for n := 0; ; {
+		stream := StreamReadings
+		if rng.IntN(4) == 0 {
+			stream = StreamAlerts
+		}
+		recs := make([]Record, 1+rng.IntN(4))
+		for i := range recs {
+			recs[i] = Record{Stream: stream, Key: []byte("k"), Value: fmt.Appendf(nil, "%s-%d", worker, n)}
+			n++
+		}
+		if err := q.Append(context.Background(), recs); err != nil {
+			fmt.Fprintf(os.Stderr, "child error: append: %v\n", err)
+			os.Exit(2)
+		}
+		for _, r := range recs {
+			say("append %s %d %s\n", r.Stream, r.Seq, r.Value)
+		}
+	}
+}
+
+// crashAcker acks the readings stream behind the appenders, as the bridge would.
+func crashAcker(q *Queue, say func(string, ...any)) {
+	var after uint64
+	for {
+		time.Sleep(5 * time.Millisecond)
+		recs, err := q.Read(StreamReadings, after, 200)
+		if err != nil || len(recs) < 100 {
+			continue
+		}
+		upTo := recs[len(recs)/2].Seq
+		say("ackintent %s %d\n", StreamReadings, upTo)
+		if err := q.Ack(StreamReadings, upTo); err != nil {
+			fmt.Fprintf(os.Stderr, "child error: ack: %v\n", err)
+			os.Exit(2)
+		}
+		after = upTo
+	}
+}
+
+type appended struct {
+	stream string
+	seq    uint64
+	id     string
+}
+
+func TestCrashSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	var all []appended
+	ackIntent := map[string]uint64{}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for round := range *crashRounds {
+		out, stderr := runAndKill(t, path, time.Duration(30+rng.IntN(250))*time.Millisecond)
+		got, acks := parseChild(t, out)
+		if strings.Contains(stderr, "child error") {
+			t.Fatalf("round %d: child failed: %s", round, stderr)
+		}
+		for s, v := range acks {
+			ackIntent[s] = max(ackIntent[s], v)
+		}
+		all = append(all, got...)
+		verifyCrashRound(t, path, all, ackIntent, round)
+	}
+	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) > 0 {
+		t.Fatalf("file was moved aside: %v", m)
+	}
+	t.Logf("%d rounds, %d acknowledged appends", *crashRounds, len(all))
+}
+
+func runAndKill(t *testing.T, path string, after time.Duration) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(after)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	return out.String(), errb.String()
+}
+
+func parseChild(t *testing.T, out string) ([]appended, map[string]uint64) {
+	t.Helper()
+	var got []appended
+	acks := map[string]uint64{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		// Each line is one write(2) of < PIPE_BUF bytes: whole or absent.
+		var seq uint64
+		if len(f) < 3 {
+			continue
+		}
+		if _, err := fmt.Sscan(f[2], &seq); err != nil {
+			t.Fatalf("bad child line %q", sc.Text())
+		}
+		switch {
+		case f[0] == "append" && len(f) == 4:
+			got = append(got, appended{f[1], seq, f[3]})
+		case f[0] == "ackintent":
+			acks[f[1]] = max(acks[f[1]], seq)
+		}
+	}
+	return got, acks
+}
+
+// verifyCrashRound reopens the file: it must open cleanly, and every append
+// that returned must be there exactly once (unless acked), in order.
+func verifyCrashRound(t *testing.T, path string, all []appended, ackIntent map[string]uint64, round int) {
+	t.Helper()
+	q, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("round %d: reopen: %v", round, err)
+	}
+	defer func() { _ = q.Close() }()
+	if h := q.Health(); len(h) != 0 {
+		t.Fatalf("round %d: health after crash: %+v", round, h)
+	}
+	stored := map[string]appended{}
+	for _, s := range []string{StreamReadings, StreamAlerts} {
+		recs, err := q.Read(s, 0, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prev uint64
+		for _, r := range recs {
+			id := string(r.Value)
+			if _, dup := stored[id]; dup {
+				t.Fatalf("round %d: %s stored twice", round, id)
+			}
+			if r.Seq <= prev {
+				t.Fatalf("round %d: %s out of order", round, s)
+			}
+			prev = r.Seq
+			stored[id] = appended{s, r.Seq, id}
+		}
+	}
+	for _, a := range all {
+		if a.seq <= ackIntent[a.stream] {
+			continue
+		}
+		got, ok := stored[a.id]
+		if !ok {
+			t.Fatalf("round %d: acknowledged append %+v lost", round, a)
+		}
+		if got.stream != a.stream || got.seq != a.seq {
+			t.Fatalf("round %d: %+v stored as %+v", round, a, got)
+		}
+	}
+}

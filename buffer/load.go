@@ -1,0 +1,181 @@
+package buffer
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// load creates missing stream buckets and rebuilds the in-memory state of
+// every stream from the file (one cursor pass), and records a recovery.
+func (q *Queue) load(rec *recovery) error {
+	return q.db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(metaBucket)
+		for name, st := range q.streams {
+			b, err := tx.CreateBucketIfNotExists(st.bucket)
+			if err != nil {
+				return fmt.Errorf("create stream %s: %w", name, err)
+			}
+			st.lastSeq = getU64(mb, seqPrefix+name)
+			st.dropped, st.droppedBytes = getDrops(mb, name)
+			scanStream(b, st)
+		}
+		q.warnUnconfigured(tx)
+		if rec != nil {
+			return q.noteRecovery(tx, rec)
+		}
+		return nil
+	})
+}
+
+// scanStream counts a stream's records and bytes.
+func scanStream(b *bolt.Bucket, st *streamState) {
+	c := b.Cursor()
+	k, v := c.First()
+	if k == nil {
+		return
+	}
+	st.firstSeq = keySeq(k)
+	st.oldest, _ = frameTime(v)
+	for ; k != nil; k, v = c.Next() {
+		st.records++
+		st.bytes += storedSize(len(v))
+		st.lastSeq = max(st.lastSeq, keySeq(k))
+	}
+}
+
+func (q *Queue) warnUnconfigured(tx *bolt.Tx) {
+	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if s, ok := streamName(name); ok && q.streams[s] == nil {
+			q.log.Warn("buffer file holds a stream that is not configured; its records are kept but not served", "stream", s)
+		}
+		return nil
+	})
+}
+
+// noteRecovery writes the recovery event and raises CondRecovered.
+func (q *Queue) noteRecovery(tx *bolt.Tx, rec *recovery) error {
+	now := q.opts.Now()
+	v, _ := json.Marshal(RecoveredEvent{Type: EventRecovered, Time: now.UTC(), MovedTo: rec.movedTo,
+		Error: rec.cause.Error(), Salvaged: rec.salvaged, Lost: rec.lost, SeqJumped: !rec.metaFound})
+	if ev := q.streams[StreamEvents]; ev != nil {
+		r := q.eventRecord(v, now)
+		r.Seq = ev.lastSeq + 1
+		val := appendRecord(nil, &r)
+		b := tx.Bucket(ev.bucket)
+		if err := b.Put(seqKey(r.Seq), val); err != nil {
+			return err
+		}
+		ev.lastSeq = r.Seq
+		ev.records++
+		ev.bytes += storedSize(len(val))
+		if ev.firstSeq == 0 {
+			ev.firstSeq, ev.oldest = r.Seq, now
+		}
+		if err := putU64(tx.Bucket(metaBucket), seqPrefix+StreamEvents, r.Seq); err != nil {
+			return err
+		}
+	}
+	q.health[CondRecovered] = Condition{Name: CondRecovered, Severity: SeverityError, Since: now,
+		Message: fmt.Sprintf("buffer file was unusable (%v); moved to %s; salvaged %d records, %d unreadable",
+			rec.cause, rec.movedTo, rec.salvaged, rec.lost)}
+	return nil
+}
+
+// salvage copies every readable record of the moved-aside file into the
+// fresh one (best effort, bounded by CheckTimeout) so a corrupt page does not
+// cost the whole backlog. Sequence numbers are kept; when the old meta is
+// unreadable, every stream's next sequence jumps to at least the current
+// Unix time in microseconds, above any sequence the old file can have
+// issued, so consumers de-duplicating on (gateway, stream, seq) never drop
+// new records as old ones.
+func (q *Queue) salvage(rec *recovery) {
+	seqs := make(map[string]uint64)
+	if old, err := openRO(rec.movedTo, q.opts.LockTimeout); err != nil {
+		q.log.Warn("buffer salvage: cannot open moved file", "err", err)
+	} else {
+		err := q.copyReadable(old, rec, seqs)
+		_ = old.Close()
+		if err != nil {
+			q.log.Warn("buffer salvage stopped early", "err", err, "salvaged", rec.salvaged)
+		}
+	}
+	floor := uint64(0)
+	if !rec.metaFound {
+		floor = uint64(q.opts.Now().UnixMicro())
+	}
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(metaBucket)
+		for name := range q.streams {
+			if err := putU64(mb, seqPrefix+name, max(seqs[name], floor)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		q.log.Error("buffer salvage: writing sequence marks failed", "err", err)
+	}
+}
+
+func (q *Queue) copyReadable(old *bolt.DB, rec *recovery, seqs map[string]uint64) error {
+	deadline := time.Now().Add(q.opts.CheckTimeout)
+	type item struct {
+		stream string
+		key    []byte
+		val    []byte
+	}
+	var batch []item
+	flush := func() error {
+		err := q.db.Update(func(tx *bolt.Tx) error {
+			for _, it := range batch {
+				b, err := tx.CreateBucketIfNotExists(streamBucket(it.stream))
+				if err != nil {
+					return err
+				}
+				if err := b.Put(it.key, it.val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		batch = batch[:0]
+		return err
+	}
+	err := guarded(func() error {
+		return old.View(func(tx *bolt.Tx) error {
+			if mb := tx.Bucket(metaBucket); mb != nil && mb.Get(keyFormat) != nil {
+				rec.metaFound = true
+				for name := range q.streams {
+					seqs[name] = getU64(mb, seqPrefix+name)
+				}
+			}
+			return walkRecords(tx, deadline, func(stream string, seq uint64, r Record, _ int64, err error) error {
+				if err != nil {
+					rec.lost++
+					return nil
+				}
+				seqs[stream] = max(seqs[stream], seq)
+				batch = append(batch, item{stream, seqKey(seq), appendRecord(nil, &r)})
+				rec.salvaged++
+				if len(batch) >= 4096 {
+					return flush()
+				}
+				return nil
+			})
+		})
+	})
+	if len(batch) > 0 {
+		err = joinErr(err, flush())
+	}
+	return err
+}
+
+func joinErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
