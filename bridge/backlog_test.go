@@ -1,0 +1,66 @@
+package bridge
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/testenv"
+)
+
+// After an outage, devices without backlog go live at once while the
+// backlog drains under its rate limit with the edgepm-backlog header; a
+// device with backlog keeps its order (its new records follow its backlog).
+func TestProducerLiveFirstAfterOutage(t *testing.T) {
+	port := testenv.FreePort(t)
+	seeds := []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	q := newTestQueue(t)
+	counter := map[string]int{}
+	const backlog = 6000
+	appendReadings(t, q, buffer.StreamReadings, 5, backlog, counter) // dev-000..dev-004
+
+	cfg := testConfig(seeds)
+	cfg.Backlog.RateLimit = 2000
+	p, err := NewProducer(q, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runProducer(t, p)
+	waitFor(t, 5*time.Second, "offline", func() bool { return p.Status().State == StateOffline })
+
+	srv := startKafkaOn(t, port)
+	waitFor(t, 10*time.Second, "draining", func() bool { return p.Status().Backlog.Draining })
+	// Live: 10 devices, of which dev-000..dev-004 have backlog.
+	appendReadings(t, q, buffer.StreamReadings, 10, 200, counter)
+	liveAt := time.Now()
+	total := backlog + 200
+
+	recs := consume(t, srv.Seeds(), total, 30*time.Second, "edgepm.readings")
+	if !p.Status().Backlog.Draining && time.Since(liveAt) < time.Second {
+		t.Fatalf("backlog drained too fast for the rate limit")
+	}
+	stop()
+	checkDelivery(t, recs, total, 0)
+
+	// Live records of devices without backlog came before the backlog's end.
+	lastBacklogIdx, firstLiveIdx := -1, -1
+	for i, r := range recs {
+		_, bl := r.headers[HeaderBacklog]
+		switch {
+		case r.seq <= backlog && !bl:
+			t.Fatalf("backlog record seq %d without %s header", r.seq, HeaderBacklog)
+		case r.seq <= backlog:
+			lastBacklogIdx = max(lastBacklogIdx, i)
+		case r.key >= "dev-005" && bl:
+			t.Fatalf("live record of %s (no backlog) marked backlog", r.key)
+		case r.key >= "dev-005" && firstLiveIdx < 0:
+			firstLiveIdx = i
+		case r.key < "dev-005" && !bl:
+			t.Fatalf("record of gated device %s sent on the live path", r.key)
+		}
+	}
+	if firstLiveIdx < 0 || firstLiveIdx > lastBacklogIdx {
+		t.Fatalf("live records did not overtake the backlog: first live at %d, last backlog at %d", firstLiveIdx, lastBacklogIdx)
+	}
+}

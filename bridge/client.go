@@ -1,0 +1,144 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// clientOpts returns the kgo options shared by every client the bridge makes
+// (producer, model watcher, operator commands): seeds, client id, TLS, SASL,
+// logging. cfg must have defaults applied.
+func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
+	log = discardIfNil(log)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.WithLogger(kgoLogger{log}),
+	}
+	if cfg.TLS.On() {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m := saslMechanism(cfg.SASL); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// producerOpts are the producer settings: idempotent (kgo's default),
+// acks=all, compression, linger, batch size, and a kgo buffer larger than
+// our own in-flight bound so Produce never blocks.
+func producerOpts(cfg Config) ([]kgo.Opt, error) {
+	c, err := codec(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(c),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.ProducerBatchMaxBytes(int32(cfg.BatchMaxBytes)),
+		kgo.MaxBufferedRecords(cfg.MaxInFlight + cfg.ReadBatch + 64),
+		// A missing topic is retried rather than failed: topics may be
+		// created by an operator after the gateway starts.
+		kgo.UnknownTopicRetries(-1),
+	}, nil
+}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "zstd":
+		return kgo.ZstdCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("%w: kafka.compression: must be zstd, lz4, snappy, gzip or none, got %q",
+		ErrInvalidConfig, name)
+}
+
+func tlsConfig(t TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // documented as unsafe, opt-in
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read kafka.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: kafka.tls.ca_file: no PEM certificate in %q", ErrInvalidConfig, t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load kafka.tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func saslMechanism(s SASLConfig) sasl.Mechanism {
+	switch s.Mechanism {
+	case "PLAIN":
+		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// kgoLogger forwards franz-go's log lines to slog: errors and warnings at
+// their level, info as debug (kgo's info is chatty about reconnects).
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelWarn:
+		lv = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}
+
+func discardIfNil(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}

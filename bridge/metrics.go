@@ -1,0 +1,85 @@
+package bridge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the producer's Prometheus collectors. With a nil registerer
+// they exist but are not registered.
+type metrics struct {
+	sent, acked, errors *prometheus.CounterVec
+	dropped             *prometheus.CounterVec
+	latency             prometheus.Histogram
+	online              prometheus.Gauge
+	inflight            prometheus.GaugeFunc
+	backlogRecords      prometheus.Gauge
+	backlogBytes        prometheus.Gauge
+	backlogAge          prometheus.Gauge
+	backlogETA          prometheus.Gauge
+	streamBacklog       *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer, p *Producer) *metrics {
+	m := &metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_records_sent_total", Help: "Records handed to Kafka, by stream (resends included).",
+		}, []string{"stream"}),
+		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_records_acked_total", Help: "Records acknowledged by Kafka, by stream.",
+		}, []string{"stream"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_produce_errors_total", Help: "Failed record produces (they are retried), by stream.",
+		}, []string{"stream"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_records_dropped_total", Help: "Records that can never be produced, dropped, by stream and reason.",
+		}, []string{"stream", "reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "edgepm_bridge_ack_latency_seconds", Help: "Time from handing a record to Kafka to its acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		online: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_online", Help: "1 when Kafka is reachable and acknowledging, else 0.",
+		}),
+		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_inflight_records", Help: "Records handed to Kafka and not yet acknowledged.",
+		}, func() float64 { return float64(p.inflightCount()) }),
+		backlogRecords: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_backlog_records", Help: "Records waiting in the buffer for Kafka, all streams.",
+		}),
+		backlogBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_backlog_bytes", Help: "Bytes waiting in the buffer for Kafka, all streams.",
+		}),
+		backlogAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_backlog_oldest_age_seconds", Help: "Age of the oldest record waiting in the buffer.",
+		}),
+		backlogETA: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_backlog_eta_seconds", Help: "Backlog records / acknowledgement rate; -1 when nothing is acknowledged.",
+		}),
+		streamBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_stream_backlog_records", Help: "Records waiting in the buffer, by stream.",
+		}, []string{"stream"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.sent, m.acked, m.errors, m.dropped, m.latency, m.online, m.inflight,
+			m.backlogRecords, m.backlogBytes, m.backlogAge, m.backlogETA, m.streamBacklog)
+	}
+	return m
+}
+
+func (m *metrics) setOnline(on bool) {
+	if on {
+		m.online.Set(1)
+	} else {
+		m.online.Set(0)
+	}
+}
+
+func (m *metrics) setBacklog(st Status) {
+	m.backlogRecords.Set(float64(st.Backlog.Records))
+	m.backlogBytes.Set(float64(st.Backlog.Bytes))
+	m.backlogAge.Set(st.Backlog.OldestAge.Seconds())
+	m.backlogETA.Set(st.Backlog.ETA.Seconds())
+	for _, s := range st.Streams {
+		m.streamBacklog.WithLabelValues(s.Stream).Set(float64(s.Records))
+	}
+}

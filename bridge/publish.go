@@ -1,0 +1,303 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/edgepm/edgepm/inference"
+)
+
+// KeepVersions is how many versions of a model PublishModel keeps on the
+// topic (chunks and archive) for rollback; older ones are tombstoned.
+const KeepVersions = 5
+
+// ModelInfo is one model on the models topic, as ListModels sees it.
+type ModelInfo struct {
+	Name     string
+	Current  *ModelEnvelope   // the pointer; nil when retired
+	Versions []*ModelEnvelope // archived versions, oldest first
+	// Missing lists versions whose chunks are incomplete on the topic.
+	Missing []string
+}
+
+// newModelsClient makes a client for the models topic: producer settings
+// sized for chunk records, and a consumer of the topic when consume is set.
+func newModelsClient(cfg Config, log *slog.Logger, consume bool) (*kgo.Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	opts, err := clientOpts(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	popts, err := producerOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, popts...)
+	if consume {
+		opts = append(opts, kgo.ConsumeTopics(cfg.Topic(DefaultModelsTopic)),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	}
+	return kgo.NewClient(opts...)
+}
+
+// PublishModel signs nothing itself (sign pkg first): it writes pkg's chunks,
+// its archive record and then the pointer that makes gateways switch, and
+// tombstones versions beyond KeepVersions. chunkSize 0 = DefaultChunkSize.
+func PublishModel(ctx context.Context, cfg Config, pkg *inference.Package, chunkSize int, log *slog.Logger) (*ModelEnvelope, error) {
+	env, chunks, err := splitPackage(pkg, chunkSize, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("publish model: %w", err)
+	}
+	cl, err := newModelsClient(cfg, log, false)
+	if err != nil {
+		return nil, fmt.Errorf("publish model: %w", err)
+	}
+	defer cl.Close()
+	cfg = cfg.WithDefaults()
+	topic := cfg.Topic(DefaultModelsTopic)
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	if err := createTopics(ctx, kadm.NewClient(cl), cfg, compact, topic); err != nil {
+		discardIfNil(log).Warn("could not create the models topic; it must exist", "topic", topic, "err", err)
+	}
+	if err := publishRecords(ctx, cl, topic, env, chunks); err != nil {
+		return nil, err
+	}
+	if err := pruneVersions(ctx, cl, cfg, env.Name, log); err != nil {
+		discardIfNil(log).Warn("prune old model versions", "model", env.Name, "err", err)
+	}
+	return env, nil
+}
+
+// publishRecords writes chunks, then the archive, then the pointer.
+func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *ModelEnvelope, chunks [][]byte) error {
+	for i := 0; i < len(chunks); i += 16 {
+		var recs []*kgo.Record
+		for j := i; j < min(i+16, len(chunks)); j++ {
+			h := []kgo.RecordHeader{{Key: HeaderModelKind, Value: []byte(kindChunk)},
+				{Key: "edgepm-model", Value: []byte(env.ID())},
+				{Key: HeaderChunk, Value: fmt.Appendf(nil, "%d/%d", j, len(chunks))}}
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(chunkKey(env.Name, env.Version, j)), Value: chunks[j], Headers: h})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("publish model %s: chunk: %w", env.ID(), err)
+		}
+	}
+	if err := produceEnvelope(ctx, cl, topic, archiveKey(env.Name, env.Version), kindArchive, env); err != nil {
+		return err
+	}
+	return produceEnvelope(ctx, cl, topic, env.Name, kindPointer, env)
+}
+
+func produceEnvelope(ctx context.Context, cl *kgo.Client, topic, key, kind string, env *ModelEnvelope) error {
+	v, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: v, Headers: []kgo.RecordHeader{
+		{Key: HeaderModelKind, Value: []byte(kind)}, {Key: "edgepm-model", Value: []byte(env.ID())}}}
+	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return fmt.Errorf("publish model %s: %s record: %w", env.ID(), kind, err)
+	}
+	return nil
+}
+
+// pruneVersions tombstones the chunks and archive of versions of name older
+// than the newest KeepVersions (never the current one).
+func pruneVersions(ctx context.Context, cl *kgo.Client, cfg Config, name string, log *slog.Logger) error {
+	infos, err := listModels(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	topic := cfg.Topic(DefaultModelsTopic)
+	for _, mi := range infos {
+		if mi.Name != name || len(mi.Versions) <= KeepVersions {
+			continue
+		}
+		for _, old := range mi.Versions[:len(mi.Versions)-KeepVersions] {
+			if mi.Current != nil && old.Version == mi.Current.Version {
+				continue
+			}
+			recs := []*kgo.Record{{Topic: topic, Key: []byte(archiveKey(name, old.Version))}}
+			for i := 0; i < old.Chunks; i++ {
+				recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(chunkKey(name, old.Version, i))})
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ListModels reads the models topic to its end and returns every model.
+func ListModels(ctx context.Context, cfg Config, log *slog.Logger) ([]ModelInfo, error) {
+	return listModels(ctx, cfg, log)
+}
+
+func listModels(ctx context.Context, cfg Config, log *slog.Logger) ([]ModelInfo, error) {
+	byName := map[string]*ModelInfo{}
+	chunks := map[string]int{} // name/version -> chunks seen
+	get := func(n string) *ModelInfo {
+		if byName[n] == nil {
+			byName[n] = &ModelInfo{Name: n}
+		}
+		return byName[n]
+	}
+	err := readModelsTopic(ctx, cfg, log, func(r *kgo.Record) {
+		k, ok := parseModelKey(string(r.Key))
+		if !ok {
+			return
+		}
+		mi := get(k.name)
+		switch k.kind {
+		case kindPointer:
+			mi.Current = nil
+			if r.Value != nil {
+				mi.Current, _ = decodeEnvelope(r.Value)
+			}
+		case kindArchive:
+			mi.Versions = slices.DeleteFunc(mi.Versions, func(e *ModelEnvelope) bool { return e.Version == k.version })
+			if env, err := decodeEnvelope(r.Value); err == nil && r.Value != nil {
+				mi.Versions = append(mi.Versions, env)
+			}
+		case kindChunk:
+			if r.Value != nil {
+				chunks[k.name+"/"+k.version]++
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ModelInfo
+	for _, mi := range byName {
+		slices.SortFunc(mi.Versions, func(a, b *ModelEnvelope) int { return a.Published.Compare(b.Published) })
+		for _, v := range mi.Versions {
+			if chunks[mi.Name+"/"+v.Version] < v.Chunks {
+				mi.Missing = append(mi.Missing, v.Version)
+			}
+		}
+		if mi.Current != nil || len(mi.Versions) > 0 {
+			out = append(out, *mi)
+		}
+	}
+	slices.SortFunc(out, func(a, b ModelInfo) int { return cmpString(a.Name, b.Name) })
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readModelsTopic calls fn for every record of the models topic up to the
+// end offsets taken at the start (duplicate keys: later records win).
+func readModelsTopic(ctx context.Context, cfg Config, log *slog.Logger, fn func(*kgo.Record)) error {
+	cfg = cfg.WithDefaults()
+	cl, err := newModelsClient(cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	topic := cfg.Topic(DefaultModelsTopic)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("list models: end offsets: %w", err)
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("list models: %w", err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("list models: %w", ctx.Err())
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
+		if ferr != nil {
+			return fmt.Errorf("list models: fetch: %w", ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			fn(r)
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return nil
+}
+
+// RollbackModel makes gateways run version of name again: it re-publishes
+// that version's archived envelope as the pointer, marked rolled back.
+func RollbackModel(ctx context.Context, cfg Config, name, version string, log *slog.Logger) (*ModelEnvelope, error) {
+	infos, err := listModels(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("rollback model: %w", err)
+	}
+	for _, mi := range infos {
+		if mi.Name != name {
+			continue
+		}
+		for _, v := range mi.Versions {
+			if v.Version != version {
+				continue
+			}
+			if slices.Contains(mi.Missing, version) {
+				return nil, fmt.Errorf("rollback model %s: version %s has missing chunks on the topic; push it again", name, version)
+			}
+			env := *v
+			env.Published = time.Now().UTC()
+			if mi.Current != nil {
+				env.RolledBackFrom = mi.Current.Version
+			}
+			cl, err := newModelsClient(cfg, log, false)
+			if err != nil {
+				return nil, fmt.Errorf("rollback model: %w", err)
+			}
+			defer cl.Close()
+			return &env, produceEnvelope(ctx, cl, cfg.WithDefaults().Topic(DefaultModelsTopic), name, kindPointer, &env)
+		}
+		return nil, fmt.Errorf("rollback model %s: version %s not on the topic (kept: %s)", name, version, versionList(mi.Versions))
+	}
+	return nil, fmt.Errorf("rollback model: no model %q on the topic", name)
+}
+
+func versionList(vs []*ModelEnvelope) string {
+	s := ""
+	for i, v := range vs {
+		if i > 0 {
+			s += ", "
+		}
+		s += v.Version
+	}
+	return strconv.Quote(s)
+}
+
+// produceTombstone writes a null value for key (retires a model when key is
+// its name).
+func produceTombstone(ctx context.Context, cl *kgo.Client, topic, key string) error {
+	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key)}).FirstErr()
+}

@@ -1,0 +1,308 @@
+package bridge
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/edgepm/edgepm/buffer"
+)
+
+// Header keys the bridge sets on every record (docs/formats/kafka-records.md).
+const (
+	HeaderGateway = "edgepm-gateway"
+	HeaderStream  = "edgepm-stream"
+	HeaderSeq     = "edgepm-seq"
+	HeaderBacklog = "edgepm-backlog"
+)
+
+var backlogHdr = []byte("1")
+
+// pump is the one goroutine that reads the buffer and hands records to kgo,
+// in sequence order per stream, until ctx ends. It dispatches only while
+// the link is online and while in-flight slots are free.
+func (p *Producer) pump(ctx, prodCtx context.Context) {
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	var epoch uint64
+	for ctx.Err() == nil {
+		if ep, ok := p.linkEpoch(); ok {
+			if ep != epoch {
+				// Just (re)connected: what is buffered now is backlog.
+				epoch = ep
+				p.beginBacklog()
+			}
+			if p.pumpOnce(prodCtx) {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// pumpOnce gives in-flight slots to the first stream, in priority order,
+// that has something to send: live records of every stream before any
+// backlog. It reports whether anything was dispatched or scanned.
+func (p *Producer) pumpOnce(ctx context.Context) bool {
+	now := time.Now()
+	for _, s := range p.streams {
+		if p.prepare(s, now) && s.phase != nil && p.pumpLive(ctx, s) {
+			return true
+		}
+	}
+	for _, s := range p.streams {
+		if p.prepare(s, now) && p.pumpMain(ctx, s, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare rewinds a stream after a failure once its in-flight records are
+// settled, and reports whether the stream may dispatch now.
+func (p *Producer) prepare(s *stream, now time.Time) bool {
+	p.mu.Lock()
+	failed, inflight, mark := s.failed, s.inflight, s.win.mark
+	if failed && inflight == 0 {
+		s.failed = false
+	}
+	p.mu.Unlock()
+	switch {
+	case failed && inflight > 0:
+		return false // wait for the rest of the stream's records to settle
+	case failed:
+		p.rewind(s, mark, now)
+	}
+	return !now.Before(s.retryAt)
+}
+
+// rewind sends everything not acknowledged again, from the watermark, after
+// a jittered backoff. Acknowledged records above the watermark are skipped.
+func (p *Producer) rewind(s *stream, mark uint64, now time.Time) {
+	p.mu.Lock()
+	s.attempts++
+	attempts := s.attempts
+	p.mu.Unlock()
+	s.retryAt = now.Add(backoff(attempts, p.cfg.Link.RetryBackoffMin, p.cfg.Link.RetryBackoffMax))
+	if s.phase != nil {
+		// Live records of a device may have failed with its backlog; restart
+		// the phase so the device is gated again and order is kept.
+		p.startPhase(s, max(s.phase.liveNext, s.next), mark)
+	} else {
+		s.next = mark
+	}
+	p.log.Warn("resending unacknowledged records", "stream", s.name, "from_seq", mark+1, "attempt", attempts)
+}
+
+// slots is how many more records may be handed to kgo now.
+func (p *Producer) slots() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return min(p.cfg.MaxInFlight-p.inflight, p.cfg.ReadBatch)
+}
+
+// pumpMain dispatches from the main cursor: everything when there is no
+// backlog phase, else the backlog and gated devices' records under the rate
+// limit. It reports whether it did any work.
+func (p *Producer) pumpMain(ctx context.Context, s *stream, now time.Time) bool {
+	n := p.slots()
+	if n <= 0 {
+		return false
+	}
+	ph := s.phase
+	if ph != nil {
+		if p.scanStep(s) {
+			return true
+		}
+		n = min(n, p.limiter.records(now))
+		if n <= 0 {
+			return false
+		}
+	}
+	recs, err := p.q.Read(s.name, s.next, n)
+	if err != nil {
+		p.readFailed(s, err)
+		return false
+	}
+	from := s.next
+	caughtUp := len(recs) < n
+	if ph != nil && len(recs) > 0 && recs[len(recs)-1].Seq > ph.liveNext {
+		caughtUp = true // reached the live cursor
+		i := sortSearch(recs, ph.liveNext)
+		recs = recs[:i]
+	}
+	var skip func(r *buffer.Record) bool
+	if ph != nil {
+		skip = func(r *buffer.Record) bool { return r.Seq > ph.boundary && !ph.isGated(r.Key) }
+	}
+	batch, seqs, bytes := p.select_(s, recs, &s.next, skip, ph != nil)
+	p.dispatch(ctx, s, batch, seqs)
+	if ph != nil {
+		p.limiter.take(len(batch), bytes, now)
+		if caughtUp {
+			// Nothing unhandled is left at or below the live cursor.
+			s.next = max(s.next, ph.liveNext)
+			p.endPhase(s)
+			return true
+		}
+	}
+	return s.next != from
+}
+
+// pumpLive dispatches, during a backlog phase, the records of devices that
+// have no backlog, ahead of the backlog and without a rate limit.
+func (p *Producer) pumpLive(ctx context.Context, s *stream) bool {
+	ph := s.phase
+	if !ph.scanned {
+		return false
+	}
+	n := p.slots()
+	if n <= 0 {
+		return false
+	}
+	recs, err := p.q.Read(s.name, ph.liveNext, n)
+	if err != nil {
+		p.readFailed(s, err)
+		return false
+	}
+	from := ph.liveNext
+	skip := func(r *buffer.Record) bool { return ph.isGated(r.Key) }
+	batch, seqs, _ := p.select_(s, recs, &ph.liveNext, skip, false)
+	p.dispatch(ctx, s, batch, seqs)
+	return ph.liveNext != from
+}
+
+// sortSearch returns the number of recs with Seq <= seq (recs in Seq order).
+func sortSearch(recs []buffer.Record, seq uint64) int {
+	i := 0
+	for i < len(recs) && recs[i].Seq <= seq {
+		i++
+	}
+	return i
+}
+
+// select_ walks recs (read after *cursor), advancing *cursor, and returns
+// the Kafka records to send: not yet acknowledged, not skipped, not too
+// large. Sequence gaps (records the buffer dropped or found corrupt) are
+// marked done so the watermark can pass them.
+func (p *Producer) select_(s *stream, recs []buffer.Record, cursor *uint64, skip func(*buffer.Record) bool,
+	backlog bool) (batch []*kgo.Record, seqs []uint64, bytes int) {
+	batch = make([]*kgo.Record, 0, len(recs))
+	seqs = make([]uint64, 0, len(recs))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range recs {
+		r := &recs[i]
+		if r.Seq > *cursor+1 {
+			s.win.setRange(*cursor+1, r.Seq-1)
+		}
+		*cursor = r.Seq
+		if s.win.has(r.Seq) || (skip != nil && skip(r)) || p.tooLargeLocked(s, r) {
+			continue
+		}
+		batch = append(batch, p.kafkaRecord(s, r, backlog))
+		seqs = append(seqs, r.Seq)
+		bytes += len(r.Key) + len(r.Value)
+	}
+	return batch, seqs, bytes
+}
+
+// tooLarge drops a record that can never fit a produce batch: it is counted,
+// logged and marked done so it does not block its stream forever.
+func (p *Producer) tooLargeLocked(s *stream, r *buffer.Record) bool {
+	size := len(r.Key) + len(r.Value) + 128
+	for _, h := range r.Headers {
+		size += len(h.Key) + len(h.Value) + 8
+	}
+	if size <= p.cfg.BatchMaxBytes-256 {
+		return false
+	}
+	s.win.set(r.Seq)
+	s.droppedTooLarge++
+	p.m.dropped.WithLabelValues(s.name, "too_large").Inc()
+	p.log.Error("record larger than kafka.batch_max_bytes dropped", "stream", s.name, "seq", r.Seq, "bytes", size)
+	return true
+}
+
+func (p *Producer) readFailed(s *stream, err error) {
+	p.mu.Lock()
+	s.lastErr = "read buffer: " + err.Error()
+	p.mu.Unlock()
+	s.retryAt = time.Now().Add(time.Second)
+	p.log.Error("read buffer", "stream", s.name, "err", err)
+}
+
+// kafkaRecord builds the Kafka record of a buffered one: key, value, time,
+// the record's own headers, then gateway, stream, seq (and backlog).
+func (p *Producer) kafkaRecord(s *stream, r *buffer.Record, backlog bool) *kgo.Record {
+	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+4)
+	for _, h := range r.Headers {
+		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	hs = append(hs,
+		kgo.RecordHeader{Key: HeaderGateway, Value: p.gwHdr},
+		kgo.RecordHeader{Key: HeaderStream, Value: s.nameHdr},
+		kgo.RecordHeader{Key: HeaderSeq, Value: strconv.AppendUint(nil, r.Seq, 10)},
+	)
+	if backlog {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderBacklog, Value: backlogHdr})
+	}
+	return &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Timestamp: r.Time, Headers: hs}
+}
+
+// dispatch hands records to kgo. Promises complete on kgo's goroutines.
+func (p *Producer) dispatch(ctx context.Context, s *stream, batch []*kgo.Record, seqs []uint64) {
+	if len(batch) == 0 {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	wasIdle := p.inflight == 0
+	p.inflight += len(batch)
+	s.inflight += len(batch)
+	s.sent += uint64(len(batch))
+	p.link.noteDispatch(now, wasIdle)
+	p.mu.Unlock()
+	p.m.sent.WithLabelValues(s.name).Add(float64(len(batch)))
+	for i, kr := range batch {
+		seq := seqs[i]
+		p.client.Produce(ctx, kr, func(r *kgo.Record, err error) { p.promise(s, seq, now, r, err) })
+	}
+}
+
+// promise records the outcome of one produce.
+func (p *Producer) promise(s *stream, seq uint64, sentAt time.Time, r *kgo.Record, err error) {
+	now := time.Now()
+	p.mu.Lock()
+	p.inflight--
+	s.inflight--
+	if err == nil {
+		s.win.set(seq)
+		s.acked++
+		s.attempts = 0
+		p.rate.add(now, 1)
+		p.link.noteAck(now)
+		if p.link.state != StateOnline {
+			p.probeSoon()
+		}
+	} else {
+		s.failed = true
+		s.errs++
+		s.lastErr = err.Error()
+	}
+	p.mu.Unlock()
+	if err == nil {
+		p.m.acked.WithLabelValues(s.name).Inc()
+		p.m.latency.Observe(now.Sub(sentAt).Seconds())
+	} else {
+		p.m.errors.WithLabelValues(s.name).Inc()
+		p.log.Debug("produce failed", "stream", s.name, "seq", seq, "topic", r.Topic, "err", err)
+	}
+	p.poke()
+}

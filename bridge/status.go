@@ -1,0 +1,152 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Status is a snapshot of the uplink for health checks and /api/status.
+type Status struct {
+	State     string         `json:"state"` // connecting, online, offline
+	Online    bool           `json:"online"`
+	Since     time.Time      `json:"since"`                // of the current state
+	LastError string         `json:"last_error,omitempty"` // never contains credentials
+	InFlight  int            `json:"in_flight"`
+	Backlog   Backlog        `json:"backlog"`
+	Streams   []StreamStatus `json:"streams"` // in drain order
+}
+
+// Backlog sums what waits in the buffer over all streams.
+type Backlog struct {
+	Records   int64         `json:"records"`
+	Bytes     int64         `json:"bytes"`
+	OldestAge time.Duration `json:"oldest_age_ns"`
+	// AckRate is records acknowledged per second over the last 10 s.
+	AckRate float64 `json:"ack_rate"`
+	// ETA is Records/AckRate, or -1 when nothing is being acknowledged.
+	ETA time.Duration `json:"eta_ns"`
+	// Draining is true while a backlog phase (live-first) is active.
+	Draining bool `json:"draining"`
+}
+
+// StreamStatus is one stream's counters since start and its buffer backlog.
+type StreamStatus struct {
+	Stream          string        `json:"stream"`
+	Topic           string        `json:"topic"`
+	Sent            uint64        `json:"sent"`
+	Acked           uint64        `json:"acked"`
+	Errors          uint64        `json:"errors"`
+	DroppedTooLarge uint64        `json:"dropped_too_large"`
+	InFlight        int           `json:"in_flight"`
+	AckedSeq        uint64        `json:"acked_seq"` // every seq <= this is acknowledged
+	Records         int64         `json:"records"`   // waiting in the buffer
+	Bytes           int64         `json:"bytes"`
+	OldestAge       time.Duration `json:"oldest_age_ns"`
+	Draining        bool          `json:"draining"`
+	LastError       string        `json:"last_error,omitempty"`
+}
+
+// backlogAgg is the last buffer statistics, refreshed by statusLoop.
+type backlogAgg struct {
+	at      time.Time
+	streams map[string]StreamStatus // Records, Bytes, OldestAge only
+}
+
+// Status returns a snapshot. Safe for concurrent use; does not block on
+// Kafka or the disk.
+func (p *Producer) Status() Status {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Status{
+		State:     p.link.state,
+		Online:    p.link.state == StateOnline,
+		Since:     p.link.since,
+		LastError: p.link.lastErr,
+		InFlight:  p.inflight,
+	}
+	for _, s := range p.streams {
+		b := p.bstat.streams[s.name]
+		ss := StreamStatus{
+			Stream: s.name, Topic: s.topic, Sent: s.sent, Acked: s.acked, Errors: s.errs,
+			DroppedTooLarge: s.droppedTooLarge, InFlight: s.inflight, AckedSeq: s.win.mark,
+			Records: b.Records, Bytes: b.Bytes, OldestAge: b.OldestAge, Draining: s.draining,
+			LastError: s.lastErr,
+		}
+		st.Streams = append(st.Streams, ss)
+		st.Backlog.Records += ss.Records
+		st.Backlog.Bytes += ss.Bytes
+		st.Backlog.OldestAge = max(st.Backlog.OldestAge, ss.OldestAge)
+		st.Backlog.Draining = st.Backlog.Draining || ss.Draining
+	}
+	st.Backlog.AckRate = p.rate.rate(now)
+	st.Backlog.ETA = eta(st.Backlog.Records, st.Backlog.AckRate)
+	return st
+}
+
+func eta(records int64, rate float64) time.Duration {
+	if records == 0 {
+		return 0
+	}
+	if rate <= 0 {
+		return -1
+	}
+	return time.Duration(float64(records) / rate * float64(time.Second))
+}
+
+// statusLoop refreshes buffer statistics and the backlog gauges every second.
+func (p *Producer) statusLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	p.refreshStats()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.refreshStats()
+		}
+	}
+}
+
+func (p *Producer) refreshStats() {
+	now := time.Now()
+	bs := p.q.Stats()
+	agg := backlogAgg{at: now, streams: map[string]StreamStatus{}}
+	for name, ss := range bs.Streams {
+		var age time.Duration
+		if !ss.OldestTime.IsZero() && ss.Records > 0 {
+			age = now.Sub(ss.OldestTime)
+		}
+		agg.streams[name] = StreamStatus{Records: int64(ss.Records), Bytes: int64(ss.Bytes), OldestAge: age}
+	}
+	p.mu.Lock()
+	p.bstat = agg
+	p.mu.Unlock()
+	p.m.setBacklog(p.Status())
+}
+
+// ackRate counts acknowledgements in one-second buckets over ~10 s.
+type ackRate struct {
+	buckets [12]struct{ sec, n int64 }
+}
+
+func (a *ackRate) add(now time.Time, n int64) {
+	sec := now.Unix()
+	b := &a.buckets[sec%int64(len(a.buckets))]
+	if b.sec != sec {
+		b.sec, b.n = sec, 0
+	}
+	b.n += n
+}
+
+func (a *ackRate) rate(now time.Time) float64 {
+	sec := now.Unix()
+	var sum int64
+	for _, b := range a.buckets {
+		if b.sec > sec-10 && b.sec < sec {
+			sum += b.n
+		}
+	}
+	return float64(sum) / 9
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/edge"
+	"github.com/edgepm/edgepm/inference"
+)
+
+// cmdKeygen makes an ed25519 model-signing key pair: the private key (base64
+// of the 64-byte key, mode 0600) in --out, the public key (base64 of 32
+// bytes, what inference.public_keys takes) in --out.pub and on stdout.
+func cmdKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "edgepm-model.key", "private key file to create (public key: FILE.pub)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	pubB64 := base64.StdEncoding.EncodeToString(pub)
+	if err := writeNewFile(*out, []byte(base64.StdEncoding.EncodeToString(priv)+"\n"), 0o600); err != nil {
+		return failModel(stderr, err)
+	}
+	if err := writeNewFile(*out+".pub", []byte(pubB64+"\n"), 0o644); err != nil {
+		return failModel(stderr, err)
+	}
+	fmt.Fprintf(stderr, "private key: %s (keep it off the gateways)\npublic key:  %s.pub (put it in inference.public_keys)\n", *out, *out)
+	fmt.Fprintln(stdout, pubB64)
+	return 0
+}
+
+func writeNewFile(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("keygen: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("keygen: %w", err)
+	}
+	return f.Close()
+}
+
+const modelUsage = `usage:
+  edgepm model push --file m.onnx --manifest m.json|m.yaml --key KEYFILE [kafka flags] [--chunk-size BYTES] [--unsigned]
+  edgepm model list [kafka flags] [--json]
+  edgepm model rollback NAME --to VERSION [kafka flags]
+kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...
+`
+
+func cmdModel(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, modelUsage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	switch args[0] {
+	case "push":
+		return cmdModelPush(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdModelList(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		return cmdModelRollback(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "edgepm model: unknown command %q\n%s", args[0], modelUsage)
+	return 2
+}
+
+// kafkaFlags adds --config, --brokers and --timeout; kafka() resolves them.
+type kafkaFlags struct {
+	config, brokers *string
+	timeout         *time.Duration
+}
+
+func addKafkaFlags(fs *flag.FlagSet) kafkaFlags {
+	return kafkaFlags{
+		config:  fs.String("config", "", "appliance config file whose kafka: section to use (TLS, SASL, prefix)"),
+		brokers: fs.String("brokers", "", "comma-separated seed brokers (overrides the config)"),
+		timeout: fs.Duration("timeout", 2*time.Minute, "give up after this long"),
+	}
+}
+
+func (k kafkaFlags) kafka() (bridge.Config, error) {
+	var cfg bridge.Config
+	if *k.config != "" {
+		c, err := edge.Load(*k.config)
+		if err != nil {
+			return cfg, err
+		}
+		cfg = c.Kafka
+	}
+	if *k.brokers != "" {
+		cfg.Brokers = strings.Split(*k.brokers, ",")
+	}
+	if cfg.GatewayID == "" {
+		cfg.GatewayID = "edgepm-operator"
+	}
+	return cfg, cfg.Validate()
+}
+
+func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("model push", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kf := addKafkaFlags(fs)
+	file := fs.String("file", "", "ONNX model file")
+	manPath := fs.String("manifest", "", "manifest (JSON or YAML); onnx_sha256 is filled in")
+	keyPath := fs.String("key", "", "private key file from `edgepm keygen`")
+	unsigned := fs.Bool("unsigned", false, "push without a signature (gateways need allow_unsigned: development only)")
+	chunk := fs.Int("chunk-size", bridge.DefaultChunkSize, "bytes per chunk record (below the broker's message.max.bytes)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *file == "" || *manPath == "" || (*keyPath == "" && !*unsigned) {
+		fmt.Fprint(stderr, "edgepm model push: --file, --manifest and --key (or --unsigned) are required\n"+modelUsage)
+		return 2
+	}
+	cfg, err := kf.kafka()
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	pkg, err := buildPackage(*file, *manPath, *keyPath)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
+	defer cancel()
+	start := time.Now()
+	env, err := bridge.PublishModel(ctx, cfg, pkg, *chunk, nil)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	fmt.Fprintf(stdout, "pushed %s: %d bytes in %d chunks to %s in %s (sha256 %s, signed %v)\n",
+		env.ID(), env.ONNXSize, env.Chunks, cfg.WithDefaults().Topic(bridge.DefaultModelsTopic),
+		time.Since(start).Round(time.Millisecond), env.ONNXSHA256[:16], len(env.Signature) > 0)
+	return 0
+}
+
+// buildPackage reads the manifest (JSON or YAML) and ONNX file, fills in
+// onnx_sha256, validates, and signs with the key file unless keyPath is "".
+func buildPackage(onnxPath, manPath, keyPath string) (*inference.Package, error) {
+	onnx, err := os.ReadFile(onnxPath)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	mb, err := os.ReadFile(manPath)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if ext := strings.ToLower(filepath.Ext(manPath)); ext == ".yaml" || ext == ".yml" {
+		if mb, err = yamlToJSON(mb); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", manPath, err)
+		}
+	}
+	var man inference.Manifest
+	if err := json.Unmarshal(mb, &man); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", manPath, err)
+	}
+	pkg, err := inference.NewPackage(&man, onnx)
+	if err != nil {
+		return nil, err
+	}
+	if keyPath == "" {
+		return pkg, nil
+	}
+	kb, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	priv, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
+	if err != nil || len(priv) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("key %s: not an edgepm keygen private key (base64 of %d bytes)", keyPath, ed25519.PrivateKeySize)
+	}
+	if err := inference.Sign(pkg, ed25519.PrivateKey(priv)); err != nil {
+		return nil, err
+	}
+	return pkg, nil
+}
+
+func yamlToJSON(b []byte) ([]byte, error) {
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func cmdModelList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("model list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kf := addKafkaFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := kf.kafka()
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
+	defer cancel()
+	infos, err := bridge.ListModels(ctx, cfg, nil)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	if *asJSON {
+		return printModelJSON(stdout, stderr, infos)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCURRENT\tPUBLISHED\tBYTES\tCHUNKS\tSIGNED\tKEPT VERSIONS\tINCOMPLETE")
+	for _, mi := range infos {
+		cur, pub, size, chunks, signed := "(retired)", "-", "-", "-", "-"
+		if c := mi.Current; c != nil {
+			cur, pub, size, chunks = c.Version, c.Published.Format(time.RFC3339), fmt.Sprint(c.ONNXSize), fmt.Sprint(c.Chunks)
+			signed = fmt.Sprint(len(c.Signature) > 0)
+			if c.RolledBackFrom != "" {
+				cur += " (rolled back from " + c.RolledBackFrom + ")"
+			}
+		}
+		var kept []string
+		for _, v := range mi.Versions {
+			kept = append(kept, v.Version)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mi.Name, cur, pub, size, chunks, signed,
+			strings.Join(kept, ","), strings.Join(mi.Missing, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return failModel(stderr, err)
+	}
+	return 0
+}
+
+func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("model rollback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kf := addKafkaFlags(fs)
+	to := fs.String("to", "", "version to return to")
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if name == "" || *to == "" {
+		fmt.Fprint(stderr, "edgepm model rollback: NAME and --to VERSION are required\n"+modelUsage)
+		return 2
+	}
+	cfg, err := kf.kafka()
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
+	defer cancel()
+	env, err := bridge.RollbackModel(ctx, cfg, name, *to, nil)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	fmt.Fprintf(stdout, "%s now points at %s (was %s)\n", name, env.Version, dashIfEmpty(env.RolledBackFrom))
+	return 0
+}
+
+func printModelJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return failModel(stderr, err)
+	}
+	return 0
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func failModel(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "edgepm: %v\n", err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(stderr, "edgepm: is Kafka reachable? (--brokers, --config)")
+	}
+	return 1
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/models"
+)
+
+func TestModelCommands(t *testing.T) {
+	_, seeds := testenv.Kafka(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	var out, errb bytes.Buffer
+	if rc := cmdKeygen([]string{"--out", key}, &out, &errb); rc != 0 {
+		t.Fatalf("keygen rc %d: %s", rc, errb.String())
+	}
+	pub := strings.TrimSpace(out.String())
+	if b, _ := os.ReadFile(key + ".pub"); strings.TrimSpace(string(b)) != pub {
+		t.Fatalf("pub file %q vs stdout %q", b, pub)
+	}
+	if rc := cmdKeygen([]string{"--out", key}, &out, &errb); rc == 0 {
+		t.Fatal("keygen overwrote an existing key")
+	}
+
+	mb, onnx := models.Default()
+	push := func(version string) {
+		var m map[string]any
+		if err := json.Unmarshal(mb, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = version
+		b, _ := json.Marshal(m)
+		manPath := filepath.Join(dir, "m-"+version+".json")
+		os.WriteFile(manPath, b, 0o644)
+		onnxPath := filepath.Join(dir, "m.onnx")
+		os.WriteFile(onnxPath, onnx, 0o644)
+		out.Reset()
+		errb.Reset()
+		rc := cmdModel([]string{"push", "--file", onnxPath, "--manifest", manPath, "--key", key,
+			"--brokers", seeds[0], "--chunk-size", "4096"}, &out, &errb)
+		if rc != 0 || !strings.Contains(out.String(), "pushed edgepm-default:"+version) {
+			t.Fatalf("push rc %d: %s %s", rc, out.String(), errb.String())
+		}
+	}
+	push("1.0.1")
+	push("1.0.2")
+
+	out.Reset()
+	if rc := cmdModel([]string{"list", "--brokers", seeds[0], "--json"}, &out, &errb); rc != 0 {
+		t.Fatalf("list rc %d: %s", rc, errb.String())
+	}
+	var infos []struct {
+		Name    string
+		Current struct {
+			Version   string
+			Signature []byte
+			Manifest  []byte
+		}
+		Versions []struct{ Version string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &infos); err != nil || len(infos) != 1 ||
+		infos[0].Current.Version != "1.0.2" || len(infos[0].Versions) != 2 {
+		t.Fatalf("list: %v %s", err, out.String())
+	}
+	pkg := &inference.Package{Manifest: infos[0].Current.Manifest, Signature: infos[0].Current.Signature}
+	pubKey, _ := decodeB64Key(pub)
+	if _, err := inference.Verify(pkg, pubKey); err != nil {
+		t.Fatalf("pushed signature does not verify with the keygen public key: %v", err)
+	}
+
+	out.Reset()
+	if rc := cmdModel([]string{"rollback", "edgepm-default", "--to", "1.0.1", "--brokers", seeds[0]}, &out, &errb); rc != 0 {
+		t.Fatalf("rollback rc %d: %s", rc, errb.String())
+	}
+	out.Reset()
+	cmdModel([]string{"list", "--brokers", seeds[0]}, &out, &errb)
+	if !strings.Contains(out.String(), "1.0.1 (rolled back from 1.0.2)") {
+		t.Fatalf("list after rollback:\n%s", out.String())
+	}
+	if rc := cmdModel([]string{"rollback", "edgepm-default", "--to", "9.9", "--brokers", seeds[0]}, &out, &errb); rc == 0 {
+		t.Fatal("rollback to a missing version succeeded")
+	}
+}
+
+func decodeB64Key(s string) ([]ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return []ed25519.PublicKey{b}, err
+}
