@@ -34,6 +34,7 @@ type App struct {
 	queue    *buffer.Queue
 	engine   *inference.Engine
 	producer *bridge.Producer
+	watcher  *bridge.ModelWatcher
 	ingest   *Ingest
 	http     *httpServer
 
@@ -79,6 +80,9 @@ func New(cfg Config, log *slog.Logger) (a *App, err error) {
 	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg); err != nil {
 		return nil, err
 	}
+	if a.watcher, err = a.newWatcher(); err != nil {
+		return nil, err
+	}
 	if a.producer, err = bridge.NewProducer(a.queue, cfg.Kafka, log, a.reg); err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
@@ -122,6 +126,12 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Error("inference stopped", "err", err)
 		}
 	})
+	wctx, stopWatcher := context.WithCancel(context.Background())
+	watchDone := goDone(func() {
+		if err := a.watcher.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("model watcher stopped", "err", err)
+		}
+	})
 	outDone := goDone(a.outputLoop)
 	ingDone := goDone(a.ingestLoop)
 	a.ingest.Start()
@@ -141,6 +151,8 @@ func (a *App) Run(ctx context.Context) error {
 	go a.ingest.StopReceiving()
 	waitUntil(ingDone, deadline)
 	a.ingest.Disconnect(time.Second)
+	stopWatcher()
+	waitUntil(watchDone, deadline)
 	stopEngine()
 	waitUntil(engDone, deadline)
 	close(a.out)
@@ -162,6 +174,9 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) closeParts() error {
 	var errs []error
 	a.closeOnce.Do(func() {
+		if a.watcher != nil {
+			errs = append(errs, a.watcher.Close())
+		}
 		if a.engine != nil {
 			errs = append(errs, a.engine.Close())
 		}
@@ -190,6 +205,26 @@ func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// newWatcher builds the consumer of the models topic and restores the
+// model accepted last (it then serves instead of the start-up model).
+func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
+	keys, err := a.cfg.Inference.publicKeys()
+	if err != nil {
+		return nil, err
+	}
+	w, err := bridge.NewModelWatcher(bridge.ModelWatcherConfig{
+		Kafka: a.cfg.Kafka, Dir: ModelStoreDir(a.cfg.DataDir), PublicKeys: keys,
+		AllowUnsigned: a.cfg.Inference.AllowUnsigned, Activate: a.engine.Load, Events: a.queue,
+	}, a.log.With("component", "models"), a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("model watcher: %w", err)
+	}
+	if err := w.Restore(); err != nil {
+		a.log.Error("stored model not restored; serving the start-up model", "err", err)
+	}
+	return w, nil
 }
 
 func (a *App) mqttState(up bool) {

@@ -81,3 +81,15 @@ func decodePublicKey(s string) (ed25519.PublicKey, error) {
 	}
 	return ed25519.PublicKey(b), nil
 }
+
+func (c *InferenceConfig) publicKeys() ([]ed25519.PublicKey, error) {
+	out := make([]ed25519.PublicKey, 0, len(c.PublicKeys))
+	for i, k := range c.PublicKeys {
+		pk, err := decodePublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("inference.public_keys[%d]: %w", i, err)
+		}
+		out = append(out, pk)
+	}
+	return out, nil
+}

@@ -3,7 +3,6 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,9 +41,10 @@ func ResolveONNXRuntime(configured string) (string, error) {
 		"or set ONNXRUNTIME_LIB / inference.onnxruntime_lib to a libonnxruntime.so of ONNX Runtime 1.24", ErrNoRuntime, ONNXRuntimeCandidates)
 }
 
-// ActiveModelDir is where the model accepted from Kafka is kept, so a
-// restart while offline serves it at once.
-func ActiveModelDir(dataDir string) string { return filepath.Join(dataDir, "models", "active") }
+// ModelStoreDir is where models accepted from Kafka are kept (one folder
+// per name and version, docs/formats/model-delivery.md), so a restart while
+// offline serves the last accepted model at once.
+func ModelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
 func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*inference.Engine, error) {
 	lib, err := ResolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
@@ -62,12 +62,8 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*infere
 		Gateway:       cfg.GatewayID,
 		Session:       inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
 	}
-	for _, k := range cfg.Inference.PublicKeys {
-		pk, err := decodePublicKey(k)
-		if err != nil {
-			return nil, err
-		}
-		ecfg.PublicKeys = append(ecfg.PublicKeys, pk)
+	if ecfg.PublicKeys, err = cfg.Inference.publicKeys(); err != nil {
+		return nil, err
 	}
 	eng, err := inference.NewEngine(ecfg, log, reg)
 	if err != nil {
@@ -80,20 +76,14 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*infere
 	return eng, nil
 }
 
-// loadStartupModel serves, in order of preference: the model last accepted
-// from Kafka (data_dir/models/active), inference.model_dir, the model
-// embedded in the binary. A candidate that fails validation is logged and
-// the next one is tried.
+// loadStartupModel serves inference.model_dir or else the model embedded in
+// the binary. A model accepted from Kafka earlier is restored over it by the
+// model watcher right after (App.New), so the order of preference is: last
+// accepted from Kafka, model_dir, embedded default.
 func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error {
 	var errs []error
-	for _, dir := range []string{ActiveModelDir(cfg.DataDir), cfg.Inference.ModelDir} {
-		if dir == "" {
-			continue
-		}
+	if dir := cfg.Inference.ModelDir; dir != "" {
 		pkg, err := inference.LoadPackageDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
 		if err == nil {
 			err = eng.Load(pkg)
 		}
@@ -101,7 +91,7 @@ func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error
 			log.Info("model loaded", "dir", dir)
 			return nil
 		}
-		log.Error("model package rejected, trying the next", "dir", dir, "err", err)
+		log.Error("model package rejected; falling back to the embedded default", "dir", dir, "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", dir, err))
 	}
 	manifest, onnx := models.Default()

@@ -14,21 +14,22 @@ import (
 
 // Status is the appliance's state as /api/status and `edgepm status` show it.
 type Status struct {
-	Gateway       string         `json:"gateway"`
-	Version       string         `json:"version"`
-	UptimeSeconds float64        `json:"uptime_s"`
-	Ready         bool           `json:"ready"`
-	Conditions    []string       `json:"conditions"` // what keeps the data path from being ready
-	Warnings      []string       `json:"warnings"`   // worth a look, but the data path works
-	MQTT          MQTTStatus     `json:"mqtt"`
-	Uplink        bridge.Status  `json:"uplink"`
-	BufferRecords int64          `json:"buffer_records"`
-	BufferBytes   int64          `json:"buffer_bytes"`
-	Buffer        any            `json:"buffer"`
-	Model         ModelStatus    `json:"model"`
-	Rates         Rates          `json:"rates"`
-	Devices       []DeviceStatus `json:"devices"`
-	ActiveAlerts  int            `json:"active_alerts"`
+	Gateway       string               `json:"gateway"`
+	Version       string               `json:"version"`
+	UptimeSeconds float64              `json:"uptime_s"`
+	Ready         bool                 `json:"ready"`
+	Conditions    []string             `json:"conditions"` // what keeps the data path from being ready
+	Warnings      []string             `json:"warnings"`   // worth a look, but the data path works
+	MQTT          MQTTStatus           `json:"mqtt"`
+	Uplink        bridge.Status        `json:"uplink"`
+	BufferRecords int64                `json:"buffer_records"`
+	BufferBytes   int64                `json:"buffer_bytes"`
+	Buffer        any                  `json:"buffer"`
+	Model         ModelStatus          `json:"model"`
+	Models        []bridge.ModelStatus `json:"models"` // what the models topic offers this gateway
+	Rates         Rates                `json:"rates"`
+	Devices       []DeviceStatus       `json:"devices"`
+	ActiveAlerts  int                  `json:"active_alerts"`
 }
 
 // MQTTStatus is the ingest side's state.
@@ -73,6 +74,7 @@ func (a *App) Status() Status {
 	if n, v, ok := a.engine.Active(); ok {
 		st.Model = ModelStatus{Name: n, Version: v, Loaded: true}
 	}
+	st.Models = a.watcher.Models()
 	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
 	st.Devices, st.ActiveAlerts = a.devices.snapshot()
 	st.Conditions = a.conditions(st)
