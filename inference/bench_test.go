@@ -1,0 +1,228 @@
+package inference
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgepm/edgepm/inference/features"
+)
+
+// benchRows returns n queued-row values for model m over a few devices, as
+// Observe would produce them.
+func benchRows(e *Engine, m *model, n int) []row {
+	rows := make([]row, n)
+	for i := range rows {
+		f := make([]float32, len(m.man.Features))
+		for j := range f {
+			f[j] = float32(i%50) * 0.1 * float32(j+1) // constant per device: no alert flapping
+		}
+		rows[i] = row{m: m, dev: e.device(fmt.Sprintf("dev-%d", i%50)), end: t0().Add(time.Duration(i) * time.Second),
+			feat: f, hash: FeatureHash(f), ready: time.Now()}
+	}
+	return rows
+}
+
+// BenchmarkScore compares edgepm's scoring of a batch (copy into the
+// reused tensor, ONNX Runtime run, predictions, alerts, metrics) with a bare
+// onnxruntime_go Run of the same session on the same pre-filled batch.
+// 32-feature MLP (32-16-1), one intra-op thread.
+func BenchmarkScore(b *testing.B) {
+	for _, n := range []int{1, 32, 256} {
+		e := newTestEngine(b, EngineConfig{MaxBatch: 256})
+		if err := e.Load(packageFor(b, "bench", "1", 32, 3)); err != nil {
+			b.Fatal(err)
+		}
+		m := e.cur.Load()
+		rows := benchRows(e, m, n)
+		emit := func([]Prediction, []AlertEvent) {}
+		b.Run(fmt.Sprintf("edgepm/batch=%d", n), func(b *testing.B) {
+			m.refs += b.N * n // score releases one reference per row
+			batch := make([]row, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(batch, rows)
+				e.score(batch, emit)
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		})
+		b.Run(fmt.Sprintf("tensor/batch=%d", n), func(b *testing.B) {
+			// edgepm's tensor path alone: copy rows in, run, read outputs.
+			sc := m.sc
+			out := make([]float32, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				in := sc.input(n)
+				for i := range rows {
+					copy(in[i*sc.f:(i+1)*sc.f], rows[i].feat)
+				}
+				o, err := sc.run(n)
+				if err != nil {
+					b.Fatal(err)
+				}
+				copy(out, o)
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		})
+		b.Run(fmt.Sprintf("bare/batch=%d", n), func(b *testing.B) {
+			sc := m.sc
+			in := sc.input(n)
+			for i := range rows {
+				copy(in[i*sc.f:], rows[i].feat)
+			}
+			bk := sc.buckets[0]
+			for _, x := range sc.buckets {
+				if x.n >= n {
+					bk = x
+					break
+				}
+			}
+			ins, outs := []ort.Value{bk.in}, []ort.Value{bk.out}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := sc.sess.Run(ins, outs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkWindowToPrediction feeds 20,000 windows/s (bursts of 20 every
+// millisecond over 500 devices, window 10 hop 1 so every reading completes
+// a window) and reports the p50/p99 time from Observe (window ready) to the
+// prediction's emit. Run with -benchtime=40000x (2 s).
+func BenchmarkWindowToPrediction(b *testing.B) {
+	const rate, burst, devices = 20000, 20, 500
+	e := newTestEngine(b, EngineConfig{})
+	if err := e.Load(packageFor(b, "lat", "1", 32, 4)); err != nil {
+		b.Fatal(err)
+	}
+	// Warm every device's window so each further reading is a window.
+	for d := 0; d < devices; d++ {
+		for i := 0; i < 9; i++ {
+			if err := e.Observe(context.Background(), reading(fmt.Sprintf("d%d", d), i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	sent := make([]time.Time, b.N)
+	lat := make([]time.Duration, 0, b.N)
+	var mu sync.Mutex
+	idx := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- e.Run(ctx, func(p []Prediction, _ []AlertEvent) {
+			now := time.Now()
+			mu.Lock()
+			for _, x := range p {
+				k := (int(x.WindowEnd.Sub(reading("", 9).Time)/time.Second))*devices + idx[x.Device]
+				lat = append(lat, now.Sub(sent[k]))
+			}
+			mu.Unlock()
+		})
+	}()
+	for d := 0; d < devices; d++ {
+		idx[fmt.Sprintf("d%d", d)] = d
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if i%burst == 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate)))
+		}
+		d := i % devices
+		r := reading(fmt.Sprintf("d%d", d), 9+i/devices)
+		mu.Lock()
+		sent[i] = time.Now()
+		mu.Unlock()
+		if err := e.Observe(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n == b.N {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "windows/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
+
+// BenchmarkFeatures measures the feature path (Window.Push + Plan.Compute)
+// for the default model's 32 features over 5 sensors; samples/s counts
+// sensor values consumed.
+func BenchmarkFeatures(b *testing.B) {
+	man, err := DecodeManifest(mustRead(b, "../models/default/manifest.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, _ := features.NewPlan(man.Features, man.fill())
+	for _, hop := range []int{5, 1} {
+		b.Run(fmt.Sprintf("window=30/hop=%d", hop), func(b *testing.B) {
+			cfg := features.WindowConfig{Size: 30, Hop: hop}
+			w, _ := plan.NewWindow(cfg)
+			dst := make([]float32, plan.Len())
+			vals := map[string]float64{"vibration_rms": 2.1, "vibration_kurtosis": 3.1, "bearing_temp_c": 60, "current_a": 40, "speed_rpm": 2950}
+			t := t0()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				vals["vibration_rms"] = 2 + float64(i%13)*0.01
+				t = t.Add(time.Second)
+				res, err := w.Push(t, vals, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Ready {
+					plan.Compute(w, dst)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N*len(vals))/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkObserve measures Engine.Observe end to end on the feature side
+// (window, features, lineage hash, drift sums, queueing) with a consumer
+// draining the queue; default model, hop 5.
+func BenchmarkObserve(b *testing.B) {
+	e := newTestEngine(b, EngineConfig{})
+	mb, ob := readDefault(b)
+	if err := e.Load(&Package{Manifest: mb, ONNX: ob}); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, func([]Prediction, []AlertEvent) {}) }()
+	vals := map[string]float64{"vibration_rms": 2.1, "vibration_kurtosis": 3.1, "bearing_temp_c": 60, "current_a": 40, "speed_rpm": 2950}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := e.Observe(ctx, Reading{Device: "d", Time: t0().Add(time.Duration(i) * time.Second), Values: vals}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N*len(vals))/b.Elapsed().Seconds(), "samples/s")
+	cancel()
+	<-done
+}

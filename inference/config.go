@@ -1,0 +1,104 @@
+package inference
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"time"
+)
+
+// Defaults for EngineConfig zero values.
+const (
+	DefaultMaxBatch      = 256
+	DefaultMaxDelay      = time.Millisecond
+	DefaultQueueSize     = 4096
+	DefaultDriftInterval = time.Minute
+)
+
+// EngineConfig configures an Engine. The zero value is valid: documented
+// defaults, unsigned models rejected.
+type EngineConfig struct {
+	// MaxBatch is the most rows scored in one ONNX Runtime call (default 256).
+	MaxBatch int
+	// MaxDelay is the longest a ready row waits for its batch to fill
+	// (default 1ms). Negative means score whatever is queued immediately.
+	MaxDelay time.Duration
+	// QueueSize bounds ready rows waiting for Run; Observe blocks when it is
+	// full (default 4096).
+	QueueSize int
+	// PublicKeys verify package signatures (ed25519).
+	PublicKeys []ed25519.PublicKey
+	// AllowUnsigned lets packages without a signature serve. DEVELOPMENT
+	// ONLY: anyone who can deliver a package can then run a model here.
+	AllowUnsigned bool
+	// Gateway is this gateway's id, matched against manifest targeting.
+	Gateway string
+	// Session configures ONNX Runtime sessions (small-CPU defaults).
+	Session SessionConfig
+	// IncludeFeatures copies each row's feature vector into Prediction.Features.
+	IncludeFeatures bool
+	// DriftInterval is how often OnDrift is called (default 1m; <0 disables).
+	DriftInterval time.Duration
+	// OnDrift receives drift reports from Run's goroutine; nil = metrics only.
+	OnDrift func(DriftReport)
+	// Now is the clock (default time.Now); used for latency and drift timing.
+	Now func() time.Time
+}
+
+// SessionConfig holds ONNX Runtime session options. Zero values mean the
+// small-CPU defaults: 1 intra-op thread, 1 inter-op thread, no spinning.
+type SessionConfig struct {
+	IntraOpThreads int  // default 1
+	InterOpThreads int  // default 1
+	AllowSpinning  bool // default false: idle ORT threads sleep instead of spinning
+	// DisableMemArena turns off ORT's CPU memory arena (SetCpuMemArena(false)):
+	// less memory held per session, slightly slower runs. Reported as a
+	// remedy for memory growth across session reloads.
+	DisableMemArena bool
+	// Entries are extra session config entries (AddSessionConfigEntry),
+	// applied last, e.g. {"session.intra_op.allow_spinning": "1"}.
+	Entries map[string]string
+}
+
+func (c EngineConfig) withDefaults() EngineConfig {
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = DefaultMaxDelay
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.DriftInterval == 0 {
+		c.DriftInterval = DefaultDriftInterval
+	}
+	if c.Session.IntraOpThreads == 0 {
+		c.Session.IntraOpThreads = 1
+	}
+	if c.Session.InterOpThreads == 0 {
+		c.Session.InterOpThreads = 1
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c EngineConfig) validate() error {
+	switch {
+	case c.MaxBatch < 1 || c.MaxBatch > 1<<16:
+		return fmt.Errorf("inference.max_batch: must be in [1, 65536], got %d", c.MaxBatch)
+	case c.QueueSize < 1:
+		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
+	case c.Session.IntraOpThreads < 0:
+		return fmt.Errorf("inference.session.intra_op_threads: must be >= 0, got %d", c.Session.IntraOpThreads)
+	case c.Session.InterOpThreads < 0:
+		return fmt.Errorf("inference.session.inter_op_threads: must be >= 0, got %d", c.Session.InterOpThreads)
+	}
+	for i, k := range c.PublicKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("inference.public_keys[%d]: %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+// Package inference scores machine health on the gateway: per-device
+// feature windows (package features), model packages (manifest, ONNX graph,
+// ed25519 signature), micro-batched ONNX Runtime sessions, alerts with
+// hysteresis, drift statistics and safe hot swap of models.
+//
+// # Basics
+//
+// Call InitRuntime once per process, create an Engine, Load a Package, start
+// Run in a goroutine and feed readings with Observe:
+//
+//	inference.InitRuntime(libPath)
+//	e, _ := inference.NewEngine(cfg, log, reg)
+//	e.Load(pkg)
+//	go e.Run(ctx, func(p []inference.Prediction, a []inference.AlertEvent) { ... })
+//	e.Observe(ctx, inference.Reading{Device: "pump-0001", Time: t, Values: v})
+//
+// # Guarantees
+//
+//   - A model serves only after it passed every check listed on Engine.Load
+//     and a warm-up run; a rejected package leaves the current model serving
+//     and returns a *RejectError whose Reason names the failed check.
+//   - Every feature row queued by Observe is scored exactly once, by the
+//     model whose feature spec produced it, and emitted once, while Run runs
+//     (also across swaps: rows queued before a swap finish on the old model,
+//     whose session is destroyed after its last row).
+//   - Each prediction carries the model name and version, its window end
+//     time and a hash of its feature vector (lineage).
+//   - ONNX Runtime sessions default to one intra-op and one inter-op thread
+//     with spinning disabled (SessionConfig). Input/output tensors are
+//     allocated once per model (bucketed by batch size, see session.go);
+//     scoring a batch allocates only the returned predictions.
+//
+// # Blocking and concurrency
+//
+// Observe, Load, Active, Drift and Close are safe for concurrent use. Observe
+// blocks only while the row queue is full (backpressure). Load blocks for the
+// validation and warm-up (milliseconds for small models). Run is the single
+// scoring goroutine; emit and OnDrift are called from it and should return
+// quickly. Close waits for Run to drain.
+//
+// # Caveats
+//
+//   - The ONNX Runtime environment is process-global; InitRuntime loads it
+//     once and it is never destroyed.
+//   - Readings with timestamps older than their device's newest sample are
+//     dropped (counted), as are readings without a valid value for the
+//     model's sensors. Missing and NaN/Inf values are treated as missing
+//     samples; features without valid samples are imputed with the training
+//     mean (see package features).
+//   - Rows still queued when Close is called without a running Run are dropped
+//     and counted (reason "closed").
+package inference

@@ -1,0 +1,162 @@
+package inference
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Engine turns readings into predictions and alerts: per-device windows ->
+// features -> micro-batches -> ONNX Runtime -> predictions -> alerts.
+// See the package documentation for guarantees and concurrency.
+type Engine struct {
+	cfg EngineConfig
+	log *slog.Logger
+	met *metrics
+
+	cur    atomic.Pointer[model]
+	loadMu sync.Mutex // serialises Load
+
+	devMu   sync.RWMutex
+	devices map[string]*device
+
+	rows    chan row
+	sendMu  sync.RWMutex // held shared while Observe sends, exclusively by Close
+	closed  atomic.Bool
+	done    chan struct{}
+	running sync.Mutex // held by the active Run
+	stateMu sync.Mutex // orders Run's start against Close
+	runWG   sync.WaitGroup
+	once    sync.Once
+
+	freed atomic.Int64 // sessions destroyed (tests, metrics)
+}
+
+// NewEngine returns an engine with no model; Load one before readings are
+// scored. log nil discards logs; reg nil does not register metrics.
+func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("new inference engine: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     log,
+		devices: make(map[string]*device),
+		rows:    make(chan row, cfg.QueueSize),
+		done:    make(chan struct{}),
+	}
+	met, err := newMetrics(reg, func() float64 { return float64(len(e.rows)) })
+	if err != nil {
+		return nil, err
+	}
+	e.met = met
+	return e, nil
+}
+
+// Load validates pkg, warms it up and atomically makes it the active model.
+// Checks, in order: signature over the raw manifest bytes (skipped for an
+// unsigned package only when AllowUnsigned); manifest decodes and validates
+// (including the feature spec); sha256 of the ONNX bytes; targeting; the
+// graph loads; input name, type and shape
+// [N, len(features)]; output name, type and shape [N, K]; a warm-up run of
+// MaxBatch rows; the manifest's samples within tolerance. On failure the
+// current model keeps serving and a *RejectError says why. Rows already
+// queued finish on the model they were computed for; the replaced model's
+// session is destroyed when its last row is scored. Safe for concurrent
+// use; calls are serialised.
+func (e *Engine) Load(pkg *Package) error { return e.load(pkg, false) }
+
+// LoadBuiltin is Load for the model package compiled into the edgepm binary
+// (models.Default): its signature is not checked, because those bytes are
+// trusted exactly as far as the binary itself; every other check runs. Never
+// pass it bytes that came from the network or the disk.
+func (e *Engine) LoadBuiltin(pkg *Package) error { return e.load(pkg, true) }
+
+func (e *Engine) load(pkg *Package, builtin bool) error {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	m, err := e.prepare(pkg, builtin)
+	if err != nil {
+		e.met.loads.WithLabelValues(RejectReason(err)).Inc()
+		e.log.Error("model rejected", "err", err)
+		return err
+	}
+	m.onFree = func() { e.freed.Add(1); e.met.freed.Inc() }
+	old := e.cur.Swap(m)
+	e.met.loads.WithLabelValues("ok").Inc()
+	e.met.modelInfo.WithLabelValues(m.man.Name, m.man.Version).Set(1)
+	if old != nil {
+		if old.id != m.id {
+			e.met.modelInfo.DeleteLabelValues(old.man.Name, old.man.Version)
+		}
+		old.retire()
+	}
+	e.log.Info("model active", "model", m.id, "features", len(m.man.Features))
+	return nil
+}
+
+// Active returns the active model's name and version.
+func (e *Engine) Active() (name, version string, ok bool) {
+	m := e.cur.Load()
+	if m == nil {
+		return "", "", false
+	}
+	return m.man.Name, m.man.Version, true
+}
+
+// ActiveManifest returns a copy of the active model's manifest, or nil.
+func (e *Engine) ActiveManifest() *Manifest {
+	m := e.cur.Load()
+	if m == nil {
+		return nil
+	}
+	c := *m.man
+	return &c
+}
+
+// Close stops the engine: Observe and Load return ErrClosed, a running Run
+// scores the rows already queued, emits them and returns, and then the
+// active model's session is destroyed. Idempotent; safe for concurrent use.
+func (e *Engine) Close() error {
+	e.once.Do(func() {
+		e.stateMu.Lock()
+		e.closed.Store(true)
+		close(e.done)
+		e.stateMu.Unlock()
+		e.runWG.Wait()
+		e.sendMu.Lock()
+		defer e.sendMu.Unlock()
+		e.releaseQueued()
+		e.loadMu.Lock()
+		if m := e.cur.Swap(nil); m != nil {
+			m.retire()
+			e.met.modelInfo.DeleteLabelValues(m.man.Name, m.man.Version)
+		}
+		e.loadMu.Unlock()
+	})
+	return nil
+}
+
+// releaseQueued drops rows nobody will score (after Run ended for good).
+func (e *Engine) releaseQueued() {
+	for {
+		select {
+		case r := <-e.rows:
+			r.m.release(1)
+			e.met.dropped.WithLabelValues("closed").Inc()
+		default:
+			return
+		}
+	}
+}

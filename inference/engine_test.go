@@ -1,0 +1,263 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/edgepm/edgepm/inference/features"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestEngineScoresWindows checks predictions against the Go reference
+// evaluation of the same graph on the same feature vectors, and lineage.
+func TestEngineScoresWindows(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{IncludeFeatures: true})
+	if err := e.Load(testPackage(t, "m", "1", 8)); err != nil {
+		t.Fatal(err)
+	}
+	if n, v, ok := e.Active(); !ok || n != "m" || v != "1" {
+		t.Fatalf("active = %q %q %v", n, v, ok)
+	}
+	c := startRun(t, e)
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		for _, d := range []string{"a", "b"} {
+			if err := e.Observe(ctx, reading(d, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// window 10, hop 1: rows for readings 9..29 of each device.
+	waitFor(t, "42 predictions", func() bool { return c.count() == 42 })
+	g := testGraph(8, 16, 7)
+	plan, _ := features.NewPlan(testSpecs(8), nil)
+	x, _ := features.NewExtractor(plan, features.WindowConfig{Size: 10})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[string]int{"a": 0, "b": 0}
+	for _, p := range c.preds {
+		var row features.Row
+		for ok := false; !ok; next[p.Device]++ { // recompute with the training-side extractor
+			var err error
+			row, ok, err = x.Push(p.Device, reading(p.Device, next[p.Device]).Time, reading(p.Device, next[p.Device]).Values, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !row.WindowEnd.Equal(p.WindowEnd) || FeatureHash(row.Features) != p.FeatureHash || FeatureHash(p.Features) != p.FeatureHash {
+			t.Fatalf("lineage mismatch: %+v vs row %+v", p, row)
+		}
+		want := float64(evalRef(g, row.Features))
+		if p.Model != "m" || p.ModelVersion != "1" || len(p.Outputs) != 1 || math.Abs(p.Score-want) > 1e-5 {
+			t.Fatalf("prediction %+v, want score %v", p, want)
+		}
+	}
+}
+
+func TestObserveWithoutModelAndAfterClose(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	if err := e.Observe(context.Background(), reading("a", 0)); err != nil {
+		t.Fatalf("observe without model: %v", err)
+	}
+	if _, _, ok := e.Active(); ok {
+		t.Fatal("active without model")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Observe(context.Background(), reading("a", 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("observe after close: %v", err)
+	}
+	if err := e.Load(testPackage(t, "m", "1", 4)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("load after close: %v", err)
+	}
+	if err := e.Run(context.Background(), func([]Prediction, []AlertEvent) {}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("run after close: %v", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal("second close:", err)
+	}
+}
+
+func TestObserveBackpressure(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{QueueSize: 2})
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var err error
+	for i := 0; i < 20 && err == nil; i++ { // no Run: the queue fills after 2 rows
+		err = e.Observe(ctx, reading("a", i))
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want blocking until ctx ends, got %v", err)
+	}
+	// A Run started later scores the queued rows, then Close is clean.
+	c := startRun(t, e)
+	waitFor(t, "queued rows scored", func() bool { return c.count() == 2 })
+}
+
+func TestRunDrainsOnCancelAndSecondRunRefused(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{MaxDelay: time.Hour, MaxBatch: 1000})
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 15; i++ {
+		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{}
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, c.emit) }()
+	time.Sleep(20 * time.Millisecond) // Run is waiting for its batch to fill (MaxDelay 1h)
+	if err := e.Run(ctx, c.emit); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second run: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.count() != 6 {
+		t.Fatalf("drained %d rows, want 6", c.count())
+	}
+}
+
+func TestDropsBadReadings(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	pkg := packageFor(t, "m", "1", 8, 1)
+	man, _ := pkg.Decode()
+	man.Targeting.DeviceClasses = []string{"pump"}
+	pkg, _ = NewPackage(man, pkg.ONNX)
+	if err := e.Load(pkg); err != nil {
+		t.Fatal(err)
+	}
+	c := startRun(t, e)
+	ctx := context.Background()
+	obs := func(r Reading) {
+		if err := e.Observe(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		r := reading("a", i)
+		r.Class = "pump"
+		obs(r)
+		r.Class = "fan" // not targeted: dropped
+		r.Device = "b"
+		obs(r)
+	}
+	obs(reading("a", 3))                                                                                            // out of order: dropped
+	obs(Reading{Device: "a", Time: reading("a", 20).Time})                                                          // no values: dropped
+	obs(Reading{Device: "a", Time: reading("a", 21).Time, Values: map[string]float64{"vibration_rms": math.NaN()}}) // dropped
+	r := reading("a", 22)
+	r.Values["vibration_rms"] = math.Inf(1) // treated as missing; row still due
+	obs(r)
+	waitFor(t, "2 predictions", func() bool { return c.count() == 2 })
+	time.Sleep(10 * time.Millisecond)
+	if n := c.count(); n != 2 {
+		t.Fatalf("%d predictions, want 2", n)
+	}
+}
+
+func TestAlertHysteresis(t *testing.T) {
+	m := &model{man: &Manifest{OutputSemantics: SemanticsFailureProbability,
+		Thresholds: Thresholds{Raise: 0.8, Clear: 0.5, MinDuration: features.Duration(10 * time.Second)}}}
+	var a alertState
+	var events []string
+	scores := []float64{0.1, 0.9, 0.95, 0.7 /*reset*/, 0.85, 0.9, 0.99 /*raised at 10s*/, 0.6, 0.4, 0.45, 0.6 /*reset*/, 0.3, 0.2, 0.1}
+	for i, s := range scores {
+		p := &Prediction{Device: "d", Score: s, WindowEnd: t0().Add(time.Duration(i) * 5 * time.Second)}
+		if ev, ok := a.update(m, p); ok {
+			events = append(events, ev.State+"@"+ev.Time.Sub(t0()).String())
+		}
+	}
+	want := []string{"raised@30s", "cleared@1m5s"}
+	if len(events) != 2 || events[0] != want[0] || events[1] != want[1] {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+	// Remaining useful life: raise when at/below, clear when above.
+	m.man.OutputSemantics = SemanticsRUL
+	m.man.Thresholds = Thresholds{Raise: 3600, Clear: 7200}
+	a = alertState{}
+	var got []string
+	for i, s := range []float64{9000, 3000, 5000, 8000} {
+		if ev, ok := a.update(m, &Prediction{Score: s, WindowEnd: t0().Add(time.Duration(i) * time.Second)}); ok {
+			got = append(got, ev.State)
+		}
+	}
+	if len(got) != 2 || got[0] != AlertRaised || got[1] != AlertCleared {
+		t.Fatalf("rul events %v", got)
+	}
+}
+
+func TestDriftReport(t *testing.T) {
+	var reports []DriftReport
+	e := newTestEngine(t, EngineConfig{DriftInterval: 5 * time.Millisecond, OnDrift: func(r DriftReport) { reports = append(reports, r) }})
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Drift(); ok {
+		t.Fatal("drift before any row")
+	}
+	for i := 0; i < 20; i++ {
+		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, ok := e.Drift()
+	if !ok || rep.Rows != 11 || len(rep.Features) != 4 {
+		t.Fatalf("drift %+v", rep)
+	}
+	// testManifest's training stats: mean 1, std 2. Feature 3 is speed_rpm.mean ~1481.
+	f := rep.Features[3]
+	if f.Feature != "speed_rpm.mean" || math.Abs(f.Z-(f.Mean-1)/2) > 1e-9 || f.Mean < 1480 {
+		t.Fatalf("feature drift %+v", f)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, func([]Prediction, []AlertEvent) {}) }()
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	<-done
+	if len(reports) == 0 || reports[0].Model != "m" {
+		t.Fatalf("no drift events: %v", reports)
+	}
+}
+
+func t0() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// TestCloseWhileRunning races Close against Run starting and scoring.
+func TestCloseWhileRunning(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		initRuntime(t)
+		e, err := NewEngine(EngineConfig{AllowUnsigned: true}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 12; j++ {
+			_ = e.Observe(context.Background(), reading("a", j))
+		}
+		done := make(chan error)
+		go func() { done <- e.Run(context.Background(), func([]Prediction, []AlertEvent) {}) }()
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("run after close: %v", err)
+		}
+		if e.freed.Load() != 1 {
+			t.Fatalf("session not released: %d", e.freed.Load())
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package features
+
+import (
+	"fmt"
+	"math"
+)
+
+// Plan computes a feature vector from a Window in the order of its specs.
+// A Plan is immutable and safe for concurrent use.
+type Plan struct {
+	specs    []Spec
+	fill     []float32
+	channels []string // scalar channels, in order of first use
+	waves    []string // waveform channels, in order of first use
+	steps    []step
+}
+
+type step struct {
+	stat   Stat
+	ch     int // index in channels (or waves for band energy)
+	alpha  float64
+	lo, hi float64
+}
+
+// NewPlan validates specs and returns their plan. fill holds, per feature,
+// the value that replaces a statistic without valid samples (normally the
+// training mean); nil means 0 for every feature.
+func NewPlan(specs []Spec, fill []float32) (*Plan, error) {
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("features: empty feature spec")
+	}
+	if fill != nil && len(fill) != len(specs) {
+		return nil, fmt.Errorf("features: %d fill values for %d features", len(fill), len(specs))
+	}
+	p := &Plan{specs: append([]Spec(nil), specs...), fill: make([]float32, len(specs))}
+	copy(p.fill, fill)
+	for i, s := range specs {
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("features[%d] (%s): %w", i, s, err)
+		}
+		st := step{stat: s.Stat, alpha: s.alpha()}
+		if s.Stat == BandEnergy {
+			st.ch, p.waves = addChannel(p.waves, s.Sensor)
+			st.lo, st.hi = s.Band[0], s.Band[1]
+		} else {
+			st.ch, p.channels = addChannel(p.channels, s.Sensor)
+		}
+		p.steps = append(p.steps, st)
+	}
+	for _, ch := range p.waves {
+		if indexOf(p.channels, ch) >= 0 {
+			return nil, fmt.Errorf("features: sensor %q used both as scalar and waveform channel", ch)
+		}
+	}
+	return p, nil
+}
+
+func addChannel(chs []string, name string) (int, []string) {
+	if i := indexOf(chs, name); i >= 0 {
+		return i, chs
+	}
+	return len(chs), append(chs, name)
+}
+
+// Len returns the number of features.
+func (p *Plan) Len() int { return len(p.steps) }
+
+// Specs returns a copy of the feature specs.
+func (p *Plan) Specs() []Spec { return append([]Spec(nil), p.specs...) }
+
+// Channels returns the scalar channels the plan reads.
+func (p *Plan) Channels() []string { return append([]string(nil), p.channels...) }
+
+// WaveChannels returns the waveform channels the plan reads.
+func (p *Plan) WaveChannels() []string { return append([]string(nil), p.waves...) }
+
+// NewWindow returns an empty window with cfg over the plan's channels.
+func (p *Plan) NewWindow(cfg WindowConfig) (*Window, error) {
+	return NewWindow(cfg, p.channels, p.waves)
+}
+
+// Fits reports whether w was built for this plan's channels and cfg.
+func (p *Plan) Fits(w *Window, cfg WindowConfig) bool {
+	return w.SameShape(cfg, p.channels, p.waves)
+}
+
+// Compute writes the feature vector of w into dst (len(dst) >= Len()) and
+// returns how many features had no valid samples and were replaced by their
+// fill value. w must have been built for this plan (Fits). Compute does not
+// allocate except for band energies (FFT buffers).
+func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
+	n := w.end - w.start
+	newest := w.times[w.end-1]
+	ts := w.tsec[:n]
+	for i := range ts {
+		ts[i] = float64(w.times[w.start+i]-newest) / 1e9
+	}
+	for i := range w.summed {
+		w.summed[i] = false
+	}
+	for i, st := range p.steps {
+		v := p.value(w, st, ts)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			v = float64(p.fill[i])
+			imputed++
+		}
+		dst[i] = float32(v)
+	}
+	return imputed
+}
+
+func (p *Plan) value(w *Window, st step, ts []float64) float64 {
+	switch st.stat {
+	case BandEnergy:
+		return BandPower(w.latest[st.ch], st.lo, st.hi)
+	case EWMA:
+		return EWMAOf(w.vals[st.ch][w.start:w.end], st.alpha)
+	}
+	if !w.summed[st.ch] {
+		w.sums[st.ch] = Summarize(ts, w.vals[st.ch][w.start:w.end])
+		w.summed[st.ch] = true
+	}
+	return w.sums[st.ch].Value(st.stat)
+}

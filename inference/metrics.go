@@ -1,0 +1,75 @@
+package inference
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's Prometheus collectors (namespace edgepm_inference).
+type metrics struct {
+	readings    prometheus.Counter
+	dropped     *prometheus.CounterVec // reason
+	invalid     prometheus.Counter
+	imputed     prometheus.Counter
+	rows        prometheus.Counter
+	batches     prometheus.Counter
+	batchSize   prometheus.Histogram
+	latency     prometheus.Histogram
+	scoreErrors prometheus.Counter
+	loads       *prometheus.CounterVec // result: ok or a reject reason
+	modelInfo   *prometheus.GaugeVec   // name, version
+	alerts      *prometheus.CounterVec // state
+	queue       prometheus.GaugeFunc
+	driftZ      *prometheus.GaugeVec // feature
+	driftRatio  *prometheus.GaugeVec // feature
+	freed       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, error) {
+	ns, sub := "edgepm", "inference"
+	m := &metrics{
+		readings: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_total",
+			Help: "Readings passed to Observe."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_dropped_total",
+			Help: "Readings not used for features, by reason (no_model, out_of_order, no_values, class_not_targeted)."}, []string{"reason"}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_values_total",
+			Help: "NaN/Inf sensor values treated as missing."}),
+		imputed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "imputed_features_total",
+			Help: "Features without valid samples replaced by the training mean."}),
+		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
+			Help: "Feature rows scored (predictions emitted)."}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "batches_total",
+			Help: "ONNX Runtime runs."}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_rows",
+			Help: "Rows per ONNX Runtime run.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "window_to_prediction_seconds",
+			Help: "Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)}),
+		scoreErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "score_errors_total",
+			Help: "Rows whose ONNX Runtime run failed (not emitted)."}),
+		loads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "model_loads_total",
+			Help: "Model load attempts by result (ok or the reject reason)."}, []string{"result"}),
+		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "model_info",
+			Help: "1 for the active model."}, []string{"name", "version"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alert_events_total",
+			Help: "Alert events by state (raised, cleared)."}, []string{"state"}),
+		driftZ: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "feature_drift_z",
+			Help: "(serving mean - training mean) / training std, per feature, since the model loaded."}, []string{"feature"}),
+		driftRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "feature_drift_std_ratio",
+			Help: "serving std / training std, per feature, since the model loaded."}, []string{"feature"}),
+		freed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sessions_released_total",
+			Help: "ONNX Runtime sessions destroyed after a swap or close."}),
+	}
+	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_rows",
+		Help: "Ready rows waiting to be scored."}, queueLen)
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
+		m.batchSize, m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register inference metrics: %w", err)
+		}
+	}
+	return m, nil
+}

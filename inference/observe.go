@@ -1,0 +1,153 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/edgepm/edgepm/inference/features"
+)
+
+// device is the per-device state. win, winModel, hash and drift are guarded
+// by mu (Observe); alert is touched only by Run's goroutine.
+type device struct {
+	name     string
+	mu       sync.Mutex
+	win      *features.Window
+	winModel *model
+	hash     []byte
+	drift    driftAcc
+	alert    alertState
+}
+
+// row is one feature vector waiting to be scored. It holds a reference on
+// the model whose feature plan produced it.
+type row struct {
+	m     *model
+	dev   *device
+	end   time.Time
+	ready time.Time
+	feat  []float32
+	hash  string
+}
+
+// Observe adds a reading to its device's window and, when a feature row is
+// due, computes it and queues it for Run. It blocks only when the queue is
+// full (backpressure), until there is room, ctx ends (ctx.Err()) or the engine
+// closes (ErrClosed). Readings that cannot be used (no model loaded, out of
+// order, no valid values for the model's sensors, device class not targeted)
+// are dropped, counted in edgepm_inference_readings_dropped_total and return
+// nil. Safe for concurrent use; readings of one device must be passed in
+// time order from one goroutine to be windowed in that order.
+func (e *Engine) Observe(ctx context.Context, r Reading) error {
+	e.sendMu.RLock()
+	defer e.sendMu.RUnlock()
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	e.met.readings.Inc()
+	m := e.acquire()
+	if m == nil {
+		e.met.dropped.WithLabelValues("no_model").Inc()
+		return nil
+	}
+	if !m.man.Targeting.TargetsClass(r.Class) {
+		m.release(1)
+		e.met.dropped.WithLabelValues("class_not_targeted").Inc()
+		return nil
+	}
+	rw, ok := e.window(m, e.device(r.Device), r)
+	if !ok {
+		m.release(1)
+		return nil
+	}
+	select {
+	case e.rows <- rw:
+		return nil
+	case <-ctx.Done():
+		m.release(1)
+		return ctx.Err()
+	case <-e.done:
+		m.release(1)
+		return ErrClosed
+	}
+}
+
+// acquire returns the active model with a reference taken, or nil.
+func (e *Engine) acquire() *model {
+	for {
+		m := e.cur.Load()
+		if m == nil || m.acquire() {
+			return m
+		}
+	}
+}
+
+func (e *Engine) device(name string) *device {
+	e.devMu.RLock()
+	d := e.devices[name]
+	e.devMu.RUnlock()
+	if d != nil {
+		return d
+	}
+	e.devMu.Lock()
+	defer e.devMu.Unlock()
+	if d = e.devices[name]; d == nil {
+		d = &device{name: name}
+		e.devices[name] = d
+	}
+	return d
+}
+
+// window pushes r into d's window (rebuilt for m if needed) and computes
+// the row when one is due.
+func (e *Engine) window(m *model, d *device, r Reading) (row, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.winModel != m {
+		if err := e.fitWindow(m, d); err != nil {
+			e.log.Error("window for model", "model", m.id, "err", err)
+			return row{}, false
+		}
+	}
+	res, err := d.win.Push(r.Time, r.Values, r.Waveforms)
+	if res.Invalid > 0 {
+		e.met.invalid.Add(float64(res.Invalid))
+	}
+	switch {
+	case errors.Is(err, features.ErrOutOfOrder):
+		e.met.dropped.WithLabelValues("out_of_order").Inc()
+		return row{}, false
+	case errors.Is(err, features.ErrNoValues):
+		e.met.dropped.WithLabelValues("no_values").Inc()
+		return row{}, false
+	case err != nil || !res.Ready:
+		return row{}, false
+	}
+	rw := row{m: m, dev: d, end: d.win.End(), feat: make([]float32, m.plan.Len())}
+	if n := m.plan.Compute(d.win, rw.feat); n > 0 {
+		e.met.imputed.Add(float64(n))
+	}
+	if cap(d.hash) < 4*len(rw.feat) {
+		d.hash = make([]byte, 0, 4*len(rw.feat))
+	}
+	rw.hash = featureHash(rw.feat, d.hash)
+	d.drift.add(m, rw.feat)
+	rw.ready = e.cfg.Now()
+	return rw, true
+}
+
+func (e *Engine) fitWindow(m *model, d *device) error {
+	var err error
+	switch {
+	case d.win == nil:
+		d.win, err = m.plan.NewWindow(m.window)
+	case !m.plan.Fits(d.win, m.window):
+		d.win, err = d.win.Rebuild(m.window, m.plan.Channels(), m.plan.WaveChannels())
+	}
+	if err == nil {
+		d.winModel = m
+	}
+	return err
+}

@@ -1,0 +1,77 @@
+package inference
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// SignatureContext is prepended to the manifest digest to form the signed
+// message, so a package signature cannot be replayed as any other signature.
+const SignatureContext = "edgepm model package v1\n"
+
+// ErrBadSignature is returned by Verify when no key verifies the signature.
+var ErrBadSignature = errors.New("inference: signature does not verify with any configured key")
+
+// ErrUnsigned is returned by Verify for a package without a signature.
+var ErrUnsigned = errors.New("inference: package is not signed")
+
+// SignedMessage returns the canonical bytes a package signature covers:
+// SignatureContext followed by the 32-byte sha256 of the exact manifest.json
+// bytes. The manifest holds onnx_sha256, so the signature covers both files.
+func SignedMessage(manifest []byte) []byte {
+	d := sha256.Sum256(manifest)
+	return append([]byte(SignatureContext), d[:]...)
+}
+
+// Sign sets pkg.Signature to the ed25519 signature of SignedMessage(pkg.Manifest).
+func Sign(pkg *Package, priv ed25519.PrivateKey) error {
+	if len(priv) != ed25519.PrivateKeySize {
+		return fmt.Errorf("sign model package: private key has %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+	}
+	pkg.Signature = ed25519.Sign(priv, SignedMessage(pkg.Manifest))
+	return nil
+}
+
+// Verify checks pkg.Signature against each key and returns the index of the
+// key that verifies, or ErrUnsigned / ErrBadSignature.
+func Verify(pkg *Package, pubkeys []ed25519.PublicKey) (int, error) {
+	if len(pkg.Signature) == 0 {
+		return -1, ErrUnsigned
+	}
+	if len(pkg.Signature) != ed25519.SignatureSize {
+		return -1, fmt.Errorf("%w: signature has %d bytes, want %d", ErrBadSignature, len(pkg.Signature), ed25519.SignatureSize)
+	}
+	msg := SignedMessage(pkg.Manifest)
+	for i, k := range pubkeys {
+		if len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, pkg.Signature) {
+			return i, nil
+		}
+	}
+	return -1, ErrBadSignature
+}
+
+// EncodeSignature returns the manifest.sig file contents: standard base64 of
+// the 64-byte signature and a newline.
+func EncodeSignature(sig []byte) []byte {
+	return append([]byte(base64.StdEncoding.EncodeToString(sig)), '\n')
+}
+
+// DecodeSignature parses manifest.sig: base64 text (surrounding whitespace
+// ignored) or the raw 64 bytes.
+func DecodeSignature(b []byte) ([]byte, error) {
+	if len(b) == ed25519.SignatureSize { // base64 text of 64 bytes is 88 characters long
+		return append([]byte(nil), b...), nil
+	}
+	s, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil, fmt.Errorf("decode signature: %w", err)
+	}
+	if len(s) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("decode signature: %d bytes, want %d", len(s), ed25519.SignatureSize)
+	}
+	return s, nil
+}
