@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sim "github.com/edgepm/edgepm/firmware-sim"
+)
+
+// source builds the plant or the C-MAPSS replay; devices is the count of
+// devices per tick (for the default rate).
+func (f *publishFlags) source() (sim.Source, int, error) {
+	start, err := f.startTime()
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.replay != "" {
+		return f.replaySource(start)
+	}
+	p, err := sim.NewPlant(sim.Config{Seed: f.seed, Machines: f.machines, Classes: splitList(f.classes),
+		Site: f.site, Line: f.line, Interval: f.interval, Accel: f.accel, Start: start})
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg := p.Config()
+	return &sim.PlantSource{Plant: p, Interval: cfg.Interval}, cfg.Machines, nil
+}
+
+func (f *publishFlags) replaySource(start time.Time) (sim.Source, int, error) {
+	rows, err := readFile(f.replay, sim.ReadCMAPSS)
+	if err != nil {
+		return nil, 0, err
+	}
+	rulPath := f.replayRUL
+	if base := filepath.Base(f.replay); rulPath == "" && strings.HasPrefix(base, "test_") {
+		rulPath = filepath.Join(filepath.Dir(f.replay), "RUL_"+strings.TrimPrefix(base, "test_"))
+	}
+	var rul []int
+	if rulPath != "" {
+		if rul, err = readFile(rulPath, sim.ReadRUL); err != nil {
+			return nil, 0, err
+		}
+	}
+	rp, err := sim.NewReplay(rows, sim.ReplayConfig{Interval: f.interval, Start: start, RUL: rul})
+	if err != nil {
+		return nil, 0, err
+	}
+	return rp, len(rp.Devices()), nil
+}
+
+func readFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer fh.Close()
+	return parse(fh)
+}
+
+func (f *publishFlags) sink(ctx context.Context, stdout io.Writer, log *slog.Logger) (sim.Sink, error) {
+	if f.stdout {
+		s := sim.NewWriterSink(stdout)
+		s.WithTopic = f.stdoutTopics
+		return s, nil
+	}
+	if f.qos > 2 {
+		return nil, fmt.Errorf("--qos: must be 0, 1 or 2, got %d", f.qos)
+	}
+	return sim.NewMQTTSink(ctx, sim.MQTTConfig{Broker: f.broker, ClientID: f.clientID, Username: f.username,
+		Password: f.password, QoS: byte(f.qos), Window: f.window}, log)
+}
+
+// publisher builds the injector and the publisher; closeTruth closes the
+// truth file.
+func (f *publishFlags) publisher(src sim.Source, sink sim.Sink, devices int, log *slog.Logger) (*sim.Publisher, func() error, *sim.Injector, error) {
+	rates := map[sim.FaultKind]float64{}
+	for k, p := range f.faults {
+		if *p != 0 {
+			rates[k] = *p
+		}
+	}
+	inj, err := sim.NewInjector(sim.FaultConfig{Rates: rates, Seed: f.faultSeed, OversizeBytes: f.oversize,
+		StuckFor: f.stuck, BurstSize: f.burst, StormCycles: f.storm})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rate := f.rate
+	if rate < 0 {
+		rate = float64(devices) * f.accel / f.interval.Seconds()
+		if f.format == sim.FormatBatch && f.batchSize > 0 {
+			rate /= float64(f.batchSize)
+		}
+	}
+	cfg := sim.PublisherConfig{Format: f.format, BatchSize: f.batchSize, TopicTemplate: f.topic, Site: f.site,
+		Line: f.line, Rate: rate, Count: f.count, Faults: inj, TruthTopic: f.truthTopic}
+	closeTruth := func() error { return nil }
+	if f.truthFile != "" {
+		fh, err := os.Create(f.truthFile)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("truth file: %w", err)
+		}
+		cfg.Truth = fh
+		closeTruth = fh.Close
+	}
+	pub, err := sim.NewPublisher(src, sink, cfg, log)
+	if err != nil {
+		return nil, nil, nil, errors.Join(err, closeTruth())
+	}
+	return pub, closeTruth, inj, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
