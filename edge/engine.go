@@ -95,7 +95,7 @@ func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error
 		errs = append(errs, fmt.Errorf("%s: %w", dir, err))
 	}
 	manifest, onnx := models.Default()
-	if err := eng.Load(&inference.Package{Manifest: manifest, ONNX: onnx}); err != nil {
+	if err := eng.LoadBuiltin(&inference.Package{Manifest: manifest, ONNX: onnx}); err != nil {
 		errs = append(errs, fmt.Errorf("embedded default model: %w", err))
 		return fmt.Errorf("no servable model: %w", errors.Join(errs...))
 	}

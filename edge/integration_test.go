@@ -57,7 +57,6 @@ kafka:
   partitions: 2
 inference:
   onnxruntime_lib: %s
-  allow_unsigned: true
 %s`, t.TempDir(), s.mqtt.URL(), s.kafka.Seeds()[0], lib, extraYAML)
 	cfg, err := edge.Parse([]byte(yaml))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/features"
 )
 
 // maxIngestBatch bounds the messages committed in one buffer transaction.
@@ -79,11 +80,8 @@ func (a *App) commitBatch(batch []*Message) {
 	for i := range observe {
 		r := &observe[i]
 		a.devices.seen(r.Device, r.Time, r.Fields)
-		if len(r.Values) == 0 {
-			continue
-		}
 		// Blocks while inference's queue is full: ingest slows, nothing drops.
-		if err := a.engine.Observe(ctx, inference.Reading{Device: r.Device, Time: r.Time, Values: r.Values}); err != nil {
+		if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
 			a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
 		}
 	}
@@ -127,6 +125,16 @@ func (a *App) appendRetry(recs []buffer.Record, what string) {
 		a.lastOutput.Store(time.Now().UnixNano())
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// inferenceReading maps a decoded reading to the engine's input. The device
+// class comes from a {class} topic level when the template has one.
+func inferenceReading(r *Reading) inference.Reading {
+	ir := inference.Reading{Device: r.Device, Time: r.Time, Values: r.Values, Class: r.Fields["class"]}
+	if w := r.Waveform; w != nil {
+		ir.Waveforms = map[string]features.Waveform{w.Channel: {RateHz: w.RateHz, Samples: w.Samples}}
+	}
+	return ir
 }
 
 func isClosed(err error) bool { return errors.Is(err, buffer.ErrClosed) }
