@@ -91,7 +91,7 @@ func New(cfg Config, log *slog.Logger) (a *App, err error) {
 	}
 	a.m = newMetrics(a.reg, func() float64 { return float64(len(a.ingest.msgs)) })
 	a.rates = newRateMeter()
-	if a.http, err = newHTTPServer(cfg.HTTP.Listen, a.reg, a, log.With("component", "http")); err != nil {
+	if a.http, err = newHTTPServer(cfg.HTTP, a.reg, a, log.With("component", "http")); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -133,7 +133,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	outDone := goDone(a.outputLoop)
-	ingDone := goDone(a.ingestLoop)
+	jobs := make(chan commitJob, 2)
+	decDone := goDone(func() { a.ingestLoop(jobs) })
+	ingDone := goDone(func() { a.commitLoop(jobs) })
 	a.ingest.Start()
 	a.event("gateway_started", map[string]any{"version": Version, "model": a.modelString()})
 
@@ -149,6 +151,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("shutting down: stopping ingest")
 	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
 	go a.ingest.StopReceiving()
+	waitUntil(decDone, deadline)
 	waitUntil(ingDone, deadline)
 	a.ingest.Disconnect(time.Second)
 	stopWatcher()

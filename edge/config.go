@@ -45,6 +45,8 @@ type HTTPConfig struct {
 	// Listen is the address. Default 127.0.0.1:9510. Keep it on loopback
 	// or a management network: it is not authenticated.
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiler under /debug/pprof/. Default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Load reads a YAML config file strictly (unknown keys are errors), applies

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +27,10 @@ type httpServer struct {
 	log *slog.Logger
 }
 
-func newHTTPServer(addr string, gather prometheus.Gatherer, app *App, log *slog.Logger) (*httpServer, error) {
-	ln, err := net.Listen("tcp", addr)
+func newHTTPServer(cfg HTTPConfig, gather prometheus.Gatherer, app *App, log *slog.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen http %s: %w", addr, err)
+		return nil, fmt.Errorf("listen http %s: %w", cfg.Listen, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -55,10 +56,16 @@ func newHTTPServer(addr string, gather prometheus.Gatherer, app *App, log *slog.
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(statusPage)
 	})
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	}
 	s := &httpServer{ln: ln, log: log, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      60 * time.Second, // a 30 s CPU profile
 	}}
 	return s, nil
 }

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,13 +65,12 @@ func (d *Decoder) Decode(device string, fields map[string]string, payload []byte
 	if !d.deviceAllowed(device) {
 		return nil, invalid(ReasonUnknownDevice, "device %q is not in validation.devices", device)
 	}
-	var w wireReading
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&w); err != nil {
-		return nil, classifyJSONError(err)
-	}
-	if dec.More() {
-		return nil, invalid(ReasonMalformed, "trailing data after the JSON object")
+	w, ok := fastDecode(payload)
+	if !ok {
+		w = wireReading{}
+		if err := json.Unmarshal(payload, &w); err != nil {
+			return nil, classifyJSONError(err)
+		}
 	}
 	if w.Readings != nil {
 		if w.Values != nil || w.Waveform != nil {

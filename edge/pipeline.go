@@ -12,17 +12,25 @@ import (
 )
 
 // maxIngestBatch bounds the messages committed in one buffer transaction.
-const maxIngestBatch = 512
+const maxIngestBatch = 1024
+
+// commitJob is one batch of messages, decoded, on its way to the buffer.
+type commitJob struct {
+	msgs     []*Message
+	recs     []buffer.Record
+	readings int
+	start    time.Time
+}
 
 // ingestLoop takes messages from MQTT, decodes them, hands valid readings to
-// inference (which does not wait for the disk), commits readings and
-// dead letters to the buffer in one durable append, and only then
-// acknowledges the messages to the broker. It returns when ingest's queue
+// inference (which does not wait for the disk) and passes the batch with its
+// buffer records to commitLoop. Decoding the next batch overlaps the commit
+// (fsync) of the previous one. It returns, closing jobs, when ingest's queue
 // is closed and drained.
-func (a *App) ingestLoop() {
+func (a *App) ingestLoop(jobs chan<- commitJob) {
+	defer close(jobs)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	batch := make([]*Message, 0, maxIngestBatch)
 	msgs := a.ingest.Messages()
 	for {
 		a.lastCommit.Store(time.Now().UnixNano())
@@ -36,7 +44,8 @@ func (a *App) ingestLoop() {
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], m)
+		batch := make([]*Message, 1, 64)
+		batch[0] = m
 	fill:
 		for len(batch) < maxIngestBatch {
 			select {
@@ -49,49 +58,56 @@ func (a *App) ingestLoop() {
 				break fill
 			}
 		}
-		a.commitBatch(batch)
+		jobs <- a.decodeBatch(batch)
 	}
 }
 
-func (a *App) commitBatch(batch []*Message) {
-	start := time.Now()
-	recs := make([]buffer.Record, 0, len(batch))
-	var observe []Reading
+// commitLoop commits each batch to the buffer in one durable append and only
+// then acknowledges its messages to the broker, in arrival order. It returns
+// when jobs is closed and drained.
+func (a *App) commitLoop(jobs <-chan commitJob) {
+	for j := range jobs {
+		a.appendRetry(j.recs, "ingest")
+		a.m.commitSecs.Observe(time.Since(j.start).Seconds())
+		a.m.readings.Add(float64(j.readings))
+		a.rates.readings.Add(int64(j.readings))
+		for _, m := range j.msgs {
+			m.Ack()
+		}
+		a.lastCommit.Store(time.Now().UnixNano())
+	}
+}
+
+func (a *App) decodeBatch(batch []*Message) commitJob {
+	j := commitJob{msgs: batch, recs: make([]buffer.Record, 0, len(batch)), start: time.Now()}
 	dec := a.dec.Load()
+	ctx := context.Background()
 	for _, m := range batch {
 		a.m.messages.Inc()
 		device, fields, ok := m.Template.Match(m.Topic)
 		if !ok {
-			recs = append(recs, a.deadletter(m, "", &InvalidError{Reason: ReasonBadTopic,
+			j.recs = append(j.recs, a.deadletter(m, "", &InvalidError{Reason: ReasonBadTopic,
 				Detail: "topic does not match " + m.Template.String()}))
 			continue
 		}
 		rs, err := dec.Decode(device, fields, m.Payload)
 		if err != nil {
-			recs = append(recs, a.deadletter(m, device, err))
+			j.recs = append(j.recs, a.deadletter(m, device, err))
 			continue
 		}
 		for i := range rs {
-			recs = append(recs, a.readingRecord(&rs[i]))
+			r := &rs[i]
+			j.recs = append(j.recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: []byte(r.Device),
+				Value: appendReadingValue(nil, a.cfg.GatewayID, r), Headers: schemaHeaders})
+			a.devices.seen(r.Device, r.Time, r.Fields)
+			// Blocks while inference's queue is full: ingest slows, nothing drops.
+			if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
+				a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
+			}
 		}
-		observe = append(observe, rs...)
+		j.readings += len(rs)
 	}
-	ctx := context.Background()
-	for i := range observe {
-		r := &observe[i]
-		a.devices.seen(r.Device, r.Time, r.Fields)
-		// Blocks while inference's queue is full: ingest slows, nothing drops.
-		if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
-			a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
-		}
-	}
-	a.appendRetry(recs, "ingest")
-	a.m.commitSecs.Observe(time.Since(start).Seconds())
-	a.m.readings.Add(float64(len(observe)))
-	a.rates.readings.Add(int64(len(observe)))
-	for _, m := range batch {
-		m.Ack()
-	}
+	return j
 }
 
 // appendRetry commits recs, retrying with backoff on a write error (disk
@@ -138,13 +154,6 @@ func inferenceReading(r *Reading) inference.Reading {
 }
 
 func isClosed(err error) bool { return errors.Is(err, buffer.ErrClosed) }
-
-func (a *App) readingRecord(r *Reading) buffer.Record {
-	v := readingValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: r.Device, Fields: r.Fields,
-		TS: unixMs(r.Time), Received: unixMs(r.Received), DeviceSeq: r.DeviceSeq, Values: r.Values, Waveform: r.Waveform}
-	return buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: []byte(r.Device),
-		Value: mustJSON(v), Headers: schemaHeaders}
-}
 
 var schemaHeaders = []buffer.Header{{Key: HeaderSchema, Value: []byte(strconv.Itoa(SchemaVersion))}}
 
