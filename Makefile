@@ -67,7 +67,7 @@ model:
 install: build
 	install -D -m 0755 bin/edgepm $(DESTDIR)$(PREFIX)/bin/edgepm
 	install -D -m 0644 deploy/systemd/edgepm.service $(DESTDIR)/etc/systemd/system/edgepm.service
-	install -D -m 0640 -b deploy/edgepm.yaml $(DESTDIR)/etc/edgepm/edgepm.yaml.example
+	install -D -m 0644 deploy/edgepm.yaml $(DESTDIR)/etc/edgepm/edgepm.yaml.example
 	install -D -m 0644 $(ONNXRUNTIME_LIB) $(DESTDIR)/usr/lib/edgepm/libonnxruntime.so.1
 
 clean:

@@ -38,9 +38,11 @@ type App struct {
 	ingest   *Ingest
 	http     *httpServer
 
-	out     chan output // predictions and alerts on their way to the buffer
-	devices *deviceTable
-	rates   *rateMeter
+	outs     *outputs        // predictions and alerts on their way to the buffer
+	hardStop context.Context // cancelled at the shutdown deadline: disk waits give up
+	stopHard context.CancelFunc
+	devices  *deviceTable
+	rates    *rateMeter
 
 	ready      atomic.Bool
 	lastCommit atomic.Int64 // unix ns of the last ingest loop turn (watchdog)
@@ -48,53 +50,54 @@ type App struct {
 	closeOnce  sync.Once
 }
 
-type output struct {
-	preds  []inference.Prediction
-	alerts []inference.AlertEvent
-}
-
 // New builds the appliance from a validated config: it opens the buffer,
 // loads ONNX Runtime and the model (warm), and prepares MQTT, Kafka and
 // HTTP without connecting yet. A failure closes what was opened.
-func New(cfg Config, log *slog.Logger) (a *App, err error) {
+func New(cfg Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a = &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: NewNotifier(), started: time.Now(),
-		out: make(chan output, 256), devices: newDeviceTable(10000)}
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: NewNotifier(), started: time.Now(),
+		outs: newOutputs(), devices: newDeviceTable(10000)}
+	a.hardStop, a.stopHard = context.WithCancel(context.Background())
 	a.dec.Store(NewDecoder(cfg.Validation, nil))
-	defer func() {
-		if err != nil {
-			_ = a.closeParts()
-		}
-	}()
+	if err := a.open(); err != nil {
+		_ = a.closeParts()
+		return nil, err
+	}
+	return a, nil
+}
+
+// open creates the components in dependency order; closeParts undoes it.
+func (a *App) open() (err error) {
+	cfg, log := a.cfg, a.log
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return fmt.Errorf("create data dir: %w", err)
 	}
 	bopts := cfg.Buffer.options()
 	bopts.Logger, bopts.Registerer, bopts.EventKey = log.With("component", "buffer"), a.reg, []byte(cfg.GatewayID)
 	if a.queue, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer.db"), bopts); err != nil {
-		return nil, fmt.Errorf("open buffer: %w", err)
+		return fmt.Errorf("open buffer: %w", err)
 	}
 	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg); err != nil {
-		return nil, err
+		return err
 	}
 	if a.watcher, err = a.newWatcher(); err != nil {
-		return nil, err
+		return err
 	}
 	if a.producer, err = bridge.NewProducer(a.queue, cfg.Kafka, log, a.reg); err != nil {
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return fmt.Errorf("kafka producer: %w", err)
 	}
 	if a.ingest, err = NewIngest(cfg.MQTT, log.With("component", "mqtt"), a.mqttState); err != nil {
-		return nil, err
+		return err
 	}
 	a.m = newMetrics(a.reg, func() float64 { return float64(len(a.ingest.msgs)) })
 	a.rates = newRateMeter()
 	if a.http, err = newHTTPServer(cfg.HTTP, a.reg, a, log.With("component", "http")); err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 // HTTPAddr is the address of the health/metrics/status server.
@@ -102,71 +105,95 @@ func (a *App) HTTPAddr() string { return a.http.Addr() }
 
 // Run starts every component, reports READY to systemd once all are up and
 // the model is warm, and runs until ctx ends. Then it shuts down in this
-// order, bounded by shutdown_timeout:
+// order, bounded by shutdown_timeout (plus kafka.shutdown_timeout for the
+// bridge):
 //
 //  1. stop MQTT ingest from taking new messages (unacknowledged ones stay
 //     with the broker);
 //  2. drain the pipeline: commit and acknowledge the messages already
-//     taken, let inference finish its batch, commit its predictions and
-//     alerts, then disconnect MQTT;
-//  3. stop the Kafka bridge (in-flight records get shutdown_timeout to be
-//     acknowledged; the rest stays buffered);
-//  4. close the buffer (fsync) and the Kafka client.
+//     taken, disconnect MQTT, stop the model watcher, let inference finish
+//     its batch, commit the last predictions and alerts;
+//  3. stop the Kafka bridge (in-flight records get kafka.shutdown_timeout to
+//     be acknowledged; the rest stays buffered for the next start);
+//  4. close inference, the Kafka client and, last, the buffer (fsync).
+//
+// At the hard deadline whatever is still waiting on the disk gives up:
+// its MQTT messages stay unacknowledged and are redelivered next time.
 func (a *App) Run(ctx context.Context) error {
-	go a.http.serve()
-	pctx, stopProducer := context.WithCancel(context.Background())
-	prodDone := goDone(func() {
-		if err := a.producer.Run(pctx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("kafka bridge stopped", "err", err)
-		}
-	})
-	ectx, stopEngine := context.WithCancel(context.Background())
-	engDone := goDone(func() {
-		if err := a.engine.Run(ectx, a.emit); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("inference stopped", "err", err)
-		}
-	})
-	wctx, stopWatcher := context.WithCancel(context.Background())
-	watchDone := goDone(func() {
-		if err := a.watcher.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("model watcher stopped", "err", err)
-		}
-	})
-	outDone := goDone(a.outputLoop)
-	jobs := make(chan commitJob, 2)
-	decDone := goDone(func() { a.ingestLoop(jobs) })
-	ingDone := goDone(func() { a.commitLoop(jobs) })
-	a.ingest.Start()
-	a.event("gateway_started", map[string]any{"version": Version, "model": a.modelString()})
-
+	r := a.start()
 	a.ready.Store(true)
 	_ = a.notify.Notify("READY=1\nSTATUS=serving")
 	a.log.Info("edgepm running", "gateway", a.cfg.GatewayID, "http", a.HTTPAddr(), "model", a.modelString())
-	go a.rates.run(ctx, a)
+	ratesDone := goDone(func() { a.rates.run(ctx) })
 	a.watchdog(ctx)
+	err := a.shutdown(r)
+	<-ratesDone
+	return err
+}
 
-	// Ordered shutdown.
+// running holds what start started, for shutdown.
+type running struct {
+	stopProducer, stopWatcher, stopEngine, stopRates context.CancelFunc
+
+	producer, watcher, engine, decode, commit, preds, alerts, http <-chan struct{}
+}
+
+func (a *App) start() *running {
+	r := &running{}
+	r.http = goDone(a.http.serve)
+	r.producer, r.stopProducer = a.goRun("kafka bridge", a.producer.Run)
+	r.watcher, r.stopWatcher = a.goRun("model watcher", a.watcher.Run)
+	r.engine, r.stopEngine = a.goRun("inference", func(ctx context.Context) error { return a.engine.Run(ctx, a.emit) })
+	r.preds = goDone(a.predictionLoop)
+	r.alerts = goDone(a.alertLoop)
+	jobs := make(chan commitJob, 2)
+	r.decode = goDone(func() { a.ingestLoop(jobs) })
+	r.commit = goDone(func() { a.commitLoop(jobs) })
+	a.ingest.Start()
+	a.event("gateway.started", map[string]any{"version": Version, "model": a.modelString()})
+	return r
+}
+
+// goRun runs f in a goroutine with its own context; an error other than
+// cancellation is logged.
+func (a *App) goRun(what string, f func(context.Context) error) (<-chan struct{}, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	return goDone(func() {
+		if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error(what+" stopped", "err", err)
+		}
+	}), cancel
+}
+
+func (a *App) shutdown(r *running) error {
 	a.ready.Store(false)
 	_ = a.notify.Notify("STOPPING=1\nSTATUS=draining")
 	a.log.Info("shutting down: stopping ingest")
 	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
+	hard := time.AfterFunc(a.cfg.ShutdownTimeout, a.stopHard)
+	defer hard.Stop()
+
 	go a.ingest.StopReceiving()
-	waitUntil(decDone, deadline)
-	waitUntil(ingDone, deadline)
+	waitUntil(r.decode, deadline)
+	waitUntil(r.commit, deadline)
 	a.ingest.Disconnect(time.Second)
-	stopWatcher()
-	waitUntil(watchDone, deadline)
-	stopEngine()
-	waitUntil(engDone, deadline)
-	close(a.out)
-	waitUntil(outDone, deadline)
-	a.event("gateway_stopped", nil)
+	r.stopWatcher()
+	waitUntil(r.watcher, deadline)
+	r.stopEngine()
+	waitUntil(r.engine, deadline)
+	close(a.outs.stop) // emit stops waiting; the output loops commit what is queued
+	waitUntil(r.preds, deadline)
+	waitUntil(r.alerts, deadline)
+	a.event("gateway.stopped", nil)
+
 	a.log.Info("shutting down: draining kafka bridge")
-	stopProducer()
-	waitUntil(prodDone, deadline.Add(a.cfg.Kafka.ShutdownTimeout))
+	r.stopProducer()
+	waitUntil(r.producer, deadline.Add(a.cfg.Kafka.ShutdownTimeout))
 	hctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	_ = a.http.shutdown(hctx)
 	cancel()
+	<-r.http
+	a.stopHard() // nothing may wait on the disk any longer
 	err := a.closeParts()
 	a.log.Info("stopped", "err", err)
 	return err
@@ -242,7 +269,7 @@ func (a *App) mqttState(up bool) {
 	if !up {
 		typ = "mqtt_disconnected"
 	}
-	go a.event(typ, map[string]any{"broker": a.cfg.MQTT.Broker})
+	a.event(typ, map[string]any{"broker": redactURL(a.cfg.MQTT.Broker)})
 }
 
 func (a *App) modelString() string {

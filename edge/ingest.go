@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,7 +112,7 @@ func (in *Ingest) handleConnect(c mqtt.Client) {
 		}()
 	}
 	in.connected.Store(true)
-	in.log.Info("mqtt connected", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID)
+	in.log.Info("mqtt connected", "broker", redactURL(in.cfg.Broker), "client_id", in.cfg.ClientID)
 	if in.onConnect != nil {
 		in.onConnect(true)
 	}
@@ -161,20 +160,21 @@ func (in *Ingest) Disconnect(d time.Duration) {
 // ErrNotConnected is returned by Publish while the MQTT connection is down.
 var ErrNotConnected = errors.New("mqtt not connected")
 
-// Publish sends a message without waiting for the broker's acknowledgement;
-// a failure is logged by the returned token's watcher.
-func (in *Ingest) Publish(ctx context.Context, topic string, qos byte, retain bool, payload []byte) error {
+// Publish sends a message without waiting for the broker's acknowledgement.
+// A failure to deliver is logged by a watcher that gives up after 30 s, so
+// no goroutine outlives a broker that never answers.
+func (in *Ingest) Publish(topic string, qos byte, retain bool, payload []byte) error {
 	if !in.client.IsConnectionOpen() {
 		return ErrNotConnected
 	}
 	tok := in.client.Publish(topic, qos, retain, payload)
 	go func() {
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				in.log.Warn("mqtt publish failed", "topic", topic, "err", err)
-			}
-		case <-ctx.Done():
+		if !tok.WaitTimeout(30 * time.Second) {
+			in.log.Warn("mqtt publish not acknowledged within 30s", "topic", topic)
+			return
+		}
+		if err := tok.Error(); err != nil {
+			in.log.Warn("mqtt publish failed", "topic", topic, "err", err)
 		}
 	}()
 	return nil

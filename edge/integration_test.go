@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,16 @@ func (s *stack) mosquittoPub(topic string, qos int, lines []string) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		s.t.Fatalf("mosquitto_pub: %v: %s", err, out.String())
+	}
+}
+
+// mosquittoPubFile publishes a file's content as one QoS 1 message.
+func (s *stack) mosquittoPubFile(topic, file string) {
+	s.t.Helper()
+	out, err := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(s.mqtt.Port), "-q", "1",
+		"-t", topic, "-f", file).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("mosquitto_pub -f: %v: %s", err, out)
 	}
 }
 
@@ -347,13 +358,43 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 		var v struct {
 			Reason, Error, Topic string
 			Payload              []byte
+			PayloadBytes         int  `json:"payload_bytes"`
+			Truncated            bool `json:"truncated"`
 		}
 		if err := json.Unmarshal(r.Value, &v); err != nil {
 			t.Fatal(err)
 		}
-		if v.Reason != want[i] || v.Error == "" || v.Topic != "plant/s/l/pump-1/telemetry" || string(v.Payload) != bad[i] {
-			t.Errorf("dead letter %d: reason %q (%s), want %q; payload kept: %v", i, v.Reason, v.Error, want[i], string(v.Payload) == bad[i])
+		wantPayload := bad[i]
+		if len(wantPayload) > 4096 {
+			wantPayload = wantPayload[:4096] // kept up to max_payload_bytes
 		}
+		if v.Reason != want[i] || v.Error == "" || v.Topic != "plant/s/l/pump-1/telemetry" || string(v.Payload) != wantPayload ||
+			v.PayloadBytes != len(bad[i]) || v.Truncated != (len(bad[i]) > 4096) {
+			t.Errorf("dead letter %d: reason %q (%s), want %q; payload kept: %v, bytes %d, truncated %v",
+				i, v.Reason, v.Error, want[i], string(v.Payload) == wantPayload, v.PayloadBytes, v.Truncated)
+		}
+	}
+	// A message far over every limit (1 MiB + 1, as firmware-sim's oversized
+	// fault sends) is dead-lettered too and does not wedge ingest.
+	huge := filepath.Join(t.TempDir(), "huge.json")
+	if err := os.WriteFile(huge, []byte(`{"values":{"x":1},"pad":"`+strings.Repeat("y", 1<<20)+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.mosquittoPubFile("plant/s/l/pump-1/telemetry", huge)
+	s.mosquittoPub("plant/s/l/pump-1/telemetry", 1, readingLines(1, 1, time.Now()))
+	c = s.consume(60*time.Second, []string{"deadletter", "readings"}, func(c *consumed) bool {
+		return len(c.recs["deadletter"]) >= len(bad)+1 && len(c.recs["readings"]) >= 1
+	})
+	var last struct {
+		Reason       string `json:"reason"`
+		PayloadBytes int    `json:"payload_bytes"`
+		Truncated    bool   `json:"truncated"`
+	}
+	if err := json.Unmarshal(c.unique(t, "deadletter")[uint64(len(bad)+1)].Value, &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Reason != edge.ReasonTooLarge || !last.Truncated || last.PayloadBytes <= 1<<20 {
+		t.Errorf("1 MiB message: %+v", last)
 	}
 	metrics := string(s.httpGet("/metrics"))
 	if !strings.Contains(metrics, `edgepm_ingest_invalid_total{reason="malformed_json"} 2`) {

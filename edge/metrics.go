@@ -14,6 +14,8 @@ type metrics struct {
 	alerts       *prometheus.CounterVec
 	alertPubErrs prometheus.Counter
 	mqttUp       prometheus.Gauge
+	dropped      *prometheus.CounterVec
+	encodeErrors *prometheus.CounterVec
 	unacked      prometheus.GaugeFunc
 }
 
@@ -37,6 +39,11 @@ func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
 			Help: "Local MQTT alert publishes that could not be sent (MQTT down); the alert is still buffered for Kafka."}),
 		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepm_mqtt_connected",
 			Help: "1 while the MQTT connection is up."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_records_dropped_total",
+			Help: "Records the appliance gave up on before the buffer, by stream and reason (too_large, output_queue_full, not_committed)."},
+			[]string{"stream", "reason"}),
+		encodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_encode_errors_total",
+			Help: "Record values that could not be encoded as JSON, by kind."}, []string{"what"}),
 		unacked: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ingest_unacked_messages",
 			Help: "MQTT messages received and not yet committed and acknowledged."}, unacked),
 	}
@@ -46,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.readings, m.invalid, m.commitSecs, m.commitErrors,
-			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked)
+			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors)
 	}
 	return m
 }

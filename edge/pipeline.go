@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -67,7 +68,12 @@ func (a *App) ingestLoop(jobs chan<- commitJob) {
 // when jobs is closed and drained.
 func (a *App) commitLoop(jobs <-chan commitJob) {
 	for j := range jobs {
-		a.appendRetry(j.recs, "ingest")
+		if err := a.appendRetry(a.hardStop, j.recs, "ingest"); err != nil {
+			// Not acknowledged: the broker redelivers these messages to
+			// the next session.
+			a.log.Error("ingest batch not committed; left unacknowledged", "messages", len(j.msgs), "err", err)
+			continue
+		}
 		a.m.commitSecs.Observe(time.Since(j.start).Seconds())
 		a.m.readings.Add(float64(j.readings))
 		a.rates.readings.Add(int64(j.readings))
@@ -86,13 +92,13 @@ func (a *App) decodeBatch(batch []*Message) commitJob {
 		a.m.messages.Inc()
 		device, fields, ok := m.Template.Match(m.Topic)
 		if !ok {
-			j.recs = append(j.recs, a.deadletter(m, "", &InvalidError{Reason: ReasonBadTopic,
+			j.recs = append(j.recs, a.deadletter(dec, m, "", &InvalidError{Reason: ReasonBadTopic,
 				Detail: "topic does not match " + m.Template.String()}))
 			continue
 		}
 		rs, err := dec.Decode(device, fields, m.Payload)
 		if err != nil {
-			j.recs = append(j.recs, a.deadletter(m, device, err))
+			j.recs = append(j.recs, a.deadletter(dec, m, device, err))
 			continue
 		}
 		for i := range rs {
@@ -112,35 +118,67 @@ func (a *App) decodeBatch(batch []*Message) commitJob {
 
 // appendRetry commits recs, retrying with backoff on a write error (disk
 // full, I/O error): the caller's messages stay unacknowledged meanwhile, so
-// the broker keeps them and ingest slows instead of losing data. It gives
-// up only when the buffer is closed.
-func (a *App) appendRetry(recs []buffer.Record, what string) {
+// the broker keeps them and ingest slows instead of losing data. A record
+// the buffer can never take (ErrTooLarge, ErrUnknownStream) is dropped and
+// counted so it cannot wedge the batch. It returns an error only when ctx
+// ends or the buffer is closed: the caller must then not acknowledge.
+func (a *App) appendRetry(ctx context.Context, recs []buffer.Record, what string) error {
 	if len(recs) == 0 {
-		return
+		return nil
 	}
 	backoff := 50 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := a.queue.Append(ctx, recs)
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := a.queue.Append(actx, recs)
 		cancel()
-		if err == nil {
-			return
+		switch {
+		case err == nil:
+			return nil
+		case isPermanent(err) && len(recs) > 1:
+			return a.appendEach(ctx, recs, what)
+		case isPermanent(err):
+			return fmt.Errorf("%s: %w", what, err)
+		case isClosed(err):
+			return fmt.Errorf("%s: %w", what, err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s: %d records not committed: %w", what, len(recs), ctx.Err())
 		}
 		if what == "ingest" {
 			a.m.commitErrors.Inc()
 		}
-		if isClosed(err) {
-			a.log.Error("buffer closed; records not committed", "what", what, "records", len(recs))
-			return
-		}
 		a.log.Error("buffer append failed; retrying", "what", what, "records", len(recs), "err", err, "retry_in", backoff)
-		time.Sleep(backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, 5*time.Second)
 		// Still alive, only waiting for the disk: keep the watchdog fed, a
 		// restart would not free space.
 		a.lastCommit.Store(time.Now().UnixNano())
 		a.lastOutput.Store(time.Now().UnixNano())
-		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// appendEach commits records one at a time after a batch was refused for a
+// permanent reason, dropping (and counting) only the records at fault.
+func (a *App) appendEach(ctx context.Context, recs []buffer.Record, what string) error {
+	for i := range recs {
+		err := a.appendRetry(ctx, recs[i:i+1], what)
+		if err != nil && isPermanent(err) {
+			a.m.dropped.WithLabelValues(recs[i].Stream, "too_large").Inc()
+			a.log.Error("record dropped: the buffer can never take it", "stream", recs[i].Stream,
+				"key", string(recs[i].Key), "bytes", len(recs[i].Value), "err", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isPermanent(err error) bool {
+	return errors.Is(err, buffer.ErrTooLarge) || errors.Is(err, buffer.ErrUnknownStream)
 }
 
 // inferenceReading maps a decoded reading to the engine's input. The device
@@ -157,7 +195,7 @@ func isClosed(err error) bool { return errors.Is(err, buffer.ErrClosed) }
 
 var schemaHeaders = []buffer.Header{{Key: HeaderSchema, Value: []byte(strconv.Itoa(SchemaVersion))}}
 
-func (a *App) deadletter(m *Message, device string, err error) buffer.Record {
+func (a *App) deadletter(dec *Decoder, m *Message, device string, err error) buffer.Record {
 	reason := ReasonMalformed
 	if ie, ok := err.(*InvalidError); ok {
 		reason = ie.Reason
@@ -166,103 +204,17 @@ func (a *App) deadletter(m *Message, device string, err error) buffer.Record {
 	a.log.Debug("invalid message", "topic", m.Topic, "reason", reason, "err", err)
 	now := time.Now()
 	v := deadletterValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Topic: m.Topic, Device: device,
-		Reason: reason, Error: err.Error(), Received: unixMs(now), Payload: m.Payload}
+		Reason: reason, Error: err.Error(), Received: unixMs(now), Payload: m.Payload, PayloadBytes: len(m.Payload)}
+	// Keep at most max_payload_bytes of the raw payload, so a huge message
+	// cannot make a record the buffer (or Kafka) refuses.
+	if limit := dec.cfg.MaxPayloadBytes; len(v.Payload) > limit {
+		v.Payload, v.Truncated = v.Payload[:limit], true
+	}
 	key := device
 	if key == "" {
 		key = m.Topic
 	}
 	return buffer.Record{Stream: buffer.StreamDeadletter, Time: now, Key: []byte(key), Value: mustJSON(v), Headers: schemaHeaders}
-}
-
-// emit is called by inference with each scored batch. Alerts go to local
-// MQTT at once (they must work with the uplink down); predictions and
-// alerts are queued for the buffer.
-func (a *App) emit(preds []inference.Prediction, alerts []inference.AlertEvent) {
-	for i := range preds {
-		a.devices.scored(&preds[i])
-	}
-	a.m.predictions.Add(float64(len(preds)))
-	a.rates.predictions.Add(int64(len(preds)))
-	for i := range alerts {
-		al := &alerts[i]
-		a.devices.alert(al)
-		a.m.alerts.WithLabelValues(al.State).Inc()
-		a.publishAlert(al)
-	}
-	a.out <- output{preds: preds, alerts: alerts}
-}
-
-func (a *App) publishAlert(al *inference.AlertEvent) {
-	fields := map[string]string{"device": al.Device, "gateway": a.cfg.GatewayID}
-	for k, v := range a.devices.fields(al.Device) {
-		fields[k] = v
-	}
-	topic := Expand(a.cfg.MQTT.AlertTopic, fields)
-	if err := a.ingest.Publish(context.Background(), topic, *a.cfg.MQTT.AlertQoS, a.cfg.MQTT.AlertRetain, mustJSON(a.alertValue(al))); err != nil {
-		a.m.alertPubErrs.Inc()
-		a.log.Warn("local alert not published", "topic", topic, "err", err)
-	}
-}
-
-func (a *App) alertValue(al *inference.AlertEvent) alertValue {
-	return alertValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: al.Device, Model: al.Model,
-		ModelVersion: al.ModelVersion, State: al.State, Score: al.Score, Threshold: al.Threshold, TS: unixMs(al.Time)}
-}
-
-// outputLoop commits predictions and alerts to the buffer, batching what
-// has queued up, until a.out is closed and drained.
-func (a *App) outputLoop() {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		a.lastOutput.Store(time.Now().UnixNano())
-		var o output
-		var ok bool
-		select {
-		case o, ok = <-a.out:
-		case <-tick.C:
-			continue
-		}
-		if !ok {
-			return
-		}
-		recs := a.outputRecords(nil, o)
-	fill:
-		for len(recs) < 4096 {
-			select {
-			case o, ok := <-a.out:
-				if !ok {
-					break fill
-				}
-				recs = a.outputRecords(recs, o)
-			default:
-				break fill
-			}
-		}
-		a.appendRetry(recs, "predictions")
-	}
-}
-
-func (a *App) outputRecords(recs []buffer.Record, o output) []buffer.Record {
-	now := time.Now()
-	for i := range o.preds {
-		p := &o.preds[i]
-		v := predictionValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: p.Device, Model: p.Model,
-			ModelVersion: p.ModelVersion, WindowEnd: unixMs(p.WindowEnd), TS: unixMs(now), Score: p.Score,
-			Outputs: p.Outputs, FeatureHash: p.FeatureHash}
-		recs = append(recs, buffer.Record{Stream: buffer.StreamPredictions, Time: now, Key: []byte(p.Device),
-			Value: mustJSON(v), Headers: modelHeaders(p.Model, p.ModelVersion)})
-	}
-	for i := range o.alerts {
-		al := &o.alerts[i]
-		recs = append(recs, buffer.Record{Stream: buffer.StreamAlerts, Time: now, Key: []byte(al.Device),
-			Value: mustJSON(a.alertValue(al)), Headers: modelHeaders(al.Model, al.ModelVersion)})
-	}
-	return recs
-}
-
-func modelHeaders(name, version string) []buffer.Header {
-	return []buffer.Header{schemaHeaders[0], {Key: HeaderModel, Value: []byte(name + ":" + version)}}
 }
 
 // event appends a gateway lifecycle event to the events stream.

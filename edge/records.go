@@ -75,7 +75,11 @@ type deadletterValue struct {
 	Reason   string `json:"reason"`
 	Error    string `json:"error"`
 	Received int64  `json:"received"`
-	Payload  []byte `json:"payload"` // raw MQTT payload, base64 in JSON
+	Payload  []byte `json:"payload"` // raw MQTT payload, base64 in JSON; at most max_payload_bytes
+	// PayloadBytes is the payload's full length; Truncated says Payload
+	// holds only its first max_payload_bytes.
+	PayloadBytes int  `json:"payload_bytes"`
+	Truncated    bool `json:"truncated,omitempty"`
 }
 
 func unixMs(t time.Time) int64 { return t.UnixMilli() }

@@ -63,7 +63,7 @@ type DeviceStatus struct {
 // Status gathers the current state. Safe for concurrent use.
 func (a *App) Status() Status {
 	st := Status{Gateway: a.cfg.GatewayID, Version: Version, UptimeSeconds: time.Since(a.started).Seconds()}
-	st.MQTT = MQTTStatus{Connected: a.ingest.Connected(), Broker: a.cfg.MQTT.Broker, Unacked: len(a.ingest.msgs)}
+	st.MQTT = MQTTStatus{Connected: a.ingest.Connected(), Broker: redactURL(a.cfg.MQTT.Broker), Unacked: len(a.ingest.msgs)}
 	st.Uplink = a.producer.Status()
 	bs := a.queue.Stats()
 	st.Buffer = bs
@@ -94,7 +94,7 @@ func (a *App) Status() Status {
 func (a *App) conditions(st Status) []string {
 	var c []string
 	if !st.MQTT.Connected {
-		c = append(c, "mqtt: not connected to "+a.cfg.MQTT.Broker)
+		c = append(c, "mqtt: not connected to "+redactURL(a.cfg.MQTT.Broker))
 	}
 	if !st.Model.Loaded {
 		c = append(c, "inference: no model loaded")
@@ -205,7 +205,7 @@ type rateMeter struct {
 
 func newRateMeter() *rateMeter { return &rateMeter{} }
 
-func (r *rateMeter) run(ctx context.Context, _ *App) {
+func (r *rateMeter) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastR, lastP int64

@@ -53,6 +53,9 @@ func startChildren(o options, dataDir string, stack *devstack.Stack) (*children,
 	c.sim, err = c.start(filepath.Join(o.binDir, "firmware-sim"), filepath.Join(dataDir, "firmware-sim.log"),
 		"--broker", stack.MQTTURL, "--machines", fmt.Sprint(o.machines), "--accel", fmt.Sprint(o.accel),
 		"--interval", o.interval.String(), "--qos", "1", "--seed", "7",
+		// Machines wear out in hours rather than weeks, so a person
+		// watching sees degradation, alerts, failure and repair.
+		"--mean-onset", "6h", "--mean-degradation", "2h", "--repair-time", "30m",
 		"--truth-file", filepath.Join(dataDir, "truth.jsonl"))
 	if err != nil {
 		c.stop()

@@ -91,7 +91,7 @@ func (v *view) draw(st *edge.Status, err error, up time.Duration) {
 	for _, c := range st.Conditions {
 		fmt.Fprintf(&b, "\033[33m! %s\033[0m\n", c)
 	}
-	fmt.Fprintf(&b, "\n%-16s %-8s %-22s %s\n", "machine", "score", "health", "last reading")
+	fmt.Fprintf(&b, "\n%-16s %-8s %-22s %s\n", "machine", "score", "failure risk", "last reading")
 	for _, d := range st.Devices {
 		score, bar := "   –", ""
 		if d.Score != nil {

@@ -30,14 +30,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	level.Set(lv)
 	log := newLogger(stderr, cfg.LogFormat, level)
 
+	// Signals are taken before the (slow) start-up: a SIGHUP while the model
+	// warms up must not kill the process, a SIGTERM must stop it cleanly.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	app, err := edge.New(cfg, log)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	go reloadOnHUP(ctx, *cfgPath, app, level, log)
+	reloadDone := make(chan struct{})
+	go func() { defer close(reloadDone); reloadOnHUP(ctx, hup, *cfgPath, app, level, log) }()
+	defer func() { <-reloadDone }()
 	if err := app.Run(ctx); err != nil {
 		log.Error("stopped with errors", "err", err)
 		return 1
@@ -47,10 +54,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // reloadOnHUP re-reads the config on SIGHUP and applies what can change
 // live; an invalid file keeps the running config.
-func reloadOnHUP(ctx context.Context, path string, app *edge.App, level *slog.LevelVar, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, app *edge.App, level *slog.LevelVar, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -25,7 +25,8 @@ func (f *publishFlags) source() (sim.Source, int, error) {
 		return f.replaySource(start)
 	}
 	p, err := sim.NewPlant(sim.Config{Seed: f.seed, Machines: f.machines, Classes: splitList(f.classes),
-		Site: f.site, Line: f.line, Interval: f.interval, Accel: f.accel, Start: start})
+		Site: f.site, Line: f.line, Interval: f.interval, Accel: f.accel, Start: start,
+		MeanTimeToOnset: f.meanOnset, MeanDegradation: f.meanDegradation, RepairTime: f.repairTime})
 	if err != nil {
 		return nil, 0, err
 	}

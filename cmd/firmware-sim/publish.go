@@ -21,6 +21,8 @@ type publishFlags struct {
 	seed                                 int64
 	rate, accel                          float64
 	interval, duration, progress         time.Duration
+	meanOnset, meanDegradation           time.Duration
+	repairTime                           time.Duration
 	start                                string
 	qos                                  uint
 	format                               string
@@ -50,6 +52,9 @@ func (f *publishFlags) register(fs *flagSet) {
 	fs.Float64Var(&f.rate, "rate", -1, "target aggregate messages/s; 0 = unlimited; -1 = machines x accel / interval")
 	fs.DurationVar(&f.interval, "interval", sim.DefaultInterval, "simulated time between readings of a machine (replay: per cycle)")
 	fs.Float64Var(&f.accel, "accel", 1, "simulated seconds per real second (86400 = a day per second)")
+	fs.DurationVar(&f.meanOnset, "mean-onset", sim.DefaultMeanTimeToOnset, "mean simulated time from (re)start to the onset of degradation")
+	fs.DurationVar(&f.meanDegradation, "mean-degradation", sim.DefaultMeanDegradation, "mean simulated time from onset to failure")
+	fs.DurationVar(&f.repairTime, "repair-time", sim.DefaultRepairTime, "simulated time a failed machine is down before it is repaired")
 	fs.StringVar(&f.start, "start", "", "simulated start time, RFC 3339 (default: 2025-01-01T00:00:00Z with --stdout, else now)")
 	fs.StringVar(&f.format, "format", sim.FormatObject, "payload format: object, batch or waveform")
 	fs.IntVar(&f.batchSize, "batch-size", 10, "readings per message with --format batch")

@@ -1,0 +1,34 @@
+// Package edge is the appliance: it wires MQTT ingest, the durable buffer,
+// local inference and alerting, the Kafka bridge and the model watcher into
+// one App, and serves health, metrics and status over HTTP.
+//
+// # Basics
+//
+// Load (or Parse) reads and validates a Config; New opens every component
+// (buffer, ONNX Runtime and a warm model, clients) without connecting; Run
+// connects, reports READY to systemd, runs until its context ends, and then
+// shuts down in the documented order (App.Run). An App runs once.
+//
+// # Guarantees
+//
+//   - A QoS 1 MQTT message is acknowledged only after its readings, or its
+//     dead-letter record, are durable in the buffer. A batch that cannot be
+//     committed is never acknowledged (the broker redelivers it).
+//   - Invalid input never panics and is never dropped silently: it becomes
+//     a dead-letter record with a reason and the (truncated) raw payload, and
+//     is counted in edgepm_ingest_invalid_total.
+//   - Scoring does not wait for the disk: readings reach inference before
+//     their commit. Alerts are published to local MQTT as they are raised.
+//   - When the buffer cannot keep up, ingest slows (acknowledgements wait);
+//     predictions and alerts wait up to a bound and are then dropped and
+//     counted (edgepm_records_dropped_total), so a wedged disk does not stop
+//     scoring or local alerts.
+//
+// # Concurrency
+//
+// App.Status and App.Reload are safe for concurrent use with Run. Every
+// goroutine Run starts is owned by it and waited for before Run returns
+// (paho's own goroutines end with Disconnect). Decoder and TopicTemplate are
+// immutable and safe for concurrent use. Notifier.Notify does not block for
+// more than a second.
+package edge

@@ -1,0 +1,12 @@
+package edge
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine the appliance starts is owned and waited for.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -1,0 +1,189 @@
+package edge
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/inference"
+)
+
+// How long inference may wait for the output queues before the batch's
+// records are dropped and counted. Waiting is backpressure (a slow disk
+// slows scoring, which slows ingest); the bound keeps a wedged buffer (disk
+// full) from stopping scoring and local alerts.
+const (
+	predictionWait = time.Second
+	alertWait      = 5 * time.Second
+)
+
+// outputs carries inference's results to the buffer: predictions and
+// alerts on separate queues, each with its own loop, so alerts are never
+// stuck behind predictions (alerts use the buffer's block policy).
+type outputs struct {
+	preds  chan []inference.Prediction
+	alerts chan []inference.AlertEvent
+	stop   chan struct{} // closed at shutdown: emit stops waiting, loops drain and return
+}
+
+func newOutputs() *outputs {
+	return &outputs{preds: make(chan []inference.Prediction, 256), alerts: make(chan []inference.AlertEvent, 1024),
+		stop: make(chan struct{})}
+}
+
+// emit is called by inference with each scored batch, on its Run goroutine.
+// Alerts go to local MQTT at once (they must work with the uplink and the
+// disk down); predictions and alerts are queued for the buffer. emit never
+// blocks longer than alertWait + predictionWait.
+func (a *App) emit(preds []inference.Prediction, alerts []inference.AlertEvent) {
+	for i := range preds {
+		a.devices.scored(&preds[i])
+	}
+	a.m.predictions.Add(float64(len(preds)))
+	a.rates.predictions.Add(int64(len(preds)))
+	for i := range alerts {
+		al := &alerts[i]
+		a.devices.alert(al)
+		a.m.alerts.WithLabelValues(al.State).Inc()
+		a.publishAlert(al)
+	}
+	if len(alerts) > 0 && !enqueue(a.outs.alerts, alerts, alertWait, a.outs.stop) {
+		a.m.dropped.WithLabelValues(buffer.StreamAlerts, "output_queue_full").Add(float64(len(alerts)))
+		a.log.Error("alerts not buffered for Kafka: the buffer is not keeping up (they were published locally)", "alerts", len(alerts))
+	}
+	if len(preds) > 0 && !enqueue(a.outs.preds, preds, predictionWait, a.outs.stop) {
+		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "output_queue_full").Add(float64(len(preds)))
+		a.log.Warn("predictions not buffered: the buffer is not keeping up", "predictions", len(preds))
+	}
+}
+
+// enqueue sends v on ch, waiting at most d, and not at all once stop is
+// closed. It reports whether v was queued.
+func enqueue[T any](ch chan T, v T, d time.Duration, stop <-chan struct{}) bool {
+	select {
+	case ch <- v:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case ch <- v:
+		return true
+	case <-t.C:
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+func (a *App) publishAlert(al *inference.AlertEvent) {
+	fields := map[string]string{"device": al.Device, "gateway": a.cfg.GatewayID}
+	for k, v := range a.devices.fields(al.Device) {
+		fields[k] = v
+	}
+	topic := Expand(a.cfg.MQTT.AlertTopic, fields)
+	if err := a.ingest.Publish(topic, *a.cfg.MQTT.AlertQoS, a.cfg.MQTT.AlertRetain, mustJSON(a.alertValue(al))); err != nil {
+		a.m.alertPubErrs.Inc()
+		a.log.Warn("local alert not published", "topic", topic, "err", err)
+	}
+}
+
+func (a *App) alertValue(al *inference.AlertEvent) alertValue {
+	return alertValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: al.Device, Model: al.Model,
+		ModelVersion: al.ModelVersion, State: al.State, Score: al.Score, Threshold: al.Threshold, TS: unixMs(al.Time)}
+}
+
+// predictionLoop commits predictions, batching what has queued up, until
+// stop is closed; then it commits what is still queued and returns.
+func (a *App) predictionLoop() {
+	outputLoop(a, a.outs.preds, a.predictionRecords, "predictions")
+}
+
+// alertLoop is predictionLoop for alerts.
+func (a *App) alertLoop() {
+	outputLoop(a, a.outs.alerts, a.alertRecords, "alerts")
+}
+
+func outputLoop[T any](a *App, ch chan T, records func([]buffer.Record, T) []buffer.Record, what string) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		a.lastOutput.Store(time.Now().UnixNano())
+		var first T
+		select {
+		case first = <-ch:
+		case <-tick.C:
+			continue
+		case <-a.outs.stop:
+			a.commitOutputs(drain(ch, nil, records), what)
+			return
+		}
+		recs := drain(ch, records(nil, first), records)
+		a.commitOutputs(recs, what)
+	}
+}
+
+// drain adds what is queued on ch (without waiting) to recs, up to 4096.
+func drain[T any](ch chan T, recs []buffer.Record, records func([]buffer.Record, T) []buffer.Record) []buffer.Record {
+	for len(recs) < 4096 {
+		select {
+		case v := <-ch:
+			recs = records(recs, v)
+		default:
+			return recs
+		}
+	}
+	return recs
+}
+
+func (a *App) commitOutputs(recs []buffer.Record, what string) {
+	if err := a.appendRetry(a.hardStop, recs, what); err != nil {
+		stream := buffer.StreamPredictions
+		if what == "alerts" {
+			stream = buffer.StreamAlerts
+		}
+		a.m.dropped.WithLabelValues(stream, "not_committed").Add(float64(len(recs)))
+		a.log.Error("records not committed at shutdown", "what", what, "records", len(recs), "err", err)
+	}
+}
+
+func (a *App) predictionRecords(recs []buffer.Record, preds []inference.Prediction) []buffer.Record {
+	now := time.Now()
+	for i := range preds {
+		p := &preds[i]
+		v := predictionValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: p.Device, Model: p.Model,
+			ModelVersion: p.ModelVersion, WindowEnd: unixMs(p.WindowEnd), TS: unixMs(now), Score: p.Score,
+			Outputs: p.Outputs, FeatureHash: p.FeatureHash}
+		recs = append(recs, buffer.Record{Stream: buffer.StreamPredictions, Time: now, Key: []byte(p.Device),
+			Value: a.marshal(v, "prediction"), Headers: modelHeaders(p.Model, p.ModelVersion)})
+	}
+	return recs
+}
+
+func (a *App) alertRecords(recs []buffer.Record, alerts []inference.AlertEvent) []buffer.Record {
+	now := time.Now()
+	for i := range alerts {
+		al := &alerts[i]
+		recs = append(recs, buffer.Record{Stream: buffer.StreamAlerts, Time: now, Key: []byte(al.Device),
+			Value: a.marshal(a.alertValue(al), "alert"), Headers: modelHeaders(al.Model, al.ModelVersion)})
+	}
+	return recs
+}
+
+func modelHeaders(name, version string) []buffer.Header {
+	return []buffer.Header{schemaHeaders[0], {Key: HeaderModel, Value: []byte(name + ":" + version)}}
+}
+
+// marshal encodes a record value; a failure (a non-finite number that got
+// past validation, say) is counted and logged, and the record carries the
+// error instead of silently vanishing.
+func (a *App) marshal(v any, what string) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		a.m.encodeErrors.WithLabelValues(what).Inc()
+		a.log.Error("record value not encodable", "what", what, "err", err)
+		b, _ = json.Marshal(map[string]any{"v": SchemaVersion, "gateway": a.cfg.GatewayID, "encode_error": err.Error()})
+	}
+	return b
+}
