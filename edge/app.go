@@ -47,7 +47,10 @@ type App struct {
 	ready      atomic.Bool
 	lastCommit atomic.Int64 // unix ns of the last ingest loop turn (watchdog)
 	lastOutput atomic.Int64 // unix ns of the last output loop turn (watchdog)
-	closeOnce  sync.Once
+	// unackedSince is when the oldest message of the batch being committed
+	// arrived (unix ns), 0 when no commit is in progress.
+	unackedSince atomic.Int64
+	closeOnce    sync.Once
 }
 
 // New builds the appliance from a validated config: it opens the buffer,

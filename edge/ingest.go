@@ -19,6 +19,7 @@ type Message struct {
 	Payload  []byte
 	QoS      byte
 	Template *TopicTemplate
+	Received time.Time // when paho handed it over
 	ack      func()
 }
 
@@ -134,7 +135,7 @@ func (in *Ingest) deliver(tt *TopicTemplate, m mqtt.Message) {
 	if in.stopping {
 		return // not acked: the broker redelivers it to the next session
 	}
-	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, ack: m.Ack}
+	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, Received: time.Now(), ack: m.Ack}
 }
 
 // StopReceiving makes further deliveries return without queueing (they stay

@@ -68,7 +68,10 @@ func (a *App) ingestLoop(jobs chan<- commitJob) {
 // when jobs is closed and drained.
 func (a *App) commitLoop(jobs <-chan commitJob) {
 	for j := range jobs {
-		if err := a.appendRetry(a.hardStop, j.recs, "ingest"); err != nil {
+		a.unackedSince.Store(j.msgs[0].Received.UnixNano())
+		err := a.appendRetry(a.hardStop, j.recs, "ingest")
+		a.unackedSince.Store(0)
+		if err != nil {
 			// Not acknowledged: the broker redelivers these messages to
 			// the next session.
 			a.log.Error("ingest batch not committed; left unacknowledged", "messages", len(j.msgs), "err", err)

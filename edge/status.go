@@ -37,6 +37,9 @@ type MQTTStatus struct {
 	Connected bool   `json:"connected"`
 	Broker    string `json:"broker"`
 	Unacked   int    `json:"unacked"`
+	// OldestUnackedSeconds is how long the oldest message being committed
+	// has waited (0 when none is).
+	OldestUnackedSeconds float64 `json:"oldest_unacked_s"`
 }
 
 // ModelStatus names the serving model.
@@ -64,6 +67,9 @@ type DeviceStatus struct {
 func (a *App) Status() Status {
 	st := Status{Gateway: a.cfg.GatewayID, Version: Version, UptimeSeconds: time.Since(a.started).Seconds()}
 	st.MQTT = MQTTStatus{Connected: a.ingest.Connected(), Broker: redactURL(a.cfg.MQTT.Broker), Unacked: len(a.ingest.msgs)}
+	if since := a.unackedSince.Load(); since != 0 {
+		st.MQTT.OldestUnackedSeconds = time.Since(time.Unix(0, since)).Seconds()
+	}
 	st.Uplink = a.producer.Status()
 	bs := a.queue.Stats()
 	st.Buffer = bs
@@ -90,6 +96,10 @@ func (a *App) Status() Status {
 	return st
 }
 
+// unackedLimit is how long a received message may wait for its commit
+// before /readyz reports the data path as not ready.
+const unackedLimit = 10 * time.Second
+
 // conditions lists what keeps the data path from being healthy.
 func (a *App) conditions(st Status) []string {
 	var c []string
@@ -101,6 +111,11 @@ func (a *App) conditions(st Status) []string {
 	}
 	if age := time.Since(time.Unix(0, a.lastCommit.Load())); a.ready.Load() && age > 30*time.Second {
 		c = append(c, "ingest: no commit progress for "+age.Round(time.Second).String())
+	}
+	if since := a.unackedSince.Load(); since != 0 {
+		if age := time.Since(time.Unix(0, since)); age > unackedLimit {
+			c = append(c, "ingest: oldest unacknowledged message has waited "+age.Round(time.Second).String()+" for the buffer")
+		}
 	}
 	return c
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,10 +85,11 @@ inference:
 	return path, httpAddr
 }
 
-func startProc(t *testing.T, cfgPath, httpAddr string) *proc {
+func startProc(t *testing.T, cfgPath, httpAddr string, env ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr}
 	p.cmd = exec.Command(edgepmBin, "run", "--config", cfgPath)
+	p.cmd.Env = append(os.Environ(), env...)
 	w := lockedWriter{p.mu, p.log}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -372,4 +374,99 @@ func alertProneModel(t *testing.T, dir string) string {
 		}
 	}
 	return dst
+}
+
+// TestSystemdNotify runs the binary as systemd would with Type=notify and
+// WatchdogSec, against a real unix datagram socket: READY=1 once serving,
+// WATCHDOG=1 while the pipeline turns, STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	kafka := testenv.StartKafka(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	cfgPath, httpAddr := writeConfig(t, dir, broker.URL(), kafka.Seeds(), "")
+	p := startProc(t, cfgPath, httpAddr, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	expect := func(prefix string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				if strings.HasPrefix(m, prefix) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %q from edgepm; log:\n%s", prefix, p.logs())
+			}
+		}
+	}
+	expect("READY=1")
+	st, err := p.status()
+	if err != nil || !st.MQTT.Connected {
+		t.Fatalf("READY sent before the data path was up: %+v %v", st, err)
+	}
+	expect("WATCHDOG=1")
+	expect("WATCHDOG=1")
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	expect("STOPPING=1")
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; log:\n%s", err, p.logs())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+}
+
+// TestStatusCommandAndNoSecretsInLogs: `edgepm status` reads a running
+// appliance, and the MQTT password never shows in its logs or status.
+func TestStatusCommandAndNoSecretsInLogs(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	kafka := testenv.StartKafka(t)
+	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "log_level: debug\n")
+	const secret = "s3cr3t-pw-do-not-log"
+	p := startProc(t, cfgPath, httpAddr, "EDGEPM_MQTT_USERNAME=gw", "EDGEPM_MQTT_PASSWORD="+secret,
+		"EDGEPM_KAFKA_SASL_PASSWORD="+secret)
+	out, err := exec.Command(edgepmBin, "status", "--addr", httpAddr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("edgepm status: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "READY") || !strings.Contains(string(out), "connected=true") {
+		t.Fatalf("status output:\n%s", out)
+	}
+	js, _ := exec.Command(edgepmBin, "status", "--addr", httpAddr, "--json").CombinedOutput()
+	check := exec.Command(edgepmBin, "config", "check", "--config", cfgPath)
+	check.Env = append(os.Environ(), "EDGEPM_MQTT_PASSWORD="+secret, "EDGEPM_KAFKA_SASL_PASSWORD="+secret)
+	cfgOut, err := check.CombinedOutput()
+	if err != nil || !strings.Contains(string(cfgOut), "<redacted>") {
+		t.Errorf("config check: %v\n%s", err, cfgOut)
+	}
+	if err := p.term(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"log": p.logs(), "status": string(out) + string(js), "config check": string(cfgOut)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the password appears in the %s", what)
+		}
+	}
 }
