@@ -411,3 +411,21 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// metricLine returns the value text of a metric without labels from the
+// app's /metrics.
+func metricLine(t *testing.T, app *edge.App, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}

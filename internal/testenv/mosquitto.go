@@ -20,9 +20,10 @@ type MosquittoServer struct {
 	conf string
 	Port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	out *bytes.Buffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	out    *bytes.Buffer
 }
 
 // Mosquitto starts a private mosquitto and returns its URL
@@ -50,21 +51,31 @@ func MosquittoBin() string {
 // or queued QoS 1 messages (what edgepm's QoS 1 path needs).
 func StartMosquitto(t testing.TB) *MosquittoServer {
 	t.Helper()
+	return StartMosquittoConf(t, "allow_anonymous true\n")
+}
+
+// StartMosquittoConf is StartMosquitto with listener options of the
+// caller's (TLS files, password_file, allow_anonymous ...), written right
+// after the loopback listener line. Files it names must be readable by the
+// mosquitto user (the broker drops root privileges).
+func StartMosquittoConf(t testing.TB, listenerConf string) *MosquittoServer {
+	t.Helper()
 	bin := MosquittoBin()
 	if bin == "" {
 		Missing(t, "mosquitto is not installed (apt-get install mosquitto mosquitto-clients, or `make deps`)")
 	}
 	dir := t.TempDir()
 	s := &MosquittoServer{t: t, bin: bin, Port: FreePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
-	conf := fmt.Sprintf(`listener %d 127.0.0.1
-allow_anonymous true
+	conf := fmt.Sprintf(`per_listener_settings true
+listener %d 127.0.0.1
+%s
 persistence false
 max_inflight_messages 0
 max_queued_messages 0
 log_dest stderr
 log_type error
 log_type warning
-`, s.Port)
+`, s.Port, listenerConf)
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatalf("write mosquitto config: %v", err)
 	}
@@ -95,10 +106,11 @@ func (s *MosquittoServer) Start() {
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start mosquitto: %v", err)
 	}
-	s.cmd = cmd
-	if err := waitListening(s.Addr(), 10*time.Second); err != nil {
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.exited)
+	if err := waitListeningOrExit(s.Addr(), 10*time.Second, s.exited); err != nil {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-s.exited
 		s.cmd = nil
 		s.t.Fatalf("mosquitto: %v; output:\n%s", err, s.out.String())
 	}
@@ -113,6 +125,6 @@ func (s *MosquittoServer) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }

@@ -20,6 +20,12 @@ func FreePort(t testing.TB) int {
 
 // waitListening polls addr until a TCP connect succeeds or d passes.
 func waitListening(addr string, d time.Duration) error {
+	return waitListeningOrExit(addr, d, nil)
+}
+
+// waitListeningOrExit is waitListening that gives up at once when exited
+// is closed (the server process died).
+func waitListeningOrExit(addr string, d time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(d)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -29,6 +35,11 @@ func waitListening(addr string, d time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not listening after %s: %w", addr, d, err)
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("the server exited before listening on %s", addr)
+		default:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
