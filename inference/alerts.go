@@ -8,13 +8,17 @@ type alertState struct {
 	pending time.Time // when the score first crossed toward flipping; zero if not
 }
 
-// update applies one prediction and returns an event when the state flips:
-// raise after the score stays at/over Raise (at/under for RUL) for
-// MinDuration of window-end time, clear after it stays under Clear (over
-// for RUL) for MinDuration. A crossing resets when the score falls back.
+// update applies one prediction against m's manifest thresholds (see apply).
 func (a *alertState) update(m *model, p *Prediction) (AlertEvent, bool) {
-	th := m.man.Thresholds
-	rul := m.man.OutputSemantics == SemanticsRUL
+	return a.apply(m.man.Thresholds, lowIsBad(m.man.OutputSemantics), p)
+}
+
+// apply applies one prediction and returns an event when the state flips:
+// raise after the score stays at/over Raise (at/under when rul, a low score
+// is bad) for MinDuration of window-end time, clear after it stays under
+// Clear (over when rul) for MinDuration. A crossing resets when the score
+// falls back.
+func (a *alertState) apply(th Thresholds, rul bool, p *Prediction) (AlertEvent, bool) {
 	var crossing bool
 	threshold := th.Raise
 	if !a.raised {

@@ -12,6 +12,8 @@ const (
 	DefaultMaxDelay      = time.Millisecond
 	DefaultQueueSize     = 4096
 	DefaultDriftInterval = time.Minute
+	DefaultMaxDevices    = 10000
+	DefaultDeviceIdleTTL = 24 * time.Hour
 )
 
 // EngineConfig configures an Engine. The zero value is valid: documented
@@ -40,7 +42,21 @@ type EngineConfig struct {
 	DriftInterval time.Duration
 	// OnDrift receives drift reports from Run's goroutine; nil = metrics only.
 	OnDrift func(DriftReport)
-	// Now is the clock (default time.Now); used for latency and drift timing.
+	// MaxDevices bounds the devices whose state (feature window, drift sums,
+	// alert state) the engine keeps (default 10,000). A reading from a new
+	// device at the bound evicts the least recently seen device (by the
+	// engine clock, Now) rather than being refused: that device's window,
+	// drift sums and alert state are lost, and it starts afresh if it comes
+	// back. Evictions are counted in edgepm_inference_devices_evicted_total.
+	MaxDevices int
+	// DeviceIdleTTL evicts a device not seen for this long (default 24h;
+	// <0 disables). Idleness is measured with the engine clock (Now) at
+	// Observe, not with reading timestamps, which a device may get wrong.
+	// Run sweeps every DeviceIdleTTL/4 (at least 1s, at most 10m), so a
+	// device goes at most that much later than its TTL.
+	DeviceIdleTTL time.Duration
+	// Now is the clock (default time.Now); used for latency, drift timing
+	// and device idleness.
 	Now func() time.Time
 }
 
@@ -78,6 +94,12 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	if c.Session.InterOpThreads == 0 {
 		c.Session.InterOpThreads = 1
 	}
+	if c.MaxDevices == 0 {
+		c.MaxDevices = DefaultMaxDevices
+	}
+	if c.DeviceIdleTTL == 0 {
+		c.DeviceIdleTTL = DefaultDeviceIdleTTL
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -90,6 +112,8 @@ func (c EngineConfig) validate() error {
 		return fmt.Errorf("inference.max_batch: must be in [1, 65536], got %d", c.MaxBatch)
 	case c.QueueSize < 1:
 		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
+	case c.MaxDevices < 1:
+		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
 	case c.Session.IntraOpThreads < 0:
 		return fmt.Errorf("inference.session.intra_op_threads: must be >= 0, got %d", c.Session.IntraOpThreads)
 	case c.Session.InterOpThreads < 0:

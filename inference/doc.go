@@ -25,18 +25,30 @@
 //     whose session is destroyed after its last row).
 //   - Each prediction carries the model name and version, its window end
 //     time and a hash of its feature vector (lineage).
+//   - Feature vectors and predictions hold only finite numbers: a feature
+//     that is NaN or Inf after the float32 conversion (e.g. the mean of
+//     readings of 1e39) is imputed and counted, and a row whose model outputs
+//     are not all finite gives no prediction; it is counted in
+//     edgepm_inference_invalid_outputs_total and logged at most every 10s.
+//   - Per-device state is bounded: at most EngineConfig.MaxDevices devices
+//     (default 10,000); at the bound a new device evicts the least recently
+//     seen one, and devices idle for DeviceIdleTTL (default 24h, engine
+//     clock) are evicted by Run. An evicted device's window and alert state
+//     are lost (counted in edgepm_inference_devices_evicted_total).
 //   - ONNX Runtime sessions default to one intra-op and one inter-op thread
 //     with spinning disabled (SessionConfig). Input/output tensors are
 //     allocated once per model (bucketed by batch size, see session.go);
-//     scoring a batch allocates only the returned predictions.
+//     scoring allocates only the returned predictions and their outputs,
+//     carved from one allocation per few batches (arena.go).
 //
 // # Blocking and concurrency
 //
-// Observe, Load, Active, Drift and Close are safe for concurrent use. Observe
-// blocks only while the row queue is full (backpressure). Load blocks for the
-// validation and warm-up (milliseconds for small models). Run is the single
-// scoring goroutine; emit and OnDrift are called from it and should return
-// quickly. Close waits for Run to drain.
+// Observe, Load, Active, Drift, SetThresholds, Thresholds and Close are safe
+// for concurrent use. Observe blocks only while the row queue is full
+// (backpressure). Load blocks for the validation and warm-up (milliseconds
+// for small models). Run is the single scoring goroutine; emit and OnDrift
+// are called from it and should return quickly; Run also sweeps idle
+// devices. Close waits for Run to drain.
 //
 // # Caveats
 //

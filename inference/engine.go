@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,8 +22,20 @@ type Engine struct {
 	cur    atomic.Pointer[model]
 	loadMu sync.Mutex // serialises Load
 
-	devMu   sync.RWMutex
-	devices map[string]*device
+	devMu        sync.RWMutex
+	devices      map[string]*device
+	lru          []lruEntry // eviction order snapshot (devices.go); guarded by devMu
+	evictedDrift driftAcc   // drift sums of evicted devices; guarded by devMu
+
+	thresholds atomic.Pointer[Thresholds] // SetThresholds override; nil = the manifest's
+
+	driftMu     sync.Mutex // orders drift gauge updates against swaps
+	driftLabels []string   // feature label values currently set; guarded by driftMu
+
+	newTicker func(time.Duration) ticker // time.NewTicker; replaced in tests
+	badOutLog rateLog                    // non-finite output logging; Run's goroutine
+	preds     arena[Prediction]          // emitted predictions; Run's goroutine
+	outs      arena[float32]             // their Outputs; Run's goroutine
 
 	rows    chan row
 	sendMu  sync.RWMutex // held shared while Observe sends, exclusively by Close
@@ -47,13 +60,17 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e := &Engine{
-		cfg:     cfg,
-		log:     log,
-		devices: make(map[string]*device),
-		rows:    make(chan row, cfg.QueueSize),
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		log:       log,
+		devices:   make(map[string]*device),
+		rows:      make(chan row, cfg.QueueSize),
+		done:      make(chan struct{}),
+		newTicker: realTicker,
+		preds:     arena[Prediction]{chunk: arenaBatches * cfg.MaxBatch},
+		outs:      arena[float32]{chunk: arenaBatches * cfg.MaxBatch},
 	}
-	met, err := newMetrics(reg, func() float64 { return float64(len(e.rows)) })
+	met, err := newMetrics(reg, func() float64 { return float64(len(e.rows)) },
+		func() float64 { return float64(e.deviceCount()) })
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +118,15 @@ func (e *Engine) load(pkg *Package, builtin bool) error {
 			e.met.modelInfo.DeleteLabelValues(old.man.Name, old.man.Version)
 		}
 		old.retire()
+		e.clearDriftGauges()
 	}
 	e.log.Info("model active", "model", m.id, "features", len(m.man.Features))
+	if t := e.thresholds.Load(); t != nil {
+		if err := t.validate(m.man.OutputSemantics); err != nil {
+			e.log.Warn("threshold override does not fit the new model; using its manifest thresholds",
+				"model", m.id, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -144,6 +168,7 @@ func (e *Engine) Close() error {
 			e.met.modelInfo.DeleteLabelValues(m.man.Name, m.man.Version)
 		}
 		e.loadMu.Unlock()
+		e.clearDriftGauges()
 	})
 	return nil
 }

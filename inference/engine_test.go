@@ -2,8 +2,10 @@ package inference
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,7 +119,9 @@ func TestRunDrainsOnCancelAndSecondRunRefused(t *testing.T) {
 	c := &collector{}
 	done := make(chan error)
 	go func() { done <- e.Run(ctx, c.emit) }()
-	time.Sleep(20 * time.Millisecond) // Run is waiting for its batch to fill (MaxDelay 1h)
+	// Only a running Run takes rows off the queue, so once the queue is
+	// empty the first Run holds the engine (waiting for its batch to fill).
+	waitFor(t, "run to take the queued rows", func() bool { return len(e.rows) == 0 })
 	if err := e.Run(ctx, c.emit); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second run: %v", err)
 	}
@@ -160,10 +164,16 @@ func TestDropsBadReadings(t *testing.T) {
 	r := reading("a", 22)
 	r.Values["vibration_rms"] = math.Inf(1) // treated as missing; row still due
 	obs(r)
-	waitFor(t, "2 predictions", func() bool { return c.count() == 2 })
-	time.Sleep(10 * time.Millisecond)
-	if n := c.count(); n != 2 {
-		t.Fatalf("%d predictions, want 2", n)
+	for i := 0; i < 10; i++ { // a marker: rows are scored in queue order
+		r := reading("c", i)
+		r.Class = "pump"
+		obs(r)
+	}
+	waitFor(t, "c's prediction", func() bool { return c.count() >= 3 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.preds); n != 3 || c.preds[0].Device != "a" || c.preds[1].Device != "a" || c.preds[2].Device != "c" {
+		t.Fatalf("%d predictions %+v, want 2 of a then c's", n, c.preds)
 	}
 }
 
@@ -199,8 +209,17 @@ func TestAlertHysteresis(t *testing.T) {
 }
 
 func TestDriftReport(t *testing.T) {
-	var reports []DriftReport
-	e := newTestEngine(t, EngineConfig{DriftInterval: 5 * time.Millisecond, OnDrift: func(r DriftReport) { reports = append(reports, r) }})
+	clk := newTestClock()
+	reports := make(chan DriftReport, 1)
+	e := newTestEngine(t, EngineConfig{DriftInterval: time.Minute, DeviceIdleTTL: -1, Now: clk.Now,
+		OnDrift: func(r DriftReport) { reports <- r }})
+	tick := make(chan time.Time)
+	e.newTicker = func(d time.Duration) ticker {
+		if d != time.Minute {
+			t.Errorf("drift ticker period %v", d)
+		}
+		return ticker{C: tick, stop: func() {}}
+	}
 	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -212,23 +231,26 @@ func TestDriftReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	clk.Add(time.Hour)
 	rep, ok := e.Drift()
-	if !ok || rep.Rows != 11 || len(rep.Features) != 4 {
+	if !ok || rep.Rows != 11 || len(rep.Features) != 4 || rep.Model != "m" || rep.ModelVersion != "1" ||
+		!rep.Since.Equal(t0()) || !rep.Time.Equal(t0().Add(time.Hour)) {
 		t.Fatalf("drift %+v", rep)
 	}
 	// testManifest's training stats: mean 1, std 2. Feature 3 is speed_rpm.mean ~1481.
 	f := rep.Features[3]
-	if f.Feature != "speed_rpm.mean" || math.Abs(f.Z-(f.Mean-1)/2) > 1e-9 || f.Mean < 1480 {
+	if f.Feature != "speed_rpm.mean" || f.TrainMean != 1 || f.TrainStd != 2 || f.Mean < 1480 ||
+		math.Abs(f.Z-(f.Mean-1)/2) > 1e-9 || f.Score != math.Abs(f.Z) || f.Std <= 0 || f.StdRatio != f.Std/2 {
 		t.Fatalf("feature drift %+v", f)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- e.Run(ctx, func([]Prediction, []AlertEvent) {}) }()
-	time.Sleep(30 * time.Millisecond)
-	cancel()
-	<-done
-	if len(reports) == 0 || reports[0].Model != "m" {
-		t.Fatalf("no drift events: %v", reports)
+	b, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(b), `"model_version":"1"`) || !strings.Contains(string(b), `"train_std":2`) {
+		t.Fatalf("drift event %s, %v", b, err)
+	}
+	startRun(t, e)
+	tick <- clk.Now()
+	if r := <-reports; r.Model != "m" || r.Rows != 11 {
+		t.Fatalf("drift event %+v", r)
 	}
 }
 

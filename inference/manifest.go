@@ -19,7 +19,18 @@ const SchemaVersion = 1
 const (
 	SemanticsFailureProbability = "failure_probability"     // output[0] in [0,1]
 	SemanticsRUL                = "remaining_useful_life_s" // output[0] in seconds (alerts when below thresholds)
+	// SemanticsRULCycles is a remaining useful life counted in the
+	// device's operating cycles (flights, batches, strokes), for data such
+	// as NASA C-MAPSS where a cycle has no fixed duration. Alerts as for
+	// SemanticsRUL, with thresholds in cycles.
+	SemanticsRULCycles = "remaining_useful_life_cycles"
 )
+
+// lowIsBad reports whether a low score is the alarming end (remaining
+// useful life, in seconds or cycles).
+func lowIsBad(semantics string) bool {
+	return semantics == SemanticsRUL || semantics == SemanticsRULCycles
+}
 
 // Manifest describes a model package. See docs/formats/model-package.md.
 type Manifest struct {
@@ -55,8 +66,9 @@ type FeatureStat struct {
 
 // Thresholds configure alerts with hysteresis: an alert is raised after the
 // score stays >= Raise for MinDuration (by window end time) and cleared after
-// it stays < Clear for MinDuration. For remaining_useful_life_s the
-// comparisons are reversed (raise when <= Raise, clear when > Clear).
+// it stays < Clear for MinDuration. For remaining_useful_life_s and
+// remaining_useful_life_cycles the comparisons are reversed (raise when
+// <= Raise, clear when > Clear).
 type Thresholds struct {
 	Raise       float64           `json:"raise"`
 	Clear       float64           `json:"clear"`
@@ -120,7 +132,7 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("onnx_sha256: want 64 lowercase hex digits, got %q", m.ONNXSHA256)
 	case m.InputName == "" || m.OutputName == "":
 		return fmt.Errorf("input_name, output_name: must not be empty")
-	case m.OutputSemantics != SemanticsFailureProbability && m.OutputSemantics != SemanticsRUL:
+	case m.OutputSemantics != SemanticsFailureProbability && !lowIsBad(m.OutputSemantics):
 		return fmt.Errorf("output_semantics: unknown %q", m.OutputSemantics)
 	case len(m.FeatureStats) != 0 && len(m.FeatureStats) != len(m.Features):
 		return fmt.Errorf("feature_stats: %d entries for %d features", len(m.FeatureStats), len(m.Features))
@@ -172,7 +184,7 @@ func (t Thresholds) validate(sem string) error {
 	if sem == SemanticsFailureProbability && !(t.Clear <= t.Raise && t.Raise <= 1 && t.Clear >= 0) {
 		return fmt.Errorf("thresholds: need 0 <= clear <= raise <= 1, got clear %g raise %g", t.Clear, t.Raise)
 	}
-	if sem == SemanticsRUL && !(t.Clear >= t.Raise) {
+	if lowIsBad(sem) && !(t.Clear >= t.Raise) {
 		return fmt.Errorf("thresholds: remaining useful life needs clear >= raise, got clear %g raise %g", t.Clear, t.Raise)
 	}
 	return nil

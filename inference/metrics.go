@@ -24,19 +24,22 @@ type metrics struct {
 	driftZ      *prometheus.GaugeVec // feature
 	driftRatio  *prometheus.GaugeVec // feature
 	freed       prometheus.Counter
+	devices     prometheus.GaugeFunc
+	evicted     *prometheus.CounterVec // reason: max_devices, idle
+	badOutputs  prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*metrics, error) {
 	ns, sub := "edgepm", "inference"
 	m := &metrics{
 		readings: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_total",
 			Help: "Readings passed to Observe."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_dropped_total",
-			Help: "Readings not used for features, by reason (no_model, out_of_order, no_values, class_not_targeted)."}, []string{"reason"}),
+			Help: "Readings not used for features, by reason (no_model, out_of_order, no_values, class_not_targeted, device_evicted)."}, []string{"reason"}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_values_total",
 			Help: "NaN/Inf sensor values treated as missing."}),
 		imputed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "imputed_features_total",
-			Help: "Features without valid samples replaced by the training mean."}),
+			Help: "Features without valid samples, or not finite as float32 (NaN, Inf, beyond +-3.4e38), replaced by the training mean."}),
 		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
 			Help: "Feature rows scored (predictions emitted)."}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "batches_total",
@@ -59,14 +62,21 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 			Help: "serving std / training std, per feature, since the model loaded."}, []string{"feature"}),
 		freed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sessions_released_total",
 			Help: "ONNX Runtime sessions destroyed after a swap or close."}),
+		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "devices_evicted_total",
+			Help: "Devices whose state (window, drift sums, alert state) was dropped, by reason (max_devices, idle)."}, []string{"reason"}),
+		badOutputs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_outputs_total",
+			Help: "Rows whose model outputs were not finite (NaN or Inf); no prediction is emitted for them."}),
 	}
 	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_rows",
 		Help: "Ready rows waiting to be scored."}, queueLen)
+	m.devices = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "devices",
+		Help: "Devices whose state the engine tracks (bounded by max_devices)."}, devices)
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
-		m.batchSize, m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed} {
+		m.batchSize, m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed,
+		m.devices, m.evicted, m.badOutputs} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)
 		}

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
 )
 
-// device is the per-device state. win, winModel, hash and drift are guarded
-// by mu (Observe); alert is touched only by Run's goroutine.
+// device is the per-device state. win, winModel, hash, drift and evicted
+// are guarded by mu (Observe); alert is touched only by Run's goroutine;
+// seen is the engine clock (UnixNano) of its last Observe (devices.go).
 type device struct {
 	name     string
+	seen     atomic.Int64
 	mu       sync.Mutex
+	evicted  bool // removed from Engine.devices; Observe looks the name up again
 	win      *features.Window
 	winModel *model
 	hash     []byte
@@ -38,8 +42,10 @@ type row struct {
 // closes (ErrClosed). Readings that cannot be used (no model loaded, out of
 // order, no valid values for the model's sensors, device class not targeted)
 // are dropped, counted in edgepm_inference_readings_dropped_total and return
-// nil. Safe for concurrent use; readings of one device must be passed in
-// time order from one goroutine to be windowed in that order.
+// nil. A reading from a new device at EngineConfig.MaxDevices evicts the
+// least recently seen device (see EngineConfig.MaxDevices). Safe for
+// concurrent use; readings of one device must be passed in time order from
+// one goroutine to be windowed in that order.
 func (e *Engine) Observe(ctx context.Context, r Reading) error {
 	e.sendMu.RLock()
 	defer e.sendMu.RUnlock()
@@ -57,7 +63,14 @@ func (e *Engine) Observe(ctx context.Context, r Reading) error {
 		e.met.dropped.WithLabelValues("class_not_targeted").Inc()
 		return nil
 	}
-	rw, ok := e.window(m, e.device(r.Device), r)
+	now := e.cfg.Now()
+	rw, ok, evicted := e.window(m, e.device(r.Device, now.UnixNano()), r, now)
+	for try := 0; evicted && try < 3; try++ { // lost a race with eviction: use the device's new state
+		rw, ok, evicted = e.window(m, e.device(r.Device, now.UnixNano()), r, now)
+	}
+	if evicted { // evicted again and again: more new devices at once than MaxDevices
+		e.met.dropped.WithLabelValues("device_evicted").Inc()
+	}
 	if !ok {
 		m.release(1)
 		return nil
@@ -84,31 +97,19 @@ func (e *Engine) acquire() *model {
 	}
 }
 
-func (e *Engine) device(name string) *device {
-	e.devMu.RLock()
-	d := e.devices[name]
-	e.devMu.RUnlock()
-	if d != nil {
-		return d
-	}
-	e.devMu.Lock()
-	defer e.devMu.Unlock()
-	if d = e.devices[name]; d == nil {
-		d = &device{name: name}
-		e.devices[name] = d
-	}
-	return d
-}
-
 // window pushes r into d's window (rebuilt for m if needed) and computes
-// the row when one is due.
-func (e *Engine) window(m *model, d *device, r Reading) (row, bool) {
+// the row when one is due; now is when the reading arrived (the row's ready
+// time). evicted reports that d was evicted meanwhile and nothing was done.
+func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, ok, evicted bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.evicted {
+		return row{}, false, true
+	}
 	if d.winModel != m {
 		if err := e.fitWindow(m, d); err != nil {
 			e.log.Error("window for model", "model", m.id, "err", err)
-			return row{}, false
+			return row{}, false, false
 		}
 	}
 	res, err := d.win.Push(r.Time, r.Values, r.Waveforms)
@@ -118,12 +119,12 @@ func (e *Engine) window(m *model, d *device, r Reading) (row, bool) {
 	switch {
 	case errors.Is(err, features.ErrOutOfOrder):
 		e.met.dropped.WithLabelValues("out_of_order").Inc()
-		return row{}, false
+		return row{}, false, false
 	case errors.Is(err, features.ErrNoValues):
 		e.met.dropped.WithLabelValues("no_values").Inc()
-		return row{}, false
+		return row{}, false, false
 	case err != nil || !res.Ready:
-		return row{}, false
+		return row{}, false, false
 	}
 	rw := row{m: m, dev: d, end: d.win.End(), feat: make([]float32, m.plan.Len())}
 	if n := m.plan.Compute(d.win, rw.feat); n > 0 {
@@ -134,8 +135,8 @@ func (e *Engine) window(m *model, d *device, r Reading) (row, bool) {
 	}
 	rw.hash = featureHash(rw.feat, d.hash)
 	d.drift.add(m, rw.feat)
-	rw.ready = e.cfg.Now()
-	return rw, true
+	rw.ready = now
+	return rw, true, false
 }
 
 func (e *Engine) fitWindow(m *model, d *device) error {

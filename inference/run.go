@@ -9,7 +9,9 @@ import (
 // arrived within MaxDelay of the first row) and calls emit with each batch's
 // predictions and the alert events they caused, from Run's goroutine, in
 // queue order. The slices belong to emit: the engine does not reuse them,
-// so emit may keep them (e.g. hand them to another goroutine). Run
+// so emit may keep them (e.g. hand them to another goroutine); they are
+// carved from allocations shared by a few consecutive batches, so a kept
+// slice keeps those few batches' memory reachable. Run
 // returns nil when ctx ends, after scoring and emitting every row already
 // queued; ErrClosed when the engine is closed (same draining); ErrRunning
 // if another Run is active. Rows queued while no Run is active wait for the
@@ -30,8 +32,10 @@ func (e *Engine) Run(ctx context.Context, emit func([]Prediction, []AlertEvent))
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	drift := e.newDriftTicker()
+	drift := e.tickerEvery(e.cfg.DriftInterval)
 	defer drift.Stop()
+	idle := e.tickerEvery(e.idleSweepEvery())
+	defer idle.Stop()
 	batch := make([]row, 0, e.cfg.MaxBatch)
 	for {
 		select {
@@ -40,6 +44,8 @@ func (e *Engine) Run(ctx context.Context, emit func([]Prediction, []AlertEvent))
 			e.score(batch, emit)
 		case <-drift.C:
 			e.reportDrift()
+		case <-idle.C:
+			e.evictIdle(e.cfg.Now())
 		case <-ctx.Done():
 			e.drain(batch, emit)
 			return nil
@@ -100,7 +106,7 @@ func (e *Engine) drain(batch []row, emit func([]Prediction, []AlertEvent)) {
 // score runs each run of consecutive rows that share a model on that model
 // and emits the predictions of the whole batch once.
 func (e *Engine) score(batch []row, emit func([]Prediction, []AlertEvent)) {
-	preds := make([]Prediction, len(batch))
+	preds := e.preds.take(len(batch)) // kept by emit; never reused
 	var alerts []AlertEvent
 	n := 0
 	for start := 0; start < len(batch); {
@@ -108,10 +114,9 @@ func (e *Engine) score(batch []row, emit func([]Prediction, []AlertEvent)) {
 		for end < len(batch) && batch[end].m == batch[start].m {
 			end++
 		}
-		var ok bool
-		if alerts, ok = e.scoreGroup(batch[start:end], preds[n:n+end-start], alerts); ok {
-			n += end - start
-		}
+		var got int
+		alerts, got = e.scoreGroup(batch[start:end], preds[n:n+end-start], alerts)
+		n += got
 		start = end
 	}
 	if n > 0 || len(alerts) > 0 {
@@ -122,9 +127,10 @@ func (e *Engine) score(batch []row, emit func([]Prediction, []AlertEvent)) {
 	clear(batch)
 }
 
-// scoreGroup scores rows computed for one model into preds (len(rows)) and
-// releases the rows' references. ok is false when the run failed.
-func (e *Engine) scoreGroup(rows []row, preds []Prediction, alerts []AlertEvent) (_ []AlertEvent, ok bool) {
+// scoreGroup scores rows computed for one model, writes their predictions
+// to preds[:n] and releases the rows' references. n is 0 when the run
+// failed; rows with non-finite outputs get no prediction.
+func (e *Engine) scoreGroup(rows []row, preds []Prediction, alerts []AlertEvent) (_ []AlertEvent, n int) {
 	m := rows[0].m
 	defer m.release(len(rows))
 	sc := m.sc
@@ -138,24 +144,43 @@ func (e *Engine) scoreGroup(rows []row, preds []Prediction, alerts []AlertEvent)
 	if err != nil {
 		e.met.scoreErrors.Add(float64(len(rows)))
 		e.log.Error("score batch", "model", m.id, "rows", len(rows), "err", err)
-		return alerts, false
+		return alerts, 0
 	}
-	outs := make([]float32, len(out))
+	outs := e.outs.take(len(out)) // one backing array per batch, sliced per row
 	copy(outs, out)
-	name, version, k := m.man.Name, m.man.Version, sc.k
+	alerts, n = e.predict(m, rows, outs, preds, alerts)
+	e.met.rows.Add(float64(n))
+	return alerts, n
+}
+
+// predict turns rows' outputs into preds[:n] and applies alert hysteresis.
+// A row with a NaN or Inf output gets no prediction: it is counted and
+// logged (rate-limited), and the device's alert state is left as it was.
+func (e *Engine) predict(m *model, rows []row, outs []float32, preds []Prediction, alerts []AlertEvent) (_ []AlertEvent, n int) {
+	th, _ := e.thresholdsFor(m)
+	rul := lowIsBad(m.man.OutputSemantics)
+	name, version, k := m.man.Name, m.man.Version, m.sc.k
+	bad := 0
 	for i := range rows {
-		r, p := &rows[i], &preds[i]
-		p.Device, p.Model, p.ModelVersion = r.dev.name, name, version
-		p.WindowEnd, p.Score, p.Outputs = r.end, float64(outs[i*k]), outs[i*k:(i+1)*k:(i+1)*k]
-		p.FeatureHash = r.hash
+		r, o := &rows[i], outs[i*k:(i+1)*k:(i+1)*k]
+		if !finite(o) {
+			bad++
+			continue
+		}
+		p := &preds[n]
+		n++
+		*p = Prediction{Device: r.dev.name, Model: name, ModelVersion: version, WindowEnd: r.end,
+			Score: float64(o[0]), Outputs: o, FeatureHash: r.hash}
 		if e.cfg.IncludeFeatures {
 			p.Features = r.feat
 		}
-		if ev, raised := r.dev.alert.update(m, p); raised {
+		if ev, raised := r.dev.alert.apply(th, rul, p); raised {
 			alerts = append(alerts, ev)
 			e.met.alerts.WithLabelValues(ev.State).Inc()
 		}
 	}
-	e.met.rows.Add(float64(len(rows)))
-	return alerts, true
+	if bad > 0 {
+		e.invalidOutputs(m, rows, outs, bad)
+	}
+	return alerts, n
 }

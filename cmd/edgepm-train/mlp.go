@@ -6,8 +6,9 @@ import (
 )
 
 // mlp is a one-hidden-layer network: p = sigmoid(w2·relu(W1·z + b1) + b2),
-// z the standardised features. Training is single-threaded float64 with a
-// seeded generator, so the same data and seed give the same weights.
+// z the standardised features (a regression network leaves out the
+// sigmoid). Training is single-threaded float64 with a seeded generator, so
+// the same data and seed give the same weights.
 type mlp struct {
 	w1 [][]float64 // [hidden][f]
 	b1 []float64
@@ -23,6 +24,9 @@ type trainConfig struct {
 	LR        float64
 	L2        float64
 	PosWeight float64 // weight of positive examples in the loss (class imbalance)
+	// Regression trains a linear output on the squared error instead of a
+	// sigmoid on the binary cross-entropy (PosWeight is then unused).
+	Regression bool
 }
 
 func newMLP(f, hidden int, rng *rand.Rand) *mlp {
@@ -40,6 +44,12 @@ func newMLP(f, hidden int, rng *rand.Rand) *mlp {
 
 // forward returns the hidden activations (into h) and the probability.
 func (m *mlp) forward(z []float64, h []float64) float64 {
+	return 1 / (1 + math.Exp(-m.linear(z, h)))
+}
+
+// linear returns the hidden activations (into h) and the output before the
+// sigmoid: the prediction of a regression network.
+func (m *mlp) linear(z []float64, h []float64) float64 {
 	s := m.b2
 	for i, row := range m.w1 {
 		a := m.b1[i]
@@ -49,7 +59,7 @@ func (m *mlp) forward(z []float64, h []float64) float64 {
 		h[i] = max(a, 0)
 		s += m.w2[i] * h[i]
 	}
-	return 1 / (1 + math.Exp(-s))
+	return s
 }
 
 // adam holds first and second moment estimates for one parameter vector.
@@ -68,7 +78,9 @@ func (a *adam) step(p, g []float64, lr float64, t int) {
 }
 
 // train fits the network on standardised rows zs with labels ys using
-// mini-batch Adam on class-weighted binary cross-entropy.
+// mini-batch Adam on class-weighted binary cross-entropy, or with
+// tc.Regression on half the squared error. Both losses have the gradient
+// (output - y) with respect to the last layer's pre-activation.
 func train(zs [][]float64, ys []float64, tc trainConfig) *mlp {
 	rng := rand.New(rand.NewPCG(tc.Seed, 0x5eed))
 	f := len(zs[0])
@@ -91,11 +103,16 @@ func train(zs [][]float64, ys []float64, tc trainConfig) *mlp {
 			var wsum float64
 			for _, idx := range order[start:end] {
 				w := 1.0
-				if ys[idx] > 0.5 {
-					w = tc.PosWeight
+				var p float64
+				if tc.Regression {
+					p = m.linear(zs[idx], h)
+				} else {
+					if ys[idx] > 0.5 {
+						w = tc.PosWeight
+					}
+					p = m.forward(zs[idx], h)
 				}
 				wsum += w
-				p := m.forward(zs[idx], h)
 				d := w * (p - ys[idx]) // dLoss/dlogit
 				m.backward(zs[idx], h, d, grads)
 			}

@@ -17,12 +17,17 @@ const (
 	DefaultSize        = 30
 	DefaultHop         = 1
 	DefaultDurationCap = 1024
-	DefaultMinSamples  = 2
+	DefaultMinSamples  = 2 // duration windows; a count window defaults to its Size
 )
 
 // WindowConfig says which samples a window holds and when it emits a row.
 // The zero value is a count window of DefaultSize samples emitting every
 // reading once full.
+//
+// A count window with MinSamples < Size is ready before it is full: from
+// its MinSamples-th reading on, rows are computed over the samples it holds
+// so far (a partial window). With MinSamples 1 and Hop 1 every reading of a
+// device gets a row, including the first ones.
 type WindowConfig struct {
 	// Kind is KindCount (default) or KindDuration.
 	Kind string `json:"kind,omitempty"`
@@ -32,9 +37,12 @@ type WindowConfig struct {
 	// Duration is the span of a duration window.
 	Duration Duration `json:"duration,omitempty"`
 	// Hop: a row is emitted every Hop accepted readings once the window is
-	// ready (count: full; duration: Duration of data seen and MinSamples held).
+	// ready (count: MinSamples held; duration: Duration of data seen and
+	// MinSamples held).
 	Hop int `json:"hop,omitempty"`
-	// MinSamples a duration window must hold to be ready (default 2).
+	// MinSamples a window must hold to be ready, in [1, Size]. Default:
+	// Size for a count window (ready only when full), DefaultMinSamples for
+	// a duration window.
 	MinSamples int `json:"min_samples,omitempty"`
 }
 
@@ -52,8 +60,11 @@ func (c WindowConfig) WithDefaults() WindowConfig {
 	if c.Hop == 0 {
 		c.Hop = DefaultHop
 	}
-	if c.MinSamples == 0 && c.Kind == KindDuration {
-		c.MinSamples = DefaultMinSamples
+	if c.MinSamples == 0 {
+		c.MinSamples = c.Size
+		if c.Kind == KindDuration {
+			c.MinSamples = DefaultMinSamples
+		}
 	}
 	return c
 }
@@ -69,14 +80,14 @@ func (c WindowConfig) Validate() error {
 		if c.Duration <= 0 {
 			return fmt.Errorf("window.duration: must be > 0, got %s", time.Duration(c.Duration))
 		}
-		if c.MinSamples < 1 || c.MinSamples > c.Size {
-			return fmt.Errorf("window.min_samples: must be in [1, size], got %d", c.MinSamples)
-		}
 	default:
 		return fmt.Errorf("window.kind: must be %q or %q, got %q", KindCount, KindDuration, c.Kind)
 	}
 	if c.Size < 1 || c.Size > 1<<20 {
 		return fmt.Errorf("window.size: must be in [1, 1048576], got %d", c.Size)
+	}
+	if c.MinSamples < 1 || c.MinSamples > c.Size {
+		return fmt.Errorf("window.min_samples: must be in [1, size], got %d", c.MinSamples)
 	}
 	if c.Hop < 1 {
 		return fmt.Errorf("window.hop: must be >= 1, got %d", c.Hop)

@@ -7,7 +7,9 @@
 //
 // A [Window] holds the recent samples of one device, by count ([KindCount]) or
 // by duration ([KindDuration]). [Window.Push] adds a reading and reports when
-// a feature row is due (every Hop accepted readings once the window is full).
+// a feature row is due (every Hop accepted readings once the window is
+// ready: a count window when it is full, or, with MinSamples < Size, as soon
+// as it holds MinSamples readings, over the samples held so far).
 // A [Plan] turns a window into a feature vector in the order of its [Spec]s.
 // [Extractor] combines both for many devices (used by the trainer).
 //

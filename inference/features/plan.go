@@ -85,8 +85,11 @@ func (p *Plan) Fits(w *Window, cfg WindowConfig) bool {
 }
 
 // Compute writes the feature vector of w into dst (len(dst) >= Len()) and
-// returns how many features had no valid samples and were replaced by their
-// fill value. w must have been built for this plan (Fits). Compute does not
+// returns how many features were replaced by their fill value: those without
+// valid samples and those whose value is not finite as a float32 (NaN, ±Inf,
+// or a finite float64 beyond ±math.MaxFloat32, such as the mean of readings
+// of 1e39); dst thus holds only finite values when the fill values are
+// finite. w must have been built for this plan (Fits). Compute does not
 // allocate except for band energies (FFT buffers).
 func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
 	n := w.end - w.start
@@ -99,12 +102,14 @@ func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
 		w.summed[i] = false
 	}
 	for i, st := range p.steps {
-		v := p.value(w, st, ts)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			v = float64(p.fill[i])
+		// Checked after the float32 conversion, which turns values beyond
+		// ±MaxFloat32 into ±Inf.
+		v := float32(p.value(w, st, ts))
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			v = p.fill[i]
 			imputed++
 		}
-		dst[i] = float32(v)
+		dst[i] = v
 	}
 	return imputed
 }

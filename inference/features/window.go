@@ -155,7 +155,7 @@ func (w *Window) compact() {
 func (w *Window) ready() bool {
 	n := w.end - w.start
 	if w.cfg.Kind == KindCount {
-		return n == w.cfg.Size
+		return n >= w.cfg.MinSamples
 	}
 	return n >= w.cfg.MinSamples && w.times[w.end-1]-w.first >= int64(w.cfg.Duration)
 }

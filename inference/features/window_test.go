@@ -3,6 +3,7 @@ package features
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -201,6 +202,70 @@ func TestSpecValidate(t *testing.T) {
 	for _, st := range Stats() {
 		if !Known(st) {
 			t.Errorf("%s not known", st)
+		}
+	}
+}
+
+// TestCountWindowMinSamples: a count window with MinSamples < Size is ready
+// from its MinSamples-th reading, over the samples held so far, and then
+// slides like a full window. MinSamples 1 with Hop 1 gives a row for every
+// reading, the first one included.
+func TestCountWindowMinSamples(t *testing.T) {
+	p, _ := NewPlan([]Spec{{Sensor: "a", Stat: Count}, {Sensor: "a", Stat: Mean}, {Sensor: "a", Stat: Std}}, nil)
+	dst := make([]float32, 3)
+	cases := []struct {
+		cfg       WindowConfig
+		wantReady []int // reading indexes (0-based) that emit a row
+	}{
+		{WindowConfig{Size: 4, MinSamples: 1}, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		{WindowConfig{Size: 4, MinSamples: 2}, []int{1, 2, 3, 4, 5, 6, 7}},
+		{WindowConfig{Size: 4, MinSamples: 1, Hop: 3}, []int{2, 5}},
+		{WindowConfig{Size: 4, MinSamples: 4}, []int{3, 4, 5, 6, 7}}, // = the default
+		{WindowConfig{Size: 4}, []int{3, 4, 5, 6, 7}},
+	}
+	for _, c := range cases {
+		w, err := NewWindow(c.cfg, []string{"a"}, nil)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.cfg, err)
+		}
+		var ready []int
+		for i := 0; i < 8; i++ {
+			if !push(t, w, i, map[string]float64{"a": float64(i)}).Ready {
+				continue
+			}
+			ready = append(ready, i)
+			p.Compute(w, dst)
+			n := min(i+1, 4) // samples held: partial until full
+			mean := float64(i) - float64(n-1)/2
+			if dst[0] != float32(n) || dst[1] != float32(mean) {
+				t.Fatalf("%+v reading %d: count, mean = %v, %v; want %d, %v", c.cfg, i, dst[0], dst[1], n, mean)
+			}
+			if i == 0 && dst[2] != 0 {
+				t.Fatalf("%+v: std of one sample = %v, want 0", c.cfg, dst[2])
+			}
+		}
+		if len(ready) != len(c.wantReady) {
+			t.Fatalf("%+v: ready at %v, want %v", c.cfg, ready, c.wantReady)
+		}
+		for i := range ready {
+			if ready[i] != c.wantReady[i] {
+				t.Fatalf("%+v: ready at %v, want %v", c.cfg, ready, c.wantReady)
+			}
+		}
+	}
+	// The default is spelled out by WithDefaults, so a window built from
+	// either form fits a plan asking for the other.
+	if got := (WindowConfig{Size: 4}).WithDefaults().MinSamples; got != 4 {
+		t.Fatalf("default count min_samples = %d, want size 4", got)
+	}
+	w, _ := NewWindow(WindowConfig{Size: 4}, []string{"a"}, nil)
+	if !w.SameShape(WindowConfig{Size: 4, MinSamples: 4}, []string{"a"}, nil) {
+		t.Fatal("explicit default min_samples is a different shape")
+	}
+	for _, bad := range []WindowConfig{{Size: 4, MinSamples: 5}, {Size: 4, MinSamples: -1}, {Kind: KindDuration, Duration: Duration(time.Second), Size: 3, MinSamples: 4}} {
+		err := bad.WithDefaults().Validate()
+		if err == nil || !strings.Contains(err.Error(), "window.min_samples") {
+			t.Errorf("config %+v: err %v, want a window.min_samples error", bad, err)
 		}
 	}
 }

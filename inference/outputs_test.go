@@ -1,0 +1,156 @@
+package inference
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/onnxgen"
+)
+
+// TestFeatureBeyondFloat32IsImputed: a finite reading above the float32
+// range (1e39) must not become +Inf in the feature vector.
+func TestFeatureBeyondFloat32IsImputed(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{IncludeFeatures: true})
+	if err := e.Load(testPackage(t, "m", "1", 8)); err != nil {
+		t.Fatal(err)
+	}
+	c := startRun(t, e)
+	for i := 0; i < 10; i++ {
+		r := reading("a", i)
+		r.Values["vibration_rms"] = 1e39 // finite as float64, +Inf as float32
+		if err := e.Observe(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the row scored", func() bool { return c.count()+int(testutil.ToFloat64(e.met.badOutputs)) == 1 })
+	if c.count() != 1 {
+		t.Fatal("no prediction: the feature vector gave a non-finite output")
+	}
+	p := c.preds[0]
+	for j, f := range p.Features {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			t.Fatalf("feature %d (%s) = %v", j, testSpecs(8)[j], f)
+		}
+	}
+	if p.Features[0] != 1 { // vibration_rms.mean -> the training mean
+		t.Fatalf("vibration_rms.mean = %v, want the fill value 1", p.Features[0])
+	}
+	if n := testutil.ToFloat64(e.met.imputed); n < 1 {
+		t.Fatalf("imputed features counted: %v", n)
+	}
+	if _, err := json.Marshal(p); err != nil || math.IsNaN(p.Score) {
+		t.Fatalf("prediction not encodable: score %v, %v", p.Score, err)
+	}
+}
+
+// nanPackage returns a 4-feature model whose output is NaN when feature 0
+// (vibration_rms.mean) is large (1e30*x overflows to Inf; Inf - Inf = NaN)
+// and 0 otherwise, with valid samples.
+func nanPackage(t testing.TB) *Package {
+	w := [][]float32{{1e30, 0, 0, 0}, {1e30, 0, 0, 0}}
+	return layersPackage(t, "nan", "1", onnxgen.Dense{W: w, B: []float32{0, 0}, Act: onnxgen.ReLU},
+		onnxgen.Dense{W: [][]float32{{1, -1}}, B: []float32{0}})
+}
+
+// constPackage returns a 4-feature model that scores sigmoid(b) whatever
+// the features.
+func constPackage(t testing.TB, version string, b float32) *Package {
+	return layersPackage(t, "const", version, onnxgen.Dense{W: [][]float32{make([]float32, 4)}, B: []float32{b}, Act: onnxgen.Sigmoid})
+}
+
+// layersPackage packages a graph of layers over the means of the 4 test
+// sensors (training stats mean 1, std 2; thresholds raise 0.7, clear 0.5).
+func layersPackage(t testing.TB, name, version string, layers ...onnxgen.Dense) *Package {
+	t.Helper()
+	g := &onnxgen.Model{Name: name, InputName: "features", OutputName: "failure_probability", Producer: "test", Layers: layers}
+	onnx, err := onnxgen.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := []features.Spec{{Sensor: "vibration_rms", Stat: features.Mean}, {Sensor: "bearing_temp_c", Stat: features.Mean},
+		{Sensor: "current_a", Stat: features.Mean}, {Sensor: "speed_rpm", Stat: features.Mean}}
+	pkg, err := NewPackage(testManifest(name, version, g, specs), onnx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkg
+}
+
+// TestNonFiniteOutputsAreNotPredictions: a row whose model output is NaN
+// gives no prediction, is counted, and does not touch alert state; the
+// other rows of the batch are emitted.
+func TestNonFiniteOutputsAreNotPredictions(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{MaxDelay: -1})
+	if err := e.Load(nanPackage(t)); err != nil {
+		t.Fatal(err)
+	}
+	obs := func(r Reading) {
+		if err := e.Observe(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 12; i++ { // 3 rows of "b" with NaN outputs
+		r := reading("b", i)
+		r.Values["vibration_rms"] = 1e10
+		obs(r)
+	}
+	for i := 0; i < 10; i++ { // then 1 finite row of "a"
+		obs(reading("a", i))
+	}
+	c := startRun(t, e)
+	// Rows are scored in queue order: once a's row is out, b's were scored.
+	waitFor(t, "a's prediction", func() bool { return c.count() >= 1 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.preds) != 1 || c.preds[0].Device != "a" || c.preds[0].Score != 0 {
+		t.Fatalf("predictions %+v, want only a's (score 0)", c.preds)
+	}
+	if _, err := json.Marshal(c.preds); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(e.met.badOutputs); n != 3 {
+		t.Fatalf("invalid outputs counted %v, want 3", n)
+	}
+	if n := testutil.ToFloat64(e.met.rows); n != 1 {
+		t.Fatalf("rows scored %v, want 1", n)
+	}
+}
+
+func TestRateLog(t *testing.T) {
+	var r rateLog
+	at := func(s int) bool { ok, _ := r.allow(t0().Add(time.Duration(s)*time.Second), 10*time.Second); return ok }
+	if !at(0) || at(1) || at(9) || !at(10) || at(19) {
+		t.Fatal("rate limit not applied")
+	}
+	if _, n := r.allow(t0().Add(time.Minute), 10*time.Second); n != 1 {
+		t.Fatalf("suppressed %d, want 1", n)
+	}
+}
+
+// TestArenaSlicesAreDisjoint: slices handed out are never shared or reused,
+// and appending to one cannot spill into the next.
+func TestArenaSlicesAreDisjoint(t *testing.T) {
+	a := arena[int]{chunk: 8}
+	x, y, z := a.take(3), a.take(5), a.take(2) // z starts a new chunk
+	for _, s := range [][]int{x, y, z} {
+		if cap(s) != len(s) {
+			t.Fatalf("cap %d for len %d", cap(s), len(s))
+		}
+		for i := range s {
+			if s[i] != 0 {
+				t.Fatal("not zeroed")
+			}
+			s[i] = len(s)
+		}
+	}
+	x = append(x, 99)
+	if y[0] != 5 || x[0] != 3 || z[0] != 2 || len(a.take(20)) != 20 {
+		t.Fatalf("overlap: %v %v %v", x, y, z)
+	}
+}
