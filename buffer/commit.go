@@ -79,12 +79,15 @@ func (q *Queue) run() {
 	defer close(q.done)
 	tick := time.NewTicker(q.opts.MaintenanceInterval)
 	defer tick.Stop()
+	q.commit(nil, false) // maintenance at Open: TTL, streams above a lowered cap
 	for {
 		select {
 		case r := <-q.reqs:
 			q.commit(q.gather(r), false)
 		case <-tick.C:
 			q.commit(nil, false)
+		case c := <-q.swapReq:
+			c.swap <- q.swapIn(c)
 		case <-q.quit:
 			for {
 				select {
@@ -142,6 +145,13 @@ func (q *Queue) commit(batch []*request, final bool) {
 		if r.state.CompareAndSwap(statePending, stateClaimed) {
 			live = append(live, r)
 		}
+	}
+	if q.dirPending {
+		if err := q.syncDirRetry(); err != nil {
+			q.commitFailed(live, fmt.Errorf("directory fsync after compaction: %w", err))
+			return
+		}
+		q.dirPending = false
 	}
 	t := q.begin(final)
 	results := make([]error, len(live))
@@ -215,6 +225,8 @@ func (q *Queue) finish(t *txn, live []*request, results []error) {
 	q.drops = t.drops
 	q.lastDropEvent = t.lastDropEvent
 	q.m.observeDrops(t.dropLog)
+	q.refreshFileSize()
+	q.maybeCompact() // before answering: a caller sees the compaction started
 	for i, r := range live {
 		if r.kind == reqAppend && results[i] == nil {
 			for j := range r.recs {
@@ -226,8 +238,6 @@ func (q *Queue) finish(t *txn, live []*request, results []error) {
 	if t.freed > 0 {
 		q.spaceFreed()
 	}
-	q.refreshFileSize()
-	q.maybeCompact()
 }
 
 // maintainNow runs TTL expiry and due drop events now (tests).

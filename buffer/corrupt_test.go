@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -29,17 +28,24 @@ func writeRealFile(t *testing.T, n int) string {
 	return path
 }
 
-func recoveredEvent(t *testing.T, q *Queue) RecoveredEvent {
+// recoveredDetail is the Detail of a buffer.recovered event.
+type recoveredDetail struct {
+	MovedTo   string `json:"moved_to"`
+	Error     string `json:"error"`
+	Salvaged  int64  `json:"salvaged_records"`
+	Lost      int64  `json:"unreadable_records"`
+	SeqJumped bool   `json:"seq_jumped"`
+}
+
+func recoveredEvent(t *testing.T, q *Queue) recoveredDetail {
 	t.Helper()
-	recs, _ := q.Read(StreamEvents, 0, 100)
-	for _, r := range recs {
-		var ev RecoveredEvent
-		if json.Unmarshal(r.Value, &ev) == nil && ev.Type == EventRecovered {
-			return ev
-		}
+	evs := decodeEvents(t, q, EventRecovered)
+	if len(evs) != 1 {
+		t.Fatalf("%d %s events, want 1", len(evs), EventRecovered)
 	}
-	t.Fatalf("no %s event", EventRecovered)
-	return RecoveredEvent{}
+	var d recoveredDetail
+	detailAs(t, evs[0], &d)
+	return d
 }
 
 func TestCorruptFileRecovery(t *testing.T) {
@@ -83,7 +89,16 @@ func TestCorruptFileRecovery(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			path := writeRealFile(t, 2000)
+			rep, err := Inspect(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var oldLast uint64
+			for _, s := range rep.Streams {
+				oldLast = max(oldLast, s.LastSeq)
+			}
 			c.damage(t, path)
+			floor := seqFloor(time.Now())
 			q := openTestQueue(t, path, Options{})
 			moved, _ := filepath.Glob(path + ".corrupt-*")
 			if len(moved) != 1 {
@@ -103,11 +118,13 @@ func TestCorruptFileRecovery(t *testing.T) {
 			}
 			// The fresh buffer works and sequences never go back.
 			r := appendN(t, q, StreamReadings, 0, 1)
-			if r[0].Seq <= 2000 {
-				t.Fatalf("seq after recovery %d, must exceed the old file's", r[0].Seq)
+			if r[0].Seq <= oldLast {
+				t.Fatalf("seq after recovery %d, must exceed the old file's %d", r[0].Seq, oldLast)
 			}
-			if ev.SeqJumped != (r[0].Seq > 1<<40) {
-				t.Fatalf("seq_jumped=%v but seq %d", ev.SeqJumped, r[0].Seq)
+			// Without the old meta the sequences jump to the time floor;
+			// with it they continue where the old file stopped.
+			if ev.SeqJumped && r[0].Seq <= floor || !ev.SeqJumped && r[0].Seq != oldLast+1 {
+				t.Fatalf("seq_jumped=%v but seq %d (old last %d, floor %d)", ev.SeqJumped, r[0].Seq, oldLast, floor)
 			}
 		})
 	}
@@ -142,9 +159,10 @@ func TestEmptyAndMissingFile(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	floor := seqFloor(time.Now())
 	q = openTestQueue(t, path, Options{})
-	if r := appendN(t, q, StreamReadings, 0, 1); r[0].Seq != 1 {
-		t.Fatalf("seq %d", r[0].Seq)
+	if r := appendN(t, q, StreamReadings, 0, 1); r[0].Seq <= floor {
+		t.Fatalf("seq %d in a new file, want > %d (Unix µs at Open)", r[0].Seq, floor)
 	}
 }
 

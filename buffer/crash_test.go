@@ -106,10 +106,13 @@ func TestCrashSIGKILL(t *testing.T) {
 	ackIntent := map[string]uint64{}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := range *crashRounds {
-		out, stderr := runAndKill(t, path, time.Duration(30+rng.IntN(250))*time.Millisecond)
+		out, stderr := runAndKill(t, path, time.Duration(rng.IntN(250))*time.Millisecond)
 		got, acks := parseChild(t, out)
 		if strings.Contains(stderr, "child error") {
 			t.Fatalf("round %d: child failed: %s", round, stderr)
+		}
+		if len(got) == 0 {
+			t.Fatalf("round %d: the child appended nothing before the kill (stderr: %s)", round, stderr)
 		}
 		for s, v := range acks {
 			ackIntent[s] = max(ackIntent[s], v)
@@ -123,17 +126,47 @@ func TestCrashSIGKILL(t *testing.T) {
 	t.Logf("%d rounds, %d acknowledged appends", *crashRounds, len(all))
 }
 
+// runAndKill starts the child, waits until it has reported its first
+// durable append (so a round never kills a child that is still opening the
+// file and checks nothing), lets it run for after, and kills it.
 func runAndKill(t *testing.T, path string, after time.Duration) (stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(after)
+	var out strings.Builder
+	first, eof := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(eof)
+		r := bufio.NewReader(pipe)
+		for seen := false; ; {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return // a partial last line cannot happen (one write per line) and is dropped
+			}
+			out.WriteString(line)
+			if !seen && strings.HasPrefix(line, "append ") {
+				seen = true
+				close(first)
+			}
+		}
+	}()
+	select {
+	case <-first:
+		time.Sleep(after)
+	case <-eof: // the child exited on its own: an error it reported on stderr
+	case <-time.After(30 * time.Second):
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-eof
 	_ = cmd.Wait()
 	return out.String(), errb.String()
 }

@@ -13,21 +13,39 @@
 // The bridge reads a batch with Read(stream, after, max), produces it, and
 // calls Ack(stream, upTo) once Kafka acknowledged it; Ack deletes. Records
 // not acknowledged before a crash or restart are read again (at-least-once;
-// consumers de-duplicate on gateway, stream and seq). Sequence numbers start
-// at 1 and are monotonic per stream across restarts (the last one is
-// persisted in the meta bucket in the same transaction as the records).
+// consumers de-duplicate on gateway, stream and seq). Sequence numbers are
+// monotonic per stream across restarts (the last one is persisted in the
+// meta bucket in the same transaction as the records). A new file (and a
+// stream new to a file) starts its sequences just above the current Unix
+// time in microseconds, not at 1, so a reinstalled data dir never reissues
+// sequences consumers have already seen.
+//
+// The buffer owns the record format of the events stream: every record in it
+// is an Event (schema v1: v, gateway, type, ts, detail) built by
+// NewEventRecord, whoever writes it: the queue (buffer.dropped,
+// buffer.recovered), the bridge or the edge.
 //
 // # Bounds
 //
 // Every stream has a priority, an optional byte cap, an optional TTL and an
-// overflow policy (DropOldest or Block). The whole buffer has a byte cap.
-// Records that do not fit are dropped oldest first from the lowest-priority
-// DropOldest streams (never from a stream with a higher priority than the
-// incoming record), or the Append waits for space and then fails with
-// ErrFull. Every drop is counted per stream (Stats, metrics) and reported by
-// an event record in the events stream. Space freed by acks and drops is
-// reused by bbolt's freelist; the file is compacted when it outgrows its
-// data (see docs/formats/buffer.md).
+// overflow policy (DropOldest or Block). The whole buffer has a byte cap. At
+// a stream cap a DropOldest stream drops its own oldest records; a Block
+// stream has no room. At the whole-buffer cap a record makes room by
+// dropping the oldest records of DropOldest streams of equal or lower
+// priority, lowest priority first, never of a higher one. Without room the
+// Append waits for space and then fails with ErrFull.
+//
+// Open requires every stream above the lowest priority to have a cap, with
+// the caps summing to less than the buffer cap (the defaults, see
+// DefaultStreams, sum to half of it). So the lowest-priority streams
+// (readings) always keep the rest: a readings Append always finds room by
+// dropping the oldest readings and ingest never stops at the cap, while any
+// other stream under its own cap finds room by dropping readings only. Alerts
+// and events are thus never dropped for lower-priority data. Every drop is
+// counted per stream (Stats, metrics) and reported by an event record in the
+// events stream. Space freed by acks and drops is reused by bbolt's
+// freelist; the file is compacted when it outgrows its data (see
+// docs/formats/buffer.md).
 //
 // # Faults
 //
@@ -43,11 +61,16 @@
 // commit is durable (Append also while waiting for space, bounded by
 // Options.FullWait and ctx). Read and Stats do not wait for commits. One
 // goroutine, the committer, writes to the file; Close stops it after
-// committing what was already submitted.
+// committing what was already submitted. Compaction copies the file on a
+// second goroutine in chunks, between commits, and the committer only
+// catches up the last few thousand records and swaps the files (see
+// compact.go); Close stops a running compaction and deletes its copy.
 //
 // # Caveats
 //
 // Options.NoSync is unsafe: acknowledged records can be lost on power loss.
-// Deleting the buffer file resets sequence numbers to 1; move it aside
-// instead or consumers may discard new records as duplicates.
+// Deleting the buffer file loses its backlog, and the new file's sequences
+// are only above the old ones if the clock is right (see the sequence floor
+// in docs/formats/buffer.md): on a gateway without a real-time clock, start
+// edgepm after time is synced.
 package buffer

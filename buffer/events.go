@@ -1,44 +1,24 @@
 package buffer
 
 import (
-	"encoding/json"
+	"math"
 	"sort"
 	"time"
 )
 
-// Event types the queue writes into the events stream (JSON values, see
-// docs/formats/buffer.md).
+// Event types the queue writes into the events stream (Event envelope, see
+// event.go and docs/formats/buffer.md).
 const (
-	EventDropped   = "buffer.dropped"
+	// EventDropped: records dropped from one stream for one reason since the
+	// previous such event (coalesced over Options.DropEventInterval). Detail:
+	// stream, reason (stream_cap | buffer_cap | ttl), records, bytes,
+	// first_seq, last_seq, since (unix ms of the first drop counted).
+	EventDropped = "buffer.dropped"
+	// EventRecovered: the buffer file was unusable at Open and was moved
+	// aside. Detail: moved_to, error, salvaged_records, unreadable_records,
+	// seq_jumped.
 	EventRecovered = "buffer.recovered"
 )
-
-// DropEvent is the value of an EventDropped record: records dropped from one
-// stream for one reason since the previous such event (coalesced over
-// Options.DropEventInterval).
-type DropEvent struct {
-	Type     string    `json:"type"` // "buffer.dropped"
-	Time     time.Time `json:"time"`
-	Stream   string    `json:"stream"`
-	Reason   string    `json:"reason"` // stream_cap | buffer_cap | ttl
-	Records  uint64    `json:"records"`
-	Bytes    int64     `json:"bytes"`
-	FirstSeq uint64    `json:"first_seq"` // lowest dropped seq
-	LastSeq  uint64    `json:"last_seq"`  // highest dropped seq
-	Since    time.Time `json:"since"`     // first drop counted in this event
-}
-
-// RecoveredEvent is the value of an EventRecovered record: the buffer file
-// was unusable at Open and was moved aside.
-type RecoveredEvent struct {
-	Type      string    `json:"type"` // "buffer.recovered"
-	Time      time.Time `json:"time"`
-	MovedTo   string    `json:"moved_to"`
-	Error     string    `json:"error"`
-	Salvaged  int64     `json:"salvaged_records"`
-	Lost      int64     `json:"unreadable_records"`
-	SeqJumped bool      `json:"seq_jumped"` // sequences restarted above the old ones (meta lost)
-}
 
 type dropKey struct{ stream, reason string }
 
@@ -87,12 +67,35 @@ func (t *txn) maintain(tick bool) {
 				return ok && tm.Before(cutoff)
 			}, ReasonTTL)
 		}
+		t.trimOverCap()
 	}
 	t.emitDropEvents()
 }
 
+// trimOverCap drops the oldest records of DropOldest streams that hold more
+// than their own cap, which happens only after the cap was lowered: without
+// it a stream above its cap could keep the lowest-priority streams from
+// finding room at the buffer cap. A Block stream keeps its records (they
+// are never dropped); it takes no new ones until acks bring it under its cap.
+func (t *txn) trimOverCap() {
+	for _, name := range t.q.order {
+		st := t.st[name]
+		if st.opts.Overflow != DropOldest || st.opts.MaxBytes <= 0 || st.bytes <= st.opts.MaxBytes {
+			continue
+		}
+		// A failed delete leaves the tx dirty; the commit reports it.
+		_ = t.dropOldest(name, st.bytes-st.opts.MaxBytes, ReasonStreamCap)
+	}
+}
+
 // emitDropEvents appends one event per pending (stream, reason) into the
 // events stream, at most once per DropEventInterval (always when closing).
+//
+// Room for the events may itself cost drops (readings at the buffer cap, old
+// events at the events cap), and those belong in these same events, or a
+// full buffer would always owe one report. So room is made first for the
+// widest events the pending keys can produce, then the real events (now
+// including the drops the room cost) are written into it.
 func (t *txn) emitDropEvents() {
 	if len(t.drops) == 0 || t.st[StreamEvents] == nil {
 		return
@@ -100,6 +103,32 @@ func (t *txn) emitDropEvents() {
 	if !t.final && t.now.Sub(t.lastDropEvent) < t.q.opts.DropEventInterval {
 		return
 	}
+	t.lastDropEvent = t.now
+	rejected := t.rejected
+	defer func() { t.rejected = rejected }() // an event that must wait is not a caller's ErrFull
+	// A round adds a key only when making room hits a new (stream, reason).
+	for range 3 {
+		keys := t.dropKeys()
+		recs, sizes := t.dropEventRecords(keys, true)
+		if t.makeRoom(recs, sizes) != nil {
+			return // no room: they stay pending
+		}
+		if len(t.drops) == len(keys) {
+			break
+		}
+	}
+	keys := t.dropKeys()
+	recs, sizes := t.dropEventRecords(keys, false)
+	if _, _, err := t.append(recs, sizes); err != nil {
+		return
+	}
+	for _, k := range keys {
+		delete(t.drops, k)
+	}
+}
+
+// dropKeys returns the pending drop keys in a stable order.
+func (t *txn) dropKeys() []dropKey {
 	keys := make([]dropKey, 0, len(t.drops))
 	for k := range t.drops {
 		keys = append(keys, k)
@@ -110,32 +139,32 @@ func (t *txn) emitDropEvents() {
 		}
 		return keys[i].reason < keys[j].reason
 	})
-	for _, k := range keys {
-		a := t.drops[k]
-		v, _ := json.Marshal(DropEvent{Type: EventDropped, Time: t.now.UTC(), Stream: k.stream, Reason: k.reason,
-			Records: a.records, Bytes: a.bytes, FirstSeq: a.firstSeq, LastSeq: a.lastSeq, Since: a.since.UTC()})
-		if t.putEvent(v) {
-			delete(t.drops, k)
+	return keys
+}
+
+// dropEventRecords builds the events for keys; widest fills every number
+// with its widest value, for an upper bound of the size.
+func (t *txn) dropEventRecords(keys []dropKey, widest bool) ([]Record, []int) {
+	recs := make([]Record, len(keys))
+	sizes := make([]int, len(keys))
+	for i, k := range keys {
+		a := *t.drops[k]
+		since := a.since.UnixMilli()
+		if widest {
+			a = dropAgg{records: math.MaxUint64, bytes: math.MinInt64, firstSeq: math.MaxUint64, lastSeq: math.MaxUint64}
+			since = math.MinInt64
 		}
+		d := map[string]any{"stream": k.stream, "reason": k.reason, "records": a.records, "bytes": a.bytes,
+			"first_seq": a.firstSeq, "last_seq": a.lastSeq, "since": since}
+		recs[i] = t.q.eventRecord(EventDropped, t.now, d)
+		if widest {
+			recs[i].Time = time.Unix(0, math.MinInt64) // widest ts
+		}
+		sizes[i] = encodedLen(&recs[i])
 	}
-	t.lastDropEvent = t.now
+	return recs, sizes
 }
 
-// putEvent appends an event record; false when it does not fit (it stays pending).
-func (t *txn) putEvent(value []byte) bool {
-	rec := []Record{t.q.eventRecord(value, t.now)}
-	rejected := t.rejected
-	_, _, err := t.append(rec, []int{encodedLen(&rec[0])})
-	t.rejected = rejected // an event that must wait is not a caller's ErrFull
-	return err == nil
-}
-
-func (q *Queue) eventRecord(value []byte, now time.Time) Record {
-	return Record{
-		Stream:  StreamEvents,
-		Time:    now,
-		Key:     q.opts.EventKey,
-		Value:   value,
-		Headers: []Header{{Key: "edgepm-schema", Value: []byte("1")}},
-	}
+func (q *Queue) eventRecord(typ string, now time.Time, detail map[string]any) Record {
+	return NewEventRecord(string(q.opts.EventKey), typ, now, detail)
 }

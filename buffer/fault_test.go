@@ -40,7 +40,7 @@ func checkWriteFaultRecovery(t *testing.T, q *Queue) {
 	if err != nil || len(got) != n {
 		t.Fatalf("read during fault: %d records (appended %d), %v", len(got), n, err)
 	}
-	if err := q.Ack(StreamReadings, uint64(n/2)); err != nil {
+	if err := q.Ack(StreamReadings, got[n/2].Seq); err != nil {
 		t.Fatalf("ack during fault: %v", err)
 	}
 	if err := q.Append(context.Background(), []Record{rec(StreamReadings, 0)}); err != nil {

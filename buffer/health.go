@@ -10,8 +10,9 @@ const (
 	// CondRecovered: the buffer file was unusable at Open and was moved
 	// aside (Message says where). Stays raised until the process restarts.
 	CondRecovered = "buffer_recovered"
-	// CondWriteFailed: the last commit failed (disk full, I/O error).
-	// Cleared by the next successful commit.
+	// CondWriteFailed: the last commit failed (disk full, I/O error), or
+	// the directory fsync after a compaction's rename failed (commits fail
+	// until it succeeds). Cleared by the next successful commit.
 	CondWriteFailed = "buffer_write_failed"
 	// CondFull: an append found no room (ErrFull backpressure). Cleared when
 	// an append succeeds or space is freed without a new rejection.

@@ -1,7 +1,6 @@
 package buffer
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,13 +9,24 @@ import (
 
 // load creates missing stream buckets and rebuilds the in-memory state of
 // every stream from the file (one cursor pass), and records a recovery.
+//
+// A stream without a sequence mark (a new file, or a stream configured for
+// the first time) starts at the sequence floor, the current Unix time in
+// microseconds, not at 0: a reinstalled data dir must not issue sequences a
+// consumer de-duplicating on (gateway, stream, seq) has already seen.
 func (q *Queue) load(rec *recovery) error {
+	floor := seqFloor(q.opts.Now())
 	return q.db.Update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(metaBucket)
 		for name, st := range q.streams {
 			b, err := tx.CreateBucketIfNotExists(st.bucket)
 			if err != nil {
 				return fmt.Errorf("create stream %s: %w", name, err)
+			}
+			if mb.Get([]byte(seqPrefix+name)) == nil {
+				if err := putU64(mb, seqPrefix+name, floor); err != nil {
+					return fmt.Errorf("seed stream %s: %w", name, err)
+				}
 			}
 			st.lastSeq = getU64(mb, seqPrefix+name)
 			st.dropped, st.droppedBytes = getDrops(mb, name)
@@ -29,6 +39,13 @@ func (q *Queue) load(rec *recovery) error {
 		return nil
 	})
 }
+
+// seqFloor is where the sequences of a new stream (and of every stream after
+// its metadata was lost) start: the Unix time in microseconds. It stays above
+// any sequence an earlier file on this gateway can have issued as long as
+// that file's streams averaged under a million records per second and the
+// clock did not go back.
+func seqFloor(now time.Time) uint64 { return uint64(max(now.UnixMicro(), 0)) }
 
 // scanStream counts a stream's records and bytes.
 func scanStream(b *bolt.Bucket, st *streamState) {
@@ -58,10 +75,10 @@ func (q *Queue) warnUnconfigured(tx *bolt.Tx) {
 // noteRecovery writes the recovery event and raises CondRecovered.
 func (q *Queue) noteRecovery(tx *bolt.Tx, rec *recovery) error {
 	now := q.opts.Now()
-	v, _ := json.Marshal(RecoveredEvent{Type: EventRecovered, Time: now.UTC(), MovedTo: rec.movedTo,
-		Error: rec.cause.Error(), Salvaged: rec.salvaged, Lost: rec.lost, SeqJumped: !rec.metaFound})
+	d := map[string]any{"moved_to": rec.movedTo, "error": rec.cause.Error(),
+		"salvaged_records": rec.salvaged, "unreadable_records": rec.lost, "seq_jumped": !rec.metaFound}
 	if ev := q.streams[StreamEvents]; ev != nil {
-		r := q.eventRecord(v, now)
+		r := q.eventRecord(EventRecovered, now, d)
 		r.Seq = ev.lastSeq + 1
 		val := appendRecord(nil, &r)
 		b := tx.Bucket(ev.bucket)
@@ -104,7 +121,7 @@ func (q *Queue) salvage(rec *recovery) {
 	}
 	floor := uint64(0)
 	if !rec.metaFound {
-		floor = uint64(q.opts.Now().UnixMicro())
+		floor = seqFloor(q.opts.Now())
 	}
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(metaBucket)

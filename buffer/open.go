@@ -84,9 +84,14 @@ func openRW(path string, o Options) (*bolt.DB, error) {
 	if err != nil {
 		return nil, classifyOpenError(err)
 	}
+	configure(db, o)
+	return db, nil
+}
+
+// configure sets the handle fields bbolt does not take as options.
+func configure(db *bolt.DB, o Options) {
 	db.AllocSize = allocSize(o.MaxBytes)
 	db.MaxBatchSize = 0
-	return db, nil
 }
 
 // allocSize keeps bbolt's file growth step proportionate to the cap.

@@ -3,7 +3,9 @@ package buffer
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,15 +30,19 @@ const (
 const WaitForever time.Duration = -1
 
 // StreamOptions tunes one stream. A zero field takes the stream's default
-// (see DefaultStreams); for a custom stream the defaults are priority 1, no
-// stream cap, no TTL, DropOldest.
+// (see DefaultStreams); for a custom stream the defaults are priority 10 (that
+// of readings), no stream cap, no TTL, DropOldest.
 type StreamOptions struct {
 	// Priority orders streams under the whole-buffer cap: a record may only
 	// make room by dropping records of streams with Priority <= its own and
 	// policy DropOldest, lowest priority first. Higher is more important.
+	// Every stream above the lowest priority must have a cap, and those caps
+	// must sum to less than Options.MaxBytes (Open checks it).
 	Priority int
 	// MaxBytes caps the stream's stored bytes; < 0 means no stream cap (only
-	// the whole-buffer cap applies).
+	// the whole-buffer cap applies; allowed only at the lowest priority).
+	// Lowering it takes effect at the next maintenance (at Open at the
+	// latest): a DropOldest stream drops its oldest records down to the cap.
 	MaxBytes int64
 	// TTL drops records older than this (by Record.Time); < 0 means none.
 	TTL time.Duration
@@ -78,9 +84,10 @@ type Options struct {
 	// DropEventInterval coalesces drop events: at most one event per stream
 	// and reason per interval (default 10s).
 	DropEventInterval time.Duration
-	// CompactRatio: when the file exceeds CompactRatio × max(MaxBytes' share
-	// in use, CompactMinBytes) the queue compacts it (copy + atomic rename).
-	// Default 1.25; < 0 disables compaction.
+	// CompactRatio: when the file exceeds CompactRatio × MaxBytes (and
+	// CompactMinBytes) with at most half of MaxBytes in use, the queue
+	// compacts it in the background (chunked copy, then atomic rename; commits
+	// wait only for the final catch-up and swap). Default 1.25; < 0 disables.
 	CompactRatio float64
 	// CompactMinBytes: files smaller than this are never compacted (default 8 MiB).
 	CompactMinBytes int64
@@ -95,31 +102,66 @@ type Options struct {
 
 	// fileMaxBytes is a test seam: bbolt's MaxSize, to simulate a full disk.
 	fileMaxBytes int
+	// Test seams of compaction (nil = the real thing): renaming the copy
+	// over the file, fsyncing the directory, and a hook the compactor calls
+	// after every chunk it copies (bucket, keys in its copy so far).
+	rename       func(oldpath, newpath string) error
+	syncDir      func(dir string) error
+	compactChunk func(bucket string, copied int64)
 }
 
-// DefaultStreams returns the default stream settings.
+// DefaultStreams returns the default settings of the five default streams.
+// The default stream caps scale with Options.MaxBytes, so MaxBytes is 0
+// ("the default") in the result; DefaultStreamsFor gives the values for a
+// given buffer cap.
 //
-//	stream       priority  cap      TTL   overflow
-//	alerts       100       32 MiB   none  block
-//	events        90       16 MiB   none  drop_oldest
-//	predictions   50       none     none  drop_oldest
-//	deadletter    20       32 MiB   none  drop_oldest
-//	readings      10       none     none  drop_oldest
+//	stream       priority  cap                         TTL   overflow
+//	alerts       100       min(32 MiB, MaxBytes/8)     none  block
+//	events        90       min(16 MiB, MaxBytes/16)    none  drop_oldest
+//	predictions   50       MaxBytes/4                  none  drop_oldest
+//	deadletter    20       min(32 MiB, MaxBytes/16)    none  drop_oldest
+//	readings      10       none (the rest)             none  drop_oldest
 //
-// Alerts and events therefore are never dropped to make room for readings,
-// predictions or dead letters; readings go first, oldest first, when the
-// whole buffer reaches its cap.
+// At the whole-buffer cap a record only makes room by dropping records of
+// equal or lower priority, so alerts and events are never dropped for
+// readings, predictions or dead letters. Readings, the lowest priority, can
+// drop only readings; the caps of every stream above them sum to less than
+// MaxBytes (validated: 1/8 + 1/16 + 1/4 + 1/16 = 1/2 of it by default), so
+// readings always hold at least the rest of the buffer (a quarter of it by
+// default) and an Append of readings always finds room by dropping the oldest
+// ones: ingest never stops at the cap.
 func DefaultStreams() map[string]StreamOptions {
 	return map[string]StreamOptions{
-		StreamAlerts:      {Priority: 100, MaxBytes: 32 << 20, TTL: -1, Overflow: Block},
-		StreamEvents:      {Priority: 90, MaxBytes: 16 << 20, TTL: -1, Overflow: DropOldest},
-		StreamPredictions: {Priority: 50, MaxBytes: -1, TTL: -1, Overflow: DropOldest},
-		StreamDeadletter:  {Priority: 20, MaxBytes: 32 << 20, TTL: -1, Overflow: DropOldest},
+		StreamAlerts:      {Priority: 100, TTL: -1, Overflow: Block},
+		StreamEvents:      {Priority: 90, TTL: -1, Overflow: DropOldest},
+		StreamPredictions: {Priority: 50, TTL: -1, Overflow: DropOldest},
+		StreamDeadletter:  {Priority: 20, TTL: -1, Overflow: DropOldest},
 		StreamReadings:    {Priority: 10, MaxBytes: -1, TTL: -1, Overflow: DropOldest},
 	}
 }
 
-var customStream = StreamOptions{Priority: 1, MaxBytes: -1, TTL: -1, Overflow: DropOldest}
+// DefaultStreamsFor returns DefaultStreams with the caps of a buffer whose
+// Options.MaxBytes is maxBytes.
+func DefaultStreamsFor(maxBytes int64) map[string]StreamOptions {
+	s := DefaultStreams()
+	caps := map[string]int64{
+		StreamAlerts:      min(32<<20, maxBytes/8),
+		StreamEvents:      min(16<<20, maxBytes/16),
+		StreamPredictions: maxBytes / 4,
+		StreamDeadletter:  min(32<<20, maxBytes/16),
+	}
+	for name, c := range caps {
+		so := s[name]
+		so.MaxBytes = max(c, 1) // 0 would mean "default"
+		s[name] = so
+	}
+	return s
+}
+
+// customStream is the base of a stream that is not a default one: the
+// priority of readings (so, by default, it shares the lowest priority and
+// needs no cap), no cap, no TTL, DropOldest.
+var customStream = StreamOptions{Priority: 10, MaxBytes: -1, TTL: -1, Overflow: DropOldest}
 
 // withDefaults returns opts with every zero field filled in.
 func (o Options) withDefaults() Options {
@@ -156,10 +198,16 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.rename == nil {
+		o.rename = os.Rename
+	}
+	if o.syncDir == nil {
+		o.syncDir = syncDir
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	streams := DefaultStreams()
+	streams := DefaultStreamsFor(o.MaxBytes)
 	for name, so := range o.Streams {
 		base, ok := streams[name]
 		if !ok {
@@ -206,6 +254,40 @@ func (o Options) validate() error {
 			return err
 		}
 	}
+	return o.validateCaps()
+}
+
+// validateCaps checks that the lowest-priority streams can always make room
+// at the whole-buffer cap: every stream above the lowest priority has a cap
+// and those caps sum to less than MaxBytes. Otherwise higher-priority data
+// could fill the buffer and the lowest-priority stream, which may drop only
+// its own kind, could never append again.
+func (o Options) validateCaps() error {
+	lowest := 0
+	for i, name := range sortedNames(o.Streams) {
+		if p := o.Streams[name].Priority; i == 0 || p < lowest {
+			lowest = p
+		}
+	}
+	var sum int64
+	var terms []string
+	for _, name := range sortedNames(o.Streams) {
+		s := o.Streams[name]
+		if s.Priority == lowest {
+			continue
+		}
+		if s.MaxBytes <= 0 {
+			return fmt.Errorf("buffer.streams.%s.max_bytes: a stream above the lowest priority (%d) needs a cap "+
+				"so the lowest-priority streams can always make room at buffer.max_bytes, got %d (no cap)",
+				name, lowest, s.MaxBytes)
+		}
+		sum += s.MaxBytes
+		terms = append(terms, fmt.Sprintf("%s.max_bytes=%d", name, s.MaxBytes))
+	}
+	if sum >= o.MaxBytes {
+		return fmt.Errorf("buffer.streams: the caps of the streams above the lowest priority (%d) must sum to "+
+			"less than buffer.max_bytes=%d, got %d (%s)", lowest, o.MaxBytes, sum, strings.Join(terms, " + "))
+	}
 	return nil
 }
 
@@ -227,3 +309,8 @@ func sortedNames[V any](m map[string]V) []string {
 	sort.Strings(names)
 	return names
 }
+
+// Validate reports what Open would refuse in o (bad values, stream caps
+// that leave the lowest-priority stream no room), without opening anything,
+// so a config check can catch it.
+func (o Options) Validate() error { return o.withDefaults().validate() }

@@ -1,12 +1,14 @@
 package buffer
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,13 +22,15 @@ type Queue struct {
 	log  *slog.Logger
 	m    *metrics
 
-	dbMu sync.RWMutex // Read/Stats hold it shared; compaction swaps db under it
+	dbMu sync.RWMutex // Read and the compactor's reads hold it shared; compaction swaps db under it
 	db   *bolt.DB
 
 	mu       sync.Mutex              // guards the fields below
 	streams  map[string]*streamState // committed state
 	health   map[string]Condition
 	fileSize int64
+	// compactAfter: no compaction starts before (after a failed one).
+	compactAfter time.Time
 
 	order []string // stream names by priority ascending, then name (immutable)
 
@@ -42,9 +46,14 @@ type Queue struct {
 	spaceMu sync.Mutex
 	spaceCh chan struct{} // closed (and replaced) when space is freed
 
+	compactRun atomic.Pointer[compaction] // the running compaction, if any
+	compactWG  sync.WaitGroup             // the compactor goroutine
+	swapReq    chan *compaction           // compactor -> committer: swap the files
+
 	// Owned by the committer goroutine.
 	drops         map[dropKey]*dropAgg
 	lastDropEvent time.Time
+	dirPending    bool // a compaction renamed the file but the directory fsync failed
 }
 
 // streamState is the committed state of one stream.
@@ -95,6 +104,7 @@ func Open(path string, opts Options) (*Queue, error) {
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		spaceCh: make(chan struct{}),
+		swapReq: make(chan *compaction),
 		drops:   make(map[dropKey]*dropAgg),
 	}
 	for name, so := range opts.Streams {
@@ -135,9 +145,14 @@ func (q *Queue) Close() error {
 		q.senders.Wait() // every accepted request is in q.reqs now
 		close(q.quit)
 		<-q.done
+		q.compactWG.Wait() // a running compaction sees quit and removes its copy
 		q.m.unregister()
+		var dirErr error
+		if q.dirPending { // the committer has stopped: its field is ours now
+			dirErr = q.syncDirRetry()
+		}
 		q.dbMu.Lock()
-		q.closeErr = q.db.Close()
+		q.closeErr = errors.Join(q.db.Close(), dirErr)
 		q.dbMu.Unlock()
 		if q.closeErr != nil {
 			q.closeErr = fmt.Errorf("close buffer %s: %w", q.path, q.closeErr)
@@ -148,6 +163,16 @@ func (q *Queue) Close() error {
 
 // Path returns the buffer file's path.
 func (q *Queue) Path() string { return q.path }
+
+// isQuitting reports whether Close has stopped the committer.
+func (q *Queue) isQuitting() bool {
+	select {
+	case <-q.quit:
+		return true
+	default:
+		return false
+	}
+}
 
 func (q *Queue) isClosed() bool {
 	q.closeMu.RLock()

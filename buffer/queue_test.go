@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -53,10 +54,15 @@ func appendN(t testing.TB, q *Queue, stream string, from, n int) []Record {
 }
 
 func TestAppendReadAck(t *testing.T) {
+	before := seqFloor(time.Now())
 	q := newTestQueue(t, Options{})
 	recs := appendN(t, q, StreamReadings, 0, 10)
+	b := recs[0].Seq - 1 // a new file's sequences start above the time floor
+	if b < before {
+		t.Fatalf("first seq %d, want > %d (Unix µs before Open)", recs[0].Seq, before)
+	}
 	for i, r := range recs {
-		if r.Seq != uint64(i+1) {
+		if r.Seq != b+uint64(i+1) {
 			t.Fatalf("rec %d: seq %d", i, r.Seq)
 		}
 		if r.Time.IsZero() {
@@ -67,28 +73,28 @@ func TestAppendReadAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 10 || got[0].Seq != 1 || string(got[9].Value) != `{"i":000009}` || got[3].Stream != StreamReadings {
+	if len(got) != 10 || got[0].Seq != b+1 || string(got[9].Value) != `{"i":000009}` || got[3].Stream != StreamReadings {
 		t.Fatalf("read %d records: %+v", len(got), got)
 	}
 	if !got[0].Time.Equal(recs[0].Time) {
 		t.Fatalf("time %v != %v", got[0].Time, recs[0].Time)
 	}
-	got, _ = q.Read(StreamReadings, 4, 3)
-	if len(got) != 3 || got[0].Seq != 5 || got[2].Seq != 7 {
+	got, _ = q.Read(StreamReadings, b+4, 3)
+	if len(got) != 3 || got[0].Seq != b+5 || got[2].Seq != b+7 {
 		t.Fatalf("read after 4: %+v", got)
 	}
-	if err := q.Ack(StreamReadings, 7); err != nil {
+	if err := q.Ack(StreamReadings, b+7); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Ack(StreamReadings, 7); err != nil {
+	if err := q.Ack(StreamReadings, b+7); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = q.Read(StreamReadings, 0, 100)
-	if len(got) != 3 || got[0].Seq != 8 {
+	if len(got) != 3 || got[0].Seq != b+8 {
 		t.Fatalf("after ack: %+v", got)
 	}
 	st := q.Stats().Streams[StreamReadings]
-	if st.Records != 3 || st.LastSeq != 10 || st.FirstSeq != 8 || st.Acked != 7 {
+	if st.Records != 3 || st.LastSeq != b+10 || st.FirstSeq != b+8 || st.Acked != 7 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -99,12 +105,12 @@ func TestRestartKeepsSeqAndRedelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, q, StreamAlerts, 0, 5)
-	appendN(t, q, StreamReadings, 0, 5)
-	if err := q.Ack(StreamAlerts, 5); err != nil {
+	alerts := appendN(t, q, StreamAlerts, 0, 5)
+	readings := appendN(t, q, StreamReadings, 0, 5)
+	if err := q.Ack(StreamAlerts, alerts[4].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Ack(StreamReadings, 2); err != nil {
+	if err := q.Ack(StreamReadings, readings[1].Seq); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Close(); err != nil {
@@ -115,12 +121,12 @@ func TestRestartKeepsSeqAndRedelivers(t *testing.T) {
 	}
 	q = openTestQueue(t, path, Options{})
 	got, _ := q.Read(StreamReadings, 0, 10)
-	if len(got) != 3 || got[0].Seq != 3 {
+	if len(got) != 3 || got[0].Seq != readings[2].Seq {
 		t.Fatalf("redelivery: %+v", got)
 	}
 	recs := appendN(t, q, StreamAlerts, 0, 1)
-	if recs[0].Seq != 6 {
-		t.Fatalf("alerts seq after restart = %d, want 6", recs[0].Seq)
+	if recs[0].Seq != alerts[4].Seq+1 {
+		t.Fatalf("alerts seq after restart = %d, want %d", recs[0].Seq, alerts[4].Seq+1)
 	}
 }
 
@@ -157,5 +163,42 @@ func TestAppendContextCancelled(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	if got, _ := q.Read(StreamReadings, 0, 10); len(got) != 0 {
 		t.Fatalf("cancelled append stored %d records", len(got))
+	}
+}
+
+// A reinstalled data dir (the file deleted) must not reissue sequences a
+// consumer de-duplicating on (gateway, stream, seq) has already seen: every
+// new file, and every stream new to a file, starts at the time floor.
+func TestNewFileSeqFloor(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	before := seqFloor(time.Now())
+	q := openTestQueue(t, path, Options{})
+	old := appendN(t, q, StreamReadings, 0, 1000)
+	if old[0].Seq <= before || old[0].Seq > seqFloor(time.Now())+1 {
+		t.Fatalf("first seq of a new file %d, want just above Unix µs at Open (%d)", old[0].Seq, before)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil { // reinstall
+		t.Fatal(err)
+	}
+	q = openTestQueue(t, path, Options{})
+	if r := appendN(t, q, StreamReadings, 0, 1); r[0].Seq <= old[999].Seq {
+		t.Fatalf("seq after reinstall %d <= old file's last %d", r[0].Seq, old[999].Seq)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A stream configured later starts at the floor too; existing ones continue.
+	at := seqFloor(time.Now())
+	q = openTestQueue(t, path, Options{Streams: map[string]StreamOptions{"spool": {}}})
+	if r := appendN(t, q, "spool", 0, 1); r[0].Seq <= at {
+		t.Fatalf("new stream seq %d, want > %d", r[0].Seq, at)
+	}
+	st := q.Stats().Streams[StreamReadings]
+	if r := appendN(t, q, StreamReadings, 1, 1); r[0].Seq != st.LastSeq+1 {
+		t.Fatalf("existing stream jumped: %d after %d", r[0].Seq, st.LastSeq)
 	}
 }

@@ -21,7 +21,7 @@ type Header struct {
 // Record is one buffered message.
 type Record struct {
 	Stream  string    // one of the configured streams
-	Seq     uint64    // assigned by Append, per stream, starts at 1, monotonic across restarts
+	Seq     uint64    // assigned by Append, per stream, monotonic across restarts; a new stream starts above Unix µs
 	Time    time.Time // when the record was created (ingest time); stored with ns precision; zero = set by Append
 	Key     []byte    // device id
 	Value   []byte    // payload (the Kafka record value, JSON)

@@ -13,16 +13,16 @@ func TestTTLWithInjectedClock(t *testing.T) {
 		Now:     clk.Now,
 		Streams: map[string]StreamOptions{StreamReadings: {TTL: time.Hour}},
 	})
-	appendN(t, q, StreamReadings, 0, 5)
+	first := appendN(t, q, StreamReadings, 0, 5)
 	clk.Add(30 * time.Minute)
-	appendN(t, q, StreamReadings, 5, 5)
+	second := appendN(t, q, StreamReadings, 5, 5)
 	appendN(t, q, StreamPredictions, 0, 1) // no TTL
 	clk.Add(45 * time.Minute)
 	if err := q.maintainNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := q.Read(StreamReadings, 0, 100)
-	if len(got) != 5 || got[0].Seq != 6 {
+	if len(got) != 5 || got[0].Seq != second[0].Seq || second[0].Seq != first[4].Seq+1 {
 		t.Fatalf("after 75m: %d records, first %+v", len(got), got)
 	}
 	st := q.Stats().Streams[StreamReadings]
@@ -30,7 +30,7 @@ func TestTTLWithInjectedClock(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	evs := dropEvents(t, q)
-	if len(evs) != 1 || evs[0].Reason != ReasonTTL || evs[0].Records != 5 || !evs[0].Time.Equal(clk.Now()) {
+	if len(evs) != 1 || evs[0].Reason != ReasonTTL || evs[0].Records != 5 || evs[0].TS != clk.Now().UnixMilli() {
 		t.Fatalf("events %+v", evs)
 	}
 	clk.Add(time.Hour)
@@ -48,6 +48,7 @@ func TestTTLWithInjectedClock(t *testing.T) {
 // Concurrent appenders share commits; every seq is assigned exactly once.
 func TestConcurrentAppendGroupCommit(t *testing.T) {
 	q := newTestQueue(t, Options{})
+	base := q.Stats().Streams[StreamReadings].LastSeq
 	const workers, per = 16, 200
 	var wg sync.WaitGroup
 	seqs := make(chan uint64, workers*per)
@@ -69,7 +70,7 @@ func TestConcurrentAppendGroupCommit(t *testing.T) {
 	close(seqs)
 	seen := make(map[uint64]bool)
 	for s := range seqs {
-		if seen[s] || s == 0 || s > workers*per {
+		if seen[s] || s <= base || s > base+workers*per {
 			t.Fatalf("bad or duplicate seq %d", s)
 		}
 		seen[s] = true
