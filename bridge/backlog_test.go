@@ -18,6 +18,7 @@ func TestProducerLiveFirstAfterOutage(t *testing.T) {
 	q := newTestQueue(t)
 	counter := map[string]int{}
 	const backlog = 6000
+	base := lastSeq(q, buffer.StreamReadings)
 	appendReadings(t, q, buffer.StreamReadings, 5, backlog, counter) // dev-000..dev-004
 
 	cfg := testConfig(seeds)
@@ -41,16 +42,16 @@ func TestProducerLiveFirstAfterOutage(t *testing.T) {
 		t.Fatalf("backlog drained too fast for the rate limit")
 	}
 	stop()
-	checkDelivery(t, recs, total, 0)
+	checkDelivery(t, recs, base, total, 0)
 
 	// Live records of devices without backlog came before the backlog's end.
 	lastBacklogIdx, firstLiveIdx := -1, -1
 	for i, r := range recs {
 		_, bl := r.headers[HeaderBacklog]
 		switch {
-		case r.seq <= backlog && !bl:
+		case r.seq <= base+backlog && !bl:
 			t.Fatalf("backlog record seq %d without %s header", r.seq, HeaderBacklog)
-		case r.seq <= backlog:
+		case r.seq <= base+backlog:
 			lastBacklogIdx = max(lastBacklogIdx, i)
 		case r.key >= "dev-005" && bl:
 			t.Fatalf("live record of %s (no backlog) marked backlog", r.key)

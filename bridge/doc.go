@@ -41,33 +41,58 @@
 //   - An unreachable cluster does not block NewProducer or anything else;
 //     Run probes with exponential backoff and full jitter, reports the link
 //     online/offline in Status and metrics, and appends uplink.online and
-//     uplink.offline events to the events stream.
-//   - A record that can never fit a batch (larger than batch_max_bytes) is
-//     dropped, counted (edgepm_bridge_records_dropped_total) and logged; any
-//     other failure is retried forever, with the error in Status.
+//     uplink.offline events to the events stream (buffer.NewEventRecord).
+//   - A record Kafka will never accept is dropped so it cannot block its
+//     stream: larger than batch_max_bytes (before sending), or refused with
+//     MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD,
+//     CORRUPT_MESSAGE or INVALID_TIMESTAMP. Kafka refuses whole batches, so
+//     the stream is re-sent a few records at a time until the refused
+//     record fails twice alone in flight (drops.go); only it is dropped,
+//     counted (edgepm_bridge_records_dropped_total{stream,reason},
+//     StreamStatus.Dropped), logged, reported as uplink.record_dropped and
+//     acknowledged in the buffer. Every other failure, topic authorization
+//     included, is retried forever, with backoff and the error in Status.
 //
 // # Model delivery
 //
 // ModelWatcher consumes the models topic from the beginning without a
-// consumer group, stages chunks on disk, verifies every chunk digest, the
-// ONNX sha256 and the ed25519 signature, stores the package atomically,
-// hands it to Activate (inference.Engine.Load) and only then makes it the
-// version restored at the next start. Restore activates the stored packages
-// without Kafka. The wire format is docs/formats/model-delivery.md.
+// consumer group. The engine serves one model, so a gateway follows one
+// model name (ModelWatcherConfig.Name, else the first name targeting it,
+// remembered on disk); other names are only reported. Once it has read up
+// to the topic's end offsets, it acts on the latest pointer of that name:
+// it checks the declared size and the manifest signature before staging
+// anything, stages only that version's chunks (each checked for index,
+// length and digest before it is written, so never more than the declared
+// size), verifies the ONNX sha256 and the signature, stores the package
+// atomically, hands it to Activate (inference.Engine.Load) and only then
+// makes it the version restored at the next start. Every name and version
+// is validated before it becomes a path, so nothing on the topic can write
+// outside the model directory. Restore activates the stored package of the
+// served name without Kafka. A tombstone of the served name calls Retire.
+// The wire format is docs/formats/model-delivery.md.
 //
 // # Blocking and concurrency
 //
 // NewProducer does not block. Run blocks until its context ends, then waits
-// up to Config.ShutdownTimeout for in-flight acknowledgements. Status is
-// safe for concurrent use and never blocks on Kafka or disk. Close closes
+// up to Config.ShutdownTimeout for in-flight acknowledgements. Status and
+// SetBacklogLimits are safe for concurrent use and never block on Kafka or
+// disk. Close closes
 // the Kafka client; call it after Run returned. ModelWatcher.Run blocks until
-// its context ends; Restore blocks while packages load; Models is safe for
-// concurrent use. PublishModel, ListModels and RollbackModel block until done
+// its context ends; Restore blocks while the package loads and must not run
+// beside Run; Models is safe for concurrent use. PublishModel, ListModels and RollbackModel block until done
 // or their context ends. Shutdown order (enforced by
 // edge): stop ingest, drain the pipeline, cancel Run's context and wait for
 // Run, close the buffer, Close the producer.
 //
 // # Caveats
+//
+// When a produce fails, kgo fails every record buffered for its partition
+// and restarts the partition's sequence; a record handed to kgo after that
+// could be appended ahead of the failed ones. The pump stops dispatching a
+// stream at its first failure and cancels the context of the stream's
+// unsent batches (pump.go, dispatch), which closes that window except when
+// kgo's promise goroutine is delayed past the linger while the pump is
+// dispatching the same stream.
 //
 // buffer.Queue.Ack deletes a prefix only, so records acknowledged ahead of
 // the watermark (live records sent during a backlog phase) stay in the buffer

@@ -2,16 +2,17 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/edgepm/edgepm/buffer"
 )
 
-// Event types the bridge appends to the events stream.
+// Event types the bridge appends to the events stream, in the buffer.Event
+// envelope (docs/formats/kafka-records.md, "Events").
 const (
 	EventUplinkOnline   = "uplink.online"
 	EventUplinkOffline  = "uplink.offline"
+	EventRecordDropped  = "uplink.record_dropped"
 	EventModelReceived  = "model.received"
 	EventModelVerified  = "model.verified"
 	EventModelActivated = "model.activated"
@@ -20,44 +21,23 @@ const (
 	EventModelRetired   = "model.retired"
 )
 
-// Event is the JSON value of a record on the events stream written by the
-// bridge (schema 1). Key = gateway id.
-type Event struct {
-	Schema  int            `json:"schema"`
-	Type    string         `json:"type"`
-	Gateway string         `json:"gateway"`
-	Time    time.Time      `json:"time"`
-	Fields  map[string]any `json:"fields,omitempty"`
-}
+// eventTimeout bounds how long an event append may wait for room in the
+// buffer.
+const eventTimeout = 2 * time.Second
 
-// eventAppender appends events to the buffer's events stream.
-type eventAppender interface {
-	Append(ctx context.Context, recs []buffer.Record) error
-}
-
-// appendEvent durably appends one event; failures are returned, not fatal.
-func appendEvent(q eventAppender, gateway, typ string, fields map[string]any) error {
-	ev := Event{Schema: 1, Type: typ, Gateway: gateway, Time: time.Now().UTC(), Fields: fields}
-	v, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// appendEvent durably appends one event (buffer.NewEventRecord: key =
+// gateway, header edgepm-schema: 1); failures are returned, not fatal.
+func appendEvent(q Appender, gateway, typ string, detail map[string]any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
-	return q.Append(ctx, []buffer.Record{{
-		Stream:  buffer.StreamEvents,
-		Time:    ev.Time,
-		Key:     []byte(gateway),
-		Value:   v,
-		Headers: []buffer.Header{{Key: "edgepm-schema", Value: []byte("1")}},
-	}})
+	return q.Append(ctx, []buffer.Record{buffer.NewEventRecord(gateway, typ, time.Now().UTC(), detail)})
 }
 
-func (p *Producer) event(typ string, fields map[string]any) {
+func (p *Producer) event(typ string, detail map[string]any) {
 	if _, ok := p.byName[buffer.StreamEvents]; !ok {
 		return
 	}
-	if err := appendEvent(p.q, p.cfg.GatewayID, typ, fields); err != nil {
+	if err := appendEvent(p.q, p.cfg.GatewayID, typ, detail); err != nil {
 		p.log.Warn("append event", "type", typ, "err", err)
 	}
 }

@@ -150,6 +150,11 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 func bufferRecords(q *buffer.Queue, stream string) int64 { return q.Stats().Streams[stream].Records }
 
+// lastSeq is the last sequence the buffer assigned in stream: records
+// appended next get lastSeq+1, ... (a new stream starts at a time-based
+// floor, not at 1).
+func lastSeq(q *buffer.Queue, stream string) uint64 { return q.Stats().Streams[stream].LastSeq }
+
 // kafkaOn is a kfake cluster on a given port (the producer may already be
 // dialling it), closed at cleanup.
 type kafkaOn struct {

@@ -83,3 +83,33 @@ func (m *metrics) setBacklog(st Status) {
 		m.streamBacklog.WithLabelValues(s.Stream).Set(float64(s.Records))
 	}
 }
+
+// watcherMetrics are the ModelWatcher's collectors.
+type watcherMetrics struct {
+	deploys     *prometheus.CounterVec
+	ignored     *prometheus.CounterVec
+	staged      prometheus.Counter
+	stagedBytes prometheus.Gauge
+}
+
+func newWatcherMetrics(reg prometheus.Registerer) watcherMetrics {
+	m := watcherMetrics{
+		deploys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_model_deploys_total", Help: "Model packages handled, by result (activated or a reject reason).",
+		}, []string{"result"}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgepm_bridge_model_records_ignored_total",
+			Help: "Models-topic records ignored, by reason (bad_key, chunk_index, chunk_sha256, too_many_names).",
+		}, []string{"reason"}),
+		staged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgepm_bridge_model_chunks_staged_total", Help: "Verified model chunks written to the staging directory.",
+		}),
+		stagedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_model_staged_bytes", Help: "Bytes of the model version being received, staged on disk.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.deploys, m.ignored, m.staged, m.stagedBytes)
+	}
+	return m
+}

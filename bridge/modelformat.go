@@ -29,6 +29,12 @@ const (
 	// DefaultChunkSize keeps each chunk record well under Kafka's default
 	// 1 MB message.max.bytes (one record per batch plus headers).
 	DefaultChunkSize = 512 << 10
+	// MinChunkSize is the smallest chunk size accepted (it bounds the
+	// number of chunk files a model can make on the gateway).
+	MinChunkSize = 1 << 10
+
+	// maxChunks bounds the chunks of one version.
+	maxChunks = 1 << 20
 )
 
 // ModelEnvelope is the JSON value of a pointer or archive record.
@@ -60,12 +66,24 @@ func (e *ModelEnvelope) validate() error {
 		return fmt.Errorf("model envelope schema %d not supported", e.Schema)
 	case !validModelName(e.Name) || !validModelName(e.Version):
 		return fmt.Errorf("model envelope: bad name %q or version %q", e.Name, e.Version)
-	case e.Chunks < 0 || e.Chunks > 1<<20 || len(e.ChunkSHA256) != e.Chunks:
+	case e.Chunks < 0 || e.Chunks >= maxChunks || len(e.ChunkSHA256) != e.Chunks:
 		return fmt.Errorf("model envelope %s: %d chunks with %d digests", e.ID(), e.Chunks, len(e.ChunkSHA256))
-	case e.ONNXSize < 0 || e.ChunkSize <= 0 && e.Chunks > 0:
+	case e.ONNXSize < 0 || e.ChunkSize < MinChunkSize && e.Chunks > 0:
 		return fmt.Errorf("model envelope %s: size %d chunk size %d", e.ID(), e.ONNXSize, e.ChunkSize)
+	case e.Chunks > 0 && e.ONNXSize <= int64(e.Chunks-1)*int64(e.ChunkSize),
+		e.ONNXSize > int64(e.Chunks)*int64(e.ChunkSize):
+		return fmt.Errorf("model envelope %s: %d chunks of %d bytes cannot hold %d bytes", e.ID(), e.Chunks, e.ChunkSize, e.ONNXSize)
 	}
 	return nil
+}
+
+// chunkLen is the exact length of chunk i (every chunk is ChunkSize bytes
+// but the last, which holds the rest).
+func (e *ModelEnvelope) chunkLen(i int) int64 {
+	if i == e.Chunks-1 {
+		return e.ONNXSize - int64(i)*int64(e.ChunkSize)
+	}
+	return int64(e.ChunkSize)
 }
 
 func decodeEnvelope(b []byte) (*ModelEnvelope, error) {
@@ -79,17 +97,40 @@ func decodeEnvelope(b []byte) (*ModelEnvelope, error) {
 	return &e, nil
 }
 
-// validModelName: no '/', not empty, printable, at most 200 bytes.
+// MaxModelNameLen is the longest model name or version accepted.
+const MaxModelNameLen = 128
+
+// validModelName reports whether s may be a model name or version: 1 to
+// MaxModelNameLen bytes of ASCII letters, digits, '.', '_', '+' and '-',
+// starting with a letter or digit. So it is never "", "." or "..", never
+// holds '/', '\', ':', a space or a control character, and is safe as one
+// path element under the model store. "current" is reserved (it is the name
+// of the store's pointer file) and rejected too.
 func validModelName(s string) bool {
-	if s == "" || len(s) > 200 || strings.ContainsAny(s, "/\x00") {
+	if s == "" || len(s) > MaxModelNameLen || s == "current" || !isAlnum(s[0]) {
 		return false
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '+' && c != '-' {
 			return false
 		}
 	}
 	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// ValidateModelName returns an error naming what is wrong with a model name
+// or version (what names a record on the models topic and a directory on
+// the gateway).
+func ValidateModelName(what, s string) error {
+	if validModelName(s) {
+		return nil
+	}
+	return fmt.Errorf("%s %q: must be 1-%d letters, digits, '.', '_', '+' or '-', start with a letter or digit, and not be \"current\"",
+		what, s, MaxModelNameLen)
 }
 
 func archiveKey(name, version string) string { return name + "/" + version + "/manifest" }
@@ -103,21 +144,35 @@ type modelKey struct {
 	chunk               int
 }
 
+// parseModelKey parses a models-topic key; ok is false for anything that is
+// not exactly one of the three forms with a valid name, version and chunk
+// index (decimal, no sign or leading zeros, below maxChunks).
 func parseModelKey(k string) (modelKey, bool) {
 	parts := strings.Split(k, "/")
+	if !validModelName(parts[0]) {
+		return modelKey{}, false
+	}
 	switch {
-	case len(parts) == 1 && validModelName(parts[0]):
+	case len(parts) == 1:
 		return modelKey{kind: kindPointer, name: parts[0]}, true
-	case len(parts) == 3 && parts[2] == "manifest":
-		return modelKey{kind: kindArchive, name: parts[0], version: parts[1]}, validModelName(parts[0])
-	case len(parts) == 4 && parts[2] == "chunk":
-		i, err := strconv.Atoi(parts[3])
-		if err != nil || i < 0 {
-			return modelKey{}, false
-		}
-		return modelKey{kind: kindChunk, name: parts[0], version: parts[1], chunk: i}, validModelName(parts[0])
+	case len(parts) == 3 && parts[2] == "manifest" && validModelName(parts[1]):
+		return modelKey{kind: kindArchive, name: parts[0], version: parts[1]}, true
+	case len(parts) == 4 && parts[2] == "chunk" && validModelName(parts[1]):
+		i, ok := parseChunkIndex(parts[3])
+		return modelKey{kind: kindChunk, name: parts[0], version: parts[1], chunk: i}, ok
 	}
 	return modelKey{}, false
+}
+
+func parseChunkIndex(s string) (int, bool) {
+	if s == "" || len(s) > 7 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || i >= maxChunks || strconv.Itoa(i) != s {
+		return 0, false
+	}
+	return i, true
 }
 
 // splitPackage builds the envelope and chunks of a package.
@@ -126,11 +181,17 @@ func splitPackage(pkg *inference.Package, chunkSize int, now time.Time) (*ModelE
 	if err != nil {
 		return nil, nil, err
 	}
-	if !validModelName(man.Name) || !validModelName(man.Version) {
-		return nil, nil, fmt.Errorf("model name %q / version %q: must be non-empty without '/'", man.Name, man.Version)
+	if err := ValidateModelName("model name", man.Name); err != nil {
+		return nil, nil, err
+	}
+	if err := ValidateModelName("model version", man.Version); err != nil {
+		return nil, nil, err
 	}
 	if chunkSize <= 0 {
 		chunkSize = DefaultChunkSize
+	}
+	if chunkSize < MinChunkSize || int64(len(pkg.ONNX)) > int64(chunkSize)*(maxChunks-1) {
+		return nil, nil, fmt.Errorf("chunk size %d: must be at least %d and leave fewer than %d chunks", chunkSize, MinChunkSize, maxChunks)
 	}
 	env := &ModelEnvelope{
 		Schema: 1, Name: man.Name, Version: man.Version, Manifest: pkg.Manifest, Signature: pkg.Signature,

@@ -70,6 +70,7 @@ func TestProducerSurvivesBrokerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runProducer(t, p)
+	base := lastSeq(q, buffer.StreamReadings)
 	w := startWriter(t, q)
 
 	readingsAcked := func() uint64 { return p.Status().Streams[len(p.Status().Streams)-1].Acked }
@@ -91,18 +92,18 @@ func TestProducerSurvivesBrokerOutage(t *testing.T) {
 	recs := consume(t, srv.Seeds(), total, 30*time.Second, "edgepm.readings")
 	st := p.Status()
 	stop()
-	checkDelivery(t, recs, total, cfg.MaxInFlight)
+	checkDelivery(t, recs, base, total, cfg.MaxInFlight)
 	t.Logf("outage %s: %d records, %d consumed (dups %d), status %+v", outageFor(t), total, len(recs), len(recs)-total, st.Backlog)
 
 	evs := consume(t, srv.Seeds(), 2, 10*time.Second, "edgepm.events")
 	types := map[string]bool{}
 	for _, e := range evs {
-		var ev Event
+		var ev buffer.Event
 		if err := json.Unmarshal([]byte(e.value), &ev); err != nil {
 			t.Fatalf("event %q: %v", e.value, err)
 		}
 		types[ev.Type] = true
-		if e.key != "gw-test" || ev.Gateway != "gw-test" {
+		if e.key != "gw-test" || ev.Gateway != "gw-test" || ev.V != buffer.EventSchemaVersion || ev.TS == 0 {
 			t.Fatalf("event key %q gateway %q", e.key, ev.Gateway)
 		}
 	}
@@ -111,9 +112,9 @@ func TestProducerSurvivesBrokerOutage(t *testing.T) {
 	}
 }
 
-// checkDelivery: every seq 1..total arrived, each device's records in
-// order (first occurrences), duplicates no more than maxDup.
-func checkDelivery(t *testing.T, recs []got, total, maxDup int) {
+// checkDelivery: every seq base+1..base+total arrived, each device's
+// records in order (first occurrences), duplicates no more than maxDup.
+func checkDelivery(t *testing.T, recs []got, base uint64, total, maxDup int) {
 	t.Helper()
 	seen := map[uint64]bool{}
 	lastN := map[string]int{}
@@ -135,9 +136,9 @@ func checkDelivery(t *testing.T, recs []got, total, maxDup int) {
 		}
 		lastN[r.key] = v.N
 	}
-	for s := uint64(1); s <= uint64(total); s++ {
+	for s := base + 1; s <= base+uint64(total); s++ {
 		if !seen[s] {
-			t.Fatalf("seq %d of %d missing", s, total)
+			t.Fatalf("seq %d (%d of %d) missing", s, s-base, total)
 		}
 	}
 	if dups > maxDup {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +49,10 @@ type Producer struct {
 	bstat    backlogAgg // (mu) refreshed by the status loop
 	rate     *ackRate   // (mu)
 
-	limiter *tokenBucket // backlog rate limit (pump goroutine only)
+	drops        map[dropKey]*dropAgg // (mu) dropped records not yet reported
+	dropsFlushed time.Time            // (mu)
+
+	limiter *tokenBucket // backlog rate limit (own lock: SetBacklogLimits)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,11 +97,13 @@ func newProducer(q queue, st buffer.Stats, cfg Config, log *slog.Logger, reg pro
 		probe:   make(chan struct{}, 1),
 		limiter: newTokenBucket(cfg.Backlog.RateLimit, float64(cfg.Backlog.ByteRateLimit), time.Now()),
 		rate:    &ackRate{},
+		drops:   map[dropKey]*dropAgg{},
 	}
 	p.link.state = StateConnecting
 	p.link.since = time.Now()
 	for _, name := range streamNames(st) {
 		s := &stream{name: name, topic: cfg.Topic(name), nameHdr: []byte(name)}
+		s.start(st.Streams[name])
 		p.streams = append(p.streams, s)
 		p.byName[name] = s
 	}
@@ -158,7 +164,31 @@ func (p *Producer) Run(ctx context.Context) error {
 	stopBg()
 	wg.Wait()
 	p.flushAcks()
+	p.flushDrops(time.Now(), true)
 	return nil
+}
+
+// SetBacklogLimits changes Config.Backlog of a running (or not yet running)
+// producer: at most rate backlog records/s and byteRate backlog bytes/s, 0
+// = unlimited. It takes effect at the pump's next dispatch. A negative or
+// NaN value leaves that limit as it was and is logged. Safe for concurrent
+// use (the edge calls it when the configuration is reloaded).
+func (p *Producer) SetBacklogLimits(rate float64, byteRate int64) {
+	cur, curBytes := p.limiter.limits()
+	if rate < 0 || math.IsNaN(rate) {
+		p.log.Error("backlog rate limit unchanged: must be >= 0", "got", rate, "kept", cur)
+		rate = cur
+	}
+	if byteRate < 0 {
+		p.log.Error("backlog byte rate limit unchanged: must be >= 0", "got", byteRate, "kept", curBytes)
+		byteRate = int64(curBytes)
+	}
+	if math.IsInf(rate, 1) {
+		rate = 0
+	}
+	p.limiter.set(rate, float64(byteRate), time.Now())
+	p.log.Info("backlog rate limits set", "records_per_s", rate, "bytes_per_s", byteRate)
+	p.poke()
 }
 
 // settle waits for in-flight records after the pump stopped: up to

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
@@ -15,6 +19,7 @@ func TestProducerDeliversKeysHeadersValues(t *testing.T) {
 	srv := testenv.StartKafka(t)
 	q := newTestQueue(t)
 	counter := map[string]int{}
+	base := lastSeq(q, buffer.StreamReadings)
 	appendReadings(t, q, buffer.StreamReadings, 10, 500, counter)
 	appendReadings(t, q, buffer.StreamAlerts, 3, 20, map[string]int{})
 
@@ -46,7 +51,7 @@ func TestProducerDeliversKeysHeadersValues(t *testing.T) {
 		}
 		seen[fmt.Sprintf("%s/%d", stream, r.seq)] = true
 	}
-	for s := 1; s <= 500; s++ {
+	for s := base + 1; s <= base+500; s++ {
 		if !seen[fmt.Sprintf("readings/%d", s)] {
 			t.Fatalf("readings seq %d missing", s)
 		}
@@ -58,35 +63,54 @@ func TestProducerDeliversKeysHeadersValues(t *testing.T) {
 }
 
 // A cluster that is not there at start-up blocks nothing; nothing leaves the
-// buffer until the cluster appears and acknowledges.
+// buffer until the cluster appears and acknowledges. A cluster that answers
+// but refuses (topic authorization, an operator fixes the ACL) is retried,
+// never a reason to drop or delete: every record is sent and refused
+// several times and stays buffered, then arrives once the refusal ends.
 func TestProducerUnreachableAtStartup(t *testing.T) {
 	port := testenv.FreePort(t)
 	seeds := []string{fmt.Sprintf("127.0.0.1:%d", port)}
 	q := newTestQueue(t)
+	base := lastSeq(q, buffer.StreamReadings)
 	appendReadings(t, q, buffer.StreamReadings, 5, 200, map[string]int{})
 
-	start := time.Now()
-	p, err := NewProducer(q, testConfig(seeds), nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	// NewProducer must not wait for the cluster: only a hang fails this.
+	made := make(chan *Producer, 1)
+	go func() {
+		p, err := NewProducer(q, testConfig(seeds), nil, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		made <- p
+	}()
+	var p *Producer
+	select {
+	case p = <-made:
+	case <-time.After(30 * time.Second):
+		t.Fatal("NewProducer blocked on an unreachable cluster")
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("NewProducer took %s", d)
+	if p == nil {
+		t.FailNow()
 	}
 	runProducer(t, p)
-	waitFor(t, 5*time.Second, "offline", func() bool { return p.Status().State == StateOffline })
-	time.Sleep(300 * time.Millisecond)
-	if n := bufferRecords(q, buffer.StreamReadings); n != 200 {
-		t.Fatalf("buffer has %d records while Kafka is down, want 200", n)
-	}
-	if st := p.Status(); st.LastError == "" || st.Backlog.Records < 200 {
-		t.Fatalf("status %+v", st)
+	waitFor(t, 10*time.Second, "offline", func() bool { return p.Status().State == StateOffline })
+	if st := readingsStatus(p); st.Sent != 0 || st.Records != 200 || p.Status().LastError == "" {
+		t.Fatalf("offline status %+v, last error %q", st, p.Status().LastError)
 	}
 
 	srv := startKafkaOn(t, port)
-	consume(t, srv.Seeds(), 200, 20*time.Second, "edgepm.readings")
+	deny := srv.c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "edgepm.readings",
+		Err: kerr.TopicAuthorizationFailed, Count: -1})
+	waitFor(t, 20*time.Second, "refused sends", func() bool { return readingsStatus(p).Errors >= 3*200 })
+	st := readingsStatus(p)
+	if n := bufferRecords(q, buffer.StreamReadings); n != 200 || st.AckedSeq != base || len(st.Dropped) != 0 || st.Acked != 0 {
+		t.Fatalf("after refused sends: %d buffered, status %+v", n, st)
+	}
+	deny.Remove()
+	recs := consume(t, srv.Seeds(), 200, 20*time.Second, "edgepm.readings")
 	waitFor(t, 10*time.Second, "buffer emptied", func() bool { return bufferRecords(q, buffer.StreamReadings) == 0 })
 	if st := p.Status(); !st.Online {
 		t.Fatalf("status %+v", st)
 	}
+	checkDelivery(t, recs, base, 200, 200)
 }

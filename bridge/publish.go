@@ -80,8 +80,13 @@ func PublishModel(ctx context.Context, cfg Config, pkg *inference.Package, chunk
 	return env, nil
 }
 
-// publishRecords writes chunks, then the archive, then the pointer.
+// publishRecords writes the archive, then the chunks, then the pointer: a
+// gateway that reads the archive of the version it serves stages the chunks
+// as they arrive, and switches when the pointer (last) arrives.
 func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *ModelEnvelope, chunks [][]byte) error {
+	if err := produceEnvelope(ctx, cl, topic, archiveKey(env.Name, env.Version), kindArchive, env); err != nil {
+		return err
+	}
 	for i := 0; i < len(chunks); i += 16 {
 		var recs []*kgo.Record
 		for j := i; j < min(i+16, len(chunks)); j++ {
@@ -93,9 +98,6 @@ func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *Mode
 		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			return fmt.Errorf("publish model %s: chunk: %w", env.ID(), err)
 		}
-	}
-	if err := produceEnvelope(ctx, cl, topic, archiveKey(env.Name, env.Version), kindArchive, env); err != nil {
-		return err
 	}
 	return produceEnvelope(ctx, cl, topic, env.Name, kindPointer, env)
 }
@@ -253,6 +255,9 @@ func readModelsTopic(ctx context.Context, cfg Config, log *slog.Logger, fn func(
 // RollbackModel makes gateways run version of name again: it re-publishes
 // that version's archived envelope as the pointer, marked rolled back.
 func RollbackModel(ctx context.Context, cfg Config, name, version string, log *slog.Logger) (*ModelEnvelope, error) {
+	if err := errors.Join(ValidateModelName("model name", name), ValidateModelName("model version", version)); err != nil {
+		return nil, fmt.Errorf("rollback model: %w", err)
+	}
 	infos, err := listModels(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("rollback model: %w", err)

@@ -28,6 +28,7 @@ func (p *Producer) pump(ctx, prodCtx context.Context) {
 	defer tick.Stop()
 	var epoch uint64
 	for ctx.Err() == nil {
+		p.flushDrops(time.Now(), false)
 		if ep, ok := p.linkEpoch(); ok {
 			if ep != epoch {
 				// Just (re)connected: what is buffered now is backlog.
@@ -68,28 +69,37 @@ func (p *Producer) pumpOnce(ctx context.Context) bool {
 // settled, and reports whether the stream may dispatch now.
 func (p *Producer) prepare(s *stream, now time.Time) bool {
 	p.mu.Lock()
-	failed, inflight, mark := s.failed, s.inflight, s.win.mark
+	failed, inflight, mark, fast := s.failed, s.inflight, s.win.mark, s.iso.fast
 	if failed && inflight == 0 {
-		s.failed = false
+		s.failed, s.iso.fast = false, false
 	}
 	p.mu.Unlock()
 	switch {
 	case failed && inflight > 0:
 		return false // wait for the rest of the stream's records to settle
 	case failed:
-		p.rewind(s, mark, now)
+		p.rewind(s, mark, now, fast)
 	}
 	return !now.Before(s.retryAt)
 }
 
 // rewind sends everything not acknowledged again, from the watermark, after
-// a jittered backoff. Acknowledged records above the watermark are skipped.
-func (p *Producer) rewind(s *stream, mark uint64, now time.Time) {
+// a jittered backoff (none when the failure was a permanent one being
+// isolated: Kafka answered, there is nothing to wait for). Acknowledged
+// records above the watermark are skipped.
+func (p *Producer) rewind(s *stream, mark uint64, now time.Time, fast bool) {
 	p.mu.Lock()
-	s.attempts++
-	attempts := s.attempts
+	if !fast {
+		s.attempts++
+	}
+	attempts, iso := s.attempts, s.iso
+	s.sendCtx, s.cancelSend = nil, nil // a new generation of sends
+	s.halted.Store(false)
 	p.mu.Unlock()
-	s.retryAt = now.Add(backoff(attempts, p.cfg.Link.RetryBackoffMin, p.cfg.Link.RetryBackoffMax))
+	s.retryAt = now
+	if !fast {
+		s.retryAt = now.Add(backoff(attempts, p.cfg.Link.RetryBackoffMin, p.cfg.Link.RetryBackoffMax))
+	}
 	if s.phase != nil {
 		// Live records of a device may have failed with its backlog; restart
 		// the phase so the device is gated again and order is kept.
@@ -97,21 +107,30 @@ func (p *Producer) rewind(s *stream, mark uint64, now time.Time) {
 	} else {
 		s.next = mark
 	}
+	if iso.active {
+		p.log.Warn("kafka refused a batch for good: resending a few records at a time to find the record it refuses",
+			"stream", s.name, "from_seq", mark+1, "in_flight", iso.k, "up_to_seq", iso.upTo)
+		return
+	}
 	p.log.Warn("resending unacknowledged records", "stream", s.name, "from_seq", mark+1, "attempt", attempts)
 }
 
-// slots is how many more records may be handed to kgo now.
-func (p *Producer) slots() int {
+// slots is how many more records of s may be handed to kgo now.
+func (p *Producer) slots(s *stream) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return min(p.cfg.MaxInFlight-p.inflight, p.cfg.ReadBatch)
+	n := min(p.cfg.MaxInFlight-p.inflight, p.cfg.ReadBatch)
+	if s.iso.active {
+		n = min(n, s.iso.k-s.inflight)
+	}
+	return n
 }
 
 // pumpMain dispatches from the main cursor: everything when there is no
 // backlog phase, else the backlog and gated devices' records under the rate
 // limit. It reports whether it did any work.
 func (p *Producer) pumpMain(ctx context.Context, s *stream, now time.Time) bool {
-	n := p.slots()
+	n := p.slots(s)
 	if n <= 0 {
 		return false
 	}
@@ -162,7 +181,7 @@ func (p *Producer) pumpLive(ctx context.Context, s *stream) bool {
 	if !ph.scanned {
 		return false
 	}
-	n := p.slots()
+	n := p.slots(s)
 	if n <= 0 {
 		return false
 	}
@@ -213,8 +232,9 @@ func (p *Producer) select_(s *stream, recs []buffer.Record, cursor *uint64, skip
 	return batch, seqs, bytes
 }
 
-// tooLarge drops a record that can never fit a produce batch: it is counted,
-// logged and marked done so it does not block its stream forever.
+// tooLargeLocked drops a record that can never fit a produce batch: it is
+// counted, reported (flushDrops) and marked done so it does not block its
+// stream forever.
 func (p *Producer) tooLargeLocked(s *stream, r *buffer.Record) bool {
 	size := len(r.Key) + len(r.Value) + 128
 	for _, h := range r.Headers {
@@ -223,10 +243,7 @@ func (p *Producer) tooLargeLocked(s *stream, r *buffer.Record) bool {
 	if size <= p.cfg.BatchMaxBytes-256 {
 		return false
 	}
-	s.win.set(r.Seq)
-	s.droppedTooLarge++
-	p.m.dropped.WithLabelValues(s.name, "too_large").Inc()
-	p.log.Error("record larger than kafka.batch_max_bytes dropped", "stream", s.name, "seq", r.Seq, "bytes", size)
+	p.dropLocked(s, r.Seq, size, DropTooLarge, "record larger than kafka.batch_max_bytes")
 	return true
 }
 
@@ -257,6 +274,14 @@ func (p *Producer) kafkaRecord(s *stream, r *buffer.Record, backlog bool) *kgo.R
 }
 
 // dispatch hands records to kgo. Promises complete on kgo's goroutines.
+//
+// When a produce of the stream fails, kgo fails every record buffered for
+// that partition and starts the partition afresh (new epoch, sequence 0),
+// so a record produced after that moment could be appended before the
+// failed ones are sent again, breaking per-device order. So the first
+// failure halts the stream: dispatch stops at once (the rest are sent again
+// by the rewind), and the generation's context is canceled, which fails a
+// batch not yet written to the broker.
 func (p *Producer) dispatch(ctx context.Context, s *stream, batch []*kgo.Record, seqs []uint64) {
 	if len(batch) == 0 {
 		return
@@ -266,36 +291,65 @@ func (p *Producer) dispatch(ctx context.Context, s *stream, batch []*kgo.Record,
 	wasIdle := p.inflight == 0
 	p.inflight += len(batch)
 	s.inflight += len(batch)
-	s.sent += uint64(len(batch))
 	p.link.noteDispatch(now, wasIdle)
-	p.mu.Unlock()
-	p.m.sent.WithLabelValues(s.name).Add(float64(len(batch)))
-	for i, kr := range batch {
-		seq := seqs[i]
-		p.client.Produce(ctx, kr, func(r *kgo.Record, err error) { p.promise(s, seq, now, r, err) })
+	tag := s.iso.tag()
+	if s.sendCtx == nil {
+		s.sendCtx, s.cancelSend = context.WithCancel(ctx)
 	}
+	sctx := s.sendCtx
+	p.mu.Unlock()
+	n := 0
+	for ; n < len(batch) && !s.halted.Load(); n++ {
+		seq := seqs[n]
+		p.client.Produce(sctx, batch[n], func(r *kgo.Record, err error) { p.promise(s, seq, tag, now, r, err) })
+	}
+	p.mu.Lock()
+	p.inflight -= len(batch) - n
+	s.inflight -= len(batch) - n
+	s.sent += uint64(n)
+	p.mu.Unlock()
+	p.m.sent.WithLabelValues(s.name).Add(float64(n))
 }
 
-// promise records the outcome of one produce.
-func (p *Producer) promise(s *stream, seq uint64, sentAt time.Time, r *kgo.Record, err error) {
+// promise records the outcome of one produce: acknowledged; failed for good
+// while alone in flight twice (dropped); failed for good with others
+// (isolate it); or failed otherwise (resend after a backoff).
+func (p *Producer) promise(s *stream, seq uint64, tag sendTag, sentAt time.Time, r *kgo.Record, err error) {
 	now := time.Now()
+	reason, permanent := permanentError(err)
 	p.mu.Lock()
 	p.inflight--
 	s.inflight--
-	if err == nil {
+	switch {
+	case err == nil:
 		s.win.set(seq)
 		s.acked++
 		s.attempts = 0
+		s.iso.acked(tag, min(isoStart, p.cfg.ReadBatch))
 		p.rate.add(now, 1)
 		p.link.noteAck(now)
 		if p.link.state != StateOnline {
 			p.probeSoon()
 		}
-	} else {
+	case permanent && tag.alone && s.iso.suspect == seq:
+		p.dropLocked(s, seq, len(r.Key)+len(r.Value), reason, err.Error())
+		s.attempts = 0
+	case permanent && tag.alone:
+		s.iso.suspect = seq // once more alone, to be sure
+		fallthrough
+	case permanent:
+		s.iso.failed(seq, tag, min(isoStart, p.cfg.ReadBatch))
+		fallthrough
+	default:
 		s.failed = true
 		s.errs++
 		s.lastErr = err.Error()
+		s.halted.Store(true)
+		if s.cancelSend != nil {
+			s.cancelSend()
+		}
 	}
+	s.iso.settle(s.win.mark)
 	p.mu.Unlock()
 	if err == nil {
 		p.m.acked.WithLabelValues(s.name).Inc()

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"maps"
 	"time"
 )
 
@@ -27,23 +28,31 @@ type Backlog struct {
 	ETA time.Duration `json:"eta_ns"`
 	// Draining is true while a backlog phase (live-first) is active.
 	Draining bool `json:"draining"`
+	// RateLimit and ByteRateLimit are the backlog limits in force
+	// (records/s, bytes/s; 0 = unlimited), see SetBacklogLimits.
+	RateLimit     float64 `json:"rate_limit"`
+	ByteRateLimit int64   `json:"byte_rate_limit"`
 }
 
 // StreamStatus is one stream's counters since start and its buffer backlog.
 type StreamStatus struct {
-	Stream          string        `json:"stream"`
-	Topic           string        `json:"topic"`
-	Sent            uint64        `json:"sent"`
-	Acked           uint64        `json:"acked"`
-	Errors          uint64        `json:"errors"`
-	DroppedTooLarge uint64        `json:"dropped_too_large"`
-	InFlight        int           `json:"in_flight"`
-	AckedSeq        uint64        `json:"acked_seq"` // every seq <= this is acknowledged
-	Records         int64         `json:"records"`   // waiting in the buffer
-	Bytes           int64         `json:"bytes"`
-	OldestAge       time.Duration `json:"oldest_age_ns"`
-	Draining        bool          `json:"draining"`
-	LastError       string        `json:"last_error,omitempty"`
+	Stream          string `json:"stream"`
+	Topic           string `json:"topic"`
+	Sent            uint64 `json:"sent"`
+	Acked           uint64 `json:"acked"`
+	Errors          uint64 `json:"errors"`
+	DroppedTooLarge uint64 `json:"dropped_too_large"`
+	// Dropped counts records Kafka will never accept, by reason
+	// (too_large, invalid_record, corrupt_message, invalid_timestamp).
+	Dropped   map[string]uint64 `json:"dropped,omitempty"`
+	Isolating bool              `json:"isolating,omitempty"` // resending a few at a time after a permanent error
+	InFlight  int               `json:"in_flight"`
+	AckedSeq  uint64            `json:"acked_seq"` // every seq <= this is acknowledged
+	Records   int64             `json:"records"`   // waiting in the buffer
+	Bytes     int64             `json:"bytes"`
+	OldestAge time.Duration     `json:"oldest_age_ns"`
+	Draining  bool              `json:"draining"`
+	LastError string            `json:"last_error,omitempty"`
 }
 
 // backlogAgg is the last buffer statistics, refreshed by statusLoop.
@@ -71,7 +80,7 @@ func (p *Producer) Status() Status {
 			Stream: s.name, Topic: s.topic, Sent: s.sent, Acked: s.acked, Errors: s.errs,
 			DroppedTooLarge: s.droppedTooLarge, InFlight: s.inflight, AckedSeq: s.win.mark,
 			Records: b.Records, Bytes: b.Bytes, OldestAge: b.OldestAge, Draining: s.draining,
-			LastError: s.lastErr,
+			LastError: s.lastErr, Dropped: maps.Clone(s.dropped), Isolating: s.iso.active,
 		}
 		st.Streams = append(st.Streams, ss)
 		st.Backlog.Records += ss.Records
@@ -79,6 +88,8 @@ func (p *Producer) Status() Status {
 		st.Backlog.OldestAge = max(st.Backlog.OldestAge, ss.OldestAge)
 		st.Backlog.Draining = st.Backlog.Draining || ss.Draining
 	}
+	rl, brl := p.limiter.limits()
+	st.Backlog.RateLimit, st.Backlog.ByteRateLimit = rl, int64(brl)
 	st.Backlog.AckRate = p.rate.rate(now)
 	st.Backlog.ETA = eta(st.Backlog.Records, st.Backlog.AckRate)
 	return st

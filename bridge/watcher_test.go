@@ -183,13 +183,16 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Restore activates synchronously from disk, with the broker gone: the
+	// model serves when it returns (the time is logged, not asserted).
 	start := time.Now()
 	if err := w2.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); acts2.last() != "pump-health:2.0.0" || d > time.Second {
-		t.Fatalf("restore: %q after %s", acts2.last(), d)
+	if acts2.last() != "pump-health:2.0.0" {
+		t.Fatalf("restore with Kafka down activated %q", acts2.last())
 	}
+	t.Logf("offline restore took %s", time.Since(start))
 
 	types := eventTypes(t, q)
 	for _, want := range []string{EventModelReceived, EventModelVerified, EventModelActivated, EventModelRejected, EventModelRollback} {
@@ -259,7 +262,7 @@ func eventTypes(t *testing.T, q *buffer.Queue) map[string]int {
 	}
 	out := map[string]int{}
 	for _, r := range recs {
-		var ev Event
+		var ev buffer.Event
 		if json.Unmarshal(r.Value, &ev) == nil {
 			out[ev.Type]++
 		}

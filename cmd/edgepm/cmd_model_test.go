@@ -89,6 +89,35 @@ func TestModelCommands(t *testing.T) {
 	if rc := cmdModel([]string{"rollback", "edgepm-default", "--to", "9.9", "--brokers", seeds[0]}, &out, &errb); rc == 0 {
 		t.Fatal("rollback to a missing version succeeded")
 	}
+
+	// Names that cannot be one directory on a gateway are refused before
+	// anything is written to the topic.
+	for _, bad := range []string{"../../x", "..", ".hidden", `a`, "current"} {
+		var m map[string]any
+		if err := json.Unmarshal(mb, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = bad
+		b, _ := json.Marshal(m)
+		manPath := filepath.Join(dir, "bad.json")
+		os.WriteFile(manPath, b, 0o644)
+		errb.Reset()
+		rc := cmdModel([]string{"push", "--file", filepath.Join(dir, "m.onnx"), "--manifest", manPath, "--key", key,
+			"--brokers", seeds[0]}, &out, &errb)
+		if rc == 0 || !strings.Contains(errb.String(), "model version") {
+			t.Fatalf("push of version %q: rc %d: %s", bad, rc, errb.String())
+		}
+		errb.Reset()
+		rc = cmdModel([]string{"rollback", "edgepm-default", "--to", bad, "--brokers", seeds[0]}, &out, &errb)
+		if rc == 0 || !strings.Contains(errb.String(), "model version") {
+			t.Fatalf("rollback to %q: rc %d: %s", bad, rc, errb.String())
+		}
+	}
+	out.Reset()
+	cmdModel([]string{"list", "--brokers", seeds[0], "--json"}, &out, &errb)
+	if strings.Contains(out.String(), "..") || strings.Contains(out.String(), "hidden") {
+		t.Fatalf("a refused version reached the topic:\n%s", out.String())
+	}
 }
 
 func decodeB64Key(s string) ([]ed25519.PublicKey, error) {

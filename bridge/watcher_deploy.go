@@ -1,0 +1,179 @@
+package bridge
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/edgepm/edgepm/inference"
+)
+
+// preVerify checks what can be checked before any chunk is staged: the
+// declared size against MaxStagingBytes and the manifest's signature (the
+// manifest carries the ONNX sha256, so a package that passes can only fail
+// later on bytes that do not match it).
+func (w *ModelWatcher) preVerify(env *ModelEnvelope) (string, error) {
+	if env.ONNXSize > w.cfg.MaxStagingBytes {
+		return "size", fmt.Errorf("model of %d bytes is larger than the staging limit (MaxStagingBytes) of %d", env.ONNXSize, w.cfg.MaxStagingBytes)
+	}
+	return w.verifySignature(&inference.Package{Manifest: env.Manifest, Signature: env.Signature})
+}
+
+func (w *ModelWatcher) verifySignature(pkg *inference.Package) (string, error) {
+	_, err := inference.Verify(pkg, w.cfg.PublicKeys)
+	if errors.Is(err, inference.ErrUnsigned) && w.cfg.AllowUnsigned {
+		return "", nil
+	}
+	if err != nil {
+		return inference.ReasonSignature, err
+	}
+	return "", nil
+}
+
+// loadStored reads a stored package and checks its signature again.
+func (w *ModelWatcher) loadStored(name, version string) (*inference.Package, error) {
+	pkg, err := w.store.load(name, version)
+	if err != nil {
+		return nil, err
+	}
+	if reason, err := w.verifySignature(pkg); err != nil {
+		return nil, fmt.Errorf("%s: %w", reason, err)
+	}
+	return pkg, nil
+}
+
+// activateStored activates a stored package (Restore).
+func (w *ModelWatcher) activateStored(name, version string) error {
+	pkg, err := w.loadStored(name, version)
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Activate(pkg); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	st := w.state(name)
+	st.active, st.state, st.lastErr = version, ModelActive, ""
+	w.mu.Unlock()
+	return nil
+}
+
+// deployStored activates a wanted version stored here (a rollback, or a
+// restart): no chunks needed. A stored copy that no longer loads or
+// verifies is removed and the version is received again.
+func (w *ModelWatcher) deployStored(env *ModelEnvelope) {
+	pkg, err := w.loadStored(env.Name, env.Version)
+	if err != nil {
+		w.log.Warn("stored model unusable; receiving it again", "model", env.ID(), "err", err)
+		_ = os.RemoveAll(w.store.versionDir(env.Name, env.Version))
+		w.startStage(env)
+		return
+	}
+	w.activate(env, pkg)
+}
+
+// deployStaged reassembles and verifies the staged chunks, stores the
+// package and activates it.
+func (w *ModelWatcher) deployStaged(env *ModelEnvelope) {
+	pkg, reason, err := w.assemble(env)
+	w.dropStage()
+	if err != nil {
+		w.reject(env.Name, env.Version, reason, err)
+		return
+	}
+	w.event(EventModelVerified, env, nil)
+	if err := w.store.save(env.Name, env.Version, pkg); err != nil {
+		w.reject(env.Name, env.Version, "store", err)
+		return
+	}
+	if !w.activate(env, pkg) {
+		_ = os.RemoveAll(w.store.versionDir(env.Name, env.Version))
+	}
+}
+
+// activate hands pkg to the engine; on success it becomes the version
+// restored at the next start.
+func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *inference.Package) bool {
+	if err := w.cfg.Activate(pkg); err != nil {
+		w.reject(env.Name, env.Version, inference.RejectReason(err), err)
+		return false
+	}
+	if err := w.store.setCurrent(env.Name, env.Version); err != nil {
+		w.log.Error("store current model", "model", env.ID(), "err", err)
+	}
+	w.store.prune(env.Name, env.Version, KeepVersions-1)
+	w.mu.Lock()
+	st := w.state(env.Name)
+	st.active, st.state, st.lastErr = env.Version, ModelActive, ""
+	w.mu.Unlock()
+	w.m.deploys.WithLabelValues("activated").Inc()
+	if env.RolledBackFrom != "" {
+		w.log.Info("model rolled back", "model", env.ID(), "from", env.RolledBackFrom)
+		w.event(EventModelRollback, env, map[string]any{"from_version": env.RolledBackFrom})
+		return true
+	}
+	w.log.Info("model activated", "model", env.ID())
+	w.event(EventModelActivated, env, nil)
+	return true
+}
+
+// assemble concatenates the staged chunks and verifies every digest and the
+// signature. It returns the reject reason with an error.
+func (w *ModelWatcher) assemble(env *ModelEnvelope) (*inference.Package, string, error) {
+	onnx := make([]byte, 0, env.ONNXSize)
+	for i := 0; i < env.Chunks; i++ {
+		c, err := w.store.chunk(env.Name, env.Version, i)
+		if err != nil {
+			return nil, "chunk_missing", err
+		}
+		s := sha256.Sum256(c)
+		if hex.EncodeToString(s[:]) != env.ChunkSHA256[i] {
+			return nil, "chunk_sha256", fmt.Errorf("chunk %d of %d does not match its sha256", i, env.Chunks)
+		}
+		onnx = append(onnx, c...)
+	}
+	pkg := &inference.Package{Manifest: env.Manifest, ONNX: onnx, Signature: env.Signature}
+	man, err := pkg.Decode()
+	if err != nil {
+		return nil, inference.ReasonManifest, err
+	}
+	if man.Name != env.Name || man.Version != env.Version {
+		return nil, inference.ReasonManifest, fmt.Errorf("manifest is %s, record says %s", man.ID(), env.ID())
+	}
+	sum := inference.SHA256Hex(onnx)
+	if int64(len(onnx)) != env.ONNXSize || sum != man.ONNXSHA256 || sum != env.ONNXSHA256 {
+		return nil, inference.ReasonSHA256, fmt.Errorf("onnx sha256 %s (%d bytes) does not match the manifest's %s", sum, len(onnx), man.ONNXSHA256)
+	}
+	if reason, err := w.verifySignature(pkg); err != nil {
+		return nil, reason, err
+	}
+	return pkg, "", nil
+}
+
+func (w *ModelWatcher) reject(name, version, reason string, err error) {
+	w.mu.Lock()
+	st := w.state(name)
+	st.failed, st.state, st.lastErr = version, ModelRejected, reason+": "+err.Error()
+	w.mu.Unlock()
+	w.m.deploys.WithLabelValues(reason).Inc()
+	w.log.Error("model rejected", "model", name, "version", version, "reason", reason, "err", err)
+	w.event(EventModelRejected, &ModelEnvelope{Name: name, Version: version}, map[string]any{"reason": reason, "error": err.Error()})
+}
+
+func (w *ModelWatcher) event(typ string, env *ModelEnvelope, extra map[string]any) {
+	if w.cfg.Events == nil {
+		return
+	}
+	d := map[string]any{"model": env.Name}
+	if env.Version != "" {
+		d["version"] = env.Version
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	if err := appendEvent(w.cfg.Events, w.kcfg.GatewayID, typ, d); err != nil {
+		w.log.Warn("append model event", "type", typ, "err", err)
+	}
+}
