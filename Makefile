@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz soak model deps onnxruntime mosquitto install clean
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean
 
 all: build
 
@@ -62,6 +62,12 @@ fuzz:
 ## model: retrain the committed default model from simulator data
 model:
 	$(GO) run ./cmd/edgepm-train -out models/default
+
+DATASETS ?= ../shared/datasets
+
+## model-fd001: retrain the C-MAPSS FD001 remaining-useful-life model (docs/models.md)
+model-fd001:
+	$(GO) run ./cmd/edgepm-train -dataset cmapss-fd001 -data $(DATASETS)/cmapss -out models/cmapss-fd001
 
 ## install: binary, systemd unit and example config (run as root)
 install: build

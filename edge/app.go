@@ -1,12 +1,15 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +86,7 @@ func (a *App) open() (err error) {
 	if a.queue, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer.db"), bopts); err != nil {
 		return fmt.Errorf("open buffer: %w", err)
 	}
-	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg); err != nil {
+	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
 		return err
 	}
 	if a.watcher, err = a.newWatcher(); err != nil {
@@ -240,6 +243,28 @@ func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 	}
 }
 
+// driftEvent turns a drift report into an inference.drift event carrying
+// the most drifted features (all of them are in the metrics).
+func (a *App) driftEvent(r inference.DriftReport) {
+	feats := slices.Clone(r.Features)
+	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Score, x.Score) })
+	top := make([]map[string]any, 0, 5)
+	for _, f := range feats[:min(5, len(feats))] {
+		top = append(top, map[string]any{"feature": f.Feature, "score": finite(f.Score), "mean": finite(f.Mean),
+			"train_mean": finite(f.TrainMean), "std": finite(f.Std), "train_std": finite(f.TrainStd)})
+	}
+	a.event("inference.drift", map[string]any{"model": r.Model, "model_version": r.ModelVersion,
+		"since": unixMs(r.Since), "rows": r.Rows, "top": top})
+}
+
+// finite maps NaN and ±Inf (which JSON cannot carry) to nil.
+func finite(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}
+
 // newWatcher builds the consumer of the models topic and restores the
 // model accepted last (it then serves instead of the start-up model).
 func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
@@ -250,6 +275,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 	w, err := bridge.NewModelWatcher(bridge.ModelWatcherConfig{
 		Kafka: a.cfg.Kafka, Dir: ModelStoreDir(a.cfg.DataDir), PublicKeys: keys,
 		AllowUnsigned: a.cfg.Inference.AllowUnsigned, Activate: a.engine.Load, Events: a.queue,
+		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
 	}, a.log.With("component", "models"), a.reg)
 	if err != nil {
 		return nil, fmt.Errorf("model watcher: %w", err)
@@ -260,6 +286,17 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 	return w, nil
 }
 
+// retireModel is called when a tombstone on the models topic retires the
+// served model: the start-up model (inference.model_dir or the embedded
+// default) serves again.
+func (a *App) retireModel(name string) {
+	if err := loadStartupModel(a.engine, a.cfg, a.log); err != nil {
+		a.log.Error("model retired but the start-up model could not be loaded; the retired one keeps serving", "model", name, "err", err)
+		return
+	}
+	a.log.Info("model retired; serving the start-up model", "retired", name, "model", a.modelString())
+}
+
 func (a *App) mqttState(up bool) {
 	if a.m != nil {
 		if up {
@@ -268,9 +305,9 @@ func (a *App) mqttState(up bool) {
 			a.m.mqttUp.Set(0)
 		}
 	}
-	typ := "mqtt_connected"
+	typ := "mqtt.connected"
 	if !up {
-		typ = "mqtt_disconnected"
+		typ = "mqtt.disconnected"
 	}
 	a.event(typ, map[string]any{"broker": redactURL(a.cfg.MQTT.Broker)})
 }

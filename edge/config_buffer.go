@@ -58,6 +58,9 @@ func (c *BufferConfig) validate() error {
 			return fmt.Errorf("buffer.streams.%s.overflow: must be drop_oldest or block, got %q", name, s.Overflow)
 		}
 	}
+	if err := c.options().Validate(); err != nil {
+		return fmt.Errorf("buffer: %w", err)
+	}
 	return nil
 }
 

@@ -4,8 +4,13 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/features"
 )
 
 // InferenceConfig configures local scoring.
@@ -35,6 +40,40 @@ type InferenceConfig struct {
 	// QueueSize bounds windows waiting for scoring; when full, ingest waits.
 	// Default 4096.
 	QueueSize int `yaml:"queue_size"`
+	// MaxDevices bounds the devices inference keeps windows for; at the
+	// bound the least recently seen device is evicted (counted). Default
+	// 10000. DeviceIdleTTL evicts devices not seen for that long. Default
+	// 24h; negative disables.
+	MaxDevices    int           `yaml:"max_devices"`
+	DeviceIdleTTL time.Duration `yaml:"device_idle_ttl"`
+	// Thresholds overrides the serving model's alert thresholds (raise,
+	// clear, min_duration) until removed; reloadable with SIGHUP. Default:
+	// the model manifest's.
+	Thresholds *ThresholdsConfig `yaml:"thresholds"`
+	// ModelName is the model (by manifest name) this gateway serves from
+	// the models topic; others are ignored. Default: the first name that
+	// targets this gateway, remembered in data_dir/models/.selected.
+	ModelName string `yaml:"model_name"`
+	// MaxStagingBytes bounds a model being received in chunks. Default 1 GiB.
+	MaxStagingBytes int64 `yaml:"max_staging_bytes"`
+	// DriftInterval is how often drift against the model's training
+	// statistics is reported as an inference.drift event. Default 1h;
+	// negative disables the events (the drift metrics stay).
+	DriftInterval time.Duration `yaml:"drift_interval"`
+}
+
+// ThresholdsConfig is an alert threshold override.
+type ThresholdsConfig struct {
+	Raise       float64       `yaml:"raise"`
+	Clear       float64       `yaml:"clear"`
+	MinDuration time.Duration `yaml:"min_duration"`
+}
+
+func (t *ThresholdsConfig) inference() *inference.Thresholds {
+	if t == nil {
+		return nil
+	}
+	return &inference.Thresholds{Raise: t.Raise, Clear: t.Clear, MinDuration: features.Duration(t.MinDuration)}
 }
 
 func (c *InferenceConfig) setDefaults() {
@@ -50,6 +89,15 @@ func (c *InferenceConfig) setDefaults() {
 	if c.QueueSize == 0 {
 		c.QueueSize = 4096
 	}
+	if c.MaxDevices == 0 {
+		c.MaxDevices = inference.DefaultMaxDevices
+	}
+	if c.DeviceIdleTTL == 0 {
+		c.DeviceIdleTTL = inference.DefaultDeviceIdleTTL
+	}
+	if c.DriftInterval == 0 {
+		c.DriftInterval = time.Hour
+	}
 }
 
 func (c *InferenceConfig) validate() error {
@@ -62,6 +110,18 @@ func (c *InferenceConfig) validate() error {
 		return fmt.Errorf("inference.intra_op_threads: must be >= 1, got %d", c.IntraOpThreads)
 	case c.QueueSize < 1:
 		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
+	case c.MaxDevices < 1:
+		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
+	case c.MaxStagingBytes < 0:
+		return fmt.Errorf("inference.max_staging_bytes: must be >= 0, got %d", c.MaxStagingBytes)
+	}
+	if c.ModelName != "" {
+		if err := bridge.ValidateModelName("name", c.ModelName); err != nil {
+			return fmt.Errorf("inference.model_name: %w", err)
+		}
+	}
+	if t := c.Thresholds; t != nil && (t.MinDuration < 0 || math.IsNaN(t.Raise) || math.IsNaN(t.Clear)) {
+		return fmt.Errorf("inference.thresholds: raise and clear must be numbers and min_duration >= 0, got %+v", *t)
 	}
 	for i, k := range c.PublicKeys {
 		if _, err := decodePublicKey(k); err != nil {

@@ -35,6 +35,7 @@ func TestBadConfigs(t *testing.T) {
 		"range.bad.yaml":            "validation.ranges.temp: min must be <= max, got [10, 1]",
 		"buffer-max.bad.yaml":       "buffer.max_bytes: must be > 0, got -1",
 		"buffer-stream.bad.yaml":    `buffer.streams: unknown stream "metrics"`,
+		"buffer-caps.bad.yaml":      "must sum to less than buffer.max_bytes=1048576",
 		"pubkey.bad.yaml":           "inference.public_keys[0]: not base64",
 		"compression.bad.yaml":      "brotli",
 		"duration.bad.yaml":         "soon",

@@ -46,7 +46,7 @@ func ResolveONNXRuntime(configured string) (string, error) {
 // offline serves the last accepted model at once.
 func ModelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
-func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*inference.Engine, error) {
+func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
 	lib, err := ResolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
@@ -61,6 +61,10 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*infere
 		AllowUnsigned: cfg.Inference.AllowUnsigned,
 		Gateway:       cfg.GatewayID,
 		Session:       inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
+		MaxDevices:    cfg.Inference.MaxDevices,
+		DeviceIdleTTL: cfg.Inference.DeviceIdleTTL,
+		DriftInterval: cfg.Inference.DriftInterval,
+		OnDrift:       onDrift,
 	}
 	if ecfg.PublicKeys, err = cfg.Inference.publicKeys(); err != nil {
 		return nil, err
@@ -72,6 +76,10 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*infere
 	if err := loadStartupModel(eng, cfg, log); err != nil {
 		_ = eng.Close()
 		return nil, err
+	}
+	if err := eng.SetThresholds(cfg.Inference.Thresholds.inference()); err != nil {
+		_ = eng.Close()
+		return nil, fmt.Errorf("inference.thresholds: %w", err)
 	}
 	return eng, nil
 }

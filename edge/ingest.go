@@ -85,6 +85,9 @@ func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 	if tlsCfg != nil {
 		opts.SetTLSConfig(tlsCfg)
 	}
+	if open := bufferedOpener(cfg.Broker); open != nil {
+		opts.SetCustomOpenConnectionFn(open)
+	}
 	in.client = mqtt.NewClient(opts)
 	return in, nil
 }

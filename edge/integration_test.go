@@ -180,16 +180,23 @@ func (c *consumed) summary() string {
 }
 
 // unique returns the stream's records de-duplicated by the edgepm-seq
-// header, as a consumer would, keyed by seq.
+// header, as a consumer would, keyed by their position: 1 for the lowest
+// seq seen (a new buffer starts its sequences at a time-based floor, not 1).
 func (c *consumed) unique(t *testing.T, stream string) map[uint64]*kgo.Record {
 	t.Helper()
-	out := map[uint64]*kgo.Record{}
+	bySeq := map[uint64]*kgo.Record{}
+	first := ^uint64(0)
 	for _, r := range c.recs[stream] {
 		seq, err := strconv.ParseUint(header(r, "edgepm-seq"), 10, 64)
 		if err != nil {
 			t.Fatalf("%s record without a valid edgepm-seq header: %v", stream, r.Headers)
 		}
-		out[seq] = r
+		bySeq[seq] = r
+		first = min(first, seq)
+	}
+	out := make(map[uint64]*kgo.Record, len(bySeq))
+	for seq, r := range bySeq {
+		out[seq-first+1] = r
 	}
 	return out
 }

@@ -19,6 +19,8 @@ type Reading struct {
 	DeviceSeq uint64            // the device's own counter; 0 when absent
 	Values    map[string]float64
 	Waveform  *Waveform // set for waveform payloads
+
+	rawValues []byte // Values as JSON, when the payload's bytes can be reused
 }
 
 // Waveform is a block of samples of one channel at a fixed rate.
@@ -35,6 +37,10 @@ type wireReading struct {
 	Values   map[string]float64 `json:"values"`
 	Waveform *Waveform          `json:"waveform"`
 	Readings []wireReading      `json:"readings"`
+
+	// rawValues is the payload's "values" object as sent, set only by the
+	// fast path (valid JSON, finite numbers, no duplicate keys).
+	rawValues []byte
 }
 
 // Decoder decodes and validates MQTT payloads. It is immutable after
@@ -120,6 +126,10 @@ func (d *Decoder) reading(device string, fields map[string]string, received time
 			return r, invalid(ReasonClockSkew, "timestamp %s is %s from the gateway clock, limit %s",
 				ts.UTC().Format(time.RFC3339Nano), skew.Round(time.Second), d.cfg.MaxClockSkew)
 		}
+		if ahead := ts.Sub(received); d.cfg.MaxFutureSkew > 0 && ahead > d.cfg.MaxFutureSkew {
+			return r, invalid(ReasonClockSkew, "timestamp %s is %s ahead of the gateway clock, limit %s (validation.max_future_skew)",
+				ts.UTC().Format(time.RFC3339Nano), ahead.Round(time.Second), d.cfg.MaxFutureSkew)
+		}
 		r.Time = ts
 	}
 	if len(w.Values) == 0 && w.Waveform == nil {
@@ -130,7 +140,7 @@ func (d *Decoder) reading(device string, fields map[string]string, received time
 			return r, err
 		}
 	}
-	r.Values = w.Values
+	r.Values, r.rawValues = w.Values, w.rawValues
 	if w.Waveform != nil {
 		if err := d.checkWaveform(w.Waveform); err != nil {
 			return r, err

@@ -17,7 +17,8 @@ import (
 // null, overflow, syntax errors) it returns ok=false and the caller uses
 // encoding/json, which then also produces the precise error. When it
 // returns ok=true the result equals what json.Unmarshal would give
-// (FuzzFastDecodeMatchesJSON checks this).
+// (FuzzFastDecodeMatchesJSON checks this). It also keeps the bytes of the
+// values object (rawValues) so the readings record can reuse them.
 func fastDecode(b []byte) (w wireReading, ok bool) {
 	p := fastParser{b: b}
 	if !p.consume('{') {
@@ -59,9 +60,11 @@ func fastDecode(b []byte) (w wireReading, ok bool) {
 				return w, false
 			}
 			seen[2] = true
+			start := p.i
 			if w.Values, ok = p.values(); !ok {
 				return w, false
 			}
+			w.rawValues = p.b[start:p.i]
 		default:
 			return w, false
 		}
@@ -224,6 +227,9 @@ func (p *fastParser) values() (map[string]float64, bool) {
 		v, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil {
 			return nil, false // out of range: encoding/json reports it
+		}
+		if _, dup := m[k]; dup {
+			return nil, false // keep rawValues equivalent to the map
 		}
 		m[k] = v
 		if p.consume(',') {

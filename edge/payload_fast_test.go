@@ -32,7 +32,7 @@ func TestFastDecodeFallsBack(t *testing.T) {
 		`{"TS":1,"values":{"a":1}}`, `{"ts":1,"ts":2}`, `{"values":{"a":"x"}}`, `{"values":{"a":1e999}}`,
 		`{"values":{"a":NaN}}`, `{"values":{"a":1}} x`, `{"readings":[]}`, `{"values":null}`, `{"ts":null}`,
 		`{"values":{"a\u00e9":1}}`, `{"values":{"é":1}}`, `{"seq":-1}`, `{"seq":1.5}`, `{"values":{"a":01}}`,
-		`{"values":{"a":1.}}`, `{"values":{"a":1,}}`, `{,}`, `{"ts":1,}`, ``, `[]`, `{"values":{"a":1}`,
+		`{"values":{"a":1.}}`, `{"values":{"a":1,}}`, `{"values":{"a":1,"a":2}}`, `{,}`, `{"ts":1,}`, ``, `[]`, `{"values":{"a":1}`,
 	} {
 		if w, ok := fastDecode([]byte(s)); ok {
 			t.Errorf("fast path accepted %q as %+v", s, w)
@@ -40,10 +40,18 @@ func TestFastDecodeFallsBack(t *testing.T) {
 	}
 }
 
-// normalize makes an empty RawMessage and a nil one compare equal.
+// normalize makes an empty RawMessage and a nil one compare equal and
+// checks that rawValues, when set, decodes to Values.
 func normalize(w wireReading) wireReading {
 	if len(w.TS) == 0 {
 		w.TS = nil
+	}
+	if w.rawValues != nil {
+		var m map[string]float64
+		if err := json.Unmarshal(w.rawValues, &m); err != nil || !reflect.DeepEqual(m, w.Values) {
+			panic("rawValues " + string(w.rawValues) + " does not decode to Values")
+		}
+		w.rawValues = nil
 	}
 	return w
 }

@@ -75,6 +75,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"batch too large", "pump-1", `{"readings":[{"values":{"a":1}},{"values":{"a":1}},{"values":{"a":1}}]}`, ReasonTooLarge},
 		{"out of range", "pump-1", `{"values":{"temp":900}}`, ReasonOutOfRange},
 		{"skew", "pump-1", `{"ts":1,"values":{"temp":1}}`, ReasonClockSkew},
+		{"future", "pump-1", `{"ts":1780000600000,"values":{"temp":1}}`, ReasonClockSkew},
 		{"bad ts", "pump-1", `{"ts":"yesterday","values":{"temp":1}}`, ReasonBadTimestamp},
 		{"float ts", "pump-1", `{"ts":1.5,"values":{"temp":1}}`, ReasonBadTimestamp},
 		{"unknown device", "fan-1", `{"values":{"temp":1}}`, ReasonUnknownDevice},

@@ -220,11 +220,10 @@ func (a *App) deadletter(dec *Decoder, m *Message, device string, err error) buf
 	return buffer.Record{Stream: buffer.StreamDeadletter, Time: now, Key: []byte(key), Value: mustJSON(v), Headers: schemaHeaders}
 }
 
-// event appends a gateway lifecycle event to the events stream.
+// event appends a gateway lifecycle event (buffer.Event envelope, type
+// "gateway.*", "mqtt.*", "config.*", "inference.*") to the events stream.
 func (a *App) event(typ string, detail map[string]any) {
-	v := eventValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Type: typ, TS: unixMs(time.Now()), Detail: detail}
-	rec := buffer.Record{Stream: buffer.StreamEvents, Time: time.Now(), Key: []byte(a.cfg.GatewayID),
-		Value: mustJSON(v), Headers: schemaHeaders}
+	rec := buffer.NewEventRecord(a.cfg.GatewayID, typ, time.Now(), detail)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.queue.Append(ctx, []buffer.Record{rec}); err != nil {

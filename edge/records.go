@@ -57,15 +57,6 @@ type alertValue struct {
 	TS           int64   `json:"ts"`
 }
 
-// eventValue is the value of an edgepm.events record.
-type eventValue struct {
-	V       int            `json:"v"`
-	Gateway string         `json:"gateway"`
-	Type    string         `json:"type"`
-	TS      int64          `json:"ts"`
-	Detail  map[string]any `json:"detail,omitempty"`
-}
-
 // deadletterValue is the value of an edgepm.deadletter record.
 type deadletterValue struct {
 	V        int    `json:"v"`

@@ -39,7 +39,10 @@ func appendReadingValue(dst []byte, gateway string, r *Reading) []byte {
 		dst = append(dst, `,"device_seq":`...)
 		dst = strconv.AppendUint(dst, r.DeviceSeq, 10)
 	}
-	if len(r.Values) > 0 {
+	if len(r.rawValues) > 0 {
+		dst = append(dst, `,"values":`...)
+		dst = append(dst, r.rawValues...)
+	} else if len(r.Values) > 0 {
 		dst = append(dst, `,"values":{`...)
 		first := true
 		for k, v := range r.Values {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,11 @@ type ModelStatus struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	Loaded  bool   `json:"loaded"`
+	// Raise and Clear are the alert thresholds in force; ThresholdsOverridden
+	// says they come from inference.thresholds rather than the manifest.
+	Raise                float64 `json:"raise"`
+	Clear                float64 `json:"clear"`
+	ThresholdsOverridden bool    `json:"thresholds_overridden"`
 }
 
 // Rates are per-second rates over the last few seconds.
@@ -79,6 +85,9 @@ func (a *App) Status() Status {
 	st.BufferBytes = bs.Bytes
 	if n, v, ok := a.engine.Active(); ok {
 		st.Model = ModelStatus{Name: n, Version: v, Loaded: true}
+		if th, over, ok := a.engine.Thresholds(); ok {
+			st.Model.Raise, st.Model.Clear, st.Model.ThresholdsOverridden = th.Raise, th.Clear, over
+		}
 	}
 	st.Models = a.watcher.Models()
 	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
@@ -177,7 +186,7 @@ func (t *deviceTable) fields(device string) map[string]string {
 func (t *deviceTable) scored(p *inference.Prediction) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d := t.get(p.Device); d != nil {
+	if d := t.get(p.Device); d != nil && !math.IsNaN(p.Score) && !math.IsInf(p.Score, 0) {
 		d.score, d.scored = p.Score, true
 	}
 }

@@ -30,6 +30,11 @@ type ValidationConfig struct {
 	// MaxClockSkew rejects readings whose timestamp is further than this
 	// from the gateway clock. Default 24h; negative disables the check.
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
+	// MaxFutureSkew rejects readings stamped further than this AHEAD of the
+	// gateway clock (a device whose clock runs ahead would otherwise make
+	// its later, correct readings look out of order). Default 5m; negative
+	// disables the check (max_clock_skew still applies).
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 	// Ranges bounds sensor values by sensor name; readings outside go to
 	// the dead-letter stream.
 	Ranges map[string]Range `yaml:"ranges"`
@@ -52,6 +57,9 @@ func (c *ValidationConfig) setDefaults() {
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = 24 * time.Hour
+	}
+	if c.MaxFutureSkew == 0 {
+		c.MaxFutureSkew = 5 * time.Minute
 	}
 	if c.UnknownDevice == "" {
 		c.UnknownDevice = UnknownDeviceAccept

@@ -35,3 +35,19 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestNoDevOnlyCodeInProductionBinaries: the appliance and the simulator
+// never link the dev/test-only brokers and helpers.
+func TestNoDevOnlyCodeInProductionBinaries(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/edgepm/edgepm/cmd/edgepm", "github.com/edgepm/edgepm/cmd/firmware-sim").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, bad := range []string{"franz-go/pkg/kfake", "mochi-mqtt", "internal/testenv", "internal/devstack", "go.uber.org/goleak"} {
+			if strings.Contains(dep, bad) {
+				t.Errorf("production binary links dev-only %s", dep)
+			}
+		}
+	}
+}
