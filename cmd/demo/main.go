@@ -76,7 +76,7 @@ func run(o options) error {
 	stack, err := devstack.Start(ctx, devstack.Options{MQTTAddr: o.mqttAddr, KafkaPort: o.kafkaPort,
 		DataDir: filepath.Join(dataDir, "kafka")})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (another demo or devstack running? stop it, or pick other ports with --mqtt and --kafka-port)", err)
 	}
 	defer stack.Close()
 
