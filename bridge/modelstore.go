@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/atomicfile"
 )
 
 // modelStore keeps accepted packages on disk so a restart with Kafka down
@@ -69,7 +70,7 @@ func (s modelStore) setCurrent(name, version string) error {
 	if err := checkNames(name, version); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, name, "current"), []byte(version+"\n"))
+	return atomicfile.WriteFile(filepath.Join(s.dir, name, "current"), []byte(version+"\n"), 0o644)
 }
 
 func (s modelStore) current(name string) (string, error) {
@@ -112,7 +113,7 @@ func (s modelStore) setSelected(name string) error {
 	if !validModelName(name) {
 		return fmt.Errorf("model store %q: %w", name, errBadModelName)
 	}
-	return writeFileAtomic(filepath.Join(s.dir, ".selected"), []byte(name+"\n"))
+	return atomicfile.WriteFile(filepath.Join(s.dir, ".selected"), []byte(name+"\n"), 0o644)
 }
 
 // names lists models with a current version.
@@ -144,7 +145,7 @@ func (s modelStore) retire(name string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return syncDir(filepath.Join(s.dir, name))
+	return atomicfile.SyncDir(filepath.Join(s.dir, name))
 }
 
 // prune keeps the newest keep version dirs of name besides current.
@@ -259,40 +260,4 @@ func (s modelStore) cleanStaging(keepName, keepVersion string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	dir := filepath.Dir(name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -190,7 +190,10 @@ func TestModelWatcherStagesOnlyWantedVersions(t *testing.T) {
 	produceRaw(t, cfg, hostile...)
 	publish(t, cfg, namedPackage(t, "other-model", "2.0.0", randomBytes(30000, 4), nil), 4096)
 	v2 := publish(t, cfg, namedPackage(t, "pump-health", "2.0.0", randomBytes(25000, 5), nil), 4096)
-	waitFor(t, 20*time.Second, "2.0.0 active", func() bool { return rec.last() == "pump-health:2.0.0" })
+	// The state turns active after Activate returns: wait for both.
+	waitFor(t, 20*time.Second, "2.0.0 active", func() bool {
+		return rec.last() == "pump-health:2.0.0" && modelState_(w, "pump-health").State == ModelActive
+	})
 
 	if got := testutil.ToFloat64(w.m.staged); got != float64(v2.Chunks) {
 		t.Fatalf("%v chunks staged, want the %d of pump-health:2.0.0 only", got, v2.Chunks)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/atomicfile"
 )
 
 // waitCompaction waits for the running compaction, if any, to end.
@@ -197,7 +199,7 @@ func TestCompactionDirSyncFails(t *testing.T) {
 		if fail {
 			return errors.New("injected EIO")
 		}
-		return syncDir(dir)
+		return atomicfile.SyncDir(dir)
 	}
 	q := openTestQueue(t, path, opts)
 	if err := q.Ack(StreamReadings, seqs[29000-1]); err != nil {

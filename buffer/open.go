@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/edgepm/edgepm/internal/atomicfile"
 )
 
 // recovery describes a file moved aside at Open.
@@ -164,20 +166,11 @@ func (q *Queue) moveAside(cause error) (*recovery, error) {
 	if err := os.Rename(q.path, to); err != nil {
 		return nil, fmt.Errorf("move bad buffer file aside (%v): %w", cause, err)
 	}
-	if err := syncDir(filepath.Dir(q.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(q.path)); err != nil {
 		return nil, fmt.Errorf("move bad buffer file aside: %w", err)
 	}
 	q.log.Error("buffer file unusable; moved aside, starting a fresh buffer", "moved_to", to, "err", cause)
 	return &recovery{movedTo: to, cause: cause}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = d.Close() }()
-	return d.Sync()
 }
 
 // initFile creates the meta and stream buckets of a new file.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgepm/edgepm/internal/atomicfile"
 )
 
 // Policy is what a stream does when a record does not fit under a cap.
@@ -202,7 +204,7 @@ func (o Options) withDefaults() Options {
 		o.rename = os.Rename
 	}
 	if o.syncDir == nil {
-		o.syncDir = syncDir
+		o.syncDir = atomicfile.SyncDir
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
