@@ -147,25 +147,7 @@ func rulGraph(net *mlp, mean, std []float64, o fd001Options) *onnxgen.Model {
 	g := &onnxgen.Model{Name: o.Name, InputName: "features", OutputName: "remaining_useful_life",
 		Producer: "edgepm-train", ProducerVersion: o.Version,
 		Doc: fmt.Sprintf("C-MAPSS FD001 remaining useful life in cycles (target capped at %d) from window features", o.Cap)}
-	for j := range mean {
-		g.Mean = append(g.Mean, float32(mean[j]))
-		g.InvStd = append(g.InvStd, float32(invStd(std[j])))
-	}
-	l1 := onnxgen.Dense{Act: onnxgen.ReLU}
-	for i, row := range net.w1 {
-		r := make([]float32, len(row))
-		for j, w := range row {
-			r[j] = float32(w)
-		}
-		l1.W = append(l1.W, r)
-		l1.B = append(l1.B, float32(net.b1[i]))
-	}
-	scale := float64(o.Cap)
-	w2 := make([]float32, len(net.w2))
-	for i, w := range net.w2 {
-		w2[i] = float32(w * scale)
-	}
-	g.Layers = []onnxgen.Dense{l1, {W: [][]float32{w2}, B: []float32{float32(net.b2 * scale)}, Act: onnxgen.ReLU}}
+	net.export(g, mean, std, float64(o.Cap), onnxgen.ReLU)
 	return g
 }
 

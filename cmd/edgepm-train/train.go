@@ -149,6 +149,13 @@ func graph(net *mlp, mean, std []float64, o options) *onnxgen.Model {
 	g := &onnxgen.Model{Name: o.Name, InputName: "features", OutputName: "failure_probability",
 		Producer: "edgepm-train", ProducerVersion: o.Version,
 		Doc: "edgepm default model: failure within " + o.Data.Horizon.String() + " from window features"}
+	net.export(g, mean, std, 1, onnxgen.Sigmoid)
+	return g
+}
+
+// export writes the network into g: input standardisation, the ReLU hidden
+// layer and the output layer (scaled by scale) with activation out.
+func (net *mlp) export(g *onnxgen.Model, mean, std []float64, scale float64, out onnxgen.Activation) {
 	for j := range mean {
 		g.Mean = append(g.Mean, float32(mean[j]))
 		g.InvStd = append(g.InvStd, float32(invStd(std[j])))
@@ -164,10 +171,9 @@ func graph(net *mlp, mean, std []float64, o options) *onnxgen.Model {
 	}
 	w2 := make([]float32, len(net.w2))
 	for i, w := range net.w2 {
-		w2[i] = float32(w)
+		w2[i] = float32(w * scale)
 	}
-	g.Layers = []onnxgen.Dense{l1, {W: [][]float32{w2}, B: []float32{float32(net.b2)}, Act: onnxgen.Sigmoid}}
-	return g
+	g.Layers = []onnxgen.Dense{l1, {W: [][]float32{w2}, B: []float32{float32(net.b2 * scale)}, Act: out}}
 }
 
 // score evaluates the exported float32 graph (what the edge serves).
