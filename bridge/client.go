@@ -2,11 +2,8 @@ package bridge
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,7 +23,7 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		kgo.WithLogger(kgoLogger{log}),
 	}
 	if cfg.TLS.On() {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.Build("kafka.tls")
 		if err != nil {
 			return nil, err
 		}
@@ -75,33 +72,6 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	}
 	return kgo.NoCompression(), fmt.Errorf("%w: kafka.compression: must be zstd, lz4, snappy, gzip or none, got %q",
 		ErrInvalidConfig, name)
-}
-
-func tlsConfig(t TLSConfig) (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         t.ServerName,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // documented as unsafe, opt-in
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read kafka.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: kafka.tls.ca_file: no PEM certificate in %q", ErrInvalidConfig, t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load kafka.tls client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 func saslMechanism(s SASLConfig) sasl.Mechanism {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/tlsconf"
 )
 
 // Defaults applied by Config for zero values.
@@ -105,24 +107,8 @@ type LinkConfig struct {
 	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
 }
 
-// TLSConfig enables TLS to the brokers. TLS is on when Enabled is set or any
-// file is given.
-type TLSConfig struct {
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM bundle of CAs to trust instead of the system pool.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the client certificate for mutual TLS.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name checked in the broker's certificate.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify disables broker certificate verification. UNSAFE:
-	// anyone on the path can read and change the data. For tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// On reports whether TLS is enabled.
-func (t TLSConfig) On() bool { return t.Enabled || t.CAFile != "" || t.CertFile != "" }
+// TLSConfig enables TLS to the brokers (the same shape as mqtt.tls).
+type TLSConfig = tlsconf.Config
 
 // SASLConfig authenticates to the brokers. Mechanism "" means no SASL.
 type SASLConfig struct {
@@ -229,8 +215,8 @@ func (c Config) Validate() error {
 	if err := c.validateNumbers(); err != nil {
 		return err
 	}
-	if err := c.TLS.validate(); err != nil {
-		return err
+	if err := c.TLS.Validate("kafka.tls"); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return c.SASL.validate()
 }
@@ -262,22 +248,6 @@ func (c Config) validateNumbers() error {
 	for _, ch := range checks {
 		if ch.bad {
 			return fmt.Errorf("%w: kafka.%s: out of range, got %v", ErrInvalidConfig, ch.name, ch.got)
-		}
-	}
-	return nil
-}
-
-func (t TLSConfig) validate() error {
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return fmt.Errorf("%w: kafka.tls: cert_file and key_file go together, got cert_file=%q key_file=%q",
-			ErrInvalidConfig, t.CertFile, t.KeyFile)
-	}
-	for _, f := range []struct{ name, path string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%w: kafka.tls.%s: %q: %v", ErrInvalidConfig, f.name, f.path, err)
 		}
 	}
 	return nil

@@ -61,7 +61,7 @@ func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		}
 		in.subs = append(in.subs, tt)
 	}
-	tlsCfg, err := cfg.TLS.Build()
+	tlsCfg, err := cfg.TLS.Build("mqtt.tls")
 	if err != nil {
 		return nil, fmt.Errorf("mqtt tls: %w", err)
 	}

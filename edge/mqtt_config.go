@@ -1,13 +1,12 @@
 package edge
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/tlsconf"
 )
 
 // Subscription is one MQTT subscription: a topic template and its QoS.
@@ -18,15 +17,9 @@ type Subscription struct {
 	QoS *byte `yaml:"qos"`
 }
 
-// TLSConfig configures TLS for a client connection.
-type TLSConfig struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
+// TLSConfig configures TLS for a client connection (the same shape as
+// kafka.tls).
+type TLSConfig = tlsconf.Config
 
 // MQTTConfig configures MQTT ingest and local alert publishing.
 type MQTTConfig struct {
@@ -120,37 +113,10 @@ func (c *MQTTConfig) validate() error {
 	if *c.AlertQoS > 1 {
 		return fmt.Errorf("mqtt.alert_qos: must be 0 or 1, got %d", *c.AlertQoS)
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		return fmt.Errorf("mqtt.tls: cert_file and key_file go together")
+	if err := c.TLS.Validate("mqtt.tls"); err != nil {
+		return err
 	}
 	return nil
-}
-
-// Build returns a *tls.Config, or nil when TLS is off.
-func (t TLSConfig) Build() (*tls.Config, error) {
-	if !t.Enabled && t.CAFile == "" && t.CertFile == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // redactURL hides a password in a broker URL (tcp://user:pass@host) before
