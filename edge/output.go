@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/edgepm/edgepm/buffer"
@@ -21,26 +22,32 @@ const (
 // alerts on separate queues, each with its own loop, so alerts are never
 // stuck behind predictions (alerts use the buffer's block policy).
 type outputs struct {
-	preds  chan []inference.Prediction
+	preds  chan []buffer.Record // a batch's edgepm.predictions records
 	alerts chan []inference.AlertEvent
 	stop   chan struct{} // closed at shutdown: emit stops waiting, loops drain and return
+
+	// Used only by emit (inference's Run goroutine): the record headers of
+	// the last model seen, shared read-only by its records.
+	hdrModel, hdrVersion string
+	hdr                  []buffer.Header
 }
 
 func newOutputs() *outputs {
-	return &outputs{preds: make(chan []inference.Prediction, 256), alerts: make(chan []inference.AlertEvent, 1024),
+	return &outputs{preds: make(chan []buffer.Record, 256), alerts: make(chan []inference.AlertEvent, 1024),
 		stop: make(chan struct{})}
 }
 
 // emit is called by inference with each scored batch, on its Run goroutine.
 // Alerts go to local MQTT at once (they must work with the uplink and the
-// disk down); predictions and alerts are queued for the buffer. emit never
-// blocks longer than alertWait + predictionWait.
-func (a *App) emit(preds []inference.Prediction, alerts []inference.AlertEvent) {
-	for i := range preds {
-		a.devices.scored(&preds[i])
-	}
-	a.m.predictions.Add(float64(len(preds)))
-	a.rates.predictions.Add(int64(len(preds)))
+// disk down); predictions (encoded here, as the batch is only valid during
+// the call) and alerts are queued for the buffer. emit never blocks longer
+// than alertWait + predictionWait.
+func (a *App) emit(b *inference.Batch) {
+	n := b.Len()
+	a.devices.scored(b)
+	a.m.predictions.Add(float64(n))
+	a.rates.predictions.Add(int64(n))
+	alerts := slices.Clone(b.Alerts) // the batch's memory is reused after emit
 	for i := range alerts {
 		al := &alerts[i]
 		a.devices.alert(al)
@@ -51,9 +58,9 @@ func (a *App) emit(preds []inference.Prediction, alerts []inference.AlertEvent) 
 		a.m.dropped.WithLabelValues(buffer.StreamAlerts, "output_queue_full").Add(float64(len(alerts)))
 		a.log.Error("alerts not buffered for Kafka: the buffer is not keeping up (they were published locally)", "alerts", len(alerts))
 	}
-	if len(preds) > 0 && !enqueue(a.outs.preds, preds, predictionWait, a.outs.stop) {
-		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "output_queue_full").Add(float64(len(preds)))
-		a.log.Warn("predictions not buffered: the buffer is not keeping up", "predictions", len(preds))
+	if n > 0 && !enqueue(a.outs.preds, a.predictionRecords(b), predictionWait, a.outs.stop) {
+		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "output_queue_full").Add(float64(n))
+		a.log.Warn("predictions not buffered: the buffer is not keeping up", "predictions", n)
 	}
 }
 
@@ -97,7 +104,12 @@ func (a *App) alertValue(al *inference.AlertEvent) alertValue {
 // predictionLoop commits predictions, batching what has queued up, until
 // stop is closed; then it commits what is still queued and returns.
 func (a *App) predictionLoop() {
-	outputLoop(a, a.outs.preds, a.predictionRecords, "predictions")
+	outputLoop(a, a.outs.preds, func(recs, v []buffer.Record) []buffer.Record {
+		if recs == nil {
+			return v
+		}
+		return append(recs, v...)
+	}, "predictions")
 }
 
 // alertLoop is predictionLoop for alerts.
@@ -148,17 +160,34 @@ func (a *App) commitOutputs(recs []buffer.Record, what string) {
 	}
 }
 
-func (a *App) predictionRecords(recs []buffer.Record, preds []inference.Prediction) []buffer.Record {
+// predictionRecords encodes a batch's predictions as edgepm.predictions
+// records. Their keys and values share one allocation; records of one model
+// share their headers. Run's goroutine only (it uses a.outs' header cache).
+func (a *App) predictionRecords(b *inference.Batch) []buffer.Record {
 	now := time.Now()
-	for i := range preds {
-		p := &preds[i]
-		v := predictionValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: p.Device, Model: p.Model,
-			ModelVersion: p.ModelVersion, WindowEnd: unixMs(p.WindowEnd), TS: unixMs(now), Score: p.Score,
-			Outputs: p.Outputs, FeatureHash: p.FeatureHash}
-		recs = append(recs, buffer.Record{Stream: buffer.StreamPredictions, Time: now, Key: []byte(p.Device),
-			Value: a.marshal(v, "prediction"), Headers: modelHeaders(p.Model, p.ModelVersion)})
+	n := b.Len()
+	recs := make([]buffer.Record, n)
+	slab := make([]byte, 0, n*(256+len(a.cfg.GatewayID)))
+	for i := range recs {
+		name, version := b.Model(i)
+		device := b.Device(i)
+		at := len(slab)
+		slab = append(slab, device...)
+		key := slab[at:len(slab):len(slab)]
+		at = len(slab)
+		slab = appendPredictionValue(slab, a.cfg.GatewayID, b, i, now)
+		recs[i] = buffer.Record{Stream: buffer.StreamPredictions, Time: now, Key: key,
+			Value: slab[at:len(slab):len(slab)], Headers: a.outs.headers(name, version)}
 	}
 	return recs
+}
+
+// headers returns the record headers for a model, shared by its records.
+func (o *outputs) headers(name, version string) []buffer.Header {
+	if o.hdr == nil || name != o.hdrModel || version != o.hdrVersion {
+		o.hdrModel, o.hdrVersion, o.hdr = name, version, modelHeaders(name, version)
+	}
+	return o.hdr
 }
 
 func (a *App) alertRecords(recs []buffer.Record, alerts []inference.AlertEvent) []buffer.Record {

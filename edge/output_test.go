@@ -25,7 +25,7 @@ func TestEmitDoesNotBlockOnAWedgedBuffer(t *testing.T) {
 		a.outs.preds <- nil
 	}
 	preds := []inference.Prediction{{Device: "d", Score: 0.5}, {Device: "d", Score: 0.6}}
-	a.emit(preds, nil) // returns after predictionWait; a hang fails the test by its timeout
+	a.emit(inference.BatchOf(preds, nil)) // returns after predictionWait; a hang fails the test by its timeout
 	if got := testutil.ToFloat64(a.m.dropped.WithLabelValues(buffer.StreamPredictions, "output_queue_full")); got != 2 {
 		t.Fatalf("dropped counter %v, want 2", got)
 	}
@@ -40,7 +40,7 @@ func TestEmitAfterStop(t *testing.T) {
 	}
 	close(a.outs.stop)
 	done := make(chan struct{})
-	go func() { a.emit([]inference.Prediction{{Device: "d"}}, nil); close(done) }()
+	go func() { a.emit(inference.BatchOf([]inference.Prediction{{Device: "d"}}, nil)); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(predictionWait / 2):

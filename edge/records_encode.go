@@ -2,7 +2,11 @@ package edge
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
+	"time"
+
+	"github.com/edgepm/edgepm/inference"
 )
 
 // appendReadingValue appends the edgepm.readings value of r (the JSON
@@ -61,6 +65,65 @@ func appendReadingValue(dst []byte, gateway string, r *Reading) []byte {
 		dst = append(dst, mustJSON(r.Waveform)...)
 	}
 	return append(dst, '}')
+}
+
+// appendPredictionValue appends the edgepm.predictions value of b's
+// prediction i (the JSON object predictionValue describes), made at now,
+// to dst. TestAppendPredictionValueMatchesJSON keeps it byte for byte equal
+// to json.Marshal(predictionValue).
+func appendPredictionValue(dst []byte, gateway string, b *inference.Batch, i int, now time.Time) []byte {
+	name, version := b.Model(i)
+	dst = append(dst, `{"v":`...)
+	dst = strconv.AppendInt(dst, SchemaVersion, 10)
+	dst = append(dst, `,"gateway":`...)
+	dst = appendJSONString(dst, gateway)
+	dst = append(dst, `,"device":`...)
+	dst = appendJSONString(dst, b.Device(i))
+	dst = append(dst, `,"model":`...)
+	dst = appendJSONString(dst, name)
+	dst = append(dst, `,"model_version":`...)
+	dst = appendJSONString(dst, version)
+	dst = append(dst, `,"window_end":`...)
+	dst = strconv.AppendInt(dst, unixMs(b.WindowEnd(i)), 10)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, unixMs(now), 10)
+	dst = append(dst, `,"score":`...)
+	dst = appendJSONFloat(dst, b.Score(i), 64)
+	if out := b.Outputs(i); len(out) > 0 {
+		dst = append(dst, `,"outputs":[`...)
+		for j, v := range out {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONFloat(dst, float64(v), 32)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"feature_hash":`...)
+	dst = appendJSONString(dst, b.FeatureHash(i))
+	return append(dst, '}')
+}
+
+// appendJSONFloat appends a finite f as encoding/json writes a float64
+// (bits 64) or float32 (bits 32): shortest representation, exponent form
+// only below 1e-6 or from 1e21 on, with a one-digit negative exponent
+// unpadded. The engine emits only finite outputs.
+func appendJSONFloat(dst []byte, f float64, bits int) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }
 
 // appendJSONString appends s as a JSON string.

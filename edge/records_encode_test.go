@@ -2,9 +2,13 @@ package edge
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/edgepm/edgepm/inference"
 )
 
 func TestAppendReadingValueMatchesJSON(t *testing.T) {
@@ -45,4 +49,47 @@ func BenchmarkAppendReadingValue(b *testing.B) {
 	for b.Loop() {
 		buf = appendReadingValue(buf[:0], "gw-1", &r)
 	}
+}
+
+func TestAppendPredictionValueMatchesJSON(t *testing.T) {
+	floats := []float64{0, 1, -1, 0.5, 0.1, 1.0 / 3, 123456789.125, 1e-6, 9.99e-7, -2e-9, 1e20, 1e21, -3.4e38,
+		5e-324, 1.7976931348623157e308, 0.000123}
+	now := time.UnixMilli(1780000000999)
+	var preds []inference.Prediction
+	for i, f := range floats {
+		if math.Abs(f) > math.MaxFloat32 {
+			f = 1 // outputs are finite float32
+		}
+		preds = append(preds, inference.Prediction{Device: fmt.Sprintf("d-%d", i), Model: "m\"x", ModelVersion: "1.0",
+			WindowEnd: time.UnixMilli(1780000000000 + int64(i)), Score: f,
+			Outputs: []float32{float32(f), float32(f) / 7, 1e-7, 3e38}, FeatureHash: "0123456789abcdef"})
+	}
+	preds = append(preds, inference.Prediction{Device: "ü\n", Model: "m", ModelVersion: "2", Score: 0.25})
+	b := inference.BatchOf(preds, nil)
+	for i, p := range preds {
+		got := appendPredictionValue(nil, "gw\t1", b, i, now)
+		want := mustJSON(predictionValue{V: SchemaVersion, Gateway: "gw\t1", Device: p.Device, Model: p.Model,
+			ModelVersion: p.ModelVersion, WindowEnd: unixMs(p.WindowEnd), TS: unixMs(now), Score: p.Score,
+			Outputs: p.Outputs, FeatureHash: p.FeatureHash})
+		if string(got) != string(want) {
+			t.Errorf("prediction %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+func BenchmarkPredictionRecords(b *testing.B) {
+	preds := make([]inference.Prediction, 256)
+	for i := range preds {
+		preds[i] = inference.Prediction{Device: fmt.Sprintf("pump-%04d", i), Model: "edgepm-default", ModelVersion: "1.0.0",
+			WindowEnd: time.UnixMilli(1780000000000 + int64(i)), Score: 0.0123 * float64(i%80), Outputs: []float32{0.0123 * float32(i%80)},
+			FeatureHash: "0123456789abcdef"}
+	}
+	a := testOutputApp()
+	a.cfg.GatewayID = "gw-1"
+	batch := inference.BatchOf(preds, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.predictionRecords(batch)
+	}
+	b.ReportMetric(float64(b.N*len(preds))/b.Elapsed().Seconds(), "records/s")
 }

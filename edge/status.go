@@ -183,11 +183,14 @@ func (t *deviceTable) fields(device string) map[string]string {
 	return nil
 }
 
-func (t *deviceTable) scored(p *inference.Prediction) {
+// scored records each device's latest score from a scored batch.
+func (t *deviceTable) scored(b *inference.Batch) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d := t.get(p.Device); d != nil && !math.IsNaN(p.Score) && !math.IsInf(p.Score, 0) {
-		d.score, d.scored = p.Score, true
+	for i := range b.Len() {
+		if d, s := t.get(b.Device(i)), b.Score(i); d != nil && !math.IsNaN(s) && !math.IsInf(s, 0) {
+			d.score, d.scored = s, true
+		}
 	}
 }
 

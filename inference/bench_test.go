@@ -28,6 +28,11 @@ func benchRows(e *Engine, m *model, n int) []row {
 	return rows
 }
 
+var (
+	benchSink  float64
+	benchPreds []Prediction
+)
+
 // BenchmarkScore compares edgepm's scoring of a batch (copy into the
 // reused tensor, ONNX Runtime run, predictions, alerts, metrics) with a bare
 // onnxruntime_go Run of the same session on the same pre-filled batch.
@@ -40,32 +45,40 @@ func BenchmarkScore(b *testing.B) {
 		}
 		m := e.cur.Load()
 		rows := benchRows(e, m, n)
-		emit := func([]Prediction, []AlertEvent) {}
-		b.Run(fmt.Sprintf("edgepm/batch=%d", n), func(b *testing.B) {
-			m.refs += b.N * n // score releases one reference per row
-			batch := make([]row, n)
-			b.ReportAllocs()
-			for b.Loop() {
-				copy(batch, rows)
-				e.score(batch, emit)
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
-		})
-		b.Run(fmt.Sprintf("reused/batch=%d", n), func(b *testing.B) {
-			// A lower bound, not what Run does: the same scoring with the
-			// predictions written into one reused slice (no allocation, no GC).
-			preds := make([]Prediction, n)
-			m.refs += b.N * n
-			batch := make([]row, n)
-			b.ReportAllocs()
-			for b.Loop() {
-				copy(batch, rows)
-				e.scoreGroup(batch, preds, nil)
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
-		})
+		for _, v := range []struct {
+			name string
+			emit func(*Batch)
+		}{
+			// The engine's path: fill the reused tensor, run, copy the
+			// outputs out, finite check, alert hysteresis, metrics, the
+			// Batch view. emit ignores the batch.
+			{"edgepm", func(*Batch) {}},
+			// The same, plus an emit that reads every prediction's fields
+			// through the Batch accessors (what a consumer does).
+			{"edgepm+read", func(b *Batch) {
+				for i := range b.Len() {
+					name, _ := b.Model(i)
+					benchSink += b.Score(i) + float64(len(b.Device(i))+len(name)+len(b.FeatureHash(i))) +
+						float64(b.WindowEnd(i).Unix())
+				}
+			}},
+			// The same, plus an emit that deep-copies every prediction
+			// (Prediction values with their own Outputs) into a reused slice.
+			{"edgepm+copy", func(b *Batch) { benchPreds = b.AppendPredictions(benchPreds[:0]) }},
+		} {
+			b.Run(fmt.Sprintf("%s/batch=%d", v.name, n), func(b *testing.B) {
+				m.refs += b.N * n           // score releases one reference per row
+				batch := slices.Clone(rows) // score leaves the rows in place
+				b.ReportAllocs()
+				for b.Loop() {
+					e.score(batch, v.emit)
+				}
+				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
 		b.Run(fmt.Sprintf("tensor/batch=%d", n), func(b *testing.B) {
-			// edgepm's tensor path alone: copy rows in, run, read outputs.
+			// Bare onnxruntime_go scoring of the same batch: copy its rows
+			// into the input tensor, Run, copy the outputs out.
 			sc := m.sc
 			out := make([]float32, n)
 			b.ReportAllocs()
@@ -83,6 +96,7 @@ func BenchmarkScore(b *testing.B) {
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
 		})
 		b.Run(fmt.Sprintf("bare/batch=%d", n), func(b *testing.B) {
+			// Run alone, on the input tensor filled once.
 			sc := m.sc
 			in := sc.input(n)
 			for i := range rows {
@@ -132,11 +146,11 @@ func BenchmarkWindowToPrediction(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- e.Run(ctx, func(p []Prediction, _ []AlertEvent) {
+		done <- e.Run(ctx, func(bt *Batch) {
 			now := time.Now()
 			mu.Lock()
-			for _, x := range p {
-				k := (int(x.WindowEnd.Sub(reading("", 9).Time)/time.Second))*devices + idx[x.Device]
+			for i := range bt.Len() {
+				k := (int(bt.WindowEnd(i).Sub(reading("", 9).Time)/time.Second))*devices + idx[bt.Device(i)]
 				lat = append(lat, now.Sub(sent[k]))
 			}
 			mu.Unlock()
@@ -225,7 +239,7 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- e.Run(ctx, func([]Prediction, []AlertEvent) {}) }()
+	go func() { done <- e.Run(ctx, func(*Batch) {}) }()
 	vals := map[string]float64{"vibration_rms": 2.1, "vibration_kurtosis": 3.1, "bearing_temp_c": 60, "current_a": 40, "speed_rpm": 2950}
 	b.ReportAllocs()
 	i := 0

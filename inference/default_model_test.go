@@ -36,8 +36,8 @@ func TestDefaultModelServes(t *testing.T) {
 	got := make(chan inference.Prediction, 100)
 	done := make(chan error)
 	go func() {
-		done <- e.Run(ctx, func(p []inference.Prediction, _ []inference.AlertEvent) {
-			for _, x := range p {
+		done <- e.Run(ctx, func(b *inference.Batch) {
+			for _, x := range b.AppendPredictions(nil) {
 				got <- x
 			}
 		})

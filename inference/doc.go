@@ -11,7 +11,7 @@
 //	inference.InitRuntime(libPath)
 //	e, _ := inference.NewEngine(cfg, log, reg)
 //	e.Load(pkg)
-//	go e.Run(ctx, func(p []inference.Prediction, a []inference.AlertEvent) { ... })
+//	go e.Run(ctx, func(b *inference.Batch) { ... }) // b is valid only during the call
 //	e.Observe(ctx, inference.Reading{Device: "pump-0001", Time: t, Values: v})
 //
 // # Guarantees
@@ -37,9 +37,11 @@
 //     are lost (counted in edgepm_inference_devices_evicted_total).
 //   - ONNX Runtime sessions default to one intra-op and one inter-op thread
 //     with spinning disabled (SessionConfig). Input/output tensors are
-//     allocated once per model (bucketed by batch size, see session.go);
-//     scoring allocates only the returned predictions and their outputs,
-//     carved from one allocation per few batches (arena.go).
+//     allocated once per model (bucketed by batch size, see session.go).
+//     Scoring allocates nothing per batch: Run hands emit a Batch, a view
+//     of the scored rows and of a reused output buffer that is valid only
+//     during the call (batch.go). Consumers read it in place or copy
+//     (Batch.AppendPredictions).
 //
 // # Blocking and concurrency
 //

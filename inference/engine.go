@@ -34,8 +34,8 @@ type Engine struct {
 
 	newTicker func(time.Duration) ticker // time.NewTicker; replaced in tests
 	badOutLog rateLog                    // non-finite output logging; Run's goroutine
-	preds     arena[Prediction]          // emitted predictions; Run's goroutine
-	outs      arena[float32]             // their Outputs; Run's goroutine
+	batch     Batch                      // handed to emit, reused; Run's goroutine
+	outBuf    []float32                  // the batch's outputs, reused; Run's goroutine
 
 	rows    chan row
 	sendMu  sync.RWMutex // held shared while Observe sends, exclusively by Close
@@ -66,8 +66,6 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		rows:      make(chan row, cfg.QueueSize),
 		done:      make(chan struct{}),
 		newTicker: realTicker,
-		preds:     arena[Prediction]{chunk: arenaBatches * cfg.MaxBatch},
-		outs:      arena[float32]{chunk: arenaBatches * cfg.MaxBatch},
 	}
 	met, err := newMetrics(reg, func() float64 { return float64(len(e.rows)) },
 		func() float64 { return float64(e.deviceCount()) })

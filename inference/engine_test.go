@@ -78,7 +78,7 @@ func TestObserveWithoutModelAndAfterClose(t *testing.T) {
 	if err := e.Load(testPackage(t, "m", "1", 4)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("load after close: %v", err)
 	}
-	if err := e.Run(context.Background(), func([]Prediction, []AlertEvent) {}); !errors.Is(err, ErrClosed) {
+	if err := e.Run(context.Background(), func(*Batch) {}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("run after close: %v", err)
 	}
 	if err := e.Close(); err != nil {
@@ -271,7 +271,7 @@ func TestCloseWhileRunning(t *testing.T) {
 			_ = e.Observe(context.Background(), reading("a", j))
 		}
 		done := make(chan error)
-		go func() { done <- e.Run(context.Background(), func([]Prediction, []AlertEvent) {}) }()
+		go func() { done <- e.Run(context.Background(), func(*Batch) {}) }()
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -108,10 +108,10 @@ type collector struct {
 	alerts []AlertEvent
 }
 
-func (c *collector) emit(p []Prediction, a []AlertEvent) {
+func (c *collector) emit(b *Batch) {
 	c.mu.Lock()
-	c.preds = append(c.preds, p...)
-	c.alerts = append(c.alerts, a...)
+	c.preds = b.AppendPredictions(c.preds)
+	c.alerts = append(c.alerts, b.Alerts...)
 	c.mu.Unlock()
 }
 

@@ -13,6 +13,36 @@ func finite(v []float32) bool {
 	return true
 }
 
+// allFinite is finite for long slices (a batch's outputs): x*0 is 0 for a
+// finite x and NaN for NaN or ±Inf, so the sums stay 0 exactly when every
+// value is finite; four sums keep the additions independent.
+func allFinite(v []float32) bool {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i] * 0
+		s1 += v[i+1] * 0
+		s2 += v[i+2] * 0
+		s3 += v[i+3] * 0
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i] * 0
+	}
+	return s0+s1+s2+s3 == 0
+}
+
+// countNonFinite counts the rows of outs (k values each) with a value that
+// is not finite.
+func countNonFinite(outs []float32, k int) int {
+	n := 0
+	for i := 0; i+k <= len(outs); i += k {
+		if !finite(outs[i : i+k]) {
+			n++
+		}
+	}
+	return n
+}
+
 // invalidOutputLogEvery limits the "non-finite model output" log line.
 const invalidOutputLogEvery = 10 * time.Second
 

@@ -3,7 +3,9 @@ package inference
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,24 +135,110 @@ func TestRateLog(t *testing.T) {
 	}
 }
 
-// TestArenaSlicesAreDisjoint: slices handed out are never shared or reused,
-// and appending to one cannot spill into the next.
-func TestArenaSlicesAreDisjoint(t *testing.T) {
-	a := arena[int]{chunk: 8}
-	x, y, z := a.take(3), a.take(5), a.take(2) // z starts a new chunk
-	for _, s := range [][]int{x, y, z} {
-		if cap(s) != len(s) {
-			t.Fatalf("cap %d for len %d", cap(s), len(s))
+func TestAllFinite(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	for n := 0; n <= 9; n++ {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i) - 3.5
 		}
-		for i := range s {
-			if s[i] != 0 {
-				t.Fatal("not zeroed")
+		if !allFinite(v) {
+			t.Fatalf("n=%d: finite values reported non-finite", n)
+		}
+		for i := range v {
+			for _, bad := range []float32{inf, -inf, nan} {
+				w := slices.Clone(v)
+				w[i] = bad
+				if allFinite(w) || finite(w) {
+					t.Fatalf("n=%d: %v at %d not caught", n, bad, i)
+				}
 			}
-			s[i] = len(s)
 		}
 	}
-	x = append(x, 99)
-	if y[0] != 5 || x[0] != 3 || z[0] != 2 || len(a.take(20)) != 20 {
-		t.Fatalf("overlap: %v %v %v", x, y, z)
+	big := []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+	if !allFinite(big) {
+		t.Fatal("extreme finite values reported non-finite")
+	}
+}
+
+// TestBatchCompactionKeepsRowsAndOutputsPaired: in one batch that mixes
+// rows with non-finite outputs among finite ones, across a model swap, each
+// prediction carries its own row's outputs (the rows and outputs are moved
+// down together), in queue order.
+func TestBatchCompactionKeepsRowsAndOutputsPaired(t *testing.T) {
+	// Two outputs: out0 = x0 (the standardised vibration mean, distinct per
+	// row), out1 = 1e30*x1 - 1e30*x1: 0, or NaN when bearing_temp_c is
+	// huge (Inf - Inf).
+	pkg := func(version string) *Package {
+		return layersPackage(t, "pair", version,
+			onnxgen.Dense{W: [][]float32{{1, 0, 0, 0}, {0, 1e30, 0, 0}, {0, 1e30, 0, 0}}, B: []float32{0, 0, 0}},
+			onnxgen.Dense{W: [][]float32{{1, 0, 0}, {0, 1, -1}}, B: []float32{0, 0}})
+	}
+	e := newTestEngine(t, EngineConfig{MaxBatch: 1000, MaxDelay: time.Second})
+	if err := e.Load(pkg("1")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float32{} // device@window-end -> out0 of a finite row
+	obs := func(dev string, i int, bad bool) {
+		r := reading(dev, i)
+		r.Values["vibration_rms"] = float64(i) // window mean differs per row
+		if bad {
+			r.Values["bearing_temp_c"] = 1e10
+		}
+		if err := e.Observe(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Queue everything before Run starts, so it is scored as one batch:
+	// devices a (finite), b (NaN for some rows), across a swap to "2".
+	for i := 0; i < 30; i++ {
+		if i == 20 {
+			if err := e.Load(pkg("2")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		obs("a", i, false)
+		obs("b", i, i%3 == 0 || i >= 25) // windows of 10 hold a huge value from then on
+	}
+	// Expected out0 for a row: the mean of the vibration values in its
+	// window (the models have the same window, which the swap keeps).
+	for _, dev := range []string{"a", "b"} {
+		for i := 9; i < 30; i++ {
+			var sum float64
+			for j := i - 9; j <= i; j++ {
+				sum += float64(j)
+			}
+			want[fmt.Sprintf("%s@%d", dev, i)] = float32(sum / 10)
+		}
+	}
+	c := startRun(t, e)
+	waitFor(t, "the batch scored", func() bool {
+		return c.count()+int(testutil.ToFloat64(e.met.badOutputs)) >= 4 && testutil.ToFloat64(e.met.batches) >= 1
+	})
+	time.Sleep(100 * time.Millisecond) // let the batch finish (one emit)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if testutil.ToFloat64(e.met.badOutputs) == 0 {
+		t.Fatal("no non-finite rows in the batch: the test does not test compaction")
+	}
+	last := map[string]time.Time{}
+	for _, p := range c.preds {
+		i := int(p.WindowEnd.Sub(reading("", 0).Time) / time.Second)
+		k := fmt.Sprintf("%s@%d", p.Device, i)
+		w, ok := want[k]
+		if !ok {
+			t.Errorf("unexpected prediction %s (model %s)", k, p.ModelVersion)
+			continue
+		}
+		if len(p.Outputs) != 2 || math.Abs(float64(p.Outputs[0]-w)) > 1e-4 || p.Outputs[1] != 0 || p.Score != float64(p.Outputs[0]) {
+			t.Errorf("%s: outputs %v score %v, want [%v 0]: rows and outputs out of step", k, p.Outputs, p.Score, w)
+		}
+		if !p.WindowEnd.After(last[p.Device]) {
+			t.Errorf("%s: out of order", k)
+		}
+		last[p.Device] = p.WindowEnd
+	}
+	if len(c.preds) == 0 {
+		t.Fatal("no predictions")
 	}
 }

@@ -6,17 +6,16 @@ import (
 )
 
 // Run scores queued rows in micro-batches (up to MaxBatch rows, or what
-// arrived within MaxDelay of the first row) and calls emit with each batch's
-// predictions and the alert events they caused, from Run's goroutine, in
-// queue order. The slices belong to emit: the engine does not reuse them,
-// so emit may keep them (e.g. hand them to another goroutine); they are
-// carved from allocations shared by a few consecutive batches, so a kept
-// slice keeps those few batches' memory reachable. Run
-// returns nil when ctx ends, after scoring and emitting every row already
-// queued; ErrClosed when the engine is closed (same draining); ErrRunning
-// if another Run is active. Rows queued while no Run is active wait for the
-// next Run.
-func (e *Engine) Run(ctx context.Context, emit func([]Prediction, []AlertEvent)) error {
+// arrived within MaxDelay of the first row) and calls emit with each scored
+// batch (its predictions and the alert events they caused), from Run's
+// goroutine, in queue order. The Batch is a view of buffers the engine
+// reuses: it is valid only until emit returns (see Batch), so emit reads or
+// copies what it needs and must not keep the Batch or slices from it. Scoring
+// waits while emit runs. Run returns nil when ctx ends, after scoring and
+// emitting every row already queued; ErrClosed when the engine is closed
+// (same draining); ErrRunning if another Run is active. Rows queued while no
+// Run is active wait for the next Run.
+func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 	if !e.running.TryLock() {
 		return ErrRunning
 	}
@@ -37,11 +36,29 @@ func (e *Engine) Run(ctx context.Context, emit func([]Prediction, []AlertEvent))
 	idle := e.tickerEvery(e.idleSweepEvery())
 	defer idle.Stop()
 	batch := make([]row, 0, e.cfg.MaxBatch)
+	// Scored rows stay in batch's array until the next batch overwrites
+	// them (clearing 256 rows per batch costs more than the check); what
+	// the next batch did not overwrite is cleared then, and everything once
+	// Run has been idle for a second, so old models and devices are not
+	// kept reachable.
+	stale, busy := 0, false
+	release := time.NewTicker(time.Second)
+	defer release.Stop()
 	for {
 		select {
 		case r := <-e.rows:
 			batch = e.collect(ctx, timer, append(batch[:0], r))
 			e.score(batch, emit)
+			if len(batch) < stale {
+				clear(batch[len(batch):stale])
+			}
+			stale, busy = len(batch), true
+		case <-release.C:
+			if !busy {
+				clear(batch[:stale])
+				stale = 0
+			}
+			busy = false
 		case <-drift.C:
 			e.reportDrift()
 		case <-idle.C:
@@ -93,44 +110,50 @@ func (e *Engine) collectQueued(batch []row) []row {
 }
 
 // drain scores every row still queued.
-func (e *Engine) drain(batch []row, emit func([]Prediction, []AlertEvent)) {
+func (e *Engine) drain(batch []row, emit func(*Batch)) {
 	for {
 		batch = e.collectQueued(batch[:0])
 		if len(batch) == 0 {
 			return
 		}
 		e.score(batch, emit)
+		clear(batch)
 	}
 }
 
 // score runs each run of consecutive rows that share a model on that model
-// and emits the predictions of the whole batch once.
-func (e *Engine) score(batch []row, emit func([]Prediction, []AlertEvent)) {
-	preds := e.preds.take(len(batch)) // kept by emit; never reused
-	var alerts []AlertEvent
-	n := 0
+// and emits the predictions of the whole batch once. The rows with a
+// prediction are compacted to the front of batch (in order) and the Batch
+// handed to emit views them. The caller clears batch's references.
+func (e *Engine) score(batch []row, emit func(*Batch)) {
+	ready := batch[0].ready // the oldest row: the batch's worst case
+	b := &e.batch
+	b.reset(batch)
+	b.features = e.cfg.IncludeFeatures
+	outs := e.outBuf[:0]
 	for start := 0; start < len(batch); {
 		end := start + 1
 		for end < len(batch) && batch[end].m == batch[start].m {
 			end++
 		}
-		var got int
-		alerts, got = e.scoreGroup(batch[start:end], preds[n:n+end-start], alerts)
-		n += got
+		outs = e.scoreGroup(b, batch, start, end, outs)
 		start = end
 	}
-	if n > 0 || len(alerts) > 0 {
-		emit(preds[:n:n], alerts)
+	if len(b.rows) > 0 || len(b.Alerts) > 0 {
+		emit(b)
 	}
-	// One latency sample per batch: its oldest row, i.e. the batch's worst case.
-	e.met.latency.Observe(e.cfg.Now().Sub(batch[0].ready).Seconds())
-	clear(batch)
+	e.outBuf = outs[:0]
+	e.met.latency.Observe(e.cfg.Now().Sub(ready).Seconds()) // one sample per batch
+	b.reset(batch)
 }
 
-// scoreGroup scores rows computed for one model, writes their predictions
-// to preds[:n] and releases the rows' references. n is 0 when the run
-// failed; rows with non-finite outputs get no prediction.
-func (e *Engine) scoreGroup(rows []row, preds []Prediction, alerts []AlertEvent) (_ []AlertEvent, n int) {
+// scoreGroup scores batch[start:end], rows computed for one model, appends
+// their outputs to outs, and adds the rows with finite outputs to b (moving
+// them down to the end of b.rows, which is a prefix of batch) with the
+// alert events they cause. It releases the rows' model references. A failed
+// run adds nothing; rows with a non-finite output get no prediction.
+func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float32) []float32 {
+	rows := batch[start:end]
 	m := rows[0].m
 	defer m.release(len(rows))
 	sc := m.sc
@@ -144,43 +167,56 @@ func (e *Engine) scoreGroup(rows []row, preds []Prediction, alerts []AlertEvent)
 	if err != nil {
 		e.met.scoreErrors.Add(float64(len(rows)))
 		e.log.Error("score batch", "model", m.id, "rows", len(rows), "err", err)
-		return alerts, 0
+		return outs
 	}
-	outs := e.outs.take(len(out)) // one backing array per batch, sliced per row
-	copy(outs, out)
-	alerts, n = e.predict(m, rows, outs, preds, alerts)
+	at := len(outs)
+	outs = append(outs, out...) // the tensor's buffer is reused by the next run
+	o, k := outs[at:], sc.k
+	first := len(b.rows) // the group's first row in b.rows
+	if allFinite(o) && first == start {
+		b.rows = batch[:end] // all kept, nothing to move
+	} else {
+		if bad := countNonFinite(o, k); bad > 0 {
+			e.invalidOutputs(m, rows, o, bad)
+		}
+		kept := 0
+		for i := range rows {
+			ro := o[i*k : (i+1)*k]
+			if !finite(ro) {
+				continue
+			}
+			copy(o[kept*k:], ro)
+			b.rows = append(b.rows, rows[i]) // writes at or below i: batch is its backing array
+			kept++
+		}
+		o = o[:kept*k]
+		outs = outs[:at+kept*k]
+	}
+	n := len(b.rows) - first
+	if n == 0 {
+		return outs
+	}
+	b.groups = append(b.groups, batchGroup{name: m.man.Name, version: m.man.Version, start: first, end: first + n, k: k, outs: o})
+	e.alertsFor(b, m, b.rows[first:], o, k)
 	e.met.rows.Add(float64(n))
-	return alerts, n
+	return outs
 }
 
-// predict turns rows' outputs into preds[:n] and applies alert hysteresis.
-// A row with a NaN or Inf output gets no prediction: it is counted and
-// logged (rate-limited), and the device's alert state is left as it was.
-func (e *Engine) predict(m *model, rows []row, outs []float32, preds []Prediction, alerts []AlertEvent) (_ []AlertEvent, n int) {
+// alertsFor applies alert hysteresis to rows and their outputs (k per row)
+// and appends the resulting events to b.Alerts.
+func (e *Engine) alertsFor(b *Batch, m *model, rows []row, outs []float32, k int) {
 	th, _ := e.thresholdsFor(m)
 	rul := lowIsBad(m.man.OutputSemantics)
-	name, version, k := m.man.Name, m.man.Version, m.sc.k
-	bad := 0
 	for i := range rows {
-		r, o := &rows[i], outs[i*k:(i+1)*k:(i+1)*k]
-		if !finite(o) {
-			bad++
+		r := &rows[i]
+		a, score := &r.dev.alert, float64(outs[i*k])
+		if a.quiet(&th, rul, score) {
 			continue
 		}
-		p := &preds[n]
-		n++
-		*p = Prediction{Device: r.dev.name, Model: name, ModelVersion: version, WindowEnd: r.end,
-			Score: float64(o[0]), Outputs: o, FeatureHash: r.hash}
-		if e.cfg.IncludeFeatures {
-			p.Features = r.feat
-		}
-		if ev, raised := r.dev.alert.apply(th, rul, p); raised {
-			alerts = append(alerts, ev)
-			e.met.alerts.WithLabelValues(ev.State).Inc()
+		if state, threshold, flipped := a.step(&th, rul, score, r.end); flipped {
+			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,
+				State: state, Score: float64(outs[i*k]), Threshold: threshold, Time: r.end})
+			e.met.alerts.WithLabelValues(state).Inc()
 		}
 	}
-	if bad > 0 {
-		e.invalidOutputs(m, rows, outs, bad)
-	}
-	return alerts, n
 }

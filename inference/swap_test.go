@@ -67,9 +67,10 @@ func TestSwapUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() {
-		runDone <- e.Run(ctx, func(p []Prediction, _ []AlertEvent) {
+		runDone <- e.Run(ctx, func(b *Batch) {
 			mu.Lock()
-			for _, x := range p {
+			for i := range b.Len() {
+				x := b.Prediction(i)
 				if x.ModelVersion != "a" && x.ModelVersion != "b" {
 					t.Errorf("prediction from %s:%s", x.Model, x.ModelVersion)
 				}
@@ -83,7 +84,7 @@ func TestSwapUnderLoad(t *testing.T) {
 				next[x.Device] = want + 1
 			}
 			mu.Unlock()
-			scored.Add(int64(len(p)))
+			scored.Add(int64(b.Len()))
 		})
 	}()
 
