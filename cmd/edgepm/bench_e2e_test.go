@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,9 +129,21 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 			"mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e, subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: 0}]}", 1)
 		os.WriteFile(cfgPath, []byte(s), 0o644)
 	}
-	p := startProc(t, cfgPath, httpAddr)
+	if opts := os.Getenv("BENCH_E2E_KAFKA"); opts != "" { // e.g. "compression: lz4", for experiments
+		b, _ := os.ReadFile(cfgPath)
+		os.WriteFile(cfgPath, []byte(strings.Replace(string(b), "create_topics: true}", "create_topics: true, "+opts+"}", 1)), 0o644)
+	}
+	profDir := os.Getenv("BENCH_E2E_PROFILE") // write a CPU profile of edgepm under load here
+	if profDir != "" {
+		b, _ := os.ReadFile(cfgPath)
+		os.WriteFile(cfgPath, []byte(strings.Replace(string(b), `http: {listen: "`+httpAddr+`"}`,
+			`http: {listen: "`+httpAddr+`", pprof: true}`, 1)), 0o644)
+	}
+	p := startProc(t, cfgPath, httpAddr, strings.Fields(os.Getenv("BENCH_E2E_EDGEPM_ENV"))...)
 	cpu0 := readProc(p.cmd.Process.Pid).cpu
 	start := time.Now()
+	profDone := make(chan struct{})
+	profiling := false
 	simErr := make(chan error, 1)
 	go func() { simErr <- runSim(sim, broker.URL(), qos, machines, time.Second, 0, count) }()
 	deadline := time.Now().Add(120 * time.Second)
@@ -139,6 +153,17 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 		v := metricValue(p, "edgepm_ingest_readings_total")
 		if v > 0 && firstT.IsZero() {
 			firstT, firstN = time.Now(), v
+		}
+		if profDir != "" && v > 0 && !profiling {
+			profiling = true
+			go func() {
+				defer close(profDone)
+				which, ext := "profile?seconds=2", "prof"
+				if os.Getenv("BENCH_E2E_TRACE") != "" {
+					which, ext = "trace?seconds=1", "trace"
+				}
+				fetchProfile(t, httpAddr, which, filepath.Join(profDir, fmt.Sprintf("edgepm-qos%d.%s", qos, ext)))
+			}()
 		}
 		if v > lastN {
 			lastT, lastN = time.Now(), v
@@ -153,11 +178,35 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 	}
 	ps = readProc(p.cmd.Process.Pid)
 	ps.cpu = (ps.cpu - cpu0) / time.Since(start).Seconds()
+	if profiling {
+		<-profDone
+		fetchProfile(t, httpAddr, "allocs", filepath.Join(profDir, fmt.Sprintf("edgepm-qos%d.allocs", qos)))
+	}
 	_ = p.term(30 * time.Second)
 	if lastN < float64(count) {
 		t.Logf("edgepm committed only %.0f of %d readings", lastN, count)
 	}
 	return (lastN - firstN) / lastT.Sub(firstT).Seconds(), ps
+}
+
+// fetchProfile saves a profile of the running edgepm (which: a
+// /debug/pprof/ path such as "profile?seconds=2" or "allocs").
+func fetchProfile(t *testing.T, httpAddr, which, path string) {
+	resp, err := http.Get("http://" + httpAddr + "/debug/pprof/" + which)
+	if err != nil {
+		t.Logf("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		t.Logf("profile: %v", err)
+		return
+	}
+	t.Logf("profile of edgepm: %s", path)
 }
 
 // latency runs a paced load and measures publish (reading ts) to
