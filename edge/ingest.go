@@ -20,13 +20,13 @@ type Message struct {
 	QoS      byte
 	Template *TopicTemplate
 	Received time.Time // when paho handed it over
-	ack      func()
+	ack      interface{ Ack() }
 }
 
 // Ack acknowledges the message to the broker (MQTT PUBACK for QoS 1).
 func (m *Message) Ack() {
 	if m.ack != nil {
-		m.ack()
+		m.ack.Ack()
 	}
 }
 
@@ -138,7 +138,7 @@ func (in *Ingest) deliver(tt *TopicTemplate, m mqtt.Message) {
 	if in.stopping {
 		return // not acked: the broker redelivers it to the next session
 	}
-	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, Received: time.Now(), ack: m.Ack}
+	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, Received: time.Now(), ack: m}
 }
 
 // StopReceiving makes further deliveries return without queueing (they stay

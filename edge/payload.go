@@ -64,14 +64,21 @@ func NewDecoder(cfg ValidationConfig, now func() time.Time) *Decoder {
 // A bad payload returns an *InvalidError naming the reason; no reading of a
 // bad batch is returned (the whole message goes to the dead-letter stream).
 func (d *Decoder) Decode(device string, fields map[string]string, payload []byte) ([]Reading, error) {
-	received := d.now()
+	return d.decode(nil, device, fields, payload, d.now(), nil)
+}
+
+// decode is Decode appending to dst, with the receive time given and, when
+// sc is not nil, the values maps and sensor names taken from sc (see
+// decodeScratch for what that means for the readings' lifetime).
+func (d *Decoder) decode(dst []Reading, device string, fields map[string]string, payload []byte, received time.Time,
+	sc *decodeScratch) ([]Reading, error) {
 	if len(payload) > d.cfg.MaxPayloadBytes {
 		return nil, invalid(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), d.cfg.MaxPayloadBytes)
 	}
 	if !d.deviceAllowed(device) {
 		return nil, invalid(ReasonUnknownDevice, "device %q is not in validation.devices", device)
 	}
-	w, ok := fastDecode(payload)
+	w, ok := fastDecode(payload, sc)
 	if !ok {
 		w = wireReading{}
 		if err := json.Unmarshal(payload, &w); err != nil {
@@ -88,7 +95,7 @@ func (d *Decoder) Decode(device string, fields map[string]string, payload []byte
 		if len(w.Readings) > d.cfg.MaxBatch {
 			return nil, invalid(ReasonTooLarge, "batch of %d readings, limit %d", len(w.Readings), d.cfg.MaxBatch)
 		}
-		out := make([]Reading, 0, len(w.Readings))
+		out := dst
 		for i := range w.Readings {
 			if w.Readings[i].Readings != nil {
 				return nil, invalid(ReasonMalformed, "readings[%d]: nested batch", i)
@@ -109,7 +116,7 @@ func (d *Decoder) Decode(device string, fields map[string]string, payload []byte
 	if err != nil {
 		return nil, err
 	}
-	return []Reading{r}, nil
+	return append(dst, r), nil
 }
 
 func (d *Decoder) reading(device string, fields map[string]string, received time.Time, w *wireReading) (Reading, error) {

@@ -19,8 +19,10 @@ import (
 // returns ok=true the result equals what json.Unmarshal would give
 // (FuzzFastDecodeMatchesJSON checks this). It also keeps the bytes of the
 // values object (rawValues) so the readings record can reuse them.
-func fastDecode(b []byte) (w wireReading, ok bool) {
-	p := fastParser{b: b}
+//
+// sc, when not nil, supplies the values map and interns sensor names.
+func fastDecode(b []byte, sc *decodeScratch) (w wireReading, ok bool) {
+	p := fastParser{b: b, sc: sc}
 	if !p.consume('{') {
 		return w, false
 	}
@@ -31,12 +33,14 @@ func fastDecode(b []byte) (w wireReading, ok bool) {
 			p.i++
 			break
 		}
-		key, ok := p.str()
+		p.ws()
+		raw, ok := p.strRaw()
 		if !ok || !p.consume(':') {
 			return w, false
 		}
+		key := raw[1 : len(raw)-1]
 		p.ws()
-		switch key {
+		switch string(key) {
 		case "ts":
 			if seen[0] {
 				return w, false
@@ -82,8 +86,9 @@ func fastDecode(b []byte) (w wireReading, ok bool) {
 }
 
 type fastParser struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	sc *decodeScratch // nil: allocate maps and names
 }
 
 func (p *fastParser) ws() {
@@ -132,15 +137,6 @@ func (p *fastParser) strRaw() ([]byte, bool) {
 		}
 	}
 	return nil, false
-}
-
-func (p *fastParser) str() (string, bool) {
-	p.ws()
-	raw, ok := p.strRaw()
-	if !ok {
-		return "", false
-	}
-	return string(raw[1 : len(raw)-1]), true
 }
 
 // number returns a JSON number token (strict grammar).
@@ -208,23 +204,35 @@ func (p *fastParser) values() (map[string]float64, bool) {
 	if !p.consume('{') {
 		return nil, false
 	}
-	m := make(map[string]float64, 8)
+	var m map[string]float64
+	if p.sc != nil {
+		m = p.sc.valueMap()
+	} else {
+		m = make(map[string]float64, 8)
+	}
 	p.ws()
 	if p.peek() == '}' {
 		p.i++
 		return m, true
 	}
 	for {
-		k, ok := p.str()
+		p.ws()
+		raw, ok := p.strRaw()
 		if !ok || !p.consume(':') {
 			return nil, false
 		}
+		var k string
+		if p.sc != nil {
+			k = p.sc.intern(raw[1 : len(raw)-1])
+		} else {
+			k = string(raw[1 : len(raw)-1])
+		}
 		p.ws()
-		raw, ok := p.number()
+		num, ok := p.number()
 		if !ok {
 			return nil, false
 		}
-		v, err := strconv.ParseFloat(string(raw), 64)
+		v, err := strconv.ParseFloat(string(num), 64)
 		if err != nil {
 			return nil, false // out of range: encoding/json reports it
 		}

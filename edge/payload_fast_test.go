@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -12,7 +13,7 @@ func TestFastDecodeAcceptsCommonShape(t *testing.T) {
 		" {\n\t\"values\" : { \"a\" : -0.5e-3 , \"b\":0 } , \"ts\" : \"2026-01-01T00:00:00Z\" }\r\n",
 		`{}`, `{"values":{}}`, `{"seq":0}`,
 	} {
-		w, ok := fastDecode([]byte(s))
+		w, ok := fastDecode([]byte(s), nil)
 		if !ok {
 			t.Errorf("fast path refused %q", s)
 			continue
@@ -34,7 +35,7 @@ func TestFastDecodeFallsBack(t *testing.T) {
 		`{"values":{"a\u00e9":1}}`, `{"values":{"é":1}}`, `{"seq":-1}`, `{"seq":1.5}`, `{"values":{"a":01}}`,
 		`{"values":{"a":1.}}`, `{"values":{"a":1,}}`, `{"values":{"a":1,"a":2}}`, `{,}`, `{"ts":1,}`, ``, `[]`, `{"values":{"a":1}`,
 	} {
-		if w, ok := fastDecode([]byte(s)); ok {
+		if w, ok := fastDecode([]byte(s), nil); ok {
 			t.Errorf("fast path accepted %q as %+v", s, w)
 		}
 	}
@@ -57,7 +58,8 @@ func normalize(w wireReading) wireReading {
 }
 
 // FuzzFastDecodeMatchesJSON: whenever the fast path accepts an input,
-// encoding/json accepts it too and decodes the same reading.
+// encoding/json accepts it too and decodes the same reading (also with the
+// maps and names of a scratch reused from earlier inputs).
 func FuzzFastDecodeMatchesJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"ts":1780000000500,"seq":7,"values":{"vibration_rms":2.5,"bearing_temp_c":61}}`,
@@ -65,8 +67,10 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	sc := newDecodeScratch() // reused across inputs, as ingest reuses it across batches
 	f.Fuzz(func(t *testing.T, b []byte) {
-		w, ok := fastDecode(b)
+		defer sc.recycle()
+		w, ok := fastDecode(b, sc)
 		if !ok {
 			return
 		}
@@ -78,4 +82,49 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 			t.Fatalf("%q: fast %+v, json %+v", b, w, want)
 		}
 	})
+}
+
+// TestScratchReuse: value maps handed out for one batch come back empty for
+// the next, interned names are shared, and bounds hold.
+func TestScratchReuse(t *testing.T) {
+	sc := newDecodeScratch()
+	w1, ok1 := fastDecode([]byte(`{"values":{"a":1,"b":2}}`), sc)
+	w2, ok2 := fastDecode([]byte(`{"values":{"a":3}}`), sc)
+	if !ok1 || !ok2 || w1.Values["a"] != 1 || w2.Values["a"] != 3 || len(w1.Values) != 2 {
+		t.Fatalf("decoded %v %v", w1.Values, w2.Values)
+	}
+	sc.recycle()
+	w3, _ := fastDecode([]byte(`{"values":{"c":5}}`), sc)
+	if len(w3.Values) != 1 || w3.Values["c"] != 5 {
+		t.Fatalf("a reused map kept old values: %v", w3.Values)
+	}
+	if len(sc.free) != 1 || len(sc.used) != 1 {
+		t.Fatalf("free %d used %d, want 1 and 1", len(sc.free), len(sc.used))
+	}
+	for i := range maxInternedNames + 10 {
+		sc.intern([]byte(fmt.Sprintf("s%d", i)))
+	}
+	if len(sc.names) > maxInternedNames {
+		t.Fatalf("%d names interned, bound %d", len(sc.names), maxInternedNames)
+	}
+	tt, err := ParseTopicTemplate("plant/{site}/{device}/telemetry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxCachedTopics + 10 {
+		if _, _, ok := sc.match(tt, fmt.Sprintf("plant/s/d%d/telemetry", i)); !ok {
+			t.Fatal("no match")
+		}
+	}
+	if len(sc.topics) > maxCachedTopics {
+		t.Fatalf("%d topics cached, bound %d", len(sc.topics), maxCachedTopics)
+	}
+	d, f, ok := sc.match(tt, "plant/s1/pump-7/telemetry")
+	d2, f2, ok2 := sc.match(tt, "plant/s1/pump-7/telemetry")
+	if !ok || !ok2 || d != "pump-7" || d2 != d || f["site"] != "s1" || f2["site"] != "s1" {
+		t.Fatalf("cached match %q %v / %q %v", d, f, d2, f2)
+	}
+	if _, _, ok := sc.match(tt, "other/x"); ok {
+		t.Fatal("cached a wrong match")
+	}
 }

@@ -33,6 +33,7 @@ func (a *App) ingestLoop(jobs chan<- commitJob) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	msgs := a.ingest.Messages()
+	sc := newDecodeScratch()
 	for {
 		a.lastCommit.Store(time.Now().UnixNano())
 		var m *Message
@@ -59,7 +60,7 @@ func (a *App) ingestLoop(jobs chan<- commitJob) {
 				break fill
 			}
 		}
-		jobs <- a.decodeBatch(batch)
+		jobs <- a.decodeBatch(batch, sc)
 	}
 }
 
@@ -87,27 +88,43 @@ func (a *App) commitLoop(jobs <-chan commitJob) {
 	}
 }
 
-func (a *App) decodeBatch(batch []*Message) commitJob {
+// decodeBatch decodes and validates a batch of messages into buffer
+// records (readings and dead letters) and hands each reading to inference.
+// The records' keys and values share allocations; sc is ingestLoop's
+// scratch, recycled when the batch is done.
+func (a *App) decodeBatch(batch []*Message, sc *decodeScratch) commitJob {
 	j := commitJob{msgs: batch, recs: make([]buffer.Record, 0, len(batch)), start: time.Now()}
+	defer sc.recycle()
 	dec := a.dec.Load()
 	ctx := context.Background()
+	size := 0
 	for _, m := range batch {
-		a.m.messages.Inc()
-		device, fields, ok := m.Template.Match(m.Topic)
+		size += len(m.Payload) + len(m.Topic) + len(a.cfg.GatewayID) + 96 // the record's other fields
+	}
+	slab := make([]byte, 0, size)
+	a.m.messages.Add(float64(len(batch)))
+	for _, m := range batch {
+		device, fields, ok := sc.match(m.Template, m.Topic)
 		if !ok {
 			j.recs = append(j.recs, a.deadletter(dec, m, "", &InvalidError{Reason: ReasonBadTopic,
 				Detail: "topic does not match " + m.Template.String()}))
 			continue
 		}
-		rs, err := dec.Decode(device, fields, m.Payload)
+		rs, err := dec.decode(sc.readings[:0], device, fields, m.Payload, m.Received, sc)
 		if err != nil {
 			j.recs = append(j.recs, a.deadletter(dec, m, device, err))
 			continue
 		}
+		sc.readings = rs
 		for i := range rs {
 			r := &rs[i]
-			j.recs = append(j.recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: []byte(r.Device),
-				Value: appendReadingValue(nil, a.cfg.GatewayID, r), Headers: schemaHeaders})
+			at := len(slab)
+			slab = append(slab, r.Device...)
+			key := slab[at:len(slab):len(slab)]
+			at = len(slab)
+			slab = appendReadingValue(slab, a.cfg.GatewayID, r)
+			j.recs = append(j.recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: key,
+				Value: slab[at:len(slab):len(slab)], Headers: schemaHeaders})
 			a.devices.seen(r.Device, r.Time, r.Fields)
 			// Blocks while inference's queue is full: ingest slows, nothing drops.
 			if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {

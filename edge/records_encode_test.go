@@ -18,7 +18,7 @@ func TestAppendReadingValueMatchesJSON(t *testing.T) {
 		{Device: "x\n", Time: time.UnixMilli(0), Received: time.UnixMilli(1)},
 		{Device: "w", Time: time.UnixMilli(5), Received: time.UnixMilli(6), Waveform: &Waveform{Channel: "v", RateHz: 100, Samples: []float64{0.1, -0.2}}},
 	}
-	fast, ok := fastDecode([]byte(`{"values": {"x": 1.50, "y":-2e3}}`))
+	fast, ok := fastDecode([]byte(`{"values": {"x": 1.50, "y":-2e3}}`), nil)
 	if !ok {
 		t.Fatal("fast path refused")
 	}

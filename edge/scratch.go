@@ -1,0 +1,96 @@
+package edge
+
+// decodeScratch is memory the ingest hot path reuses from message to
+// message: interned sensor names, topic match results, the value maps and
+// the readings slice of the batch before. It belongs to one goroutine
+// (ingestLoop's); not safe for concurrent use.
+//
+// What it hands out is valid until recycle: Reading.Values maps are
+// cleared and reused for the next batch, so nothing may keep a reading's
+// Values past the batch (the buffer record is encoded, inference copies the
+// values into its windows). Interned names and matched Fields maps are never
+// modified and may be kept.
+type decodeScratch struct {
+	names    map[string]string
+	topics   map[topicKey]topicMatch
+	free     []map[string]float64 // value maps ready for reuse
+	used     []map[string]float64 // value maps handed out in this batch
+	readings []Reading
+}
+
+// Bounds of the scratch's caches: names and topics beyond them are not
+// cached (a publisher inventing names cannot grow memory).
+const (
+	maxInternedNames = 4096
+	maxCachedTopics  = 16384
+	maxReusedMapLen  = 64 // a map that held more sensors is not reused
+)
+
+type topicKey struct {
+	tt    *TopicTemplate
+	topic string
+}
+
+type topicMatch struct {
+	device string
+	fields map[string]string
+	ok     bool
+}
+
+func newDecodeScratch() *decodeScratch {
+	return &decodeScratch{names: map[string]string{}, topics: map[topicKey]topicMatch{}}
+}
+
+// intern returns b as a string, shared with earlier calls for the same bytes.
+func (s *decodeScratch) intern(b []byte) string {
+	if v, ok := s.names[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(s.names) < maxInternedNames {
+		s.names[v] = v
+	}
+	return v
+}
+
+// valueMap returns an empty map for a reading's values.
+func (s *decodeScratch) valueMap() map[string]float64 {
+	var m map[string]float64
+	if n := len(s.free); n > 0 {
+		m = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		m = make(map[string]float64, 8)
+	}
+	s.used = append(s.used, m)
+	return m
+}
+
+// match is tt.Match(topic), remembered per (template, topic).
+func (s *decodeScratch) match(tt *TopicTemplate, topic string) (device string, fields map[string]string, ok bool) {
+	k := topicKey{tt, topic}
+	if m, hit := s.topics[k]; hit {
+		return m.device, m.fields, m.ok
+	}
+	device, fields, ok = tt.Match(topic)
+	if len(s.topics) >= maxCachedTopics {
+		clear(s.topics)
+	}
+	s.topics[k] = topicMatch{device, fields, ok}
+	return device, fields, ok
+}
+
+// recycle makes the value maps handed out since the last recycle
+// available again; the caller is done with the batch's readings.
+func (s *decodeScratch) recycle() {
+	for _, m := range s.used {
+		if len(m) <= maxReusedMapLen {
+			clear(m)
+			s.free = append(s.free, m)
+		}
+	}
+	clear(s.used)
+	s.used = s.used[:0]
+	clear(s.readings)
+	s.readings = s.readings[:0]
+}
