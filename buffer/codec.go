@@ -66,13 +66,76 @@ func uvarintLen(n int) int {
 
 // decodeRecord decodes a framed value. The returned record does not alias b
 // (bbolt values are only valid inside their transaction). Stream is not set.
-func decodeRecord(b []byte) (Record, error) {
+func decodeRecord(b []byte) (Record, error) { return decodeRecordIn(b, nil) }
+
+// readSlab lets the records of one Read share allocations: their key, value
+// and header bytes come from chunks of bytes, their header slices from
+// chunks of headers, and header keys seen before are shared strings. A
+// record kept by the caller keeps its chunks reachable (a few tens of KB).
+// Not safe for concurrent use.
+type readSlab struct {
+	bytes   []byte
+	headers []Header
+	keys    []string // header keys seen, shared
+}
+
+const (
+	slabBytes   = 64 << 10
+	slabHeaders = 512
+)
+
+// own returns n bytes (capacity n) that no other record uses.
+func (s *readSlab) own(n int) []byte {
+	if s == nil || n > slabBytes/4 {
+		return make([]byte, n)
+	}
+	if cap(s.bytes)-len(s.bytes) < n {
+		s.bytes = make([]byte, 0, slabBytes)
+	}
+	at := len(s.bytes)
+	s.bytes = s.bytes[:at+n]
+	return s.bytes[at : at+n : at+n]
+}
+
+// headerSlice returns an empty slice of capacity n.
+func (s *readSlab) headerSlice(n int) []Header {
+	if s == nil || n > slabHeaders/4 {
+		return make([]Header, 0, n)
+	}
+	if cap(s.headers)-len(s.headers) < n {
+		s.headers = make([]Header, 0, slabHeaders)
+	}
+	at := len(s.headers)
+	s.headers = s.headers[:at+n]
+	return s.headers[at : at : at+n]
+}
+
+// key returns b as a string, shared with an earlier equal header key.
+func (s *readSlab) key(b []byte) string {
+	if s == nil {
+		return string(b)
+	}
+	for _, k := range s.keys {
+		if k == string(b) {
+			return k
+		}
+	}
+	k := string(b)
+	if len(s.keys) < 16 {
+		s.keys = append(s.keys, k)
+	}
+	return k
+}
+
+// decodeRecordIn is decodeRecord with the record's memory taken from slab
+// (nil: its own allocations).
+func decodeRecordIn(b []byte, slab *readSlab) (Record, error) {
 	if err := checkFrame(b); err != nil {
 		return Record{}, err
 	}
 	d := decoder{buf: b, off: recordHeaderLen}
 	// One allocation backs key, value and header values.
-	own := make([]byte, len(b)-recordHeaderLen)
+	own := slab.own(len(b) - recordHeaderLen)
 	copy(own, b[recordHeaderLen:])
 	d.own = own
 	r := Record{
@@ -86,11 +149,11 @@ func decodeRecord(b []byte) (Record, error) {
 		d.fail("header count too large")
 	}
 	if d.err == nil && n > 0 {
-		r.Headers = make([]Header, 0, n)
+		r.Headers = slab.headerSlice(int(n))
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			k := d.bytes("header key")
 			v := d.bytes("header value")
-			r.Headers = append(r.Headers, Header{Key: string(k), Value: v})
+			r.Headers = append(r.Headers, Header{Key: slab.key(k), Value: v})
 		}
 	}
 	if d.err == nil && d.off != len(b) {

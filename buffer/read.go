@@ -8,7 +8,9 @@ import (
 )
 
 // Read returns up to max records of stream with Seq > after, in Seq order.
-// The records are copies the caller owns. Records that fail their checksum
+// The records are copies the caller owns (records of one Read share a few
+// allocations, so keeping one keeps up to 64 KB of its neighbours'
+// memory reachable; nothing is reused). Records that fail their checksum
 // are skipped (counted, CondCorruptRecords raised); an Ack past them
 // deletes them. Read does not wait for the committer.
 func (q *Queue) Read(stream string, after uint64, max int) ([]Record, error) {
@@ -26,12 +28,13 @@ func (q *Queue) Read(stream string, after uint64, max int) ([]Record, error) {
 	n := st.records
 	q.mu.Unlock()
 	out := make([]Record, 0, min(int64(max), n))
+	var slab readSlab
 	q.dbMu.RLock()
 	defer q.dbMu.RUnlock()
 	err = q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(st.bucket).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
-			rec, err := decodeRecord(v)
+			rec, err := decodeRecordIn(v, &slab)
 			if err == nil && rec.Seq != keySeq(k) {
 				err = &CorruptError{Reason: "sequence does not match key"}
 			}

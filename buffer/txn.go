@@ -1,6 +1,8 @@
 package buffer
 
 import (
+	"encoding/binary"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -143,18 +145,27 @@ func (t *txn) deleteFront(name string, del func(seq uint64, v []byte) bool, reas
 	b := t.bucket(name)
 	var seqs []uint64
 	var freed int64
+	// One cursor deletes the front record and seeks past it, over and over:
+	// no allocation per record (Bucket.Delete makes a cursor each time), no
+	// Cursor.Next after Cursor.Delete, which can skip a record
+	// (etcd-io/bbolt#146), and no Cursor.First, which would walk over every
+	// leaf emptied so far (they are only removed at commit).
 	c := b.Cursor()
-	for k, v := c.First(); k != nil && del(keySeq(k), v); k, v = c.Next() {
-		seqs = append(seqs, keySeq(k))
+	var next [8]byte
+	for k, v := c.First(); k != nil && del(keySeq(k), v); k, v = c.Seek(next[:]) {
+		seq := keySeq(k)
+		seqs = append(seqs, seq)
 		freed += storedSize(len(v))
+		if err := c.Delete(); err != nil {
+			return 0, 0, err
+		}
+		if seq == math.MaxUint64 {
+			break
+		}
+		binary.BigEndian.PutUint64(next[:], seq+1)
 	}
 	if len(seqs) == 0 {
 		return 0, 0, nil
-	}
-	for _, s := range seqs {
-		if err := b.Delete(seqKey(s)); err != nil {
-			return 0, 0, err
-		}
 	}
 	st.records -= int64(len(seqs))
 	st.bytes -= freed
