@@ -214,6 +214,7 @@ func (p *Producer) select_(s *stream, recs []buffer.Record, cursor *uint64, skip
 	backlog bool) (batch []*kgo.Record, seqs []uint64, bytes int) {
 	batch = make([]*kgo.Record, 0, len(recs))
 	seqs = make([]uint64, 0, len(recs))
+	sl := newRecordSlab(recs)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range recs {
@@ -225,7 +226,7 @@ func (p *Producer) select_(s *stream, recs []buffer.Record, cursor *uint64, skip
 		if s.win.has(r.Seq) || (skip != nil && skip(r)) || p.tooLargeLocked(s, r) {
 			continue
 		}
-		batch = append(batch, p.kafkaRecord(s, r, backlog))
+		batch = append(batch, p.kafkaRecord(s, r, backlog, sl))
 		seqs = append(seqs, r.Seq)
 		bytes += len(r.Key) + len(r.Value)
 	}
@@ -257,20 +258,71 @@ func (p *Producer) readFailed(s *stream, err error) {
 
 // kafkaRecord builds the Kafka record of a buffered one: key, value, time,
 // the record's own headers, then gateway, stream, seq (and backlog).
-func (p *Producer) kafkaRecord(s *stream, r *buffer.Record, backlog bool) *kgo.Record {
-	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+4)
+func (p *Producer) kafkaRecord(s *stream, r *buffer.Record, backlog bool, sl *recordSlab) *kgo.Record {
+	hs := sl.headers(len(r.Headers) + 4)
 	for _, h := range r.Headers {
 		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
 	hs = append(hs,
 		kgo.RecordHeader{Key: HeaderGateway, Value: p.gwHdr},
 		kgo.RecordHeader{Key: HeaderStream, Value: s.nameHdr},
-		kgo.RecordHeader{Key: HeaderSeq, Value: strconv.AppendUint(nil, r.Seq, 10)},
+		kgo.RecordHeader{Key: HeaderSeq, Value: sl.seq(r.Seq)},
 	)
 	if backlog {
 		hs = append(hs, kgo.RecordHeader{Key: HeaderBacklog, Value: backlogHdr})
 	}
-	return &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Timestamp: r.Time, Headers: hs}
+	kr := sl.record()
+	*kr = kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Timestamp: r.Time, Headers: hs}
+	return kr
+}
+
+// recordSlab backs the Kafka records built from one read of the buffer:
+// the records, their header slices and the seq header digits come from
+// three allocations instead of three per record. kgo keeps the records
+// until their promises; nothing is reused. Sized for the read, so the
+// slices never grow (pointers into them stay valid). Nil builds each
+// record from its own allocations.
+type recordSlab struct {
+	recs []kgo.Record
+	hdrs []kgo.RecordHeader
+	seqs []byte
+}
+
+func newRecordSlab(recs []buffer.Record) *recordSlab {
+	nh := 0
+	for i := range recs {
+		nh += len(recs[i].Headers) + 4
+	}
+	return &recordSlab{recs: make([]kgo.Record, 0, len(recs)), hdrs: make([]kgo.RecordHeader, 0, nh),
+		seqs: make([]byte, 0, 20*len(recs))}
+}
+
+func (sl *recordSlab) record() *kgo.Record {
+	if sl == nil || len(sl.recs) == cap(sl.recs) {
+		return new(kgo.Record)
+	}
+	sl.recs = sl.recs[:len(sl.recs)+1]
+	return &sl.recs[len(sl.recs)-1]
+}
+
+// headers returns an empty header slice with capacity n.
+func (sl *recordSlab) headers(n int) []kgo.RecordHeader {
+	if sl == nil || cap(sl.hdrs)-len(sl.hdrs) < n {
+		return make([]kgo.RecordHeader, 0, n)
+	}
+	at := len(sl.hdrs)
+	sl.hdrs = sl.hdrs[:at+n]
+	return sl.hdrs[at : at : at+n]
+}
+
+// seq returns the decimal digits of seq.
+func (sl *recordSlab) seq(seq uint64) []byte {
+	if sl == nil || cap(sl.seqs)-len(sl.seqs) < 20 {
+		return strconv.AppendUint(nil, seq, 10)
+	}
+	at := len(sl.seqs)
+	sl.seqs = strconv.AppendUint(sl.seqs, seq, 10)
+	return sl.seqs[at:len(sl.seqs):len(sl.seqs)]
 }
 
 // dispatch hands records to kgo. Promises complete on kgo's goroutines.
