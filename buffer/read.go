@@ -26,8 +26,13 @@ func (q *Queue) Read(stream string, after uint64, max int) ([]Record, error) {
 	}
 	q.mu.Lock()
 	n := st.records
+	if st.lastSeq <= after {
+		n = 0
+	} else if d := st.lastSeq - after; d < uint64(n) {
+		n = int64(d) // records after `after` (read but unacknowledged ones are before it)
+	}
 	q.mu.Unlock()
-	out := make([]Record, 0, min(int64(max), n))
+	out := make([]Record, 0, min(int64(max), n)) // a capacity hint: the read below decides
 	var slab readSlab
 	q.dbMu.RLock()
 	defer q.dbMu.RUnlock()
