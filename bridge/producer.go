@@ -108,6 +108,9 @@ func newProducer(q queue, st buffer.Stats, cfg Config, log *slog.Logger, reg pro
 		p.byName[name] = s
 	}
 	p.m = newMetrics(reg, p)
+	for _, s := range p.streams {
+		s.ackedC = p.m.acked.WithLabelValues(s.name) // looked up once, not per record
+	}
 	return p, nil
 }
 

@@ -404,7 +404,7 @@ func (p *Producer) promise(s *stream, seq uint64, tag sendTag, sentAt time.Time,
 	s.iso.settle(s.win.mark)
 	p.mu.Unlock()
 	if err == nil {
-		p.m.acked.WithLabelValues(s.name).Inc()
+		s.ackedC.Inc()
 		p.m.latency.Observe(now.Sub(sentAt).Seconds())
 	} else {
 		p.m.errors.WithLabelValues(s.name).Inc()

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edgepm/edgepm/buffer"
 )
 
@@ -14,11 +16,12 @@ import (
 type stream struct {
 	name     string
 	topic    string
-	nameHdr  []byte    // header value, shared read-only by every record
-	win      seqWindow // (mu) acknowledged by Kafka
-	inflight int       // (mu)
-	failed   bool      // (mu) a record failed: rewind once inflight is 0
-	lastErr  string    // (mu)
+	nameHdr  []byte             // header value, shared read-only by every record
+	ackedC   prometheus.Counter // edgepm_bridge_records_acked_total{stream=name}
+	win      seqWindow          // (mu) acknowledged by Kafka
+	inflight int                // (mu)
+	failed   bool               // (mu) a record failed: rewind once inflight is 0
+	lastErr  string             // (mu)
 
 	sent, acked, errs uint64            // (mu) counters for Status
 	droppedTooLarge   uint64            // (mu)
