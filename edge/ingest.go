@@ -61,6 +61,9 @@ func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		}
 		in.subs = append(in.subs, tt)
 	}
+	if len(in.subs) == 0 {
+		return nil, fmt.Errorf("mqtt: no subscriptions")
+	}
 	tlsCfg, err := cfg.TLS.Build("mqtt.tls")
 	if err != nil {
 		return nil, fmt.Errorf("mqtt tls: %w", err)
@@ -80,6 +83,12 @@ func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetResumeSubs(true).
+		// Every message goes to route (no per-subscription callbacks):
+		// paho then skips its per-message route matching (two
+		// strings.Split per route and message), and a message that
+		// arrives before the subscriptions are renewed on a resumed
+		// session is still delivered (and acknowledged) instead of dropped.
+		SetDefaultPublishHandler(in.route).
 		SetOnConnectHandler(in.handleConnect).
 		SetConnectionLostHandler(in.lost)
 	if tlsCfg != nil {
@@ -108,7 +117,7 @@ func (in *Ingest) handleConnect(c mqtt.Client) {
 	for i, tt := range in.subs {
 		qos := *in.cfg.Subscriptions[i].QoS
 		tt := tt
-		tok := c.Subscribe(tt.Filter(), qos, func(_ mqtt.Client, m mqtt.Message) { in.deliver(tt, m) })
+		tok := c.Subscribe(tt.Filter(), qos, nil) // delivered through route
 		go func() {
 			if tok.WaitTimeout(in.cfg.ConnectTimeout) && tok.Error() != nil {
 				in.log.Error("mqtt subscribe failed", "filter", tt.Filter(), "err", tok.Error())
@@ -128,6 +137,25 @@ func (in *Ingest) lost(_ mqtt.Client, err error) {
 	if in.onConnect != nil {
 		in.onConnect(false)
 	}
+}
+
+// route runs on paho's router goroutine for every message: it picks the
+// first subscription whose template fits the topic. A topic none fits
+// (from a subscription since removed from the config, on a persistent
+// session) goes with the first template, so the pipeline dead-letters it as
+// bad_topic and acknowledges it rather than leaving it unacknowledged.
+func (in *Ingest) route(_ mqtt.Client, m mqtt.Message) {
+	tt := in.subs[0]
+	if len(in.subs) > 1 {
+		topic := m.Topic()
+		for _, s := range in.subs {
+			if s.fits(topic) {
+				tt = s
+				break
+			}
+		}
+	}
+	in.deliver(tt, m)
 }
 
 // deliver runs on paho's router goroutine. It blocks while the queue is

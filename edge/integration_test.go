@@ -43,6 +43,13 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startStack(t *testing.T, extraYAML string) *stack {
 	t.Helper()
+	return startStackMQTT(t, "", extraYAML)
+}
+
+// startStackMQTT is startStack with extra keys for the mqtt section
+// (indented lines, e.g. "  subscriptions: [...]").
+func startStackMQTT(t *testing.T, mqttYAML, extraYAML string) *stack {
+	t.Helper()
 	s := &stack{t: t, mqtt: testenv.StartMosquitto(t), kafka: testenv.StartKafka(t)}
 	lib := testenv.ONNXRuntimeLib(t)
 	yaml := fmt.Sprintf(`gateway_id: it-gw
@@ -52,13 +59,14 @@ http: {listen: "127.0.0.1:0"}
 mqtt:
   broker: %s
   client_id: edgepm-it
+%s
 kafka:
   brokers: [%s]
   create_topics: true
   partitions: 2
 inference:
   onnxruntime_lib: %s
-%s`, t.TempDir(), s.mqtt.URL(), s.kafka.Seeds()[0], lib, extraYAML)
+%s`, t.TempDir(), s.mqtt.URL(), mqttYAML, s.kafka.Seeds()[0], lib, extraYAML)
 	cfg, err := edge.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -435,4 +443,36 @@ func metricLine(t *testing.T, app *edge.App, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestTwoSubscriptions: each message is routed to the subscription whose
+// template fits its topic (fields captured by that template), once.
+func TestTwoSubscriptions(t *testing.T) {
+	s := startStackMQTT(t, `  subscriptions:
+    - {topic: "plant/{site}/{line}/{device}/telemetry"}
+    - {topic: "lab/{bench}/{device}/data"}`, "")
+	t0 := time.Now()
+	s.mosquittoPub("plant/site1/line1/pump-1/telemetry", 1, readingLines(1, 3, t0))
+	s.mosquittoPub("lab/b7/rig-2/data", 1, readingLines(1, 2, t0))
+	c := s.consume(30*time.Second, []string{"readings"}, func(c *consumed) bool { return len(c.recs["readings"]) >= 5 })
+	byDevice := map[string][]map[string]any{}
+	for _, r := range c.unique(t, "readings") {
+		var v struct {
+			Device string         `json:"device"`
+			Fields map[string]any `json:"fields"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		byDevice[v.Device] = append(byDevice[v.Device], v.Fields)
+	}
+	if len(byDevice["pump-1"]) != 3 || len(byDevice["rig-2"]) != 2 || len(byDevice) != 2 {
+		t.Fatalf("readings by device: %v", byDevice)
+	}
+	if f := byDevice["pump-1"][0]; f["site"] != "site1" || f["line"] != "line1" {
+		t.Fatalf("pump-1 fields %v", f)
+	}
+	if f := byDevice["rig-2"][0]; f["bench"] != "b7" || len(f) != 1 {
+		t.Fatalf("rig-2 fields %v", f)
+	}
 }

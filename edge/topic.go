@@ -83,6 +83,27 @@ func (t *TopicTemplate) Filter() string {
 	return strings.Join(parts, "/")
 }
 
+// fits reports whether topic has the template's levels and literals (what
+// its subscription filter matches), without allocating.
+func (t *TopicTemplate) fits(topic string) bool {
+	rest := topic
+	for i, l := range t.levels {
+		level := rest
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			if i == len(t.levels)-1 {
+				return false
+			}
+			level, rest = rest[:j], rest[j+1:]
+		} else if i != len(t.levels)-1 {
+			return false
+		}
+		if l.field == "" && level != l.literal {
+			return false
+		}
+	}
+	return true
+}
+
 // Match matches a concrete topic against the template and returns the device
 // id and the other captured fields (nil when there are none besides device).
 // ok is false when the topic does not fit or a captured level is empty.

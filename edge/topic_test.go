@@ -65,3 +65,22 @@ func FuzzTopicTemplateMatch(f *testing.F) {
 		}
 	})
 }
+
+func TestTemplateFits(t *testing.T) {
+	tt, err := ParseTopicTemplate("plant/{site}/{device}/telemetry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, want := range map[string]bool{
+		"plant/s1/pump-1/telemetry": true, "plant//pump-1/telemetry": true, // an empty capture fits; Match rejects it
+		"plant/s1/pump-1/status": false, "plant/s1/pump-1/telemetry/x": false, "plant/s1/telemetry": false,
+		"other/s1/pump-1/telemetry": false, "": false, "plant/s1/pump-1/telemetry/": false,
+	} {
+		if got := tt.fits(topic); got != want {
+			t.Errorf("fits(%q) = %v, want %v", topic, got, want)
+		}
+		if _, _, ok := tt.Match(topic); ok && !tt.fits(topic) {
+			t.Errorf("%q matches but does not fit", topic)
+		}
+	}
+}
