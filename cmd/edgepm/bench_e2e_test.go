@@ -159,6 +159,8 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 			profiling = true
 			go func() {
 				defer close(profDone)
+				time.Sleep(500 * time.Millisecond) // into the steady state
+				fetchProfile(t, httpAddr, "heap", filepath.Join(profDir, fmt.Sprintf("edgepm-qos%d.heap", qos)))
 				which, ext := "profile?seconds=2", "prof"
 				if os.Getenv("BENCH_E2E_TRACE") != "" {
 					which, ext = "trace?seconds=1", "trace"
