@@ -46,6 +46,11 @@ type InferenceConfig struct {
 	// 24h; negative disables.
 	MaxDevices    int           `yaml:"max_devices"`
 	DeviceIdleTTL time.Duration `yaml:"device_idle_ttl"`
+	// ClockResetAfter restarts a device's feature window when a reading
+	// is older than the window's newest by more than this (the device's
+	// clock was set back); smaller steps back are dropped as out of order.
+	// Default 5m; negative never restarts.
+	ClockResetAfter time.Duration `yaml:"clock_reset_after"`
 	// Thresholds overrides the serving model's alert thresholds (raise,
 	// clear, min_duration) until removed; reloadable with SIGHUP. Default:
 	// the model manifest's.
@@ -97,6 +102,9 @@ func (c *InferenceConfig) setDefaults() {
 	}
 	if c.DriftInterval == 0 {
 		c.DriftInterval = time.Hour
+	}
+	if c.ClockResetAfter == 0 {
+		c.ClockResetAfter = inference.DefaultClockResetAfter
 	}
 }
 

@@ -55,16 +55,17 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 		return nil, fmt.Errorf("load onnx runtime %s: %w", lib, err)
 	}
 	ecfg := inference.EngineConfig{
-		MaxBatch:      cfg.Inference.MaxBatch,
-		MaxDelay:      cfg.Inference.MaxDelay,
-		QueueSize:     cfg.Inference.QueueSize,
-		AllowUnsigned: cfg.Inference.AllowUnsigned,
-		Gateway:       cfg.GatewayID,
-		Session:       inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
-		MaxDevices:    cfg.Inference.MaxDevices,
-		DeviceIdleTTL: cfg.Inference.DeviceIdleTTL,
-		DriftInterval: cfg.Inference.DriftInterval,
-		OnDrift:       onDrift,
+		MaxBatch:        cfg.Inference.MaxBatch,
+		MaxDelay:        cfg.Inference.MaxDelay,
+		QueueSize:       cfg.Inference.QueueSize,
+		AllowUnsigned:   cfg.Inference.AllowUnsigned,
+		Gateway:         cfg.GatewayID,
+		Session:         inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
+		MaxDevices:      cfg.Inference.MaxDevices,
+		DeviceIdleTTL:   cfg.Inference.DeviceIdleTTL,
+		ClockResetAfter: cfg.Inference.ClockResetAfter,
+		DriftInterval:   cfg.Inference.DriftInterval,
+		OnDrift:         onDrift,
 	}
 	if ecfg.PublicKeys, err = cfg.Inference.publicKeys(); err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func (a *alertState) step(th *Thresholds, rul bool, score float64, end time.Time
 		threshold = th.Clear
 	}
 	t := end.UnixNano()
-	if !a.pending {
+	if !a.pending || t < a.since { // a window end before the crossing began: the device clock went back
 		a.pending, a.since = true, t
 	}
 	if time.Duration(t-a.since) < time.Duration(th.MinDuration) {

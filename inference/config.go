@@ -8,12 +8,13 @@ import (
 
 // Defaults for EngineConfig zero values.
 const (
-	DefaultMaxBatch      = 256
-	DefaultMaxDelay      = time.Millisecond
-	DefaultQueueSize     = 4096
-	DefaultDriftInterval = time.Minute
-	DefaultMaxDevices    = 10000
-	DefaultDeviceIdleTTL = 24 * time.Hour
+	DefaultMaxBatch        = 256
+	DefaultMaxDelay        = time.Millisecond
+	DefaultQueueSize       = 4096
+	DefaultDriftInterval   = time.Minute
+	DefaultMaxDevices      = 10000
+	DefaultDeviceIdleTTL   = 24 * time.Hour
+	DefaultClockResetAfter = 5 * time.Minute
 )
 
 // EngineConfig configures an Engine. The zero value is valid: documented
@@ -55,6 +56,16 @@ type EngineConfig struct {
 	// Run sweeps every DeviceIdleTTL/4 (at least 1s, at most 10m), so a
 	// device goes at most that much later than its TTL.
 	DeviceIdleTTL time.Duration
+	// ClockResetAfter restarts a device's window when a reading is older
+	// than the window's newest sample by more than this (default 5m; <0
+	// never): the device's clock was set back (an RTC reset, an NTP step),
+	// and without the restart every reading would be dropped as out of
+	// order until the clock caught up again, leaving the device unscored
+	// and unalerted meanwhile. Smaller steps back (jitter, a redelivered
+	// message) are dropped as out_of_order. Restarts are counted in
+	// edgepm_inference_clock_resets_total and logged; the device's alert
+	// state is kept.
+	ClockResetAfter time.Duration
 	// Now is the clock (default time.Now); used for latency, drift timing
 	// and device idleness.
 	Now func() time.Time
@@ -96,6 +107,9 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	}
 	if c.MaxDevices == 0 {
 		c.MaxDevices = DefaultMaxDevices
+	}
+	if c.ClockResetAfter == 0 {
+		c.ClockResetAfter = DefaultClockResetAfter
 	}
 	if c.DeviceIdleTTL == 0 {
 		c.DeviceIdleTTL = DefaultDeviceIdleTTL

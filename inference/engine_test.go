@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepm/edgepm/inference/features"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+
+	"github.com/edgepm/edgepm/inference/features"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -281,5 +283,69 @@ func TestCloseWhileRunning(t *testing.T) {
 		if e.freed.Load() != 1 {
 			t.Fatalf("session not released: %d", e.freed.Load())
 		}
+	}
+}
+
+// TestClockSetBackRestartsWindow: a device whose clock jumps back by more
+// than ClockResetAfter gets a fresh window and is scored again once it
+// refills, instead of being dropped as out of order until its clock
+// catches up; a small step back is still dropped.
+func TestClockSetBackRestartsWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		after     time.Duration
+		wantReset bool
+	}{{"default", 0, true}, {"disabled", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEngine(t, EngineConfig{MaxDelay: -1, ClockResetAfter: tc.after})
+			if err := e.Load(testPackage(t, "m", "1", 8)); err != nil {
+				t.Fatal(err)
+			}
+			c := startRun(t, e)
+			obs := func(r Reading) {
+				t.Helper()
+				if err := e.Observe(context.Background(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; i < 12; i++ { // window 10, hop 1: rows for readings 9, 10, 11
+				obs(reading("d", i))
+			}
+			waitFor(t, "3 predictions", func() bool { return c.count() == 3 })
+			small := reading("d", 11)
+			small.Time = small.Time.Add(-10 * time.Second) // jitter: dropped
+			obs(small)
+			if n := testutil.ToFloat64(e.met.dropped.WithLabelValues("out_of_order")); n != 1 {
+				t.Fatalf("out_of_order drops %v, want 1", n)
+			}
+			back := func(i int) Reading { // the clock set back by 24 h
+				r := reading("d", i)
+				r.Time = r.Time.Add(-24 * time.Hour)
+				return r
+			}
+			for i := 0; i < 10; i++ {
+				obs(back(i))
+			}
+			if !tc.wantReset {
+				time.Sleep(50 * time.Millisecond)
+				if c.count() != 3 || testutil.ToFloat64(e.met.clockResets) != 0 {
+					t.Fatalf("predictions %d, resets %v: the window restarted while disabled", c.count(), testutil.ToFloat64(e.met.clockResets))
+				}
+				if n := testutil.ToFloat64(e.met.dropped.WithLabelValues("out_of_order")); n != 11 {
+					t.Fatalf("out_of_order drops %v, want 11", n)
+				}
+				return
+			}
+			waitFor(t, "a prediction from the restarted window", func() bool { return c.count() == 4 })
+			c.mu.Lock()
+			p := c.preds[3]
+			c.mu.Unlock()
+			if !p.WindowEnd.Equal(back(9).Time) {
+				t.Fatalf("window end %v, want %v", p.WindowEnd, back(9).Time)
+			}
+			if n := testutil.ToFloat64(e.met.clockResets); n != 1 {
+				t.Fatalf("clock resets %v, want 1", n)
+			}
+		})
 	}
 }

@@ -27,6 +27,7 @@ type metrics struct {
 	devices     prometheus.GaugeFunc
 	evicted     *prometheus.CounterVec // reason: max_devices, idle
 	badOutputs  prometheus.Counter
+	clockResets prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*metrics, error) {
@@ -64,6 +65,8 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "ONNX Runtime sessions destroyed after a swap or close."}),
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "devices_evicted_total",
 			Help: "Devices whose state (window, drift sums, alert state) was dropped, by reason (max_devices, idle)."}, []string{"reason"}),
+		clockResets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "clock_resets_total",
+			Help: "Device windows restarted because a reading was older than the window by more than clock_reset_after (the device clock was set back)."}),
 		badOutputs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_outputs_total",
 			Help: "Rows whose model outputs were not finite (NaN or Inf); no prediction is emitted for them."}),
 	}
@@ -74,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
+	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
 		m.batchSize, m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed,
 		m.devices, m.evicted, m.badOutputs} {
 		if err := reg.Register(c); err != nil {

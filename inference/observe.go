@@ -113,6 +113,13 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 		}
 	}
 	res, err := d.win.Push(r.Time, r.Values, r.Waveforms)
+	if errors.Is(err, features.ErrOutOfOrder) && e.cfg.ClockResetAfter >= 0 && d.win.End().Sub(r.Time) > e.cfg.ClockResetAfter {
+		e.met.clockResets.Inc()
+		e.log.Warn("device clock went back; its feature window restarts", "device", d.name,
+			"newest", d.win.End(), "reading", r.Time, "clock_reset_after", e.cfg.ClockResetAfter)
+		d.win.Reset()
+		res, err = d.win.Push(r.Time, r.Values, r.Waveforms)
+	}
 	if res.Invalid > 0 {
 		e.met.invalid.Add(float64(res.Invalid))
 	}

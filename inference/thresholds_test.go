@@ -100,3 +100,22 @@ func TestThresholdOverrideMustFitModel(t *testing.T) {
 		t.Fatalf("misfit override applied: %+v", th)
 	}
 }
+
+// TestAlertPendingSurvivesClockGoingBack: a crossing that began at a window
+// end later than the current one (the device clock went back) restarts its
+// min_duration from the current window end instead of waiting for the
+// clock to catch up.
+func TestAlertPendingSurvivesClockGoingBack(t *testing.T) {
+	th := Thresholds{Raise: 0.8, Clear: 0.5, MinDuration: features.Duration(30 * time.Second)}
+	var a alertState
+	at := func(s int) time.Time { return t0().Add(time.Duration(s) * time.Second) }
+	if _, _, flipped := a.step(&th, false, 0.9, at(1000)); flipped {
+		t.Fatal("raised at once")
+	}
+	if _, _, flipped := a.step(&th, false, 0.9, at(10)); flipped { // clock set back
+		t.Fatal("raised at the step back")
+	}
+	if state, _, flipped := a.step(&th, false, 0.9, at(40)); !flipped || state != AlertRaised {
+		t.Fatalf("not raised 30 s after the step back (state %q)", state)
+	}
+}

@@ -269,3 +269,40 @@ func TestCountWindowMinSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestReset: after Reset the window behaves as a new one: it accepts older
+// times, needs its samples again before a row is due, and holds only what
+// was pushed since.
+func TestReset(t *testing.T) {
+	w, err := NewWindow(WindowConfig{Size: 4, Hop: 1}, []string{"a"}, []string{"wav"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < 110; i++ {
+		if _, err := w.Push(ts(i), map[string]float64{"a": 1}, map[string]Waveform{"wav": {RateHz: 10, Samples: []float64{1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Push(ts(5), map[string]float64{"a": 2}, nil); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("older reading: %v, want ErrOutOfOrder", err)
+	}
+	w.Reset()
+	if w.Len() != 0 || !w.End().IsZero() || len(w.latest[0].Samples) != 0 {
+		t.Fatalf("after reset: len %d end %v latest %v", w.Len(), w.End(), w.latest)
+	}
+	var ready []int
+	for i := 5; i < 10; i++ {
+		if push(t, w, i, map[string]float64{"a": float64(i)}).Ready {
+			ready = append(ready, i)
+		}
+	}
+	if len(ready) != 2 || ready[0] != 8 || ready[1] != 9 {
+		t.Fatalf("ready at %v, want [8 9] (a full window again first)", ready)
+	}
+	p, _ := NewPlan([]Spec{{Sensor: "a", Stat: Min}, {Sensor: "a", Stat: Count}}, nil)
+	dst := make([]float32, 2)
+	p.Compute(w, dst)
+	if dst[0] != 6 || dst[1] != 4 {
+		t.Fatalf("features %v, want [6 4]: samples from before the reset", dst)
+	}
+}
