@@ -54,6 +54,8 @@ type App struct {
 	// arrived (unix ns), 0 when no commit is in progress.
 	unackedSince atomic.Int64
 	closeOnce    sync.Once
+	stuck        *stuckTracker // ingestLoop's goroutine
+	stuckBuf     []stuckChange // ingestLoop's goroutine
 }
 
 // New builds the appliance from a validated config: it opens the buffer,
@@ -64,7 +66,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: NewNotifier(), started: time.Now(),
-		outs: newOutputs(), devices: newDeviceTable(10000)}
+		outs: newOutputs(), devices: newDeviceTable(10000), stuck: newStuckTracker()}
 	a.hardStop, a.stopHard = context.WithCancel(context.Background())
 	a.dec.Store(NewDecoder(cfg.Validation, nil))
 	if err := a.open(); err != nil {
@@ -98,7 +100,7 @@ func (a *App) open() (err error) {
 	if a.ingest, err = NewIngest(cfg.MQTT, log.With("component", "mqtt"), a.mqttState); err != nil {
 		return err
 	}
-	a.m = newMetrics(a.reg, func() float64 { return float64(len(a.ingest.msgs)) })
+	a.m = newMetrics(a.reg, func() float64 { return float64(len(a.ingest.msgs)) }, func() float64 { return float64(a.stuck.Stuck()) })
 	a.rates = newRateMeter()
 	if a.http, err = newHTTPServer(cfg.HTTP, a.reg, a, log.With("component", "http")); err != nil {
 		return err

@@ -17,9 +17,11 @@ type metrics struct {
 	dropped      *prometheus.CounterVec
 	encodeErrors *prometheus.CounterVec
 	unacked      prometheus.GaugeFunc
+	stuck        prometheus.GaugeFunc
+	stuckEvents  *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_ingest_messages_total",
 			Help: "MQTT messages received."}),
@@ -46,6 +48,10 @@ func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
 			Help: "Record values that could not be encoded as JSON, by kind."}, []string{"what"}),
 		unacked: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ingest_unacked_messages",
 			Help: "MQTT messages received and not yet committed and acknowledged."}, unacked),
+		stuck: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_sensors_stuck",
+			Help: "Sensors reporting the same value for validation.stuck_after consecutive readings, now."}, stuck),
+		stuckEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_sensor_stuck_events_total",
+			Help: "Sensors that became stuck (state=stuck) or recovered (state=recovered)."}, []string{"state"}),
 	}
 	for _, r := range []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
 		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic} {
@@ -53,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, unacked func() float64) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.readings, m.invalid, m.commitSecs, m.commitErrors,
-			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors)
+			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors, m.stuck, m.stuckEvents)
 	}
 	return m
 }

@@ -13,7 +13,7 @@ import (
 
 func testOutputApp() *App {
 	return &App{log: slog.New(slog.DiscardHandler), devices: newDeviceTable(10), rates: newRateMeter(),
-		m: newMetrics(nil, func() float64 { return 0 }), outs: newOutputs()}
+		m: newMetrics(nil, func() float64 { return 0 }, func() float64 { return 0 }), outs: newOutputs()}
 }
 
 // With the buffer wedged (nothing drains the output queues), emit gives up

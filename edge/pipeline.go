@@ -126,6 +126,9 @@ func (a *App) decodeBatch(batch []*Message, sc *decodeScratch) commitJob {
 			j.recs = append(j.recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: key,
 				Value: slab[at:len(slab):len(slab)], Headers: schemaHeaders})
 			a.devices.seen(r.Device, r.Time, r.Fields)
+			if dec.cfg.StuckAfter > 0 {
+				j.recs = a.stuckSensors(j.recs, r, dec)
+			}
 			// Blocks while inference's queue is full: ingest slows, nothing drops.
 			if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
 				a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
@@ -134,6 +137,29 @@ func (a *App) decodeBatch(batch []*Message, sc *decodeScratch) commitJob {
 		j.readings += len(rs)
 	}
 	return j
+}
+
+// stuckSensors runs the stuck-sensor check on a reading and appends an
+// event record for each sensor that became stuck or recovered (committed
+// with the batch).
+func (a *App) stuckSensors(recs []buffer.Record, r *Reading, dec *Decoder) []buffer.Record {
+	a.stuckBuf = a.stuck.observe(r.Device, r.Time, r.Values, dec.cfg.StuckAfter, dec.cfg.stuckIgnore, a.stuckBuf[:0])
+	for _, c := range a.stuckBuf {
+		typ, state := "sensor.recovered", "recovered"
+		if c.stuck {
+			typ, state = "sensor.stuck", "stuck"
+			a.log.Warn("sensor stuck: same value in consecutive readings", "device", c.device, "sensor", c.sensor,
+				"value", c.value, "readings", c.readings, "since", c.since)
+		} else {
+			a.log.Info("stuck sensor recovered", "device", c.device, "sensor", c.sensor, "value", c.value,
+				"stuck_readings", c.readings)
+		}
+		a.m.stuckEvents.WithLabelValues(state).Inc()
+		a.devices.setStuck(c.device, c.sensor, c.stuck)
+		recs = append(recs, buffer.NewEventRecord(a.cfg.GatewayID, typ, r.Received, map[string]any{
+			"device": c.device, "sensor": c.sensor, "value": c.value, "readings": c.readings, "since": unixMs(c.since)}))
+	}
+	return recs
 }
 
 // appendRetry commits recs, retrying with backoff on a write error (disk

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,7 @@ type DeviceStatus struct {
 	LastSeen time.Time `json:"last_seen"`
 	Score    *float64  `json:"score"`
 	Alert    bool      `json:"alert"`
+	Stuck    []string  `json:"stuck,omitempty"` // sensors flagged stuck (validation.stuck_after)
 }
 
 // Status gathers the current state. Safe for concurrent use.
@@ -144,6 +146,7 @@ type deviceState struct {
 	scored   bool
 	alert    bool
 	fields   map[string]string
+	stuck    []string // sensors stuck now
 }
 
 func newDeviceTable(max int) *deviceTable {
@@ -171,6 +174,21 @@ func (t *deviceTable) seen(device string, ts time.Time, fields map[string]string
 	}
 	if d.fields == nil {
 		d.fields = fields
+	}
+}
+
+// setStuck records that a device's sensor became stuck or recovered.
+func (t *deviceTable) setStuck(device, sensor string, stuck bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.get(device)
+	if d == nil {
+		return
+	}
+	d.stuck = slices.DeleteFunc(d.stuck, func(s string) bool { return s == sensor })
+	if stuck {
+		d.stuck = append(d.stuck, sensor)
+		slices.Sort(d.stuck)
 	}
 }
 
@@ -208,7 +226,7 @@ func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
 	out := make([]DeviceStatus, 0, len(t.m))
 	active := 0
 	for name, d := range t.m {
-		ds := DeviceStatus{Device: name, LastSeen: d.lastSeen, Alert: d.alert}
+		ds := DeviceStatus{Device: name, LastSeen: d.lastSeen, Alert: d.alert, Stuck: slices.Clone(d.stuck)}
 		if d.scored {
 			s := d.score
 			ds.Score = &s

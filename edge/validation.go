@@ -43,6 +43,17 @@ type ValidationConfig struct {
 	// UnknownDevice is "accept" (default) or "reject" (dead-letter
 	// messages from devices not matching Devices).
 	UnknownDevice string `yaml:"unknown_device"`
+	// StuckAfter flags a sensor as stuck once it reports exactly the same
+	// value in this many consecutive readings of its device: a
+	// sensor.stuck event, the edgepm_sensors_stuck gauge and the device's
+	// status; its first different value sends sensor.recovered. The
+	// readings are still stored and scored. Default 0: off (quantised and
+	// set-point channels repeat legitimately: list them in StuckIgnore).
+	StuckAfter int `yaml:"stuck_after"`
+	// StuckIgnore lists sensors never flagged as stuck.
+	StuckIgnore []string `yaml:"stuck_ignore"`
+
+	stuckIgnore map[string]bool // StuckIgnore as a set (setDefaults)
 }
 
 func (c *ValidationConfig) setDefaults() {
@@ -64,6 +75,10 @@ func (c *ValidationConfig) setDefaults() {
 	if c.UnknownDevice == "" {
 		c.UnknownDevice = UnknownDeviceAccept
 	}
+	c.stuckIgnore = make(map[string]bool, len(c.StuckIgnore))
+	for _, s := range c.StuckIgnore {
+		c.stuckIgnore[s] = true
+	}
 }
 
 func (c *ValidationConfig) validate() error {
@@ -74,6 +89,8 @@ func (c *ValidationConfig) validate() error {
 		return fmt.Errorf("validation.max_batch: must be > 0, got %d", c.MaxBatch)
 	case c.MaxWaveformSamples < 0:
 		return fmt.Errorf("validation.max_waveform_samples: must be > 0, got %d", c.MaxWaveformSamples)
+	case c.StuckAfter < 0 || c.StuckAfter == 1:
+		return fmt.Errorf("validation.stuck_after: must be 0 (off) or at least 2 readings, got %d", c.StuckAfter)
 	case c.UnknownDevice != "" && c.UnknownDevice != UnknownDeviceAccept && c.UnknownDevice != UnknownDeviceReject:
 		return fmt.Errorf("validation.unknown_device: must be accept or reject, got %q", c.UnknownDevice)
 	}

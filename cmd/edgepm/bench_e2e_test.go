@@ -103,17 +103,6 @@ func readProc(pid int) procStats {
 	return st
 }
 
-func metricValue(p *proc, name string) float64 {
-	for _, l := range strings.Split(p.metrics(name), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	return 0
-}
-
 // edgepmThroughput drives count messages as fast as the simulator can and
 // reports edgepm's sustained committed readings/s.
 func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate float64, ps procStats) {

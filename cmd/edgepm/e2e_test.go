@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,6 +127,10 @@ type statusView struct {
 	MQTT          struct {
 		Connected bool `json:"connected"`
 	} `json:"mqtt"`
+	Devices []struct {
+		Device string   `json:"device"`
+		Stuck  []string `json:"stuck"`
+	} `json:"devices"`
 }
 
 func (p *proc) status() (*statusView, error) {
@@ -469,4 +474,16 @@ func TestStatusCommandAndNoSecretsInLogs(t *testing.T) {
 			t.Errorf("the password appears in the %s", what)
 		}
 	}
+}
+
+// metricValue returns an unlabelled metric's value from edgepm's /metrics (0 when absent).
+func metricValue(p *proc, name string) float64 {
+	for _, l := range strings.Split(p.metrics(name), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
 }

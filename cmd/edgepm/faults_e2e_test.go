@@ -31,6 +31,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge"
 	sim "github.com/edgepm/edgepm/firmware-sim"
 	"github.com/edgepm/edgepm/internal/testenv"
@@ -421,8 +422,14 @@ func testOutOfOrderFault(t *testing.T, e *faultEnv, kind sim.FaultKind) {
 	checkPredictions(t, e.tap.predictions(dev))
 }
 
+// faultStuckAfter is validation.stuck_after in the fault tests' edgepm.
+const faultStuckAfter = 20
+
 // testStuckFault: vibration_rms frozen for the whole stream. The readings
-// are valid data: stored and scored. edgepm has no stuck-sensor detection.
+// are valid data: stored and scored, not dead-lettered; with
+// validation.stuck_after set, edgepm reports the sensor stuck once (a
+// sensor.stuck event in Kafka, the edgepm_sensors_stuck gauge, the
+// device's status) after stuck_after equal readings.
 func testStuckFault(t *testing.T, e *faultEnv, kind sim.FaultKind) {
 	dev := "f-" + kind.String()
 	rs := faultReadings(t, dev, faultStreamLen)
@@ -439,8 +446,33 @@ func testStuckFault(t *testing.T, e *faultEnv, kind sim.FaultKind) {
 	e.fence(t)
 	preds := e.tap.predictions(dev)
 	checkPredictions(t, preds)
-	t.Logf("stuck: %d readings accepted, %d predictions; edgepm does not detect a stuck sensor (no metric, event or dead letter)",
-		len(rs), len(preds))
+	e.tap.waitFor(t, 10*time.Second, "a sensor.stuck event", func() bool { return len(e.tap.eventsOf(dev, "sensor.stuck")) > 0 })
+	evs := e.tap.eventsOf(dev, "sensor.stuck")
+	var stuck []buffer.Event
+	for _, ev := range evs {
+		if ev.Detail["sensor"] == sim.SensorVibrationRMS {
+			stuck = append(stuck, ev)
+		}
+	}
+	if len(stuck) != 1 || stuck[0].Detail["readings"] != float64(faultStuckAfter) ||
+		stuck[0].Detail["value"] != rs[0].Values[sim.SensorVibrationRMS] {
+		t.Fatalf("sensor.stuck events for %s: %+v, want one for %s after %d readings", dev, evs, sim.SensorVibrationRMS, faultStuckAfter)
+	}
+	if got := metricValue(e.p, "edgepm_sensors_stuck"); got < 1 {
+		t.Errorf("edgepm_sensors_stuck = %v", got)
+	}
+	st, err := e.p.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range st.Devices {
+		found = found || d.Device == dev && slices.Contains(d.Stuck, sim.SensorVibrationRMS)
+	}
+	if !found {
+		t.Errorf("/api/status does not show %s's %s as stuck", dev, sim.SensorVibrationRMS)
+	}
+	t.Logf("stuck: %d readings accepted, %d predictions, sensor.stuck after %d readings", len(rs), len(preds), faultStuckAfter)
 }
 
 // testDisconnectFault: the publisher's disconnect storms (sim.MQTTSink.Storm,
@@ -570,7 +602,7 @@ func (e *faultEnv) dedicated(t *testing.T) *faultEnv {
 func startFaultEdgepm(t *testing.T, seeds []string, tap *faultTap) *faultEnv {
 	t.Helper()
 	broker := testenv.StartMosquitto(t)
-	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), seeds, "")
+	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), seeds, "validation: {stuck_after: "+strconv.Itoa(faultStuckAfter)+"}\n")
 	e := &faultEnv{p: startProc(t, cfgPath, httpAddr), url: broker.URL(), seeds: seeds, tap: tap}
 	if !waitUntil(30*time.Second, func() bool { return e.healthy() == nil }) {
 		t.Fatalf("edgepm not ready: %v; log:\n%s", e.healthy(), e.p.logs())
@@ -823,14 +855,15 @@ func (m faultMetrics) sub(before faultMetrics) faultMetrics {
 	return out
 }
 
-// faultTap consumes edgepm.readings, edgepm.deadletter and
-// edgepm.predictions from the start for the whole test and indexes the
-// records by key (the device id).
+// faultTap consumes edgepm.readings, edgepm.deadletter,
+// edgepm.predictions and edgepm.events from the start for the whole test
+// and indexes the records by device (the key; an event's detail.device).
 type faultTap struct {
-	mu    sync.Mutex
-	reads map[string][]faultReading
-	dead  map[string][]faultDead
-	preds map[string][]faultPred
+	mu     sync.Mutex
+	reads  map[string][]faultReading
+	dead   map[string][]faultDead
+	preds  map[string][]faultPred
+	events map[string][]buffer.Event
 }
 
 type faultReading struct {
@@ -861,14 +894,15 @@ type faultPred struct {
 func startFaultTap(t *testing.T, seeds []string) *faultTap {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...),
-		kgo.ConsumeTopics("edgepm.readings", "edgepm.deadletter", "edgepm.predictions"),
+		kgo.ConsumeTopics("edgepm.readings", "edgepm.deadletter", "edgepm.predictions", "edgepm.events"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchMaxPartitionBytes(8<<20),
 		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tap := &faultTap{reads: map[string][]faultReading{}, dead: map[string][]faultDead{}, preds: map[string][]faultPred{}}
+	tap := &faultTap{reads: map[string][]faultReading{}, dead: map[string][]faultDead{}, preds: map[string][]faultPred{},
+		events: map[string][]buffer.Event{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -907,7 +941,26 @@ func (tap *faultTap) add(r *kgo.Record) {
 			v.err = fmt.Errorf("value has device %q, key %q", v.Device, key)
 		}
 		tap.preds[key] = append(tap.preds[key], v)
+	case "edgepm.events":
+		var ev buffer.Event
+		if json.Unmarshal(r.Value, &ev) == nil {
+			dev, _ := ev.Detail["device"].(string)
+			tap.events[dev] = append(tap.events[dev], ev)
+		}
 	}
+}
+
+// eventsOf returns dev's events of type typ.
+func (tap *faultTap) eventsOf(dev, typ string) []buffer.Event {
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	var out []buffer.Event
+	for _, ev := range tap.events[dev] {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // seqs counts the records of dev in edgepm.readings by device_seq.

@@ -1,0 +1,55 @@
+package edge
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestStuckTracker(t *testing.T) {
+	tr := newStuckTracker()
+	at := func(i int) time.Time { return time.Unix(1_780_000_000+int64(i), 0) }
+	var changes []stuckChange
+	feed := func(i int, v map[string]float64) {
+		changes = tr.observe("pump-1", at(i), v, 5, map[string]bool{"speed_rpm": true}, changes[:0])
+	}
+	for i := 0; i < 4; i++ { // 4 equal readings: not yet
+		feed(i, map[string]float64{"vib": 2.5, "temp": float64(60 + i), "speed_rpm": 1480})
+		if len(changes) != 0 || tr.Stuck() != 0 {
+			t.Fatalf("reading %d: changes %v", i, changes)
+		}
+	}
+	feed(4, map[string]float64{"vib": 2.5, "temp": 70, "speed_rpm": 1480}) // the 5th: vib is stuck
+	if len(changes) != 1 || !changes[0].stuck || changes[0].sensor != "vib" || changes[0].readings != 5 ||
+		!changes[0].since.Equal(at(0)) || tr.Stuck() != 1 {
+		t.Fatalf("5th reading: changes %+v, stuck %d", changes, tr.Stuck())
+	}
+	feed(5, map[string]float64{"vib": 2.5, "speed_rpm": 1480}) // still stuck: reported once
+	if len(changes) != 0 {
+		t.Fatalf("reported twice: %+v", changes)
+	}
+	feed(6, map[string]float64{"vib": 2.6, "speed_rpm": 1480})
+	if len(changes) != 1 || changes[0].stuck || changes[0].value != 2.6 || changes[0].readings != 6 || tr.Stuck() != 0 {
+		t.Fatalf("recovery: changes %+v, stuck %d", changes, tr.Stuck())
+	}
+	// Off below 2, and other devices are separate.
+	if c := tr.observe("pump-2", at(0), map[string]float64{"vib": 1}, 0, nil, nil); len(c) != 0 {
+		t.Fatal("check ran while off")
+	}
+	for i := 0; i < 3; i++ {
+		changes = tr.observe("pump-2", at(i), map[string]float64{"vib": 1}, 3, nil, changes[:0])
+	}
+	if len(changes) != 1 || changes[0].device != "pump-2" || tr.Stuck() != 1 {
+		t.Fatalf("pump-2: %+v", changes)
+	}
+}
+
+func TestStuckTrackerBoundsDevices(t *testing.T) {
+	tr := newStuckTracker()
+	for i := 0; i < maxStuckDevices+100; i++ {
+		tr.observe(fmt.Sprintf("d%d", i), time.Unix(0, 0), map[string]float64{"v": 1}, 2, nil, nil)
+	}
+	if len(tr.devs) != maxStuckDevices {
+		t.Fatalf("%d devices tracked, bound %d", len(tr.devs), maxStuckDevices)
+	}
+}
