@@ -18,12 +18,12 @@ import (
 func benchRows(e *Engine, m *model, n int) []row {
 	rows := make([]row, n)
 	for i := range rows {
-		f := make([]float32, len(m.man.Features))
+		f, c, idx := m.feats.take() // as Observe does
 		for j := range f {
 			f[j] = float32(i%50) * 0.1 * float32(j+1) // constant per device: no alert flapping
 		}
 		rows[i] = row{m: m, dev: e.device(fmt.Sprintf("dev-%d", i%50), 0), end: t0().Add(time.Duration(i) * time.Second),
-			feat: f, hash: FeatureHash(f), ready: time.Now()}
+			feat: f, chunk: c, idx: idx, hash: FeatureHash(f), ready: time.Now()}
 	}
 	return rows
 }

@@ -16,6 +16,7 @@ type model struct {
 	window features.WindowConfig
 	sc     *scorer
 	loaded time.Time
+	feats  featArena // the rows' feature vectors
 
 	mu      sync.Mutex
 	refs    int

@@ -32,7 +32,9 @@ type row struct {
 	dev   *device
 	end   time.Time
 	ready time.Time
-	feat  []float32
+	feat  []float32  // in chunk at idx (m.feats), or its own memory when chunk is nil
+	chunk *featChunk // see featArena
+	idx   int32
 	hash  string
 }
 
@@ -133,7 +135,8 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 	case err != nil || !res.Ready:
 		return row{}, false, false
 	}
-	rw := row{m: m, dev: d, end: d.win.End(), feat: make([]float32, m.plan.Len())}
+	rw := row{m: m, dev: d, end: d.win.End()}
+	rw.feat, rw.chunk, rw.idx = m.feats.take()
 	if n := m.plan.Compute(d.win, rw.feat); n > 0 {
 		e.met.imputed.Add(float64(n))
 	}

@@ -242,3 +242,44 @@ func TestBatchCompactionKeepsRowsAndOutputsPaired(t *testing.T) {
 		t.Fatal("no predictions")
 	}
 }
+
+// TestCopyRows: runs of adjacent rows are copied at once, rows from
+// another chunk, out of order or with their own memory one by one; the
+// result is the rows' vectors in order either way.
+func TestCopyRows(t *testing.T) {
+	const f = 3
+	a := featArena{f: f}
+	var rows []row
+	add := func(r row) {
+		for j := range r.feat {
+			r.feat[j] = float32(len(rows)*10 + j)
+		}
+		rows = append(rows, r)
+	}
+	take := func() row {
+		feat, c, idx := a.take()
+		return row{feat: feat, chunk: c, idx: idx}
+	}
+	for range 5 {
+		add(take())
+	}
+	add(row{feat: make([]float32, f)}) // own memory
+	r1, r2 := take(), take()
+	add(r2) // adjacent in memory, but queued in the other order
+	add(r1)
+	for range featChunkRows { // across a chunk boundary
+		add(take())
+	}
+	if cap(rows[0].feat) != f {
+		t.Fatalf("vector capacity %d, want %d (an append would overwrite the next row)", cap(rows[0].feat), f)
+	}
+	dst := make([]float32, len(rows)*f)
+	copyRows(dst, rows, f)
+	for i := range rows {
+		for j := range f {
+			if got, want := dst[i*f+j], float32(i*10+j); got != want {
+				t.Fatalf("row %d value %d: %v, want %v", i, j, got, want)
+			}
+		}
+	}
+}

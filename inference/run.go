@@ -157,10 +157,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float3
 	m := rows[0].m
 	defer m.release(len(rows))
 	sc := m.sc
-	in := sc.input(len(rows))
-	for i := range rows {
-		copy(in[i*sc.f:(i+1)*sc.f], rows[i].feat)
-	}
+	copyRows(sc.input(len(rows)), rows, sc.f)
 	out, err := sc.run(len(rows))
 	e.met.batches.Inc()
 	e.met.batchSize.Observe(float64(len(rows)))

@@ -60,7 +60,8 @@ func (e *Engine) prepare(pkg *Package, builtin bool) (*model, error) {
 		rerr.Model = id
 		return nil, rerr
 	}
-	return &model{man: man, id: id, plan: plan, window: man.Window.WithDefaults(), sc: sc, loaded: e.cfg.Now()}, nil
+	return &model{man: man, id: id, plan: plan, window: man.Window.WithDefaults(), sc: sc, loaded: e.cfg.Now(),
+		feats: featArena{f: plan.Len()}}, nil
 }
 
 func (e *Engine) checkSignature(pkg *Package) error {
