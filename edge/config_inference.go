@@ -46,9 +46,10 @@ type InferenceConfig struct {
 	// 24h; negative disables.
 	MaxDevices    int           `yaml:"max_devices"`
 	DeviceIdleTTL time.Duration `yaml:"device_idle_ttl"`
-	// ClockResetAfter restarts a device's feature window when a reading
-	// is older than the window's newest by more than this (the device's
-	// clock was set back); smaller steps back are dropped as out of order.
+	// ClockResetAfter restarts a device's feature window when 3 readings
+	// in a row are older than the window's newest by more than this (the
+	// device's clock was set back); smaller steps back are dropped as out
+	// of order.
 	// Default 5m; negative never restarts.
 	ClockResetAfter time.Duration `yaml:"clock_reset_after"`
 	// Thresholds overrides the serving model's alert thresholds (raise,

@@ -158,15 +158,15 @@ func (c *bufConn) flush(out []byte) ([]byte, bool) {
 func (c *bufConn) Close() error {
 	var err error
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true // later Writes fail; what is queued still goes out
+		c.drained.Broadcast()
+		c.mu.Unlock()
 		close(c.stop)
 		select {
 		case <-c.done:
 		case <-time.After(closeFlushWait):
 		}
-		c.mu.Lock()
-		c.closed = true
-		c.drained.Broadcast()
-		c.mu.Unlock()
 		err = c.Conn.Close()
 	})
 	return err

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -126,5 +128,16 @@ func TestScratchReuse(t *testing.T) {
 	}
 	if _, _, ok := sc.match(tt, "other/x"); ok {
 		t.Fatal("cached a wrong match")
+	}
+	// Long names and topics are not kept (the bounds are by length too).
+	clear(sc.names)
+	clear(sc.topics)
+	sc.intern(bytes.Repeat([]byte("n"), maxInternedLen+1))
+	long := "plant/s/" + strings.Repeat("d", maxCachedTopic) + "/telemetry"
+	if _, _, ok := sc.match(tt, long); !ok {
+		t.Fatal("no match for a long topic")
+	}
+	if len(sc.names) != 0 || len(sc.topics) != 0 {
+		t.Fatalf("kept %d long names, %d long topics", len(sc.names), len(sc.topics))
 	}
 }

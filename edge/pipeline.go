@@ -103,6 +103,9 @@ func (a *App) decodeBatch(batch []*Message, sc *decodeScratch) commitJob {
 	}
 	slab := make([]byte, 0, size)
 	a.m.messages.Add(float64(len(batch)))
+	if ch := a.stuck.configure(dec.cfg.StuckAfter, dec.cfg.StuckIgnore); len(ch) > 0 {
+		j.recs = a.stuckEvents(j.recs, ch, time.Now())
+	}
 	for _, m := range batch {
 		device, fields, ok := sc.match(m.Template, m.Topic)
 		if !ok {
@@ -144,7 +147,13 @@ func (a *App) decodeBatch(batch []*Message, sc *decodeScratch) commitJob {
 // with the batch).
 func (a *App) stuckSensors(recs []buffer.Record, r *Reading, dec *Decoder) []buffer.Record {
 	a.stuckBuf = a.stuck.observe(r.Device, r.Time, r.Values, dec.cfg.StuckAfter, dec.cfg.stuckIgnore, a.stuckBuf[:0])
-	for _, c := range a.stuckBuf {
+	return a.stuckEvents(recs, a.stuckBuf, r.Received)
+}
+
+// stuckEvents reports stuck-sensor changes (log, metric, device status)
+// and appends their event records, stamped at, to recs.
+func (a *App) stuckEvents(recs []buffer.Record, changes []stuckChange, at time.Time) []buffer.Record {
+	for _, c := range changes {
 		typ, state := "sensor.recovered", "recovered"
 		if c.stuck {
 			typ, state = "sensor.stuck", "stuck"
@@ -156,7 +165,7 @@ func (a *App) stuckSensors(recs []buffer.Record, r *Reading, dec *Decoder) []buf
 		}
 		a.m.stuckEvents.WithLabelValues(state).Inc()
 		a.devices.setStuck(c.device, c.sensor, c.stuck)
-		recs = append(recs, buffer.NewEventRecord(a.cfg.GatewayID, typ, r.Received, map[string]any{
+		recs = append(recs, buffer.NewEventRecord(a.cfg.GatewayID, typ, at, map[string]any{
 			"device": c.device, "sensor": c.sensor, "value": c.value, "readings": c.readings, "since": unixMs(c.since)}))
 	}
 	return recs

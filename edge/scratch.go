@@ -18,11 +18,14 @@ type decodeScratch struct {
 	readings []Reading
 }
 
-// Bounds of the scratch's caches: names and topics beyond them are not
-// cached (a publisher inventing names cannot grow memory).
+// Bounds of the scratch's caches, by count and by length: names and topics
+// beyond them are not cached (a publisher inventing names cannot grow
+// memory by more than about 0.5 + 4 MB).
 const (
 	maxInternedNames = 4096
+	maxInternedLen   = 128
 	maxCachedTopics  = 16384
+	maxCachedTopic   = 256
 	maxReusedMapLen  = 64 // a map that held more sensors is not reused
 )
 
@@ -47,7 +50,7 @@ func (s *decodeScratch) intern(b []byte) string {
 		return v
 	}
 	v := string(b)
-	if len(s.names) < maxInternedNames {
+	if len(s.names) < maxInternedNames && len(v) <= maxInternedLen {
 		s.names[v] = v
 	}
 	return v
@@ -73,6 +76,9 @@ func (s *decodeScratch) match(tt *TopicTemplate, topic string) (device string, f
 		return m.device, m.fields, m.ok
 	}
 	device, fields, ok = tt.Match(topic)
+	if len(topic) > maxCachedTopic {
+		return device, fields, ok
+	}
 	if len(s.topics) >= maxCachedTopics {
 		clear(s.topics)
 	}

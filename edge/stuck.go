@@ -1,24 +1,36 @@
 package edge
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 )
 
-// maxStuckDevices bounds the devices the stuck-sensor check follows;
-// readings of further devices are not checked.
-const maxStuckDevices = 10000
+// Bounds of the stuck-sensor check: devices beyond maxStuckDevices and
+// sensors of a device beyond maxStuckSensors are not checked.
+const (
+	maxStuckDevices = 10000
+	maxStuckSensors = 256
+)
 
 // stuckTracker detects sensors that report exactly the same value again and
 // again (a frozen transmitter, a wire break read as a constant): once a
 // sensor repeats its value in validation.stuck_after consecutive readings of
 // its device it is stuck, and the first different value recovers it. Each
-// change is reported once. The readings themselves are still stored and
-// scored. It belongs to ingestLoop's goroutine; Stuck is safe for
+// change is reported once. Only readings newer than the device's newest
+// checked one count (a redelivered message is not a repeat). The readings
+// themselves are still stored and scored. A device that falls silent keeps
+// its stuck sensors until it reports again or the settings change. It belongs to ingestLoop's goroutine; Stuck is safe for
 // concurrent use.
 type stuckTracker struct {
-	devs  map[string]map[string]*stuckRun
+	devs  map[string]*stuckDevice
 	stuck atomic.Int64 // sensors stuck now
+	cfg   string       // the settings the state was built with (see configure)
+}
+
+type stuckDevice struct {
+	last time.Time // newest reading checked; older or equal ones (redeliveries, stragglers) are skipped
+	runs map[string]*stuckRun
 }
 
 type stuckRun struct {
@@ -38,7 +50,30 @@ type stuckChange struct {
 }
 
 func newStuckTracker() *stuckTracker {
-	return &stuckTracker{devs: map[string]map[string]*stuckRun{}}
+	return &stuckTracker{devs: map[string]*stuckDevice{}}
+}
+
+// configure is called with the current settings before each batch. When
+// they changed (a reload), every stuck sensor is reported recovered and the
+// check starts afresh, so a sensor newly ignored or a check switched off
+// does not stay stuck for ever.
+func (t *stuckTracker) configure(after int, ignore []string) []stuckChange {
+	cfg := fmt.Sprint(after, ignore)
+	if cfg == t.cfg {
+		return nil
+	}
+	t.cfg = cfg
+	var out []stuckChange
+	for dev, d := range t.devs {
+		for sensor, r := range d.runs {
+			if r.stuck {
+				out = append(out, stuckChange{device: dev, sensor: sensor, value: r.value, readings: r.n, since: r.since})
+			}
+		}
+	}
+	clear(t.devs)
+	t.stuck.Store(0)
+	return out
 }
 
 // Stuck returns the number of sensors stuck now.
@@ -51,22 +86,27 @@ func (t *stuckTracker) observe(device string, ts time.Time, values map[string]fl
 	if after < 2 {
 		return out
 	}
-	runs := t.devs[device]
-	if runs == nil {
+	d := t.devs[device]
+	if d == nil {
 		if len(t.devs) >= maxStuckDevices {
 			return out
 		}
-		runs = map[string]*stuckRun{}
-		t.devs[device] = runs
+		d = &stuckDevice{runs: map[string]*stuckRun{}}
+		t.devs[device] = d
 	}
+	if !ts.After(d.last) && !d.last.IsZero() {
+		return out
+	}
+	d.last = ts
 	for sensor, v := range values {
 		if ignore[sensor] {
 			continue
 		}
-		r := runs[sensor]
+		r := d.runs[sensor]
 		switch {
+		case r == nil && len(d.runs) >= maxStuckSensors:
 		case r == nil:
-			runs[sensor] = &stuckRun{value: v, n: 1, since: ts}
+			d.runs[sensor] = &stuckRun{value: v, n: 1, since: ts}
 		case v == r.value:
 			r.n++
 			if !r.stuck && r.n >= after {

@@ -53,3 +53,57 @@ func TestStuckTrackerBoundsDevices(t *testing.T) {
 		t.Fatalf("%d devices tracked, bound %d", len(tr.devs), maxStuckDevices)
 	}
 }
+
+// Readings not newer than the device's newest checked one (redeliveries,
+// stragglers) do not count as repeats.
+func TestStuckTrackerSkipsRedeliveries(t *testing.T) {
+	tr := newStuckTracker()
+	ts := time.Unix(1_780_000_000, 0)
+	var changes []stuckChange
+	for range 10 { // the same reading redelivered
+		changes = tr.observe("d", ts, map[string]float64{"v": 1}, 3, nil, changes)
+	}
+	changes = tr.observe("d", ts.Add(-time.Second), map[string]float64{"v": 1}, 3, nil, changes)
+	if len(changes) != 0 || tr.Stuck() != 0 {
+		t.Fatalf("redeliveries counted as repeats: %+v", changes)
+	}
+	changes = tr.observe("d", ts.Add(time.Second), map[string]float64{"v": 1}, 3, nil, changes)
+	changes = tr.observe("d", ts.Add(2*time.Second), map[string]float64{"v": 1}, 3, nil, changes)
+	if len(changes) != 1 || tr.Stuck() != 1 {
+		t.Fatalf("3 newer equal readings: %+v", changes)
+	}
+}
+
+// A change of settings (a reload) reports every stuck sensor recovered and
+// starts afresh; the same settings again change nothing.
+func TestStuckTrackerConfigure(t *testing.T) {
+	tr := newStuckTracker()
+	if ch := tr.configure(3, nil); len(ch) != 0 {
+		t.Fatalf("first configure: %+v", ch)
+	}
+	for i := range 3 {
+		tr.observe("d", time.Unix(int64(i+1), 0), map[string]float64{"v": 1, "w": 2}, 3, nil, nil)
+	}
+	if tr.Stuck() != 2 {
+		t.Fatalf("stuck %d, want 2", tr.Stuck())
+	}
+	if ch := tr.configure(3, nil); len(ch) != 0 || tr.Stuck() != 2 {
+		t.Fatalf("unchanged settings reset the state: %+v", ch)
+	}
+	ch := tr.configure(3, []string{"v"})
+	if len(ch) != 2 || ch[0].stuck || ch[1].stuck || tr.Stuck() != 0 || len(tr.devs) != 0 {
+		t.Fatalf("after a settings change: changes %+v, stuck %d", ch, tr.Stuck())
+	}
+}
+
+func TestStuckTrackerBoundsSensors(t *testing.T) {
+	tr := newStuckTracker()
+	v := map[string]float64{}
+	for i := range maxStuckSensors + 50 {
+		v[fmt.Sprintf("s%d", i)] = 1
+	}
+	tr.observe("d", time.Unix(1, 0), v, 2, nil, nil)
+	if n := len(tr.devs["d"].runs); n != maxStuckSensors {
+		t.Fatalf("%d sensors tracked, bound %d", n, maxStuckSensors)
+	}
+}

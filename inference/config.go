@@ -56,15 +56,15 @@ type EngineConfig struct {
 	// Run sweeps every DeviceIdleTTL/4 (at least 1s, at most 10m), so a
 	// device goes at most that much later than its TTL.
 	DeviceIdleTTL time.Duration
-	// ClockResetAfter restarts a device's window when a reading is older
-	// than the window's newest sample by more than this (default 5m; <0
-	// never): the device's clock was set back (an RTC reset, an NTP step),
-	// and without the restart every reading would be dropped as out of
-	// order until the clock caught up again, leaving the device unscored
-	// and unalerted meanwhile. Smaller steps back (jitter, a redelivered
-	// message) are dropped as out_of_order. Restarts are counted in
-	// edgepm_inference_clock_resets_total and logged; the device's alert
-	// state is kept.
+	// ClockResetAfter restarts a device's window when 3 readings in a row
+	// are older than the window's newest sample by more than this (default
+	// 5m; <0 never): the device's clock was set back (an RTC reset, an NTP
+	// step), and without the restart every reading would be dropped as out
+	// of order until the clock caught up again, leaving the device unscored
+	// and unalerted meanwhile. Smaller steps back (jitter) and single
+	// stragglers (a redelivered message) are dropped as out_of_order.
+	// Restarts are counted in edgepm_inference_clock_resets_total and
+	// logged (at most every 10s); the device's alert state is kept.
 	ClockResetAfter time.Duration
 	// Now is the clock (default time.Now); used for latency, drift timing
 	// and device idleness.

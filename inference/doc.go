@@ -57,9 +57,9 @@
 //   - The ONNX Runtime environment is process-global; InitRuntime loads it
 //     once and it is never destroyed.
 //   - Readings with timestamps older than their device's newest sample are
-//     dropped (counted); older by more than EngineConfig.ClockResetAfter
-//     (default 5m: the device's clock was set back), they restart the
-//     device's window instead (counted, logged). Readings without a valid value for the
+//     dropped (counted); when 3 in a row are older by more than
+//     EngineConfig.ClockResetAfter (default 5m: the device's clock was set
+//     back), the device's window restarts instead (counted, logged). Readings without a valid value for the
 //     model's sensors. Missing and NaN/Inf values are treated as missing
 //     samples; features without valid samples are imputed with the training
 //     mean (see package features).

@@ -32,10 +32,11 @@ type Engine struct {
 	driftMu     sync.Mutex // orders drift gauge updates against swaps
 	driftLabels []string   // feature label values currently set; guarded by driftMu
 
-	newTicker func(time.Duration) ticker // time.NewTicker; replaced in tests
-	badOutLog rateLog                    // non-finite output logging; Run's goroutine
-	batch     Batch                      // handed to emit, reused; Run's goroutine
-	outBuf    []float32                  // the batch's outputs, reused; Run's goroutine
+	newTicker  func(time.Duration) ticker // time.NewTicker; replaced in tests
+	badOutLog  rateLog                    // non-finite output logging; Run's goroutine
+	batch      Batch                      // handed to emit, reused; Run's goroutine
+	outBuf     []float32                  // the batch's outputs, reused; Run's goroutine
+	clockLogAt atomic.Int64               // UnixNano of the last clock-reset log line
 
 	rows    chan row
 	sendMu  sync.RWMutex // held shared while Observe sends, exclusively by Close

@@ -287,9 +287,9 @@ func TestCloseWhileRunning(t *testing.T) {
 }
 
 // TestClockSetBackRestartsWindow: a device whose clock jumps back by more
-// than ClockResetAfter gets a fresh window and is scored again once it
-// refills, instead of being dropped as out of order until its clock
-// catches up; a small step back is still dropped.
+// than ClockResetAfter gets a fresh window (after 3 such readings in a row)
+// and is scored again once it refills, instead of being dropped as out of
+// order until its clock catches up; a small step back is still dropped.
 func TestClockSetBackRestartsWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -323,7 +323,7 @@ func TestClockSetBackRestartsWindow(t *testing.T) {
 				r.Time = r.Time.Add(-24 * time.Hour)
 				return r
 			}
-			for i := 0; i < 10; i++ {
+			for i := 0; i < 12; i++ { // back(0), back(1) dropped; back(2) restarts; a full window at back(11)
 				obs(back(i))
 			}
 			if !tc.wantReset {
@@ -331,8 +331,8 @@ func TestClockSetBackRestartsWindow(t *testing.T) {
 				if c.count() != 3 || testutil.ToFloat64(e.met.clockResets) != 0 {
 					t.Fatalf("predictions %d, resets %v: the window restarted while disabled", c.count(), testutil.ToFloat64(e.met.clockResets))
 				}
-				if n := testutil.ToFloat64(e.met.dropped.WithLabelValues("out_of_order")); n != 11 {
-					t.Fatalf("out_of_order drops %v, want 11", n)
+				if n := testutil.ToFloat64(e.met.dropped.WithLabelValues("out_of_order")); n != 13 {
+					t.Fatalf("out_of_order drops %v, want 13", n)
 				}
 				return
 			}
@@ -340,11 +340,14 @@ func TestClockSetBackRestartsWindow(t *testing.T) {
 			c.mu.Lock()
 			p := c.preds[3]
 			c.mu.Unlock()
-			if !p.WindowEnd.Equal(back(9).Time) {
-				t.Fatalf("window end %v, want %v", p.WindowEnd, back(9).Time)
+			if !p.WindowEnd.Equal(back(11).Time) {
+				t.Fatalf("window end %v, want %v", p.WindowEnd, back(11).Time)
 			}
 			if n := testutil.ToFloat64(e.met.clockResets); n != 1 {
 				t.Fatalf("clock resets %v, want 1", n)
+			}
+			if n := testutil.ToFloat64(e.met.dropped.WithLabelValues("out_of_order")); n != 3 {
+				t.Fatalf("out_of_order drops %v, want 3 (the jitter and two readings before the restart)", n)
 			}
 		})
 	}

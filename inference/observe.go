@@ -23,6 +23,7 @@ type device struct {
 	hash     []byte
 	drift    driftAcc
 	alert    alertState
+	farBack  int // (mu) consecutive readings older than the window by more than ClockResetAfter
 }
 
 // row is one feature vector waiting to be scored. It holds a reference on
@@ -115,12 +116,11 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 		}
 	}
 	res, err := d.win.Push(r.Time, r.Values, r.Waveforms)
-	if errors.Is(err, features.ErrOutOfOrder) && e.cfg.ClockResetAfter >= 0 && d.win.End().Sub(r.Time) > e.cfg.ClockResetAfter {
-		e.met.clockResets.Inc()
-		e.log.Warn("device clock went back; its feature window restarts", "device", d.name,
-			"newest", d.win.End(), "reading", r.Time, "clock_reset_after", e.cfg.ClockResetAfter)
-		d.win.Reset()
-		res, err = d.win.Push(r.Time, r.Values, r.Waveforms)
+	switch {
+	case err == nil:
+		d.farBack = 0
+	case errors.Is(err, features.ErrOutOfOrder) && e.cfg.ClockResetAfter >= 0 && d.win.End().Sub(r.Time) > e.cfg.ClockResetAfter:
+		res, err = e.clockReset(m, d, r, now, res, err)
 	}
 	if res.Invalid > 0 {
 		e.met.invalid.Add(float64(res.Invalid))
@@ -148,6 +148,40 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 	rw.ready = now
 	return rw, true, false
 }
+
+// clockResetReadings is how many readings in a row must be older than the
+// window by more than ClockResetAfter before the window restarts: one
+// straggler (a redelivered message) does not wipe the window.
+const clockResetReadings = 3
+
+// clockReset handles a reading older than d's window by more than
+// ClockResetAfter: after clockResetReadings of them in a row, the device's
+// window restarts from this reading (if it has usable values; the old
+// window stays otherwise). It returns the Push result to use.
+func (e *Engine) clockReset(m *model, d *device, r Reading, now time.Time, res features.PushResult, err error) (features.PushResult, error) {
+	if d.farBack++; d.farBack < clockResetReadings {
+		return res, err
+	}
+	nw, werr := m.plan.NewWindow(m.window)
+	if werr != nil {
+		return res, err
+	}
+	nres, nerr := nw.Push(r.Time, r.Values, r.Waveforms)
+	if nerr != nil {
+		return res, err
+	}
+	newest := d.win.End()
+	d.win, d.farBack = nw, 0
+	e.met.clockResets.Inc()
+	if last := e.clockLogAt.Load(); now.UnixNano()-last >= int64(clockResetLogEvery) && e.clockLogAt.CompareAndSwap(last, now.UnixNano()) {
+		e.log.Warn("device clock went back; its feature window restarts (logged at most every 10s; edgepm_inference_clock_resets_total counts them)",
+			"device", d.name, "newest", newest, "reading", r.Time, "clock_reset_after", e.cfg.ClockResetAfter)
+	}
+	return nres, nil
+}
+
+// clockResetLogEvery limits the clock-reset log line.
+const clockResetLogEvery = 10 * time.Second
 
 func (e *Engine) fitWindow(m *model, d *device) error {
 	var err error

@@ -65,9 +65,11 @@ func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 			e.evictIdle(e.cfg.Now())
 		case <-ctx.Done():
 			e.drain(batch, emit)
+			clear(batch[:cap(batch)])
 			return nil
 		case <-e.done:
 			e.drain(batch, emit)
+			clear(batch[:cap(batch)])
 			return ErrClosed
 		}
 	}

@@ -43,8 +43,8 @@
 //     (ErrNoValues) and does not advance the window.
 //   - A reading older than the newest sample of its device is rejected with
 //     ErrOutOfOrder and does not change the window; equal timestamps are accepted.
-//     [Window.Reset] starts a window afresh (the engine does so when a device's
-//     clock was set back by more than its clock_reset_after).
+//     (The engine starts a new window for a device whose clock was set back by
+//     more than its clock_reset_after.)
 //   - A statistic with no valid samples (e.g. mean of an all-missing channel)
 //     is NaN before imputation; [Plan.Compute] replaces it with the plan's fill
 //     value for that feature (the training mean) and reports how many it filled.

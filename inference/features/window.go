@@ -75,14 +75,6 @@ func (w *Window) End() time.Time {
 	return time.Unix(0, w.times[w.end-1])
 }
 
-// Reset empties the window (samples, hop phase, waveform blocks), as if
-// newly made; its configuration and channels stay.
-func (w *Window) Reset() {
-	w.start, w.end, w.pending = 0, 0, 0
-	w.first, w.hasFirst = 0, false
-	clear(w.latest)
-}
-
 // Push adds a reading at time t. values maps channel name to value; waves
 // maps waveform channel name to its newest block (either may be nil). See the
 // package documentation for the handling of missing, NaN/Inf and out-of-order
