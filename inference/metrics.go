@@ -2,6 +2,8 @@ package inference
 
 import (
 	"fmt"
+	"math/bits"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,8 +15,7 @@ type metrics struct {
 	invalid     prometheus.Counter
 	imputed     prometheus.Counter
 	rows        prometheus.Counter
-	batches     prometheus.Counter
-	batchSize   prometheus.Histogram
+	batches     *batchStats // edgepm_inference_batches_total and _batch_rows
 	latency     prometheus.Histogram
 	scoreErrors prometheus.Counter
 	loads       *prometheus.CounterVec // result: ok or a reject reason
@@ -43,10 +44,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "Features without valid samples, or not finite as float32 (NaN, Inf, beyond +-3.4e38), replaced by the training mean."}),
 		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
 			Help: "Feature rows scored (predictions emitted)."}),
-		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "batches_total",
-			Help: "ONNX Runtime runs."}),
-		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_rows",
-			Help: "Rows per ONNX Runtime run.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		batches: newBatchStats(ns, sub),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "window_to_prediction_seconds",
 			Help: "Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)}),
 		scoreErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "score_errors_total",
@@ -78,11 +76,62 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
-		m.batchSize, m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed,
+		m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed,
 		m.devices, m.evicted, m.badOutputs} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// batchRowBuckets is the number of finite batch_rows buckets: 1, 2, 4, ... 2048.
+const batchRowBuckets = 12
+
+// batchStats counts ONNX Runtime runs and their rows with a few atomic adds
+// per batch (a client_golang histogram costs several times that, which
+// shows at batch 1) and exports them at scrape time as
+// edgepm_inference_batches_total and the edgepm_inference_batch_rows
+// histogram (buckets 1, 2, 4, ... 2048). Safe for concurrent use.
+type batchStats struct {
+	rows     atomic.Uint64
+	buckets  [batchRowBuckets + 1]atomic.Uint64 // bucket i counts batches of 2^(i-1) < rows <= 2^i; the last, the rest
+	runs     *prometheus.Desc
+	rowsHist *prometheus.Desc
+}
+
+func newBatchStats(ns, sub string) *batchStats {
+	return &batchStats{
+		runs:     prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batches_total"), "ONNX Runtime runs.", nil, nil),
+		rowsHist: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batch_rows"), "Rows per ONNX Runtime run.", nil, nil),
+	}
+}
+
+// observe records one run of n >= 1 rows.
+func (b *batchStats) observe(n int) {
+	b.rows.Add(uint64(n))
+	b.buckets[min(bits.Len(uint(n-1)), batchRowBuckets)].Add(1)
+}
+
+// count returns the runs recorded.
+func (b *batchStats) count() uint64 {
+	var c uint64
+	for i := range b.buckets {
+		c += b.buckets[i].Load()
+	}
+	return c
+}
+
+func (b *batchStats) Describe(ch chan<- *prometheus.Desc) { ch <- b.runs; ch <- b.rowsHist }
+
+func (b *batchStats) Collect(ch chan<- prometheus.Metric) {
+	cum := make(map[float64]uint64, batchRowBuckets)
+	var c uint64
+	for i := range batchRowBuckets {
+		c += b.buckets[i].Load()
+		cum[float64(uint64(1)<<i)] = c
+	}
+	c += b.buckets[batchRowBuckets].Load()
+	ch <- prometheus.MustNewConstMetric(b.runs, prometheus.CounterValue, float64(c))
+	ch <- prometheus.MustNewConstHistogram(b.rowsHist, c, float64(b.rows.Load()), cum)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,7 +214,7 @@ func TestBatchCompactionKeepsRowsAndOutputsPaired(t *testing.T) {
 	}
 	c := startRun(t, e)
 	waitFor(t, "the batch scored", func() bool {
-		return c.count()+int(testutil.ToFloat64(e.met.badOutputs)) >= 4 && testutil.ToFloat64(e.met.batches) >= 1
+		return c.count()+int(testutil.ToFloat64(e.met.badOutputs)) >= 4 && e.met.batches.count() >= 1
 	})
 	time.Sleep(100 * time.Millisecond) // let the batch finish (one emit)
 	c.mu.Lock()
@@ -281,5 +282,42 @@ func TestCopyRows(t *testing.T) {
 				t.Fatalf("row %d value %d: %v, want %v", i, j, got, want)
 			}
 		}
+	}
+}
+
+// TestBatchStats: runs and rows per run export as a counter and a
+// histogram with power-of-two buckets, as the client_golang histogram did.
+func TestBatchStats(t *testing.T) {
+	b := newBatchStats("edgepm", "inference")
+	for _, n := range []int{1, 2, 3, 4, 5, 256, 2048, 2049, 5000} {
+		b.observe(n)
+	}
+	want := `
+# HELP edgepm_inference_batch_rows Rows per ONNX Runtime run.
+# TYPE edgepm_inference_batch_rows histogram
+edgepm_inference_batch_rows_bucket{le="1"} 1
+edgepm_inference_batch_rows_bucket{le="2"} 2
+edgepm_inference_batch_rows_bucket{le="4"} 4
+edgepm_inference_batch_rows_bucket{le="8"} 5
+edgepm_inference_batch_rows_bucket{le="16"} 5
+edgepm_inference_batch_rows_bucket{le="32"} 5
+edgepm_inference_batch_rows_bucket{le="64"} 5
+edgepm_inference_batch_rows_bucket{le="128"} 5
+edgepm_inference_batch_rows_bucket{le="256"} 6
+edgepm_inference_batch_rows_bucket{le="512"} 6
+edgepm_inference_batch_rows_bucket{le="1024"} 6
+edgepm_inference_batch_rows_bucket{le="2048"} 7
+edgepm_inference_batch_rows_bucket{le="+Inf"} 9
+edgepm_inference_batch_rows_sum 9368
+edgepm_inference_batch_rows_count 9
+# HELP edgepm_inference_batches_total ONNX Runtime runs.
+# TYPE edgepm_inference_batches_total counter
+edgepm_inference_batches_total 9
+`
+	if err := testutil.CollectAndCompare(b, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if b.count() != 9 {
+		t.Fatalf("count %d", b.count())
 	}
 }

@@ -161,8 +161,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float3
 	sc := m.sc
 	copyRows(sc.input(len(rows)), rows, sc.f)
 	out, err := sc.run(len(rows))
-	e.met.batches.Inc()
-	e.met.batchSize.Observe(float64(len(rows)))
+	e.met.batches.observe(len(rows))
 	if err != nil {
 		e.met.scoreErrors.Add(float64(len(rows)))
 		e.log.Error("score batch", "model", m.id, "rows", len(rows), "err", err)
