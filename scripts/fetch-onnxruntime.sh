@@ -9,7 +9,10 @@
 set -euo pipefail
 
 ORT_NPM_VERSION=1.24.3
-SHA_X64=92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
+SHA_X64=92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682 # given in DESIGN.md
+# Not given in DESIGN.md: read from the same package tarball on 2026-11-22 (npm
+# checks the tarball against the registry's sha512 integrity on download).
+SHA_ARM64=33032cb5b91c12edbf028d7c69fa40a31848d66c0095448758af237d5e0b07db
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:-$root/.local/lib}
@@ -22,7 +25,7 @@ fi
 
 case "$(uname -m)" in
   x86_64|amd64) arch=x64; want=$SHA_X64 ;;
-  aarch64|arm64) arch=arm64; want="" ;;
+  aarch64|arm64) arch=arm64; want=$SHA_ARM64 ;;
   *) echo "onnxruntime: unsupported architecture $(uname -m); set ONNXRUNTIME_LIB to your own libonnxruntime.so (ORT 1.24)" >&2; exit 1 ;;
 esac
 
