@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -21,6 +22,10 @@ var crashRounds = flag.Int("crash-rounds", 20, "rounds of the SIGKILL crash test
 
 const crashEnv = "EDGEPM_BUFFER_CRASH_CHILD"
 
+// crashCompactEnv makes the crash child compact all the time: any file over
+// 64 KiB is compacted, again as soon as the last compaction finished.
+const crashCompactEnv = "EDGEPM_BUFFER_CRASH_COMPACT"
+
 // crashChild runs the crash test's child when the env var names a buffer
 // file: appenders print "append <stream> <seq> <id>" after each Append
 // returned, an acker prints "ackintent <stream> <seq>" before each Ack. It
@@ -30,7 +35,12 @@ func crashChild() bool {
 	if path == "" {
 		return false
 	}
-	q, err := Open(path, Options{})
+	opts := Options{}
+	if os.Getenv(crashCompactEnv) != "" {
+		opts.CompactRatio, opts.CompactMinBytes = 1e-9, 64<<10
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)) // "buffer compacted" lines count the swaps
+	}
+	q, err := Open(path, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "child error: open: %v\n", err)
 		os.Exit(2)
@@ -106,7 +116,7 @@ func TestCrashSIGKILL(t *testing.T) {
 	ackIntent := map[string]uint64{}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := range *crashRounds {
-		out, stderr := runAndKill(t, path, time.Duration(rng.IntN(250))*time.Millisecond)
+		out, stderr := runAndKill(t, path, time.Duration(rng.IntN(250))*time.Millisecond, "")
 		got, acks := parseChild(t, out)
 		if strings.Contains(stderr, "child error") {
 			t.Fatalf("round %d: child failed: %s", round, stderr)
@@ -126,13 +136,66 @@ func TestCrashSIGKILL(t *testing.T) {
 	t.Logf("%d rounds, %d acknowledged appends", *crashRounds, len(all))
 }
 
+// TestCrashSIGKILLDuringCompaction is TestCrashSIGKILL with a child that
+// compacts its file all the time (copy into buffer.db.compact while commits
+// go on, swap, rename, fsyncs), so kills land in every phase of a
+// compaction: every append that returned must survive, exactly once, in
+// order, and the file must open cleanly. Rounds go on until at least 3
+// kills found a compaction under way (a buffer.db.compact file left
+// behind), at most 60.
+func TestCrashSIGKILLDuringCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	var all []appended
+	ackIntent := map[string]uint64{}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	midCompaction, swaps, round := 0, 0, 0
+	for ; round < 60 && (midCompaction < 3 || round < 10); round++ {
+		out, stderr := runAndKill(t, path, time.Duration(50+rng.IntN(400))*time.Millisecond, crashCompactEnv+"=1")
+		got, acks := parseChild(t, out)
+		if strings.Contains(stderr, "child error") {
+			t.Fatalf("round %d: child failed: %s", round, stderr)
+		}
+		if len(got) == 0 {
+			t.Fatalf("round %d: the child appended nothing before the kill (stderr: %s)", round, stderr)
+		}
+		if _, err := os.Stat(path + compactSuffix); err == nil {
+			midCompaction++
+		}
+		swaps += strings.Count(stderr, "buffer compacted")
+		for s, v := range acks {
+			ackIntent[s] = max(ackIntent[s], v)
+		}
+		all = append(all, got...)
+		verifyCrashRound(t, path, all, ackIntent, round)
+		if _, err := os.Stat(path + compactSuffix); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the leftover compaction copy was not removed at open", round)
+		}
+	}
+	if midCompaction == 0 || swaps == 0 {
+		t.Fatalf("%d rounds: %d kills during a compaction, %d compactions completed: the test did not test what it says",
+			round, midCompaction, swaps)
+	}
+	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) > 0 {
+		t.Fatalf("file was moved aside: %v", m)
+	}
+	t.Logf("%d rounds, %d of them killed during a compaction, %d compactions completed, %d acknowledged appends",
+		round, midCompaction, swaps, len(all))
+}
+
 // runAndKill starts the child, waits until it has reported its first
 // durable append (so a round never kills a child that is still opening the
 // file and checks nothing), lets it run for after, and kills it.
-func runAndKill(t *testing.T, path string, after time.Duration) (stdout, stderr string) {
+func runAndKill(t *testing.T, path string, after time.Duration, extraEnv string) (stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	if extraEnv != "" {
+		cmd.Env = append(cmd.Env, extraEnv)
+	}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	pipe, err := cmd.StdoutPipe()
