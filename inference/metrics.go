@@ -16,7 +16,7 @@ type metrics struct {
 	imputed     prometheus.Counter
 	rows        prometheus.Counter
 	batches     *batchStats // edgepm_inference_batches_total and _batch_rows
-	latency     prometheus.Histogram
+	latency     *pow2Hist   // nanoseconds, exported in seconds
 	scoreErrors prometheus.Counter
 	loads       *prometheus.CounterVec // result: ok or a reject reason
 	modelInfo   *prometheus.GaugeVec   // name, version
@@ -45,8 +45,9 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
 			Help: "Feature rows scored (predictions emitted)."}),
 		batches: newBatchStats(ns, sub),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "window_to_prediction_seconds",
-			Help: "Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14)}),
+		latency: newPow2Hist(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
+			"Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", nil, nil),
+			50_000, 14, 1e9), // 50 us .. 409.6 ms
 		scoreErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "score_errors_total",
 			Help: "Rows whose ONNX Runtime run failed (not emitted)."}),
 		loads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "model_loads_total",
@@ -85,53 +86,78 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	return m, nil
 }
 
-// batchRowBuckets is the number of finite batch_rows buckets: 1, 2, 4, ... 2048.
-const batchRowBuckets = 12
-
-// batchStats counts ONNX Runtime runs and their rows with a few atomic adds
-// per batch (a client_golang histogram costs several times that, which
-// shows at batch 1) and exports them at scrape time as
-// edgepm_inference_batches_total and the edgepm_inference_batch_rows
-// histogram (buckets 1, 2, 4, ... 2048). Safe for concurrent use.
-type batchStats struct {
-	rows     atomic.Uint64
-	buckets  [batchRowBuckets + 1]atomic.Uint64 // bucket i counts batches of 2^(i-1) < rows <= 2^i; the last, the rest
-	runs     *prometheus.Desc
-	rowsHist *prometheus.Desc
+// pow2Hist is a histogram with buckets start, 2*start, 4*start, ... (n
+// finite ones) of non-negative integer observations, kept with two atomic
+// adds per observation (a client_golang histogram costs several times that,
+// which shows on the scoring path at batch 1) and exported at scrape time
+// with each bound and the sum divided by div. Safe for concurrent use.
+type pow2Hist struct {
+	start   uint64
+	div     float64
+	sum     atomic.Uint64
+	buckets []atomic.Uint64 // bucket i counts start*2^(i-1) < v <= start*2^i; the last, the rest
+	desc    *prometheus.Desc
 }
 
-func newBatchStats(ns, sub string) *batchStats {
-	return &batchStats{
-		runs:     prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batches_total"), "ONNX Runtime runs.", nil, nil),
-		rowsHist: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batch_rows"), "Rows per ONNX Runtime run.", nil, nil),
+func newPow2Hist(desc *prometheus.Desc, start uint64, n int, div float64) *pow2Hist {
+	return &pow2Hist{start: start, div: div, buckets: make([]atomic.Uint64, n+1), desc: desc}
+}
+
+func (h *pow2Hist) observe(v uint64) {
+	h.sum.Add(v)
+	i := 0
+	if v > 0 {
+		i = min(bits.Len64((v-1)/h.start), len(h.buckets)-1)
 	}
+	h.buckets[i].Add(1)
 }
 
-// observe records one run of n >= 1 rows.
-func (b *batchStats) observe(n int) {
-	b.rows.Add(uint64(n))
-	b.buckets[min(bits.Len(uint(n-1)), batchRowBuckets)].Add(1)
-}
-
-// count returns the runs recorded.
-func (b *batchStats) count() uint64 {
+// count returns the observations recorded.
+func (h *pow2Hist) count() uint64 {
 	var c uint64
-	for i := range b.buckets {
-		c += b.buckets[i].Load()
+	for i := range h.buckets {
+		c += h.buckets[i].Load()
 	}
 	return c
 }
 
-func (b *batchStats) Describe(ch chan<- *prometheus.Desc) { ch <- b.runs; ch <- b.rowsHist }
+func (h *pow2Hist) metric() prometheus.Metric {
+	n := len(h.buckets) - 1
+	cum := make(map[float64]uint64, n)
+	var c uint64
+	for i := range n {
+		c += h.buckets[i].Load()
+		cum[float64(h.start<<i)/h.div] = c
+	}
+	c += h.buckets[n].Load()
+	return prometheus.MustNewConstHistogram(h.desc, c, float64(h.sum.Load())/h.div, cum)
+}
+
+func (h *pow2Hist) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+func (h *pow2Hist) Collect(ch chan<- prometheus.Metric) { ch <- h.metric() }
+
+// batchStats counts ONNX Runtime runs and their rows: the
+// edgepm_inference_batch_rows histogram (buckets 1, 2, 4, ... 2048) and,
+// from the same counts, edgepm_inference_batches_total.
+type batchStats struct {
+	*pow2Hist
+	runs *prometheus.Desc
+}
+
+func newBatchStats(ns, sub string) *batchStats {
+	return &batchStats{
+		pow2Hist: newPow2Hist(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batch_rows"), "Rows per ONNX Runtime run.", nil, nil), 1, 12, 1),
+		runs:     prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batches_total"), "ONNX Runtime runs.", nil, nil),
+	}
+}
+
+// observe records one run of n rows.
+func (b *batchStats) observe(n int) { b.pow2Hist.observe(uint64(n)) }
+
+func (b *batchStats) Describe(ch chan<- *prometheus.Desc) { ch <- b.runs; ch <- b.desc }
 
 func (b *batchStats) Collect(ch chan<- prometheus.Metric) {
-	cum := make(map[float64]uint64, batchRowBuckets)
-	var c uint64
-	for i := range batchRowBuckets {
-		c += b.buckets[i].Load()
-		cum[float64(uint64(1)<<i)] = c
-	}
-	c += b.buckets[batchRowBuckets].Load()
-	ch <- prometheus.MustNewConstMetric(b.runs, prometheus.CounterValue, float64(c))
-	ch <- prometheus.MustNewConstHistogram(b.rowsHist, c, float64(b.rows.Load()), cum)
+	m := b.metric()
+	ch <- prometheus.MustNewConstMetric(b.runs, prometheus.CounterValue, float64(b.count()))
+	ch <- m
 }

@@ -321,3 +321,40 @@ edgepm_inference_batches_total 9
 		t.Fatalf("count %d", b.count())
 	}
 }
+
+// TestLatencyHistogram: window-to-prediction samples in nanoseconds export
+// in seconds with bounds 50 us, 100 us, ... 409.6 ms (inclusive).
+func TestLatencyHistogram(t *testing.T) {
+	m, err := newMetrics(nil, func() float64 { return 0 }, func() float64 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, 50*time.Microsecond + 1, 100 * time.Microsecond,
+		3 * time.Millisecond, 409600 * time.Microsecond, time.Second} {
+		m.latency.observe(uint64(d))
+	}
+	want := `
+# HELP edgepm_inference_window_to_prediction_seconds Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).
+# TYPE edgepm_inference_window_to_prediction_seconds histogram
+edgepm_inference_window_to_prediction_seconds_bucket{le="5e-05"} 2
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0001"} 4
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0002"} 4
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0004"} 4
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0008"} 4
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0016"} 4
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0032"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0064"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0128"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0256"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.0512"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.1024"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.2048"} 5
+edgepm_inference_window_to_prediction_seconds_bucket{le="0.4096"} 6
+edgepm_inference_window_to_prediction_seconds_bucket{le="+Inf"} 7
+edgepm_inference_window_to_prediction_seconds_sum 1.412800001
+edgepm_inference_window_to_prediction_seconds_count 7
+`
+	if err := testutil.CollectAndCompare(m.latency, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -145,7 +145,11 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 		emit(b)
 	}
 	e.outBuf = outs[:0]
-	e.met.latency.Observe(e.cfg.Now().Sub(ready).Seconds()) // one sample per batch
+	if d := e.cfg.Now().Sub(ready); d > 0 { // one sample per batch
+		e.met.latency.observe(uint64(d))
+	} else {
+		e.met.latency.observe(0)
+	}
 	b.reset(batch)
 }
 
