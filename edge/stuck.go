@@ -1,7 +1,7 @@
 package edge
 
 import (
-	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -23,9 +23,11 @@ const (
 // its stuck sensors until it reports again or the settings change. It belongs to ingestLoop's goroutine; Stuck is safe for
 // concurrent use.
 type stuckTracker struct {
-	devs  map[string]*stuckDevice
-	stuck atomic.Int64 // sensors stuck now
-	cfg   string       // the settings the state was built with (see configure)
+	devs   map[string]*stuckDevice
+	stuck  atomic.Int64 // sensors stuck now
+	after  int          // the settings the state was built with (see configure)
+	ignore []string
+	set    bool
 }
 
 type stuckDevice struct {
@@ -58,11 +60,10 @@ func newStuckTracker() *stuckTracker {
 // check starts afresh, so a sensor newly ignored or a check switched off
 // does not stay stuck for ever.
 func (t *stuckTracker) configure(after int, ignore []string) []stuckChange {
-	cfg := fmt.Sprint(after, ignore)
-	if cfg == t.cfg {
+	if t.set && after == t.after && slices.Equal(ignore, t.ignore) {
 		return nil
 	}
-	t.cfg = cfg
+	t.after, t.ignore, t.set = after, slices.Clone(ignore), true
 	var out []stuckChange
 	for dev, d := range t.devs {
 		for sensor, r := range d.runs {
