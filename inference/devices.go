@@ -60,7 +60,11 @@ func (e *Engine) addDevice(name string, now int64) *device {
 	for len(e.devices) >= e.cfg.MaxDevices {
 		e.evictLRU()
 	}
-	d := &device{name: name}
+	d := &device{name: name, slot: int32(len(e.devices))}
+	if n := len(e.freeSlots); n > 0 {
+		d.slot = e.freeSlots[n-1]
+		e.freeSlots = e.freeSlots[:n-1]
+	}
 	d.seen.Store(now)
 	e.devices[name] = d
 	return d
@@ -120,12 +124,13 @@ func (e *Engine) evictIdle(now time.Time) {
 // in e.evictedDrift so the drift report does not lose them.
 func (e *Engine) evict(d *device, reason string) {
 	delete(e.devices, d.name)
+	e.freeSlots = append(e.freeSlots, d.slot)
 	d.mu.Lock()
 	d.evicted = true
 	if m := e.cur.Load(); m != nil && d.drift.m == m {
 		e.evictedDrift.merge(&d.drift)
 	}
-	d.win, d.winModel, d.drift, d.hash = nil, nil, driftAcc{}, nil
+	d.win, d.winModel, d.drift, d.hash, d.feat = nil, nil, driftAcc{}, nil, nil
 	d.mu.Unlock()
 	e.met.evicted.WithLabelValues(reason).Inc()
 }

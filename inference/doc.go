@@ -38,6 +38,10 @@
 //   - ONNX Runtime sessions default to one intra-op and one inter-op thread
 //     with spinning disabled (SessionConfig). Input/output tensors are
 //     allocated once per model (bucketed by batch size, see session.go).
+//     Observe computes feature vectors into reused per-model slabs of one
+//     batch each, in queue order, and a batch that is a slab's first rows
+//     is scored where it lies, through a tensor over the slab (feats.go);
+//     other batches are copied into the model's input tensor.
 //     Scoring allocates nothing per batch: Run hands emit a Batch, a view
 //     of the scored rows and of a reused output buffer that is valid only
 //     during the call (batch.go). Consumers read it in place or copy
@@ -47,7 +51,9 @@
 //
 // Observe, Load, Active, Drift, SetThresholds, Thresholds and Close are safe
 // for concurrent use. Observe blocks only while the row queue is full
-// (backpressure). Load blocks for the validation and warm-up (milliseconds
+// (backpressure, counted in edgepm_inference_queue_waits_total); it holds
+// the model's slab lock while it copies a row in and offers it to the queue,
+// so concurrent Observe calls for one model queue their rows one at a time. Load blocks for the validation and warm-up (milliseconds
 // for small models). Run is the single scoring goroutine; emit and OnDrift
 // are called from it and should return quickly; Run also sweeps idle
 // devices. Close waits for Run to drain.

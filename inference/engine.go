@@ -26,6 +26,7 @@ type Engine struct {
 	devices      map[string]*device
 	lru          []lruEntry // eviction order snapshot (devices.go); guarded by devMu
 	evictedDrift driftAcc   // drift sums of evicted devices; guarded by devMu
+	freeSlots    []int32    // device slots of evicted devices; guarded by devMu
 
 	thresholds atomic.Pointer[Thresholds] // SetThresholds override; nil = the manifest's
 
@@ -36,6 +37,15 @@ type Engine struct {
 	badOutLog  rateLog                    // non-finite output logging; Run's goroutine
 	batch      Batch                      // handed to emit, reused; Run's goroutine
 	outBuf     []float32                  // the batch's outputs, reused; Run's goroutine
+	spent      []spentRun                 // rows to finish after emit; Run's goroutine
+	slots      []int32                    // device slots of the batch's rows (stage); Run's goroutine
+	loud       []*device                  // devices with an alert raised or pending; Run's goroutine
+	loudBy     []int32                    // devices of loud by device slot; Run's goroutine
+	loudBits   [64]int32                  // devices of loud by slot%64; Run's goroutine
+	loudMask   uint64                     // bit i set when loudBits[i] > 0; Run's goroutine
+	inPlace    [2]uint64                  // groups scored in place [1] or from a copy [0] (tests); Run's goroutine
+	carriedRow row                        // a row collect kept for the next batch (carry); Run's goroutine
+	carried    bool                       // carriedRow is set; Run's goroutine
 	clockLogAt atomic.Int64               // UnixNano of the last clock-reset log line
 
 	rows    chan row
@@ -47,12 +57,14 @@ type Engine struct {
 	runWG   sync.WaitGroup
 	once    sync.Once
 
-	freed atomic.Int64 // sessions destroyed (tests, metrics)
+	freed     atomic.Int64 // sessions destroyed (tests, metrics)
+	realClock bool         // cfg.Now is time.Now: latency can use the monotonic clock alone
 }
 
 // NewEngine returns an engine with no model; Load one before readings are
 // scored. log nil discards logs; reg nil does not register metrics.
 func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*Engine, error) {
+	realClock := cfg.Now == nil
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new inference engine: %w", err)
@@ -65,6 +77,8 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		log:       log,
 		devices:   make(map[string]*device),
 		rows:      make(chan row, cfg.QueueSize),
+		realClock: realClock,
+		loudBy:    make([]int32, cfg.MaxDevices),
 		done:      make(chan struct{}),
 		newTicker: realTicker,
 	}
@@ -177,7 +191,7 @@ func (e *Engine) releaseQueued() {
 	for {
 		select {
 		case r := <-e.rows:
-			r.m.release(1)
+			r.drop()
 			e.met.dropped.WithLabelValues("closed").Inc()
 		default:
 			return

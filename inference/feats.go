@@ -1,55 +1,178 @@
 package inference
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
 
-// featChunkRows is how many feature vectors one arena chunk holds.
-const featChunkRows = 512
+	ort "github.com/yalue/onnxruntime_go"
+)
 
-// featArena hands out a model's feature vectors from chunks of
-// consecutive rows, so that rows queued one after another (Observe from one
-// goroutine, the edge's case) sit next to each other in memory and Run
-// copies a run of them into the input tensor with one copy instead of one
-// per row; it also makes one allocation per chunk instead of one per row.
-// Nothing is reused: a chunk is freed by the GC once no row refers to it.
-// Safe for concurrent use.
+// featSlabsKept is how many free slabs an arena keeps for reuse; more are
+// released (their tensors destroyed, their memory left to the GC).
+const featSlabsKept = 4
+
+// featArena hands out a model's feature vectors from slabs. A slab has room
+// for one full batch (the scorer's largest bucket) and Observe fills it one
+// row after the other, so the rows of a batch usually sit next to each other
+// in memory, in queue order, from the slab's first row: then ONNX Runtime
+// reads them where they are, through an input tensor over the slab, and
+// nothing is copied (see Engine.stage). Otherwise Run copies the rows into
+// the scorer's own input buffer, one copy per run of adjacent rows.
+//
+// A slab is reused once every row taken from it is finished (scored and
+// emitted, or dropped) and it is no longer the slab rows are taken from.
+// Run seals a slab when it scores a batch that ends in it before its last
+// row, so that rows queued after the batch was cut start a fresh slab at
+// row 0 and the next batch lines up again.
+//
+// take, release and seal are safe for concurrent use; a slab's tensors are
+// created and used by Run's goroutine only, and destroyed by destroy once
+// the model is unreferenced.
 type featArena struct {
-	f     int
-	mu    sync.Mutex
-	chunk *featChunk
-	next  int // next free row of chunk
+	f, rows int // values per row, rows per slab
+
+	mu   sync.Mutex
+	cur  *featSlab   // slab rows are taken from; nil: take a fresh one
+	free []*featSlab // finished slabs, at most featSlabsKept
+	dead bool        // destroyed: finished slabs are dropped
 }
 
-type featChunk struct {
-	data []float32 // featChunkRows vectors of f values
+// featSlab is room for one batch of feature vectors.
+type featSlab struct {
+	data  []float32 // rows vectors of f values
+	slots []int32   // the device slot of each row (Engine.alertsFor)
+	next  int       // rows taken; guarded by the arena's mu
+	refs  int       // rows taken and not finished; guarded by the arena's mu
+
+	// disordered is set when a row of the slab may reach the queue after
+	// a row taken after it (Engine.offer): Run then checks every row.
+	disordered atomic.Bool
+	// sealed is set by Run when it scores a batch that ends in the slab:
+	// the next take starts a fresh slab (see featArena).
+	sealed atomic.Bool
+
+	// Input tensors over data, by scorer bucket; created on first use by
+	// Run's goroutine, destroyed with the slab.
+	tensors []*ort.Tensor[float32]
+	ins     [][]ort.Value
 }
+
+func newFeatArena(f, rows int) featArena { return featArena{f: f, rows: rows} }
 
 // take returns a zeroed vector of f values (capacity f: appending to it
-// cannot reach the next row) and where it lives.
-func (a *featArena) take() (feat []float32, c *featChunk, idx int32) {
+// cannot reach the next row) for a row of the device in slot, the slab it
+// lives in and its row there. The caller must finish the row with release.
+func (a *featArena) take(slot int32) (feat []float32, s *featSlab, idx int32) {
 	a.mu.Lock()
-	if a.chunk == nil || a.next == featChunkRows {
-		a.chunk, a.next = &featChunk{data: make([]float32, featChunkRows*a.f)}, 0
-	}
-	c, idx = a.chunk, int32(a.next)
-	a.next++
+	feat, s, idx = a.takeLocked(slot)
 	a.mu.Unlock()
+	clear(feat) // a reused slab holds old vectors
+	return feat, s, idx
+}
+
+// takeLocked is take without the lock and without zeroing the vector.
+func (a *featArena) takeLocked(slot int32) (feat []float32, s *featSlab, idx int32) {
+	if a.cur == nil || a.cur.next == a.rows || a.cur.sealed.Load() {
+		a.sealLocked(a.cur)
+		if n := len(a.free); n > 0 {
+			a.cur, a.free[n-1] = a.free[n-1], nil
+			a.free = a.free[:n-1]
+			a.cur.next = 0
+			a.cur.disordered.Store(false) // no row of its last use is left
+			a.cur.sealed.Store(false)
+		} else {
+			a.cur = &featSlab{data: make([]float32, a.rows*a.f), slots: make([]int32, a.rows)}
+		}
+	}
+	s, idx = a.cur, int32(a.cur.next)
+	s.next++
+	s.refs++
+	s.slots[idx] = slot
 	at := int(idx) * a.f
-	return c.data[at : at+a.f : at+a.f], c, idx
+	return s.data[at : at+a.f : at+a.f], s, idx
+}
+
+// release finishes n rows of s. The current slab is recycled by the take
+// that replaces it.
+func (a *featArena) release(s *featSlab, n int) {
+	a.mu.Lock()
+	s.refs -= n
+	if s.refs == 0 && s != a.cur {
+		a.recycleLocked(s)
+	}
+	a.mu.Unlock()
+}
+
+// seal stops taking rows from s if it is the current slab (at once, not
+// at the next take as s.sealed does), and reports whether rows past the
+// first n were taken from it.
+func (a *featArena) seal(s *featSlab, n int) (more bool) {
+	a.mu.Lock()
+	if s == a.cur {
+		a.sealLocked(s)
+	}
+	more = s.next > n
+	a.mu.Unlock()
+	return more
+}
+
+// sealLocked makes s (the current slab, or nil) no longer current.
+func (a *featArena) sealLocked(s *featSlab) {
+	if s == nil {
+		return
+	}
+	a.cur = nil
+	if s.refs == 0 {
+		a.recycleLocked(s)
+	}
+}
+
+// recycleLocked keeps a finished slab for reuse, or destroys it.
+func (a *featArena) recycleLocked(s *featSlab) {
+	if !a.dead && len(a.free) < featSlabsKept {
+		a.free = append(a.free, s)
+		return
+	}
+	s.destroy()
+}
+
+// destroy releases the tensors of the arena's slabs; slabs finished later
+// are destroyed then. The vectors stay readable (Go memory).
+func (a *featArena) destroy() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dead = true
+	for _, s := range a.free {
+		s.destroy()
+	}
+	a.free = nil
+	if a.cur != nil {
+		a.cur.destroy() // rows still taken from it are copied, not read in place (no tensors)
+	}
+}
+
+func (s *featSlab) destroy() {
+	for _, t := range s.tensors {
+		if t != nil {
+			t.Destroy()
+		}
+	}
+	s.tensors, s.ins = nil, nil
 }
 
 // copyRows copies rows' feature vectors (f values each) to dst in order,
-// one copy per run of rows that are adjacent in one chunk.
+// one copy per run of rows that are adjacent in one slab.
 func copyRows(dst []float32, rows []row, f int) {
 	for i := 0; i < len(rows); {
-		c, idx := rows[i].chunk, int(rows[i].idx)
+		s, idx := rows[i].slab, int(rows[i].idx)
 		j := i + 1
-		if c != nil {
-			for j < len(rows) && rows[j].chunk == c && int(rows[j].idx) == idx+j-i {
+		if s != nil {
+			for j < len(rows) && rows[j].slab == s && int(rows[j].idx) == idx+j-i {
 				j++
 			}
 		}
-		if c != nil && j-i > 1 {
-			copy(dst[i*f:j*f], c.data[idx*f:(idx+j-i)*f])
+		if s != nil && j-i > 1 {
+			copy(dst[i*f:j*f], s.data[idx*f:(idx+j-i)*f])
 		} else {
 			copy(dst[i*f:(i+1)*f], rows[i].feat)
 		}

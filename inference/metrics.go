@@ -14,14 +14,16 @@ type metrics struct {
 	dropped     *prometheus.CounterVec // reason
 	invalid     prometheus.Counter
 	imputed     prometheus.Counter
-	rows        prometheus.Counter
-	batches     *batchStats // edgepm_inference_batches_total and _batch_rows
-	latency     *pow2Hist   // nanoseconds, exported in seconds
+	rows        prometheus.CounterFunc // batch rows - unscored
+	unscored    atomic.Uint64          // rows run but not emitted (failed run, non-finite output)
+	batches     *batchStats            // edgepm_inference_batches_total and _batch_rows
+	latency     *pow2Hist              // nanoseconds, exported in seconds
 	scoreErrors prometheus.Counter
 	loads       *prometheus.CounterVec // result: ok or a reject reason
 	modelInfo   *prometheus.GaugeVec   // name, version
 	alerts      *prometheus.CounterVec // state
 	queue       prometheus.GaugeFunc
+	queueWaits  prometheus.Counter
 	driftZ      *prometheus.GaugeVec // feature
 	driftRatio  *prometheus.GaugeVec // feature
 	freed       prometheus.Counter
@@ -42,8 +44,6 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "NaN/Inf sensor values treated as missing."}),
 		imputed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "imputed_features_total",
 			Help: "Features without valid samples, or not finite as float32 (NaN, Inf, beyond +-3.4e38), replaced by the training mean."}),
-		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
-			Help: "Feature rows scored (predictions emitted)."}),
 		batches: newBatchStats(ns, sub),
 		latency: newPow2Hist(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
 			"Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", nil, nil),
@@ -69,15 +69,21 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		badOutputs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_outputs_total",
 			Help: "Rows whose model outputs were not finite (NaN or Inf); no prediction is emitted for them."}),
 	}
+	m.queueWaits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_waits_total",
+		Help: "Rows that found the scoring queue full and waited for room (backpressure from Run)."})
 	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_rows",
 		Help: "Ready rows waiting to be scored."}, queueLen)
+	m.rows = prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
+		Help: "Feature rows scored (predictions emitted)."}, func() float64 {
+		return float64(m.batches.sum.Load() - m.unscored.Load())
+	})
 	m.devices = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "devices",
 		Help: "Devices whose state the engine tracks (bounded by max_devices)."}, devices)
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
-		m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.driftZ, m.driftRatio, m.freed,
+		m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.freed,
 		m.devices, m.evicted, m.badOutputs} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)

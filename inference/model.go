@@ -1,7 +1,7 @@
 package inference
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
@@ -18,52 +18,55 @@ type model struct {
 	loaded time.Time
 	feats  featArena // the rows' feature vectors
 
-	mu      sync.Mutex
-	refs    int
-	retired bool
-	onFree  func() // called once after the scorer is destroyed
+	// refs counts references (queued rows and Observe calls in progress),
+	// plus retiredBit once the model is replaced: the model is freed by
+	// whoever brings it to exactly retiredBit.
+	refs   atomic.Int64
+	onFree func() // called once after the scorer is destroyed
 }
+
+const retiredBit = 1 << 62
 
 // acquire takes a reference unless the model is retired.
 func (m *model) acquire() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.retired {
-		return false
+	for {
+		r := m.refs.Load()
+		if r&retiredBit != 0 {
+			return false
+		}
+		if m.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
 	}
-	m.refs++
-	return true
 }
 
 // release drops n references, destroying the scorer when the model is
 // retired and unreferenced.
 func (m *model) release(n int) {
-	m.mu.Lock()
-	m.refs -= n
-	free := m.retired && m.refs == 0
-	m.mu.Unlock()
-	if free {
+	if m.refs.Add(-int64(n)) == retiredBit {
 		m.free()
 	}
 }
 
 // retire marks the model replaced; new references are refused and the
-// scorer is destroyed once in-flight rows are scored.
+// scorer is destroyed once in-flight rows are scored. Idempotent.
 func (m *model) retire() {
-	m.mu.Lock()
-	if m.retired {
-		m.mu.Unlock()
-		return
-	}
-	m.retired = true
-	free := m.refs == 0
-	m.mu.Unlock()
-	if free {
-		m.free()
+	for {
+		r := m.refs.Load()
+		if r&retiredBit != 0 {
+			return
+		}
+		if m.refs.CompareAndSwap(r, r|retiredBit) {
+			if r == 0 {
+				m.free()
+			}
+			return
+		}
 	}
 }
 
 func (m *model) free() {
+	m.feats.destroy()
 	m.sc.destroy()
 	if m.onFree != nil {
 		m.onFree()

@@ -15,28 +15,47 @@ import (
 // seen is the engine clock (UnixNano) of its last Observe (devices.go).
 type device struct {
 	name     string
+	slot     int32 // in [0, MaxDevices): unique among tracked devices, reused after eviction
 	seen     atomic.Int64
 	mu       sync.Mutex
 	evicted  bool // removed from Engine.devices; Observe looks the name up again
 	win      *features.Window
 	winModel *model
 	hash     []byte
+	feat     []float32 // the last feature vector computed (window)
 	drift    driftAcc
 	alert    alertState
-	farBack  int // (mu) consecutive readings older than the window by more than ClockResetAfter
+	loudAt   int  // (Run) index+1 in Engine.loud, 0 when not in it
+	loudGone bool // (Run) evicted when pruneLoud last looked
+	farBack  int  // (mu) consecutive readings older than the window by more than ClockResetAfter
 }
 
 // row is one feature vector waiting to be scored. It holds a reference on
 // the model whose feature plan produced it.
 type row struct {
-	m     *model
+	// The fields Run reads for every row (Engine.stage) come first, in one
+	// cache line.
+	m    *model
+	slab *featSlab // see featArena
+	idx  int32
+	slot int32 // dev.slot
+
 	dev   *device
 	end   time.Time
 	ready time.Time
-	feat  []float32  // in chunk at idx (m.feats), or its own memory when chunk is nil
-	chunk *featChunk // see featArena
-	idx   int32
+	feat  []float32 // in slab at idx (m.feats), or its own memory when slab is nil
 	hash  string
+
+	queued bool // Engine.offer queued it
+}
+
+// drop finishes a row that will not be scored: its vector's slab row and
+// its model reference.
+func (r *row) drop() {
+	if r.slab != nil {
+		r.m.feats.release(r.slab, 1)
+	}
+	r.m.release(1)
 }
 
 // Observe adds a reading to its device's window and, when a feature row is
@@ -78,14 +97,18 @@ func (e *Engine) Observe(ctx context.Context, r Reading) error {
 		m.release(1)
 		return nil
 	}
-	select {
+	if rw.queued {
+		return nil
+	}
+	e.met.queueWaits.Inc()
+	select { // the queue is full: wait for room
 	case e.rows <- rw:
 		return nil
 	case <-ctx.Done():
-		m.release(1)
+		rw.drop()
 		return ctx.Err()
 	case <-e.done:
-		m.release(1)
+		rw.drop()
 		return ErrClosed
 	}
 }
@@ -135,18 +158,42 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 	case err != nil || !res.Ready:
 		return row{}, false, false
 	}
-	rw := row{m: m, dev: d, end: d.win.End()}
-	rw.feat, rw.chunk, rw.idx = m.feats.take()
-	if n := m.plan.Compute(d.win, rw.feat); n > 0 {
+	rw := row{m: m, dev: d, slot: d.slot, end: d.win.End()}
+	if len(d.feat) != m.plan.Len() {
+		d.feat = make([]float32, m.plan.Len())
+	}
+	if n := m.plan.Compute(d.win, d.feat); n > 0 {
 		e.met.imputed.Add(float64(n))
 	}
-	if cap(d.hash) < 4*len(rw.feat) {
-		d.hash = make([]byte, 0, 4*len(rw.feat))
+	if cap(d.hash) < 4*len(d.feat) {
+		d.hash = make([]byte, 0, 4*len(d.feat))
 	}
-	rw.hash = featureHash(rw.feat, d.hash)
-	d.drift.add(m, rw.feat)
+	rw.hash = featureHash(d.feat, d.hash)
+	d.drift.add(m, d.feat)
 	rw.ready = now
+	rw.queued = e.offer(&rw, d.feat)
 	return rw, true, false
+}
+
+// offer puts feat into the next row of rw.m's current feature slab and
+// queues rw for Run if the queue has room, under the arena's lock, so that
+// the rows of a slab reach the queue in row order (what lets Run read a
+// batch in place after checking a few rows; see Engine.stage). It reports
+// whether rw was queued; if not, the caller waits for room, and the slab is
+// marked disordered because rows taken after rw may be queued before it.
+func (e *Engine) offer(rw *row, feat []float32) (queued bool) {
+	a := &rw.m.feats
+	a.mu.Lock()
+	rw.feat, rw.slab, rw.idx = a.takeLocked(rw.slot)
+	copy(rw.feat, feat)
+	select {
+	case e.rows <- *rw:
+		queued = true
+	default:
+		rw.slab.disordered.Store(true)
+	}
+	a.mu.Unlock()
+	return queued
 }
 
 // clockResetReadings is how many readings in a row must be older than the

@@ -245,11 +245,11 @@ func TestBatchCompactionKeepsRowsAndOutputsPaired(t *testing.T) {
 }
 
 // TestCopyRows: runs of adjacent rows are copied at once, rows from
-// another chunk, out of order or with their own memory one by one; the
+// another slab, out of order or with their own memory one by one; the
 // result is the rows' vectors in order either way.
 func TestCopyRows(t *testing.T) {
-	const f = 3
-	a := featArena{f: f}
+	const f, slabRows = 3, 8
+	a := newFeatArena(f, slabRows)
 	var rows []row
 	add := func(r row) {
 		for j := range r.feat {
@@ -258,8 +258,8 @@ func TestCopyRows(t *testing.T) {
 		rows = append(rows, r)
 	}
 	take := func() row {
-		feat, c, idx := a.take()
-		return row{feat: feat, chunk: c, idx: idx}
+		feat, s, idx := a.take(0)
+		return row{feat: feat, slab: s, idx: idx}
 	}
 	for range 5 {
 		add(take())
@@ -268,7 +268,7 @@ func TestCopyRows(t *testing.T) {
 	r1, r2 := take(), take()
 	add(r2) // adjacent in memory, but queued in the other order
 	add(r1)
-	for range featChunkRows { // across a chunk boundary
+	for range 2 * slabRows { // across slab boundaries
 		add(take())
 	}
 	if cap(rows[0].feat) != f {

@@ -2,7 +2,11 @@ package inference
 
 import (
 	"context"
+	"math"
 	"time"
+	"unsafe"
+
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // Run scores queued rows in micro-batches (up to MaxBatch rows, or what
@@ -47,13 +51,17 @@ func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 	for {
 		select {
 		case r := <-e.rows:
-			batch = e.collect(ctx, timer, append(batch[:0], r))
-			e.score(batch, emit)
-			if len(batch) < stale {
-				clear(batch[len(batch):stale])
+			for more := true; more; {
+				batch = e.collect(ctx, timer, append(batch[:0], r))
+				e.score(batch, emit)
+				if len(batch) < stale {
+					clear(batch[len(batch):stale])
+				}
+				stale, busy = len(batch), true
+				r, more = e.takeCarry() // the row that started another slab: the next batch's first
 			}
-			stale, busy = len(batch), true
 		case <-release.C:
+			e.pruneLoud()
 			if !busy {
 				clear(batch[:stale])
 				stale = 0
@@ -76,7 +84,8 @@ func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 }
 
 // collect adds rows to batch until it holds MaxBatch rows, MaxDelay has
-// passed since the first, or ctx/the engine ends.
+// passed since the first, ctx/the engine ends, or the next row starts
+// another feature slab of the same model (see carry).
 func (e *Engine) collect(ctx context.Context, timer *time.Timer, batch []row) []row {
 	if e.cfg.MaxDelay < 0 {
 		return e.collectQueued(batch)
@@ -86,6 +95,9 @@ func (e *Engine) collect(ctx context.Context, timer *time.Timer, batch []row) []
 	for len(batch) < e.cfg.MaxBatch {
 		select {
 		case r := <-e.rows:
+			if e.carry(batch, r) {
+				return batch
+			}
 			batch = append(batch, r)
 		case <-timer.C:
 			return batch
@@ -98,11 +110,15 @@ func (e *Engine) collect(ctx context.Context, timer *time.Timer, batch []row) []
 	return batch
 }
 
-// collectQueued adds only rows that are already queued.
+// collectQueued adds only rows that are already queued (same limits as
+// collect, but no waiting).
 func (e *Engine) collectQueued(batch []row) []row {
 	for len(batch) < e.cfg.MaxBatch {
 		select {
 		case r := <-e.rows:
+			if e.carry(batch, r) {
+				return batch
+			}
 			batch = append(batch, r)
 		default:
 			return batch
@@ -111,10 +127,41 @@ func (e *Engine) collectQueued(batch []row) []row {
 	return batch
 }
 
-// drain scores every row still queued.
+// carry keeps r for the next batch, and reports so, when r is a row of
+// another feature slab than the batch's last row and of the same model. A
+// batch then never spans two slabs of a model, so after a batch that
+// started inside a slab (one that Observe kept filling after the previous
+// batch was cut) the next batch starts a slab at row 0 and is read in
+// place (see Engine.stage).
+func (e *Engine) carry(batch []row, r row) bool {
+	if len(batch) == 0 {
+		return false
+	}
+	if last := &batch[len(batch)-1]; r.slab == last.slab || r.m != last.m {
+		return false
+	}
+	e.carried, e.carriedRow = true, r
+	return true
+}
+
+// takeCarry returns the row carry kept, if any.
+func (e *Engine) takeCarry() (row, bool) {
+	if !e.carried {
+		return row{}, false
+	}
+	r := e.carriedRow
+	e.carried, e.carriedRow = false, row{}
+	return r, true
+}
+
+// drain scores every row still queued (and a carried one).
 func (e *Engine) drain(batch []row, emit func(*Batch)) {
 	for {
-		batch = e.collectQueued(batch[:0])
+		batch = batch[:0]
+		if r, ok := e.takeCarry(); ok {
+			batch = append(batch, r)
+		}
+		batch = e.collectQueued(batch)
 		if len(batch) == 0 {
 			return
 		}
@@ -126,7 +173,9 @@ func (e *Engine) drain(batch []row, emit func(*Batch)) {
 // score runs each run of consecutive rows that share a model on that model
 // and emits the predictions of the whole batch once. The rows with a
 // prediction are compacted to the front of batch (in order) and the Batch
-// handed to emit views them. The caller clears batch's references.
+// handed to emit views them. After emit, every row of batch is finished
+// (its feature slab row and model reference released); the caller clears
+// batch's references.
 func (e *Engine) score(batch []row, emit func(*Batch)) {
 	ready := batch[0].ready // the oldest row: the batch's worst case
 	b := &e.batch
@@ -134,18 +183,16 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 	b.features = e.cfg.IncludeFeatures
 	outs := e.outBuf[:0]
 	for start := 0; start < len(batch); {
-		end := start + 1
-		for end < len(batch) && batch[end].m == batch[start].m {
-			end++
-		}
-		outs = e.scoreGroup(b, batch, start, end, outs)
+		end, inPlace, slots := e.stage(batch, start)
+		outs = e.scoreGroup(b, batch, start, end, inPlace, slots, outs)
 		start = end
 	}
 	if len(b.rows) > 0 || len(b.Alerts) > 0 {
 		emit(b)
 	}
 	e.outBuf = outs[:0]
-	if d := e.cfg.Now().Sub(ready); d > 0 { // one sample per batch
+	e.finish()
+	if d := e.since(ready); d > 0 { // one sample per batch
 		e.met.latency.observe(uint64(d))
 	} else {
 		e.met.latency.observe(0)
@@ -153,32 +200,157 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 	b.reset(batch)
 }
 
-// scoreGroup scores batch[start:end], rows computed for one model, appends
-// their outputs to outs, and adds the rows with finite outputs to b (moving
-// them down to the end of b.rows, which is a prefix of batch) with the
-// alert events they cause. It releases the rows' model references. A failed
-// run adds nothing; rows with a non-finite output get no prediction.
-func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float32) []float32 {
+// since returns the time elapsed since t on the engine's clock. With the
+// default clock it reads only the monotonic clock (time.Since), half the
+// cost of time.Now.
+func (e *Engine) since(t time.Time) time.Duration {
+	if e.realClock {
+		return time.Since(t)
+	}
+	return e.cfg.Now().Sub(t)
+}
+
+// spentRun is a run of a batch's rows from one model and feature slab,
+// finished after emit.
+type spentRun struct {
+	m    *model
+	slab *featSlab
+	n    int
+}
+
+// stage finds the group of rows from batch[start] on that share its model
+// and returns its end. inPlace reports that the group is the first rows of
+// one feature slab, in order, so it can be scored where it is; slots are
+// the group's device slots (for alertsFor, which then need not read the
+// rows). The group's rows are recorded in e.spent, to be finished after
+// emit. The slab the group ends in is sealed (featSlab.sealed), so that the
+// next batch starts on a fresh slab.
+//
+// The common case costs a few row reads: rows of a slab that is not
+// disordered reach the queue in row order (Engine.offer), so when the
+// batch's row start is a slab's row 0, the rows from start that are that
+// slab's rows 0, 1, 2, ... form a prefix found by binary search, and when
+// the prefix is the rest of the batch or the whole slab it is the group.
+// Otherwise every row of the group is checked.
+func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []int32) {
+	m, sl := batch[start].m, batch[start].slab
+	if sl != nil && batch[start].idx == 0 && !sl.disordered.Load() {
+		a := &m.feats
+		n := min(len(batch)-start, a.rows)
+		// batch[start+j] is row j of sl for j < p, and is not for j >= p.
+		p, hi := 1, n
+		for p < hi {
+			j := int(uint(p+hi) >> 1)
+			if r := &batch[start+j]; r.slab == sl && int(r.idx) == j {
+				p = j + 1
+			} else {
+				hi = j
+			}
+		}
+		if p == len(batch)-start || p == a.rows {
+			if p < a.rows && !sl.sealed.Load() { // a full slab takes no more rows anyway
+				sl.sealed.Store(true)
+			}
+			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: p})
+			return start + p, true, sl.slots[:p]
+		}
+	}
+	inPlace = sl != nil && batch[start].idx == 0
+	from := start
+	slots = append(e.slots[:0], batch[start].slot)
+	for end = start + 1; end < len(batch); end++ {
+		r := &batch[end]
+		if r.m != m {
+			break
+		}
+		slots = append(slots, r.slot)
+		if r.slab != sl {
+			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: end - from})
+			sl, from, inPlace = r.slab, end, false
+		} else if int(r.idx) != end-start {
+			inPlace = false
+		}
+	}
+	e.spent = append(e.spent, spentRun{m: m, slab: sl, n: end - from})
+	if sl != nil && !sl.sealed.Load() {
+		sl.sealed.Store(true)
+	}
+	e.slots = slots
+	return end, inPlace, slots
+}
+
+// finish releases the feature slab rows and model references of the rows
+// scored since the last finish.
+func (e *Engine) finish() {
+	for _, s := range e.spent {
+		if s.slab != nil {
+			s.m.feats.release(s.slab, s.n)
+		}
+		s.m.release(s.n)
+	}
+	clear(e.spent)
+	e.spent = e.spent[:0]
+}
+
+// input returns the inputs to score rows (one model's group) with and the
+// bucket. The group is read in place when stage found it to be the first
+// rows of one slab and its bucket holds no row past it that Observe may be
+// writing (the slab is sealed now in that case); otherwise the rows are
+// copied to the scorer's input buffer.
+func (e *Engine) input(m *model, rows []row, inPlace bool) (ins []ort.Value, bi int) {
+	sc, n := m.sc, len(rows)
+	bi = sc.bucket(n)
+	if inPlace {
+		sl := rows[0].slab
+		pad := sc.buckets[bi].n - n
+		if pad == 0 || !m.feats.seal(sl, n) {
+			clear(sl.data[n*sc.f : (n+pad)*sc.f]) // padding rows, taken by no one: the slab is sealed
+			in, err := sc.slabInputs(sl, bi)
+			if err == nil {
+				e.inPlace[1]++
+				return in, bi
+			}
+			e.log.Warn("scoring from a copy of the features", "model", m.id, "err", err)
+		}
+	}
+	copyRows(sc.input(n), rows, sc.f)
+	clear(sc.in[n*sc.f : sc.buckets[bi].n*sc.f])
+	e.inPlace[0]++
+	return sc.buckets[bi].ins, bi
+}
+
+// scoreGroup scores batch[start:end], rows computed for one model, and adds
+// the rows with finite outputs to b (moving them down to the end of b.rows,
+// which is a prefix of batch) with the alert events they cause. The
+// outputs stay in the scorer's buffer when the group ends the batch, else
+// they are appended to outs (a later group may run on the same scorer). A
+// failed run adds nothing; rows with a non-finite output get no prediction.
+func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool, slots []int32, outs []float32) []float32 {
 	rows := batch[start:end]
 	m := rows[0].m
-	defer m.release(len(rows))
 	sc := m.sc
-	copyRows(sc.input(len(rows)), rows, sc.f)
-	out, err := sc.run(len(rows))
-	e.met.batches.observe(len(rows))
+	ins, bi := e.input(m, rows, inPlace)
+	o, err := sc.runOn(ins, bi, len(rows))
 	if err != nil {
+		e.met.unscored.Add(uint64(len(rows))) // before the rows: rows_scored_total never goes down
+		e.met.batches.observe(len(rows))
 		e.met.scoreErrors.Add(float64(len(rows)))
 		e.log.Error("score batch", "model", m.id, "rows", len(rows), "err", err)
 		return outs
 	}
-	at := len(outs)
-	outs = append(outs, out...) // the tensor's buffer is reused by the next run
-	o, k := outs[at:], sc.k
+	copied := end < len(batch)
+	if copied {
+		at := len(outs)
+		outs = append(outs, o...)
+		o = outs[at:]
+	}
+	k := sc.k
+	bad := e.alertsFor(b, m, rows, slots, o, k)
 	first := len(b.rows) // the group's first row in b.rows
-	if allFinite(o) && first == start {
+	if bad == 0 && first == start {
 		b.rows = batch[:end] // all kept, nothing to move
 	} else {
-		if bad := countNonFinite(o, k); bad > 0 {
+		if bad > 0 {
 			e.invalidOutputs(m, rows, o, bad)
 		}
 		kept := 0
@@ -191,34 +363,169 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float3
 			b.rows = append(b.rows, rows[i]) // writes at or below i: batch is its backing array
 			kept++
 		}
+		if copied { // o is the tail of outs
+			outs = outs[:len(outs)-len(o)+kept*k]
+		}
 		o = o[:kept*k]
-		outs = outs[:at+kept*k]
 	}
-	n := len(b.rows) - first
-	if n == 0 {
-		return outs
+	e.met.batches.observe(len(rows)) // after invalidOutputs counted the unscored ones
+	if n := len(b.rows) - first; n > 0 {
+		b.groups = append(b.groups, batchGroup{name: m.man.Name, version: m.man.Version, start: first, end: first + n, k: k, outs: o})
 	}
-	b.groups = append(b.groups, batchGroup{name: m.man.Name, version: m.man.Version, start: first, end: first + n, k: k, outs: o})
-	e.alertsFor(b, m, b.rows[first:], o, k)
-	e.met.rows.Add(float64(n))
 	return outs
 }
 
-// alertsFor applies alert hysteresis to rows and their outputs (k per row)
-// and appends the resulting events to b.Alerts.
-func (e *Engine) alertsFor(b *Batch, m *model, rows []row, outs []float32, k int) {
+// alertsFor applies alert hysteresis to rows (computed for m) and their
+// outputs (k per row; slots are their device slots), appends the resulting
+// events to b.Alerts, and returns how many rows have a non-finite output
+// (they get no prediction and change no state).
+//
+// Most rows change nothing: no alert raised or pending for the device and
+// the score on the quiet side of Raise. One comparison pair finds them
+// (lo < score < hi also rules out NaN and infinities) and a mask of the
+// slots of loud devices (e.loudMask, e.loudBy) rules out the rest without
+// reading the row.
+func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, o []float32, k int) (bad int) {
 	th, _ := e.thresholdsFor(m)
 	rul := lowIsBad(m.man.OutputSemantics)
-	for i := range rows {
+	lo, hi := float32(math.Inf(-1)), roundUp32(th.Raise) // quiet scores while not raised: under Raise
+	if rul {
+		lo, hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
+	}
+	loKey, hiKey := orderKey(lo), orderKey(hi)
+	slots = slots[:len(rows)]
+	for i := 0; i < len(slots); i++ {
+		if k == 1 {
+			if i = quietUntil(o, slots, i, loKey, hiKey, e.loudMask); i == len(slots) {
+				break
+			}
+			if slot := slots[i]; lo < o[i] && o[i] < hi && e.loudBy[slot] == 0 {
+				continue // another device in the loud mask's bit
+			}
+		} else if x := o[i*k]; lo < x && x < hi && e.loudBy[slots[i]] == 0 && finite(o[i*k:(i+1)*k]) {
+			continue
+		}
+		if !finite(o[i*k : (i+1)*k]) {
+			bad++
+			continue
+		}
 		r := &rows[i]
-		a, score := &r.dev.alert, float64(outs[i*k])
+		a, score := &r.dev.alert, float64(o[i*k])
 		if a.quiet(&th, rul, score) {
 			continue
 		}
-		if state, threshold, flipped := a.step(&th, rul, score, r.end); flipped {
+		state, threshold, flipped := a.step(&th, rul, score, r.end)
+		if loud := a.raised || a.pending; loud != (r.dev.loudAt > 0) {
+			e.setLoud(r.dev, loud)
+		}
+		if flipped {
 			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,
-				State: state, Score: float64(outs[i*k]), Threshold: threshold, Time: r.end})
+				State: state, Score: score, Threshold: threshold, Time: r.end})
 			e.met.alerts.WithLabelValues(state).Inc()
 		}
+	}
+	return bad
+}
+
+// quietUntil returns the first row from i on (one output per row in o,
+// device slots in slots) whose score's order key (orderKey) is not in
+// (lo, hi) or whose slot is in mask (slot%64), or len(slots). It reads the
+// scores as integers: right after an ONNX Runtime run, integer code runs
+// measurably faster here than the same test in floating point.
+func quietUntil(o []float32, slots []int32, i int, lo, hi int32, mask uint64) int {
+	keys := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
+	keys, slots = keys[:len(slots)], slots[:len(keys)]
+	// lo < k < hi as one unsigned comparison: k-(lo+1) < hi-(lo+1) mod 2^32.
+	base, span := uint32(lo)+1, uint32(hi)-uint32(lo)-1
+	for ; i+4 <= len(slots); i += 4 {
+		k0, k1, k2, k3 := keys[i], keys[i+1], keys[i+2], keys[i+3]
+		out := uint32((k0&0x7fffffff^k0>>31)-k0>>31)-base >= span || uint32((k1&0x7fffffff^k1>>31)-k1>>31)-base >= span ||
+			uint32((k2&0x7fffffff^k2>>31)-k2>>31)-base >= span || uint32((k3&0x7fffffff^k3>>31)-k3>>31)-base >= span
+		loud := (mask>>(slots[i]&63) | mask>>(slots[i+1]&63) | mask>>(slots[i+2]&63) | mask>>(slots[i+3]&63)) & 1
+		if out || loud != 0 {
+			break
+		}
+	}
+	for ; i < len(slots); i++ {
+		k := keys[i]
+		if uint32((k&0x7fffffff^k>>31)-k>>31)-base >= span || mask>>(slots[i]&63)&1 != 0 {
+			return i
+		}
+	}
+	return i
+}
+
+// orderKey maps a float32 to an int32 that orders like the float: the
+// sign-magnitude bits as a two's complement integer, so -0 and +0 are both
+// 0, -Inf is below every finite value, +Inf above, and NaNs are beyond the
+// infinities. quietUntil computes it inline.
+func orderKey(f float32) int32 {
+	b := int32(math.Float32bits(f))
+	return (b&0x7fffffff ^ b>>31) - b>>31
+}
+
+// roundUp32 returns the least float32 f with float64(f) >= x: for every
+// float32 v, v < roundUp32(x) exactly when float64(v) < x.
+func roundUp32(x float64) float32 {
+	f := float32(x)
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
+}
+
+// roundDown32 returns the greatest float32 f with float64(f) <= x: for
+// every float32 v, v > roundDown32(x) exactly when float64(v) > x.
+func roundDown32(x float64) float32 {
+	f := float32(x)
+	if float64(f) > x {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
+}
+
+// setLoud adds d to e.loud (loud: its alert is raised or a crossing is
+// pending) or removes it, and counts it in e.loudBy under its slot. Run's
+// goroutine only.
+func (e *Engine) setLoud(d *device, loud bool) {
+	bit := d.slot & 63
+	if loud {
+		e.loud = append(e.loud, d)
+		d.loudAt = len(e.loud)
+		e.loudBy[d.slot]++
+		if e.loudBits[bit]++; e.loudBits[bit] == 1 {
+			e.loudMask |= 1 << bit
+		}
+		return
+	}
+	e.loudBy[d.slot]--
+	if e.loudBits[bit]--; e.loudBits[bit] == 0 {
+		e.loudMask &^= 1 << bit
+	}
+	i := d.loudAt - 1
+	last := e.loud[len(e.loud)-1]
+	e.loud[i], last.loudAt = last, i+1
+	e.loud[len(e.loud)-1] = nil
+	e.loud = e.loud[:len(e.loud)-1]
+	d.loudAt = 0
+}
+
+// pruneLoud drops devices evicted since before the previous prune from
+// e.loud: Observe no longer finds them and their last rows have long been
+// scored, so they can no longer change state, and keeping them would send
+// every row of the device that reuses the slot down alertsFor's slow path
+// for good. Run calls it every second.
+func (e *Engine) pruneLoud() {
+	for i := 0; i < len(e.loud); {
+		d := e.loud[i]
+		d.mu.Lock()
+		evicted := d.evicted
+		d.mu.Unlock()
+		if evicted && d.loudGone {
+			e.setLoud(d, false) // moves the last device to i
+			continue
+		}
+		d.loudGone = evicted
+		i++
 	}
 }

@@ -11,7 +11,9 @@ import (
 // input and output buffers are allocated once for MaxBatch rows; tensors
 // for each bucket size (powers of two up to MaxBatch) are views of the same
 // buffers, so a batch of n rows runs on the smallest bucket >= n with the
-// padding rows zeroed and nothing is allocated per batch by edgepm.
+// padding rows zeroed and nothing is allocated per batch by edgepm. A batch
+// read in place runs on an input tensor over its feature slab instead
+// (slabInputs: created once per slab and bucket, reused with the slab).
 // Not safe for concurrent use: Run's goroutine is its only user after load.
 type scorer struct {
 	sess    *ort.DynamicAdvancedSession
@@ -100,21 +102,51 @@ func (s *scorer) maxRows() int { return s.buckets[len(s.buckets)-1].n }
 // input returns the input buffer for rows [0, n).
 func (s *scorer) input(n int) []float32 { return s.in[:n*s.f] }
 
+// bucket returns the index of the smallest bucket of at least n rows
+// (n <= maxRows).
+func (s *scorer) bucket(n int) int {
+	for i := range s.buckets {
+		if s.buckets[i].n >= n {
+			return i
+		}
+	}
+	return len(s.buckets) - 1
+}
+
 // run scores the first n rows of the input buffer (n <= maxRows) and
 // returns their outputs (a view of the output buffer, valid until the next run).
 func (s *scorer) run(n int) ([]float32, error) {
-	b := &s.buckets[len(s.buckets)-1]
-	for i := range s.buckets {
-		if s.buckets[i].n >= n {
-			b = &s.buckets[i]
-			break
-		}
-	}
-	clear(s.in[n*s.f : b.n*s.f])
-	if err := s.sess.Run(b.ins, b.outs); err != nil {
+	bi := s.bucket(n)
+	clear(s.in[n*s.f : s.buckets[bi].n*s.f])
+	return s.runOn(s.buckets[bi].ins, bi, n)
+}
+
+// runOn scores n rows of the inputs ins (a tensor of bucket bi's shape)
+// into the output buffer and returns their outputs.
+func (s *scorer) runOn(ins []ort.Value, bi, n int) ([]float32, error) {
+	if err := s.sess.Run(ins, s.buckets[bi].outs); err != nil {
 		return nil, err
 	}
 	return s.out[:n*s.k], nil
+}
+
+// slabInputs returns an input tensor of bucket bi's shape over slab sl's
+// rows, creating it on first use.
+func (s *scorer) slabInputs(sl *featSlab, bi int) ([]ort.Value, error) {
+	if bi < len(sl.ins) && sl.ins[bi] != nil {
+		return sl.ins[bi], nil
+	}
+	n := s.buckets[bi].n
+	t, err := ort.NewTensor(ort.NewShape(int64(n), int64(s.f)), sl.data[:n*s.f])
+	if err != nil {
+		return nil, fmt.Errorf("input tensor over feature slab: %w", err)
+	}
+	if len(sl.ins) < len(s.buckets) {
+		sl.tensors = make([]*ort.Tensor[float32], len(s.buckets))
+		sl.ins = make([][]ort.Value, len(s.buckets))
+	}
+	sl.tensors[bi], sl.ins[bi] = t, []ort.Value{t}
+	return sl.ins[bi], nil
 }
 
 // destroy releases the session and tensors (idempotent).

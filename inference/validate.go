@@ -61,7 +61,7 @@ func (e *Engine) prepare(pkg *Package, builtin bool) (*model, error) {
 		return nil, rerr
 	}
 	return &model{man: man, id: id, plan: plan, window: man.Window.WithDefaults(), sc: sc, loaded: e.cfg.Now(),
-		feats: featArena{f: plan.Len()}}, nil
+		feats: newFeatArena(plan.Len(), sc.maxRows())}, nil
 }
 
 func (e *Engine) checkSignature(pkg *Package) error {
