@@ -43,6 +43,7 @@ type Engine struct {
 	loudBy     []int32                    // devices of loud by device slot; Run's goroutine
 	loudBits   [64]int32                  // devices of loud by slot%64; Run's goroutine
 	loudMask   uint64                     // bit i set when loudBits[i] > 0; Run's goroutine
+	loudTab    [64]uint8                  // loudTab[i] = 1 when loudBits[i] > 0; Run's goroutine
 	inPlace    [2]uint64                  // groups scored in place [1] or from a copy [0] (tests); Run's goroutine
 	carriedRow row                        // a row collect kept for the next batch (carry); Run's goroutine
 	carried    bool                       // carriedRow is set; Run's goroutine

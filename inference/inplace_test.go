@@ -235,12 +235,19 @@ func TestStageGroups(t *testing.T) {
 // devices with an alert raised or pending.
 func TestAlertsForMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, sem := range []string{SemanticsFailureProbability, SemanticsRUL} {
+	for _, tc := range []struct {
+		sem string
+		th  Thresholds
+	}{
+		{SemanticsFailureProbability, Thresholds{Raise: 0.7, Clear: 0.5}},
+		{SemanticsFailureProbability, Thresholds{Raise: -0.5, Clear: -1}},  // no bit-range shortcut
+		{SemanticsFailureProbability, Thresholds{Raise: 1e-40, Clear: -1}}, // rounds between float32s
+		{SemanticsRUL, Thresholds{Raise: 30, Clear: 40}},
+		{SemanticsRUL, Thresholds{Raise: 0, Clear: 5}},
+		{SemanticsRUL, Thresholds{Raise: -3, Clear: 2}}, // no bit-range shortcut
+	} {
+		sem, th := tc.sem, tc.th
 		e := newTestEngine(t, EngineConfig{MaxDevices: 300})
-		th := Thresholds{Raise: 0.7, Clear: 0.5, MinDuration: 0}
-		if sem == SemanticsRUL {
-			th = Thresholds{Raise: 30, Clear: 40}
-		}
 		m := &model{man: &Manifest{Name: "m", Version: "1", OutputSemantics: sem, Thresholds: th}}
 		var devs []*device
 		for i := range 140 { // slots 0..139: bits of the loud mask shared
@@ -269,8 +276,11 @@ func TestAlertsForMatchesReference(t *testing.T) {
 				rows[i] = row{dev: d, slot: d.slot, end: at}
 				slots[i] = d.slot
 				x := th.Raise + (rng.Float64()-0.5)*2*math.Abs(th.Clear-th.Raise)*1.5
-				if rng.IntN(3) == 0 { // mostly quiet
+				switch rng.IntN(6) {
+				case 0, 1: // quiet
 					x = th.Clear - (th.Raise-th.Clear)*3
+				case 2: // at a threshold
+					x = []float64{th.Raise, th.Clear, 0, math.Copysign(0, -1)}[rng.IntN(4)]
 				}
 				switch rng.IntN(60) {
 				case 0:
@@ -360,9 +370,10 @@ func TestLoudDevicePrunedAfterEviction(t *testing.T) {
 }
 
 // TestFloat32Thresholds: comparing float32 scores with roundUp32/roundDown32
-// of a float64 threshold, or their order keys, decides exactly as comparing
-// in float64; order keys order every non-NaN float32 and put NaNs outside
-// the infinities.
+// of a float64 threshold decides exactly as comparing in float64, and
+// quietRange's bit range holds only finite scores on the quiet side of
+// Raise, and every non-negative one there when Raise is positive (under
+// it) or non-negative (over it, rul).
 func TestFloat32Thresholds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	f32 := func() float32 {
@@ -371,33 +382,43 @@ func TestFloat32Thresholds(t *testing.T) {
 			return math.Float32frombits(rng.Uint32()) // any bit pattern, NaNs included
 		case 1:
 			return float32(math.Inf(1 - 2*rng.IntN(2)))
+		case 2:
+			return float32(math.Copysign(0, float64(1-2*rng.IntN(2))))
 		}
 		return float32((rng.Float64() - 0.5) * math.Pow(10, float64(rng.IntN(10)-4)))
 	}
-	inf, ninf := orderKey(float32(math.Inf(1))), orderKey(float32(math.Inf(-1)))
 	for range 200000 {
-		v, w := f32(), f32()
+		v := f32()
 		x := float64(f32())
 		if rng.IntN(2) == 0 {
 			x += (rng.Float64() - 0.5) * 1e-9 * x // between float32 values
 		}
-		if math.IsNaN(x) || math.IsInf(x, 0) {
+		if math.IsNaN(x) {
 			continue
 		}
-		if got, want := v < roundUp32(x), float64(v) < x; got != want {
-			t.Fatalf("%v < roundUp32(%v) = %v, want %v", v, x, got, want)
-		}
-		if got, want := v > roundDown32(x), float64(v) > x; got != want {
-			t.Fatalf("%v > roundDown32(%v) = %v, want %v", v, x, got, want)
-		}
-		nan := func(f float32) bool { return f != f }
-		switch {
-		case nan(v):
-			if k := orderKey(v); ninf <= k && k <= inf {
-				t.Fatalf("NaN %x has key %d within the infinities'", math.Float32bits(v), k)
+		if !math.IsInf(x, 0) {
+			if got, want := v < roundUp32(x), float64(v) < x; got != want {
+				t.Fatalf("%v < roundUp32(%v) = %v, want %v", v, x, got, want)
 			}
-		case !nan(w) && (v < w) != (orderKey(v) < orderKey(w)):
-			t.Fatalf("orderKey(%v) < orderKey(%v) disagrees with %v < %v", v, w, v, w)
+			if got, want := v > roundDown32(x), float64(v) > x; got != want {
+				t.Fatalf("%v > roundDown32(%v) = %v, want %v", v, x, got, want)
+			}
+		}
+		for _, rul := range []bool{false, true} {
+			base, span := quietRange(x, rul)
+			in := math.Float32bits(v)-base < span
+			quiet := float64(v) < x
+			if rul {
+				quiet = float64(v) > x
+			}
+			quiet = quiet && !math.IsInf(float64(v), 0) && v == v
+			if in && !quiet {
+				t.Fatalf("rul %v raise %v: score %v (bits %x) in the quiet range, but not quiet", rul, x, v, math.Float32bits(v))
+			}
+			complete := (!rul && x > 0) || (rul && x >= 0 && !math.IsInf(x, 1))
+			if complete && quiet && !math.Signbit(float64(v)) && !in {
+				t.Fatalf("rul %v raise %v: quiet score %v not in the quiet range", rul, x, v)
+			}
 		}
 	}
 }

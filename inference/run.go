@@ -392,11 +392,11 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, o []fl
 	if rul {
 		lo, hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
 	}
-	loKey, hiKey := orderKey(lo), orderKey(hi)
+	base, span := quietRange(th.Raise, rul)
 	slots = slots[:len(rows)]
 	for i := 0; i < len(slots); i++ {
 		if k == 1 {
-			if i = quietUntil(o, slots, i, loKey, hiKey, e.loudMask); i == len(slots) {
+			if i = quietUntil(o, slots, i, base, span, e.loudMask, &e.loudTab); i == len(slots) {
 				break
 			}
 			if slot := slots[i]; lo < o[i] && o[i] < hi && e.loudBy[slot] == 0 {
@@ -428,40 +428,60 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, o []fl
 }
 
 // quietUntil returns the first row from i on (one output per row in o,
-// device slots in slots) whose score's order key (orderKey) is not in
-// (lo, hi) or whose slot is in mask (slot%64), or len(slots). It reads the
-// scores as integers: right after an ONNX Runtime run, integer code runs
-// measurably faster here than the same test in floating point.
-func quietUntil(o []float32, slots []int32, i int, lo, hi int32, mask uint64) int {
-	keys := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
-	keys, slots = keys[:len(slots)], slots[:len(keys)]
-	// lo < k < hi as one unsigned comparison: k-(lo+1) < hi-(lo+1) mod 2^32.
-	base, span := uint32(lo)+1, uint32(hi)-uint32(lo)-1
-	for ; i+4 <= len(slots); i += 4 {
-		k0, k1, k2, k3 := keys[i], keys[i+1], keys[i+2], keys[i+3]
-		out := uint32((k0&0x7fffffff^k0>>31)-k0>>31)-base >= span || uint32((k1&0x7fffffff^k1>>31)-k1>>31)-base >= span ||
-			uint32((k2&0x7fffffff^k2>>31)-k2>>31)-base >= span || uint32((k3&0x7fffffff^k3>>31)-k3>>31)-base >= span
-		loud := (mask>>(slots[i]&63) | mask>>(slots[i+1]&63) | mask>>(slots[i+2]&63) | mask>>(slots[i+3]&63)) & 1
-		if out || loud != 0 {
+// device slots in slots) whose score's bits b (math.Float32bits) fail
+// b-base < span (mod 2^32; see quietRange) or whose slot%64 is marked in
+// loud (mask is the same set as bits; 0 skips the slot test), or
+// len(slots). Comparing the bits as integers costs a subtraction and a
+// comparison per row.
+func quietUntil(o []float32, slots []int32, i int, base, span uint32, mask uint64, loud *[64]uint8) int {
+	bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
+	bits, slots = bits[:len(slots)], slots[:len(bits)]
+	if mask == 0 { // no device in the loud set: the scores decide
+		for ; i+4 <= len(bits); i += 4 {
+			if bits[i]-base >= span || bits[i+1]-base >= span || bits[i+2]-base >= span || bits[i+3]-base >= span {
+				break
+			}
+		}
+		for ; i < len(bits); i++ {
+			if bits[i]-base >= span {
+				return i
+			}
+		}
+		return i
+	}
+	for ; i+4 <= len(bits); i += 4 {
+		if bits[i]-base >= span || bits[i+1]-base >= span || bits[i+2]-base >= span || bits[i+3]-base >= span ||
+			loud[slots[i]&63]|loud[slots[i+1]&63]|loud[slots[i+2]&63]|loud[slots[i+3]&63] != 0 {
 			break
 		}
 	}
-	for ; i < len(slots); i++ {
-		k := keys[i]
-		if uint32((k&0x7fffffff^k>>31)-k>>31)-base >= span || mask>>(slots[i]&63)&1 != 0 {
+	for ; i < len(bits); i++ {
+		if bits[i]-base >= span || loud[slots[i]&63] != 0 {
 			return i
 		}
 	}
 	return i
 }
 
-// orderKey maps a float32 to an int32 that orders like the float: the
-// sign-magnitude bits as a two's complement integer, so -0 and +0 are both
-// 0, -Inf is below every finite value, +Inf above, and NaNs are beyond the
-// infinities. quietUntil computes it inline.
-func orderKey(f float32) int32 {
-	b := int32(math.Float32bits(f))
-	return (b&0x7fffffff ^ b>>31) - b>>31
+// quietRange returns base and span such that, for a float32 score v with
+// bits b, b-base < span (mod 2^32) only if v is finite and on the quiet side
+// of raise (under it; over it when rul): the non-negative scores under a
+// positive raise are the bit patterns [0, bits(raise)), and the finite
+// scores over a non-negative raise are (bits(raise), bits(+Inf)). Scores
+// outside the range (negative scores, other thresholds) are left to the
+// exact test; span 0 leaves every score to it.
+func quietRange(raise float64, rul bool) (base, span uint32) {
+	if raise == 0 {
+		raise = 0 // -0 as +0: its bits are a negative's
+	}
+	switch {
+	case !rul && raise > 0:
+		return 0, math.Float32bits(roundUp32(raise))
+	case rul && raise >= 0 && !math.IsInf(raise, 1):
+		lo := math.Float32bits(roundDown32(raise))
+		return lo + 1, math.Float32bits(float32(math.Inf(1))) - lo - 1
+	}
+	return 0, 0
 }
 
 // roundUp32 returns the least float32 f with float64(f) >= x: for every
@@ -495,12 +515,14 @@ func (e *Engine) setLoud(d *device, loud bool) {
 		e.loudBy[d.slot]++
 		if e.loudBits[bit]++; e.loudBits[bit] == 1 {
 			e.loudMask |= 1 << bit
+			e.loudTab[bit] = 1
 		}
 		return
 	}
 	e.loudBy[d.slot]--
 	if e.loudBits[bit]--; e.loudBits[bit] == 0 {
 		e.loudMask &^= 1 << bit
+		e.loudTab[bit] = 0
 	}
 	i := d.loudAt - 1
 	last := e.loud[len(e.loud)-1]
