@@ -21,7 +21,7 @@ func benchRows(e *Engine, m *model, n, hot int) []row {
 	rows := make([]row, n)
 	for i := range rows {
 		d := e.device(fmt.Sprintf("dev-%d-%d", hot, i%50), 0)
-		f, s, idx := m.feats.take(d.slot) // as Observe does
+		f, s, idx := m.feats.take(d) // as Observe does
 		scale := float32(0.003)
 		if i%50 >= 50-hot {
 			scale = 0.1
@@ -75,7 +75,7 @@ func BenchmarkScore(b *testing.B) {
 			b.Fatal(err)
 		}
 		m := e.cur.Load()
-		m.feats.take(0) // one row ahead: these rows start at row 1 of a slab and are copied
+		m.feats.take(&device{}) // one row ahead: these rows start at row 1 of a slab and are copied
 		unaligned := benchRows(e, m, n, 2)
 		m.feats.seal(unaligned[n-1].slab, 0)
 		rows := benchRows(e, m, n, 2) // the first rows of a fresh slab: read in place

@@ -38,7 +38,8 @@ type Engine struct {
 	batch      Batch                      // handed to emit, reused; Run's goroutine
 	outBuf     []float32                  // the batch's outputs, reused; Run's goroutine
 	spent      []spentRun                 // rows to finish after emit; Run's goroutine
-	slots      []int32                    // device slots of the batch's rows (stage); Run's goroutine
+	slots      []int32                    // device slots of a group's rows (stage); Run's goroutine
+	devs       []*device                  // devices of a group's rows (stage); Run's goroutine
 	loud       []*device                  // devices with an alert raised or pending; Run's goroutine
 	loudBy     []int32                    // devices of loud by device slot; Run's goroutine
 	loudBits   [64]int32                  // devices of loud by slot%64; Run's goroutine

@@ -41,6 +41,7 @@ type featArena struct {
 type featSlab struct {
 	data  []float32 // rows vectors of f values
 	slots []int32   // the device slot of each row (Engine.alertsFor)
+	devs  []*device // the device of each row (Engine.alertsFor)
 	next  int       // rows taken; guarded by the arena's mu
 	refs  int       // rows taken and not finished; guarded by the arena's mu
 
@@ -60,18 +61,18 @@ type featSlab struct {
 func newFeatArena(f, rows int) featArena { return featArena{f: f, rows: rows} }
 
 // take returns a zeroed vector of f values (capacity f: appending to it
-// cannot reach the next row) for a row of the device in slot, the slab it
-// lives in and its row there. The caller must finish the row with release.
-func (a *featArena) take(slot int32) (feat []float32, s *featSlab, idx int32) {
+// cannot reach the next row) for a row of device d, the slab it lives in and
+// its row there. The caller must finish the row with release.
+func (a *featArena) take(d *device) (feat []float32, s *featSlab, idx int32) {
 	a.mu.Lock()
-	feat, s, idx = a.takeLocked(slot)
+	feat, s, idx = a.takeLocked(d)
 	a.mu.Unlock()
 	clear(feat) // a reused slab holds old vectors
 	return feat, s, idx
 }
 
 // takeLocked is take without the lock and without zeroing the vector.
-func (a *featArena) takeLocked(slot int32) (feat []float32, s *featSlab, idx int32) {
+func (a *featArena) takeLocked(d *device) (feat []float32, s *featSlab, idx int32) {
 	if a.cur == nil || a.cur.next == a.rows || a.cur.sealed.Load() {
 		a.sealLocked(a.cur)
 		if n := len(a.free); n > 0 {
@@ -81,13 +82,13 @@ func (a *featArena) takeLocked(slot int32) (feat []float32, s *featSlab, idx int
 			a.cur.disordered.Store(false) // no row of its last use is left
 			a.cur.sealed.Store(false)
 		} else {
-			a.cur = &featSlab{data: make([]float32, a.rows*a.f), slots: make([]int32, a.rows)}
+			a.cur = &featSlab{data: make([]float32, a.rows*a.f), slots: make([]int32, a.rows), devs: make([]*device, a.rows)}
 		}
 	}
 	s, idx = a.cur, int32(a.cur.next)
 	s.next++
 	s.refs++
-	s.slots[idx] = slot
+	s.slots[idx], s.devs[idx] = d.slot, d
 	at := int(idx) * a.f
 	return s.data[at : at+a.f : at+a.f], s, idx
 }

@@ -89,7 +89,7 @@ func TestInPlaceScoresMatchReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := e.cur.Load()
-	_, s, _ := m.feats.take(0) // the first rows start at row 1 of a slab: copied until a seal realigns
+	_, s, _ := m.feats.take(&device{}) // the first rows start at row 1 of a slab: copied until a seal realigns
 	m.feats.release(s, 1)
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +152,8 @@ func slabRows(m *model, n int) []row {
 	for i := range rows {
 		rows[i].m = m
 		rows[i].slot = int32(i % 3)
-		rows[i].feat, rows[i].slab, rows[i].idx = m.feats.take(rows[i].slot)
+		rows[i].dev = &device{slot: int32(i % 3)}
+		rows[i].feat, rows[i].slab, rows[i].idx = m.feats.take(rows[i].dev)
 	}
 	return rows
 }
@@ -179,13 +180,13 @@ func TestStageGroups(t *testing.T) {
 		e.spent = e.spent[:0]
 		var got []group
 		for start := 0; start < len(batch); {
-			end, inPlace, slots := e.stage(batch, start)
-			if len(slots) != end-start {
-				t.Errorf("%s: group [%d,%d) has %d slots", name, start, end, len(slots))
+			end, inPlace, slots, devs := e.stage(batch, start)
+			if len(slots) != end-start || len(devs) != end-start {
+				t.Errorf("%s: group [%d,%d) has %d slots, %d devices", name, start, end, len(slots), len(devs))
 			}
 			for i, s := range slots {
-				if s != batch[start+i].slot {
-					t.Errorf("%s: slot %d is %d, want %d", name, start+i, s, batch[start+i].slot)
+				if r := &batch[start+i]; s != r.slot || devs[i] != r.dev {
+					t.Errorf("%s: row %d has slot %d device %p, want %d %p", name, start+i, s, devs[i], r.slot, r.dev)
 				}
 			}
 			got = append(got, group{end, inPlace})
@@ -224,7 +225,7 @@ func TestStageGroups(t *testing.T) {
 	d := slabRows(newModel(), 6)
 	d[0].slab.disordered.Store(true)
 	check("disordered slab", d, group{6, true}) // every row checked, and in order after all
-	check("own memory", []row{{m: a, feat: make([]float32, 2)}}, group{1, false})
+	check("own memory", []row{{m: a, dev: &device{}, feat: make([]float32, 2)}}, group{1, false})
 }
 
 // TestAlertsForMatchesReference: the scan that skips quiet rows gives the
@@ -266,6 +267,7 @@ func TestAlertsForMatchesReference(t *testing.T) {
 			n := 1 + rng.IntN(64)
 			rows := make([]row, n)
 			slots := make([]int32, n)
+			rdevs := make([]*device, n)
 			o := make([]float32, n)
 			for i := range rows {
 				d := devs[rng.IntN(8)]
@@ -274,7 +276,7 @@ func TestAlertsForMatchesReference(t *testing.T) {
 				}
 				at = at.Add(time.Second)
 				rows[i] = row{dev: d, slot: d.slot, end: at}
-				slots[i] = d.slot
+				slots[i], rdevs[i] = d.slot, d
 				x := th.Raise + (rng.Float64()-0.5)*2*math.Abs(th.Clear-th.Raise)*1.5
 				switch rng.IntN(6) {
 				case 0, 1: // quiet
@@ -309,7 +311,7 @@ func TestAlertsForMatchesReference(t *testing.T) {
 				ref[r.dev] = a
 			}
 			b := &Batch{}
-			bad := e.alertsFor(b, m, rows, slots, o, 1)
+			bad := e.alertsFor(b, m, rows, slots, rdevs, o, 1)
 			if bad != wantBad || fmt.Sprint(b.Alerts) != fmt.Sprint(wantEvents) {
 				t.Fatalf("%s round %d: bad %d events %v, want %d %v", sem, round, bad, b.Alerts, wantBad, wantEvents)
 			}
@@ -345,7 +347,7 @@ func TestLoudDevicePrunedAfterEviction(t *testing.T) {
 		Thresholds: Thresholds{Raise: 0.7, Clear: 0.5}}}
 	d := e.device("hot", 0)
 	b := &Batch{}
-	e.alertsFor(b, m, []row{{dev: d, slot: d.slot, end: time.Unix(1, 0)}}, []int32{d.slot}, []float32{0.9}, 1)
+	e.alertsFor(b, m, []row{{dev: d, slot: d.slot, end: time.Unix(1, 0)}}, []int32{d.slot}, []*device{d}, []float32{0.9}, 1)
 	if len(b.Alerts) != 1 || len(e.loud) != 1 || e.loudBy[d.slot] != 1 {
 		t.Fatalf("alerts %v, loud %d: want the device raised and loud", b.Alerts, len(e.loud))
 	}

@@ -184,7 +184,7 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 func (e *Engine) offer(rw *row, feat []float32) (queued bool) {
 	a := &rw.m.feats
 	a.mu.Lock()
-	rw.feat, rw.slab, rw.idx = a.takeLocked(rw.slot)
+	rw.feat, rw.slab, rw.idx = a.takeLocked(rw.dev)
 	copy(rw.feat, feat)
 	select {
 	case e.rows <- *rw:

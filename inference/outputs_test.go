@@ -258,7 +258,7 @@ func TestCopyRows(t *testing.T) {
 		rows = append(rows, r)
 	}
 	take := func() row {
-		feat, s, idx := a.take(0)
+		feat, s, idx := a.take(&device{})
 		return row{feat: feat, slab: s, idx: idx}
 	}
 	for range 5 {

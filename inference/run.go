@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"math"
+	mathbits "math/bits"
 	"time"
 	"unsafe"
 
@@ -183,8 +184,8 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 	b.features = e.cfg.IncludeFeatures
 	outs := e.outBuf[:0]
 	for start := 0; start < len(batch); {
-		end, inPlace, slots := e.stage(batch, start)
-		outs = e.scoreGroup(b, batch, start, end, inPlace, slots, outs)
+		end, inPlace, slots, devs := e.stage(batch, start)
+		outs = e.scoreGroup(b, batch, start, end, inPlace, slots, devs, outs)
 		start = end
 	}
 	if len(b.rows) > 0 || len(b.Alerts) > 0 {
@@ -232,7 +233,7 @@ type spentRun struct {
 // slab's rows 0, 1, 2, ... form a prefix found by binary search, and when
 // the prefix is the rest of the batch or the whole slab it is the group.
 // Otherwise every row of the group is checked.
-func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []int32) {
+func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []int32, devs []*device) {
 	m, sl := batch[start].m, batch[start].slab
 	if sl != nil && batch[start].idx == 0 && !sl.disordered.Load() {
 		a := &m.feats
@@ -252,18 +253,18 @@ func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []i
 				sl.sealed.Store(true)
 			}
 			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: p})
-			return start + p, true, sl.slots[:p]
+			return start + p, true, sl.slots[:p], sl.devs[:p]
 		}
 	}
 	inPlace = sl != nil && batch[start].idx == 0
 	from := start
-	slots = append(e.slots[:0], batch[start].slot)
+	slots, devs = append(e.slots[:0], batch[start].slot), append(e.devs[:0], batch[start].dev)
 	for end = start + 1; end < len(batch); end++ {
 		r := &batch[end]
 		if r.m != m {
 			break
 		}
-		slots = append(slots, r.slot)
+		slots, devs = append(slots, r.slot), append(devs, r.dev)
 		if r.slab != sl {
 			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: end - from})
 			sl, from, inPlace = r.slab, end, false
@@ -275,8 +276,8 @@ func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []i
 	if sl != nil && !sl.sealed.Load() {
 		sl.sealed.Store(true)
 	}
-	e.slots = slots
-	return end, inPlace, slots
+	e.slots, e.devs = slots, devs
+	return end, inPlace, slots, devs
 }
 
 // finish releases the feature slab rows and model references of the rows
@@ -325,7 +326,7 @@ func (e *Engine) input(m *model, rows []row, inPlace bool) (ins []ort.Value, bi 
 // outputs stay in the scorer's buffer when the group ends the batch, else
 // they are appended to outs (a later group may run on the same scorer). A
 // failed run adds nothing; rows with a non-finite output get no prediction.
-func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool, slots []int32, outs []float32) []float32 {
+func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool, slots []int32, devs []*device, outs []float32) []float32 {
 	rows := batch[start:end]
 	m := rows[0].m
 	sc := m.sc
@@ -345,7 +346,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 		o = outs[at:]
 	}
 	k := sc.k
-	bad := e.alertsFor(b, m, rows, slots, o, k)
+	bad := e.alertsFor(b, m, rows, slots, devs, o, k)
 	first := len(b.rows) // the group's first row in b.rows
 	if bad == 0 && first == start {
 		b.rows = batch[:end] // all kept, nothing to move
@@ -376,91 +377,110 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 }
 
 // alertsFor applies alert hysteresis to rows (computed for m) and their
-// outputs (k per row; slots are their device slots), appends the resulting
+// outputs (k per row; slots and devs are their device slots and devices,
+// dense), appends the resulting
 // events to b.Alerts, and returns how many rows have a non-finite output
 // (they get no prediction and change no state).
 //
 // Most rows change nothing: no alert raised or pending for the device and
-// the score on the quiet side of Raise. One comparison pair finds them
-// (lo < score < hi also rules out NaN and infinities) and a mask of the
-// slots of loud devices (e.loudMask, e.loudBy) rules out the rest without
-// reading the row.
-func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, o []float32, k int) (bad int) {
+// the score on the quiet side of Raise. With one output per row, eight rows
+// at a time are screened without reading the rows (quietFlags: the score's
+// bits against quietRange, the device slot against the loud table) and
+// only the flagged ones get the exact test (alertRow).
+func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs []*device, o []float32, k int) (bad int) {
 	th, _ := e.thresholdsFor(m)
 	rul := lowIsBad(m.man.OutputSemantics)
 	lo, hi := float32(math.Inf(-1)), roundUp32(th.Raise) // quiet scores while not raised: under Raise
 	if rul {
 		lo, hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
 	}
-	base, span := quietRange(th.Raise, rul)
-	slots = slots[:len(rows)]
-	for i := 0; i < len(slots); i++ {
-		if k == 1 {
-			if i = quietUntil(o, slots, i, base, span, e.loudMask, &e.loudTab); i == len(slots) {
-				break
+	a := alertScan{e: e, b: b, m: m, th: &th, rul: rul, lo: lo, hi: hi, rows: rows, slots: slots[:len(rows)],
+		devs: devs[:len(rows)], o: o, k: k}
+	i := 0
+	if k == 1 {
+		base, span := quietRange(th.Raise, rul)
+		bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))[:len(a.slots)]
+		for ; i+8 <= len(bits); i += 8 {
+			flags := quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab)
+			for flags != 0 {
+				j := mathbits.TrailingZeros8(flags)
+				flags &= flags - 1
+				if a.row(i + j) { // loud state changed: screen the block's later rows again
+					flags = quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab) &^
+						(uint8(2)<<j - 1)
+				}
 			}
-			if slot := slots[i]; lo < o[i] && o[i] < hi && e.loudBy[slot] == 0 {
-				continue // another device in the loud mask's bit
-			}
-		} else if x := o[i*k]; lo < x && x < hi && e.loudBy[slots[i]] == 0 && finite(o[i*k:(i+1)*k]) {
-			continue
-		}
-		if !finite(o[i*k : (i+1)*k]) {
-			bad++
-			continue
-		}
-		r := &rows[i]
-		a, score := &r.dev.alert, float64(o[i*k])
-		if a.quiet(&th, rul, score) {
-			continue
-		}
-		state, threshold, flipped := a.step(&th, rul, score, r.end)
-		if loud := a.raised || a.pending; loud != (r.dev.loudAt > 0) {
-			e.setLoud(r.dev, loud)
-		}
-		if flipped {
-			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,
-				State: state, Score: score, Threshold: threshold, Time: r.end})
-			e.met.alerts.WithLabelValues(state).Inc()
 		}
 	}
-	return bad
+	for ; i < len(rows); i++ {
+		a.row(i)
+	}
+	return a.bad
 }
 
-// quietUntil returns the first row from i on (one output per row in o,
-// device slots in slots) whose score's bits b (math.Float32bits) fail
-// b-base < span (mod 2^32; see quietRange) or whose slot%64 is marked in
-// loud (mask is the same set as bits; 0 skips the slot test), or
-// len(slots). Comparing the bits as integers costs a subtraction and a
-// comparison per row.
-func quietUntil(o []float32, slots []int32, i int, base, span uint32, mask uint64, loud *[64]uint8) int {
-	bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
-	bits, slots = bits[:len(slots)], slots[:len(bits)]
-	if mask == 0 { // no device in the loud set: the scores decide
-		for ; i+4 <= len(bits); i += 4 {
-			if bits[i]-base >= span || bits[i+1]-base >= span || bits[i+2]-base >= span || bits[i+3]-base >= span {
-				break
-			}
-		}
-		for ; i < len(bits); i++ {
-			if bits[i]-base >= span {
-				return i
-			}
-		}
-		return i
+// alertScan is alertsFor's state.
+type alertScan struct {
+	e      *Engine
+	b      *Batch
+	m      *model
+	th     *Thresholds
+	rul    bool
+	lo, hi float32 // quiet scores while not raised: in (lo, hi)
+	rows   []row
+	slots  []int32
+	devs   []*device
+	o      []float32
+	k      int
+	bad    int
+}
+
+// row applies hysteresis to row i and reports whether it changed the loud
+// set.
+func (a *alertScan) row(i int) (loudChanged bool) {
+	e, k := a.e, a.k
+	if x := a.o[i*k]; a.lo < x && x < a.hi && e.loudBy[a.slots[i]] == 0 && (k == 1 || finite(a.o[i*k:(i+1)*k])) {
+		return false // quiet: flagged only for another device of its loud-table entry, or a negative score
 	}
-	for ; i+4 <= len(bits); i += 4 {
-		if bits[i]-base >= span || bits[i+1]-base >= span || bits[i+2]-base >= span || bits[i+3]-base >= span ||
-			loud[slots[i]&63]|loud[slots[i+1]&63]|loud[slots[i+2]&63]|loud[slots[i+3]&63] != 0 {
-			break
-		}
+	if !finite(a.o[i*k : (i+1)*k]) {
+		a.bad++
+		return false
 	}
-	for ; i < len(bits); i++ {
-		if bits[i]-base >= span || loud[slots[i]&63] != 0 {
-			return i
-		}
+	d := a.devs[i] // the device, without reading the row
+	st, score := &d.alert, float64(a.o[i*k])
+	if st.quiet(a.th, a.rul, score) {
+		return false
 	}
-	return i
+	r := &a.rows[i]
+	state, threshold, flipped := st.step(a.th, a.rul, score, r.end)
+	if loud := st.raised || st.pending; loud != (r.dev.loudAt > 0) {
+		e.setLoud(r.dev, loud)
+		loudChanged = true
+	}
+	if flipped {
+		a.b.Alerts = append(a.b.Alerts, AlertEvent{Device: r.dev.name, Model: a.m.man.Name, ModelVersion: a.m.man.Version,
+			State: state, Score: score, Threshold: threshold, Time: r.end})
+		e.met.alerts.WithLabelValues(state).Inc()
+	}
+	return loudChanged
+}
+
+// quietFlags returns a bit per row of bits (8 scores' float32 bits) and
+// slots (their device slots) that needs the exact test: b-base >= span
+// (mod 2^32; outside quietRange) or, when anyLoud, the slot%64 marked in
+// loud. No branch per row: (span-1-(b-base)) >> 63, in 64 bits, is 1
+// exactly when b-base >= span.
+func quietFlags(bits []uint32, slots []int32, base, span uint32, anyLoud bool, loud *[64]uint8) uint8 {
+	bits, slots = bits[:8], slots[:8]
+	lim := uint64(span) - 1 // span 0: every row flagged
+	f := uint8((lim-uint64(bits[0]-base))>>63) | uint8((lim-uint64(bits[1]-base))>>63)<<1 |
+		uint8((lim-uint64(bits[2]-base))>>63)<<2 | uint8((lim-uint64(bits[3]-base))>>63)<<3 |
+		uint8((lim-uint64(bits[4]-base))>>63)<<4 | uint8((lim-uint64(bits[5]-base))>>63)<<5 |
+		uint8((lim-uint64(bits[6]-base))>>63)<<6 | uint8((lim-uint64(bits[7]-base))>>63)<<7
+	if anyLoud {
+		f |= loud[slots[0]&63] | loud[slots[1]&63]<<1 | loud[slots[2]&63]<<2 | loud[slots[3]&63]<<3 |
+			loud[slots[4]&63]<<4 | loud[slots[5]&63]<<5 | loud[slots[6]&63]<<6 | loud[slots[7]&63]<<7
+	}
+	return f
 }
 
 // quietRange returns base and span such that, for a float32 score v with
