@@ -148,7 +148,7 @@ func (a *featArena) destroy() {
 	}
 	a.free = nil
 	if a.cur != nil {
-		a.cur.destroy() // rows still taken from it are copied, not read in place (no tensors)
+		a.cur.destroy() // its rows are all finished: rows release their slab row before the model
 	}
 }
 

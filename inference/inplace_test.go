@@ -340,7 +340,9 @@ func TestAlertsForMatchesReference(t *testing.T) {
 
 // TestLoudDevicePrunedAfterEviction: a device evicted with its alert raised
 // leaves the loud set at the second prune after its eviction, so its slot
-// does not keep rows of the next device there off the quiet path.
+// does not keep rows of the next device there off the quiet path, and its
+// alert state goes with it, so its rows still queued are screened against
+// the state they are stepped with.
 func TestLoudDevicePrunedAfterEviction(t *testing.T) {
 	e := newTestEngine(t, EngineConfig{})
 	m := &model{man: &Manifest{Name: "m", Version: "1", OutputSemantics: SemanticsFailureProbability,
@@ -365,6 +367,16 @@ func TestLoudDevicePrunedAfterEviction(t *testing.T) {
 	e.pruneLoud()
 	if len(e.loud) != 0 || e.loudBy[d.slot] != 0 || e.loudMask != 0 {
 		t.Fatalf("loud %d, count %d, mask %x after the second prune: want none", len(e.loud), e.loudBy[d.slot], e.loudMask)
+	}
+	if d.alert != (alertState{}) {
+		t.Fatalf("pruned device keeps its alert state %+v: a row of it still queued would be screened as quiet against it", d.alert)
+	}
+	// A row of it still queued is scored from the fresh state: a low score
+	// changes nothing (the raised state was dropped with the eviction).
+	b = &Batch{}
+	e.alertsFor(b, m, []row{{dev: d, slot: d.slot, end: time.Unix(2, 0)}}, []int32{d.slot}, []*device{d}, []float32{0.1}, 1)
+	if len(b.Alerts) != 0 || d.alert != (alertState{}) {
+		t.Fatalf("events %v, state %+v after a quiet row: want none and a fresh state", b.Alerts, d.alert)
 	}
 	if n := e.device("new", 0); n.slot != d.slot {
 		t.Fatalf("new device slot %d, want the evicted device's %d reused", n.slot, d.slot)

@@ -14,8 +14,8 @@ type metrics struct {
 	dropped     *prometheus.CounterVec // reason
 	invalid     prometheus.Counter
 	imputed     prometheus.Counter
-	rows        prometheus.CounterFunc // batch rows - unscored
-	unscored    atomic.Uint64          // rows run but not emitted (failed run, non-finite output)
+	rows        prometheus.CounterFunc // reads scored
+	scored      atomic.Uint64          // rows with a prediction
 	batches     *batchStats            // edgepm_inference_batches_total and _batch_rows
 	latency     *pow2Hist              // nanoseconds, exported in seconds
 	scoreErrors prometheus.Counter
@@ -75,7 +75,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		Help: "Ready rows waiting to be scored."}, queueLen)
 	m.rows = prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_scored_total",
 		Help: "Feature rows scored (predictions emitted)."}, func() float64 {
-		return float64(m.batches.sum.Load() - m.unscored.Load())
+		return float64(m.scored.Load())
 	})
 	m.devices = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "devices",
 		Help: "Devices whose state the engine tracks (bounded by max_devices)."}, devices)

@@ -49,7 +49,6 @@ const invalidOutputLogEvery = 10 * time.Second
 // invalidOutputs counts rows whose outputs were not finite and logs the
 // first such row, at most once per invalidOutputLogEvery.
 func (e *Engine) invalidOutputs(m *model, rows []row, outs []float32, bad int) {
-	e.met.unscored.Add(uint64(bad))
 	e.met.badOutputs.Add(float64(bad))
 	log, suppressed := e.badOutLog.allow(e.cfg.Now(), invalidOutputLogEvery)
 	if !log {

@@ -333,7 +333,6 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 	ins, bi := e.input(m, rows, inPlace)
 	o, err := sc.runOn(ins, bi, len(rows))
 	if err != nil {
-		e.met.unscored.Add(uint64(len(rows))) // before the rows: rows_scored_total never goes down
 		e.met.batches.observe(len(rows))
 		e.met.scoreErrors.Add(float64(len(rows)))
 		e.log.Error("score batch", "model", m.id, "rows", len(rows), "err", err)
@@ -369,8 +368,9 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 		}
 		o = o[:kept*k]
 	}
-	e.met.batches.observe(len(rows)) // after invalidOutputs counted the unscored ones
+	e.met.batches.observe(len(rows))
 	if n := len(b.rows) - first; n > 0 {
+		e.met.scored.Add(uint64(n))
 		b.groups = append(b.groups, batchGroup{name: m.man.Name, version: m.man.Version, start: first, end: first + n, k: k, outs: o})
 	}
 	return outs
@@ -553,8 +553,8 @@ func (e *Engine) setLoud(d *device, loud bool) {
 }
 
 // pruneLoud drops devices evicted since before the previous prune from
-// e.loud: Observe no longer finds them and their last rows have long been
-// scored, so they can no longer change state, and keeping them would send
+// e.loud, and their alert state with them (eviction loses a device's alert
+// state; rows of it still queued start afresh): keeping them would send
 // every row of the device that reuses the slot down alertsFor's slow path
 // for good. Run calls it every second.
 func (e *Engine) pruneLoud() {
@@ -564,6 +564,10 @@ func (e *Engine) pruneLoud() {
 		evicted := d.evicted
 		d.mu.Unlock()
 		if evicted && d.loudGone {
+			// Its alert state is dropped, as eviction promises: a row of it
+			// still queued then starts from a fresh state, which is what
+			// the screening in alertsFor assumes for a device not loud.
+			d.alert = alertState{}
 			e.setLoud(d, false) // moves the last device to i
 			continue
 		}
