@@ -25,10 +25,10 @@ type Batch struct {
 
 // batchGroup is a run of a batch's rows scored by one model.
 type batchGroup struct {
-	name, version string
-	start, end    int       // the group's rows are Batch.rows[start:end]
-	k             int       // outputs per row
-	outs          []float32 // k outputs per row, for rows[start:end]
+	man        *Manifest // the model's (name, version)
+	start, end int       // the group's rows are Batch.rows[start:end]
+	k          int       // outputs per row
+	outs       []float32 // k outputs per row, for rows[start:end]
 }
 
 // BatchOf returns a Batch that serves the given predictions and alerts, for
@@ -88,7 +88,7 @@ func (b *Batch) Model(i int) (name, version string) {
 		return b.preds[i].Model, b.preds[i].ModelVersion
 	}
 	g := b.group(i)
-	return g.name, g.version
+	return g.man.Name, g.man.Version
 }
 
 // FeatureHash returns the lineage hash of prediction i's feature vector.

@@ -16,8 +16,8 @@ type metrics struct {
 	imputed     prometheus.Counter
 	rows        prometheus.CounterFunc // reads scored
 	scored      atomic.Uint64          // rows with a prediction
-	batches     *batchStats            // edgepm_inference_batches_total and _batch_rows
-	latency     *pow2Hist              // nanoseconds, exported in seconds
+	batches     batchStats             // edgepm_inference_batches_total and _batch_rows
+	latency     pow2Hist               // nanoseconds, exported in seconds
 	scoreErrors prometheus.Counter
 	loads       *prometheus.CounterVec // result: ok or a reject reason
 	modelInfo   *prometheus.GaugeVec   // name, version
@@ -44,10 +44,6 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "NaN/Inf sensor values treated as missing."}),
 		imputed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "imputed_features_total",
 			Help: "Features without valid samples, or not finite as float32 (NaN, Inf, beyond +-3.4e38), replaced by the training mean."}),
-		batches: newBatchStats(ns, sub),
-		latency: newPow2Hist(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
-			"Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", nil, nil),
-			50_000, 14, 1e9), // 50 us .. 409.6 ms
 		scoreErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "score_errors_total",
 			Help: "Rows whose ONNX Runtime run failed (not emitted)."}),
 		loads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "model_loads_total",
@@ -69,6 +65,10 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		badOutputs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_outputs_total",
 			Help: "Rows whose model outputs were not finite (NaN or Inf); no prediction is emitted for them."}),
 	}
+	m.batches.init(ns, sub)
+	m.latency.init(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
+		"Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", nil, nil),
+		50_000, 14, 1e9) // 50 us .. 409.6 ms
 	m.queueWaits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_waits_total",
 		Help: "Rows that found the scoring queue full and waited for room (backpressure from Run)."})
 	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_rows",
@@ -82,8 +82,8 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, m.batches,
-		m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.freed,
+	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, &m.batches,
+		&m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.freed,
 		m.devices, m.evicted, m.badOutputs} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)
@@ -93,42 +93,60 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 }
 
 // pow2Hist is a histogram with buckets start, 2*start, 4*start, ... (n
-// finite ones) of non-negative integer observations, kept with two atomic
-// adds per observation (a client_golang histogram costs several times that,
-// which shows on the scoring path at batch 1) and exported at scrape time
-// with each bound and the sum divided by div. Safe for concurrent use.
+// finite ones, n <= maxPow2Buckets) of non-negative integer observations,
+// kept with two atomic adds per observation and no division (a
+// client_golang histogram costs several times that, which shows on the
+// scoring path at batch 1) and exported at scrape time with each bound and
+// the sum divided by div. Safe for concurrent use.
 type pow2Hist struct {
-	start   uint64
-	div     float64
 	sum     atomic.Uint64
-	buckets []atomic.Uint64 // bucket i counts start*2^(i-1) < v <= start*2^i; the last, the rest
+	buckets [maxPow2Buckets + 1]atomic.Uint64 // bucket i counts start*2^(i-1) < v <= start*2^i; bucket n, the rest
+	start   uint64
+	shift   int // bits.Len64(start)
+	n       int
+	div     float64
 	desc    *prometheus.Desc
 }
 
-func newPow2Hist(desc *prometheus.Desc, start uint64, n int, div float64) *pow2Hist {
-	return &pow2Hist{start: start, div: div, buckets: make([]atomic.Uint64, n+1), desc: desc}
+const maxPow2Buckets = 15
+
+// init sets h up for buckets start (> 0), 2*start, ... (n of them, at most
+// maxPow2Buckets; start<<n must fit in 64 bits).
+func (h *pow2Hist) init(desc *prometheus.Desc, start uint64, n int, div float64) {
+	h.start, h.shift, h.n, h.div, h.desc = start, bits.Len64(start), min(n, maxPow2Buckets), div, desc
+}
+
+// bucket returns the index of v's bucket: the least i < n with v <=
+// start<<i, else n. With L = bits.Len64(v-1) and s = bits.Len64(start),
+// start<<(L-s+1) >= 2^L > v-1 and start<<(L-s-1) < 2^(L-1) <= v-1, so i is
+// L-s or L-s+1 (at least 0): one comparison decides.
+func (h *pow2Hist) bucket(v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	i := max(bits.Len64(v-1)-h.shift, 0)
+	if i < h.n && h.start<<i < v {
+		i++
+	}
+	return min(i, h.n)
 }
 
 func (h *pow2Hist) observe(v uint64) {
 	h.sum.Add(v)
-	i := 0
-	if v > 0 {
-		i = min(bits.Len64((v-1)/h.start), len(h.buckets)-1)
-	}
-	h.buckets[i].Add(1)
+	h.buckets[h.bucket(v)].Add(1)
 }
 
 // count returns the observations recorded.
 func (h *pow2Hist) count() uint64 {
 	var c uint64
-	for i := range h.buckets {
+	for i := range h.n + 1 {
 		c += h.buckets[i].Load()
 	}
 	return c
 }
 
 func (h *pow2Hist) metric() prometheus.Metric {
-	n := len(h.buckets) - 1
+	n := h.n
 	cum := make(map[float64]uint64, n)
 	var c uint64
 	for i := range n {
@@ -146,15 +164,13 @@ func (h *pow2Hist) Collect(ch chan<- prometheus.Metric) { ch <- h.metric() }
 // edgepm_inference_batch_rows histogram (buckets 1, 2, 4, ... 2048) and,
 // from the same counts, edgepm_inference_batches_total.
 type batchStats struct {
-	*pow2Hist
+	pow2Hist
 	runs *prometheus.Desc
 }
 
-func newBatchStats(ns, sub string) *batchStats {
-	return &batchStats{
-		pow2Hist: newPow2Hist(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batch_rows"), "Rows per ONNX Runtime run.", nil, nil), 1, 12, 1),
-		runs:     prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batches_total"), "ONNX Runtime runs.", nil, nil),
-	}
+func (b *batchStats) init(ns, sub string) {
+	b.pow2Hist.init(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batch_rows"), "Rows per ONNX Runtime run.", nil, nil), 1, 12, 1)
+	b.runs = prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "batches_total"), "ONNX Runtime runs.", nil, nil)
 }
 
 // observe records one run of n rows.

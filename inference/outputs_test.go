@@ -288,7 +288,8 @@ func TestCopyRows(t *testing.T) {
 // TestBatchStats: runs and rows per run export as a counter and a
 // histogram with power-of-two buckets, as the client_golang histogram did.
 func TestBatchStats(t *testing.T) {
-	b := newBatchStats("edgepm", "inference")
+	b := &batchStats{}
+	b.init("edgepm", "inference")
 	for _, n := range []int{1, 2, 3, 4, 5, 256, 2048, 2049, 5000} {
 		b.observe(n)
 	}
@@ -319,6 +320,36 @@ edgepm_inference_batches_total 9
 	}
 	if b.count() != 9 {
 		t.Fatalf("count %d", b.count())
+	}
+}
+
+// TestPow2HistBucket: the bucket found without division is the least i
+// with v <= start<<i (else the overflow bucket), for starts that are and
+// are not powers of two, around every bound.
+func TestPow2HistBucket(t *testing.T) {
+	for _, start := range []uint64{1, 2, 3, 7, 1000, 1024, 50_000, 1<<40 + 1} {
+		for _, n := range []int{1, 2, 12, 14, maxPow2Buckets} {
+			var h pow2Hist
+			h.init(nil, start, n, 1)
+			want := func(v uint64) int {
+				for i := range n {
+					if v <= start<<i {
+						return i
+					}
+				}
+				return n
+			}
+			vs := []uint64{0, 1, 2, 3, math.MaxUint64, math.MaxUint64 - 1}
+			for i := range n + 2 {
+				b := start << i
+				vs = append(vs, b-1, b, b+1, b/2+1)
+			}
+			for _, v := range vs {
+				if got := h.bucket(v); got != want(v) {
+					t.Fatalf("start %d, %d buckets: bucket(%d) = %d, want %d", start, n, v, got, want(v))
+				}
+			}
+		}
 	}
 }
 
@@ -354,7 +385,7 @@ edgepm_inference_window_to_prediction_seconds_bucket{le="+Inf"} 7
 edgepm_inference_window_to_prediction_seconds_sum 1.412800001
 edgepm_inference_window_to_prediction_seconds_count 7
 `
-	if err := testutil.CollectAndCompare(m.latency, strings.NewReader(want)); err != nil {
+	if err := testutil.CollectAndCompare(&m.latency, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
 }

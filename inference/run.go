@@ -371,7 +371,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 	e.met.batches.observe(len(rows))
 	if n := len(b.rows) - first; n > 0 {
 		e.met.scored.Add(uint64(n))
-		b.groups = append(b.groups, batchGroup{name: m.man.Name, version: m.man.Version, start: first, end: first + n, k: k, outs: o})
+		b.groups = append(b.groups, batchGroup{man: m.man, start: first, end: first + n, k: k, outs: o})
 	}
 	return outs
 }
@@ -388,17 +388,11 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 // bits against quietRange, the device slot against the loud table) and
 // only the flagged ones get the exact test (alertRow).
 func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs []*device, o []float32, k int) (bad int) {
-	th, _ := e.thresholdsFor(m)
-	rul := lowIsBad(m.man.OutputSemantics)
-	lo, hi := float32(math.Inf(-1)), roundUp32(th.Raise) // quiet scores while not raised: under Raise
-	if rul {
-		lo, hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
-	}
-	a := alertScan{e: e, b: b, m: m, th: &th, rul: rul, lo: lo, hi: hi, rows: rows, slots: slots[:len(rows)],
-		devs: devs[:len(rows)], o: o, k: k}
+	p := e.alertPlanFor(m)
+	a := alertScan{e: e, b: b, m: m, p: p, rows: rows, slots: slots[:len(rows)], devs: devs[:len(rows)], o: o, k: k}
 	i := 0
 	if k == 1 {
-		base, span := quietRange(th.Raise, rul)
+		base, span := p.base, p.span
 		bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))[:len(a.slots)]
 		for ; i+8 <= len(bits); i += 8 {
 			flags := quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab)
@@ -420,25 +414,51 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs [
 
 // alertScan is alertsFor's state.
 type alertScan struct {
-	e      *Engine
-	b      *Batch
-	m      *model
-	th     *Thresholds
-	rul    bool
-	lo, hi float32 // quiet scores while not raised: in (lo, hi)
-	rows   []row
-	slots  []int32
-	devs   []*device
-	o      []float32
-	k      int
-	bad    int
+	e     *Engine
+	b     *Batch
+	m     *model
+	p     *alertPlan
+	rows  []row
+	slots []int32
+	devs  []*device
+	o     []float32
+	k     int
+	bad   int
+}
+
+// alertPlan is what alertsFor derives from the thresholds that apply to a
+// model, kept with the model (model.alert) while they stay the same.
+type alertPlan struct {
+	th         Thresholds
+	rul        bool    // low scores are bad (remaining useful life)
+	lo, hi     float32 // quiet scores while not raised: in (lo, hi)
+	base, span uint32  // quietRange(th.Raise, rul)
+}
+
+// alertPlanFor returns m's alert plan for the thresholds in force, building
+// it when they changed (SetThresholds) since the last batch of m. Run's
+// goroutine only.
+func (e *Engine) alertPlanFor(m *model) *alertPlan {
+	ovr := e.thresholds.Load()
+	c := &m.alert
+	if c.built && c.ovr == ovr {
+		return &c.plan
+	}
+	th, _ := thresholdsWith(m, ovr)
+	p := alertPlan{th: th, rul: lowIsBad(m.man.OutputSemantics), lo: float32(math.Inf(-1)), hi: roundUp32(th.Raise)} // under Raise
+	if p.rul {
+		p.lo, p.hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
+	}
+	p.base, p.span = quietRange(th.Raise, p.rul)
+	c.ovr, c.built, c.plan = ovr, true, p
+	return &c.plan
 }
 
 // row applies hysteresis to row i and reports whether it changed the loud
 // set.
 func (a *alertScan) row(i int) (loudChanged bool) {
 	e, k := a.e, a.k
-	if x := a.o[i*k]; a.lo < x && x < a.hi && e.loudBy[a.slots[i]] == 0 && (k == 1 || finite(a.o[i*k:(i+1)*k])) {
+	if x := a.o[i*k]; a.p.lo < x && x < a.p.hi && e.loudBy[a.slots[i]] == 0 && (k == 1 || finite(a.o[i*k:(i+1)*k])) {
 		return false // quiet: flagged only for another device of its loud-table entry, or a negative score
 	}
 	if !finite(a.o[i*k : (i+1)*k]) {
@@ -447,11 +467,11 @@ func (a *alertScan) row(i int) (loudChanged bool) {
 	}
 	d := a.devs[i] // the device, without reading the row
 	st, score := &d.alert, float64(a.o[i*k])
-	if st.quiet(a.th, a.rul, score) {
+	if st.quiet(&a.p.th, a.p.rul, score) {
 		return false
 	}
 	r := &a.rows[i]
-	state, threshold, flipped := st.step(a.th, a.rul, score, r.end)
+	state, threshold, flipped := st.step(&a.p.th, a.p.rul, score, r.end)
 	if loud := st.raised || st.pending; loud != (r.dev.loudAt > 0) {
 		e.setLoud(r.dev, loud)
 		loudChanged = true

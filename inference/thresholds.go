@@ -53,8 +53,14 @@ func (e *Engine) Thresholds() (t Thresholds, overridden, ok bool) {
 // thresholdsFor returns the thresholds that apply to m: the override when
 // one is set and it fits m's output semantics, else m's manifest thresholds.
 func (e *Engine) thresholdsFor(m *model) (_ Thresholds, overridden bool) {
-	if t := e.thresholds.Load(); t != nil && t.validate(m.man.OutputSemantics) == nil {
-		return *t, true
+	return thresholdsWith(m, e.thresholds.Load())
+}
+
+// thresholdsWith returns the thresholds that apply to m under the override
+// ovr (nil: none).
+func thresholdsWith(m *model, ovr *Thresholds) (_ Thresholds, overridden bool) {
+	if ovr != nil && ovr.validate(m.man.OutputSemantics) == nil {
+		return *ovr, true
 	}
 	return m.man.Thresholds, false
 }
