@@ -43,7 +43,13 @@ type featSlab struct {
 	slots []int32   // the device slot of each row (Engine.alertsFor)
 	devs  []*device // the device of each row (Engine.alertsFor)
 	next  int       // rows taken; guarded by the arena's mu
-	refs  int       // rows taken and not finished; guarded by the arena's mu
+	// refs counts rows taken and not finished: added to under the arena's
+	// mu, taken from without it (release); the slab is recycled under mu.
+	refs atomic.Int64
+	// recycled: in the arena's free list or destroyed, until a take reuses
+	// it; guarded by the arena's mu. A release that brings refs to 0 after
+	// a seal recycled the slab so finds it recycled already.
+	recycled bool
 
 	// disordered is set when a row of the slab may reach the queue after
 	// a row taken after it (Engine.offer): Run then checks every row.
@@ -78,7 +84,7 @@ func (a *featArena) takeLocked(d *device) (feat []float32, s *featSlab, idx int3
 		if n := len(a.free); n > 0 {
 			a.cur, a.free[n-1] = a.free[n-1], nil
 			a.free = a.free[:n-1]
-			a.cur.next = 0
+			a.cur.next, a.cur.recycled = 0, false
 			a.cur.disordered.Store(false) // no row of its last use is left
 			a.cur.sealed.Store(false)
 		} else {
@@ -87,18 +93,26 @@ func (a *featArena) takeLocked(d *device) (feat []float32, s *featSlab, idx int3
 	}
 	s, idx = a.cur, int32(a.cur.next)
 	s.next++
-	s.refs++
+	s.refs.Add(1)
 	s.slots[idx], s.devs[idx] = d.slot, d
 	at := int(idx) * a.f
 	return s.data[at : at+a.f : at+a.f], s, idx
 }
 
-// release finishes n rows of s. The current slab is recycled by the take
-// that replaces it.
+// release finishes n rows of s; it takes the lock only when they were the
+// last. The current slab is recycled by the take that replaces it.
 func (a *featArena) release(s *featSlab, n int) {
+	if s.refs.Add(-int64(n)) == 0 {
+		a.lastReleased(s)
+	}
+}
+
+// lastReleased recycles s, whose refs a release brought to 0, unless it is
+// the current slab or, since that release, a seal recycled it or a take
+// reused it.
+func (a *featArena) lastReleased(s *featSlab) {
 	a.mu.Lock()
-	s.refs -= n
-	if s.refs == 0 && s != a.cur {
+	if s.refs.Load() == 0 && s != a.cur && !s.recycled {
 		a.recycleLocked(s)
 	}
 	a.mu.Unlock()
@@ -123,13 +137,14 @@ func (a *featArena) sealLocked(s *featSlab) {
 		return
 	}
 	a.cur = nil
-	if s.refs == 0 {
+	if s.refs.Load() == 0 && !s.recycled {
 		a.recycleLocked(s)
 	}
 }
 
 // recycleLocked keeps a finished slab for reuse, or destroys it.
 func (a *featArena) recycleLocked(s *featSlab) {
+	s.recycled = true
 	if !a.dead && len(a.free) < featSlabsKept {
 		a.free = append(a.free, s)
 		return

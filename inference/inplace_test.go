@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -64,15 +65,18 @@ func arenaIdle(t *testing.T, m *model) {
 	a := &m.feats
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cur != nil && a.cur.refs != 0 {
-		t.Errorf("current slab has %d unfinished rows", a.cur.refs)
+	if a.cur != nil && a.cur.refs.Load() != 0 {
+		t.Errorf("current slab has %d unfinished rows", a.cur.refs.Load())
 	}
 	if len(a.free) > featSlabsKept {
 		t.Errorf("%d free slabs kept, want <= %d", len(a.free), featSlabsKept)
 	}
-	for _, s := range a.free {
-		if s.refs != 0 {
-			t.Errorf("free slab has %d unfinished rows", s.refs)
+	for i, s := range a.free {
+		if s.refs.Load() != 0 {
+			t.Errorf("free slab has %d unfinished rows", s.refs.Load())
+		}
+		if !s.recycled || slices.Contains(a.free[:i], s) {
+			t.Errorf("free slab %d is not marked recycled or is listed twice", i)
 		}
 	}
 }
@@ -436,4 +440,97 @@ func TestFloat32Thresholds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFeatArenaReleaseRacesSeal: a release that brings a slab's rows to 0
+// while it is the current slab, then loses the race for the lock to a seal
+// (which recycles the slab) or to a take after it (which reuses it), leaves
+// the slab listed once, or in use.
+func TestFeatArenaReleaseRacesSeal(t *testing.T) {
+	m := &model{feats: newFeatArena(2, 8)}
+	a := &m.feats
+	_, s, _ := a.take(&device{})
+	s.refs.Add(-1) // release's unlocked half
+	a.seal(s, 0)   // recycles s: no rows outstanding
+	a.lastReleased(s)
+	if len(a.free) != 1 {
+		t.Fatalf("%d free slabs after a seal and a late release, want 1", len(a.free))
+	}
+	_, s2, _ := a.take(&device{}) // reuses s
+	if s2 != s {
+		t.Fatal("the free slab was not reused")
+	}
+	s2.refs.Add(-1)
+	a.seal(s2, 0)
+	_, s3, _ := a.take(&device{}) // reuses it again, before the release locks
+	a.lastReleased(s2)
+	if s3 != s || len(a.free) != 0 {
+		t.Fatalf("slab in use recycled by a late release: %d free", len(a.free))
+	}
+	a.release(s3, 1)
+	a.mu.Lock()
+	a.sealLocked(a.cur)
+	a.mu.Unlock()
+	arenaIdle(t, m)
+}
+
+// TestFeatArenaConcurrentRelease: rows taken by several goroutines (with
+// seals cutting slabs short) and released from others, singly and in runs,
+// are never handed out twice while live, and every slab ends up recycled
+// exactly once: the free list holds no slab twice and no slab with rows
+// outstanding.
+func TestFeatArenaConcurrentRelease(t *testing.T) {
+	const f, slabRows, takers, perTaker = 2, 8, 4, 20000
+	m := &model{feats: newFeatArena(f, slabRows)}
+	a := &m.feats
+	type taken struct {
+		s   *featSlab
+		v   []float32
+		tag float32
+	}
+	ch := make(chan taken, 64)
+	var takeWG, relWG sync.WaitGroup
+	var errs sync.Map
+	for g := range takers {
+		takeWG.Add(1)
+		go func() {
+			defer takeWG.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := range perTaker {
+				v, s, _ := a.take(&device{})
+				for j := range v {
+					if v[j] != 0 {
+						errs.Store("a vector was handed out while in use or not zeroed", true)
+					}
+				}
+				tag := float32(g*perTaker + i + 1)
+				v[0], v[1] = tag, tag
+				if rng.IntN(5) == 0 {
+					a.seal(s, 0)
+				}
+				ch <- taken{s, v, tag}
+			}
+		}()
+	}
+	for range 2 {
+		relWG.Add(1)
+		go func() {
+			defer relWG.Done()
+			for r := range ch {
+				if r.v[0] != r.tag || r.v[1] != r.tag {
+					errs.Store("a live vector was overwritten", true)
+				}
+				r.v[0], r.v[1] = 0, 0 // as take's clear would: a reuse then sees zeros
+				a.release(r.s, 1)
+			}
+		}()
+	}
+	takeWG.Wait()
+	close(ch)
+	relWG.Wait()
+	errs.Range(func(k, _ any) bool { t.Error(k); return true })
+	a.mu.Lock()
+	a.sealLocked(a.cur)
+	a.mu.Unlock()
+	arenaIdle(t, m)
 }
