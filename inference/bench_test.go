@@ -155,14 +155,6 @@ func BenchmarkScore(b *testing.B) {
 // BenchmarkScore's edgepm and bare), alternating blocks of 64 of each so
 // that both see the same machine: on a shared VM, throughput drifts by
 // several percent between benchmarks run seconds apart, as much as the
-// difference being measured. Reports both times per batch and
-// overhead-% = 100 * (edgepm/bare - 1). b.N is the number of batches of
-// each.
-// BenchmarkScoreOverhead measures edgepm's scoring of a batch against a
-// bare onnxruntime_go Run of the same session on the same batch (as
-// BenchmarkScore's edgepm and bare), alternating blocks of 64 of each so
-// that both see the same machine: on a shared VM, throughput drifts by
-// several percent between benchmarks run seconds apart, as much as the
 // difference being measured. raised is how many of the batch's 50 devices
 // have an alert raised (their rows take the hysteresis path). Reports both
 // times per batch and overhead-% = 100 * (edgepm/bare - 1). b.N is the
