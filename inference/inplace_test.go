@@ -250,6 +250,10 @@ func TestAlertsForMatchesReference(t *testing.T) {
 		{SemanticsRUL, Thresholds{Raise: 30, Clear: 40}},
 		{SemanticsRUL, Thresholds{Raise: 0, Clear: 5}},
 		{SemanticsRUL, Thresholds{Raise: -3, Clear: 2}}, // no bit-range shortcut
+		// Clear between float32s: float32(Clear) is under it (over it for
+		// RUL), so a raised device's score at float32(Clear) starts a clear.
+		{SemanticsFailureProbability, Thresholds{Raise: 0.9, Clear: 0.7}},
+		{SemanticsRUL, Thresholds{Raise: 0.05, Clear: 0.1}},
 	} {
 		sem, th := tc.sem, tc.th
 		e := newTestEngine(t, EngineConfig{MaxDevices: 300})

@@ -391,25 +391,37 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs [
 	p := e.alertPlanFor(m)
 	a := alertScan{e: e, b: b, m: m, p: p, rows: rows, slots: slots[:len(rows)], devs: devs[:len(rows)], o: o, k: k}
 	i := 0
-	if k == 1 {
-		base, span := p.base, p.span
-		bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))[:len(a.slots)]
-		for ; i+8 <= len(bits); i += 8 {
-			flags := quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab)
-			for flags != 0 {
-				j := mathbits.TrailingZeros8(flags)
-				flags &= flags - 1
-				if a.row(i + j) { // loud state changed: screen the block's later rows again
-					flags = quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab) &^
-						(uint8(2)<<j - 1)
-				}
-			}
-		}
+	if k == 1 && len(rows) >= 8 {
+		i = a.screen()
 	}
 	for ; i < len(rows); i++ {
 		a.row(i)
 	}
 	return a.bad
+}
+
+// screen applies hysteresis to the rows of a (one output each) in blocks of
+// eight, screened by quietFlags, and returns the first row it left (fewer
+// than eight remain).
+func (a *alertScan) screen() (i int) {
+	e, p, o := a.e, a.p, a.o
+	base, span := p.base, p.span
+	bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))[:len(a.slots)]
+	for ; i+8 <= len(bits); i += 8 {
+		flags := quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab)
+		for flags != 0 {
+			j := mathbits.TrailingZeros8(flags)
+			flags &= flags - 1
+			if d := a.devs[i+j]; d.alert.raised && !d.alert.pending && p.rlo <= o[i+j] && o[i+j] <= p.rhi {
+				continue // raised and staying so: nothing to record
+			}
+			if a.row(i + j) { // loud state changed: screen the block's later rows again
+				flags = quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab) &^
+					(uint8(2)<<j - 1)
+			}
+		}
+	}
+	return i
 }
 
 // alertScan is alertsFor's state.
@@ -433,6 +445,9 @@ type alertPlan struct {
 	rul        bool    // low scores are bad (remaining useful life)
 	lo, hi     float32 // quiet scores while not raised: in (lo, hi)
 	base, span uint32  // quietRange(th.Raise, rul)
+	// rlo, rhi: the finite scores that keep a raised alert raised with no
+	// crossing starting, [rlo, rhi]: at or over Clear (at or under when rul).
+	rlo, rhi float32
 }
 
 // alertPlanFor returns m's alert plan for the thresholds in force, building
@@ -450,6 +465,10 @@ func (e *Engine) alertPlanFor(m *model) *alertPlan {
 		p.lo, p.hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
 	}
 	p.base, p.span = quietRange(th.Raise, p.rul)
+	p.rlo, p.rhi = roundUp32(th.Clear), math.MaxFloat32
+	if p.rul {
+		p.rlo, p.rhi = -math.MaxFloat32, roundDown32(th.Clear)
+	}
 	c.ovr, c.built, c.plan = ovr, true, p
 	return &c.plan
 }
