@@ -137,7 +137,7 @@ func (a *featArena) sealLocked(s *featSlab) {
 		return
 	}
 	a.cur = nil
-	if s.refs.Load() == 0 && !s.recycled {
+	if s.refs.Load() == 0 { // the current slab is never recycled (lastReleased skips it)
 		a.recycleLocked(s)
 	}
 }

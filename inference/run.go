@@ -386,7 +386,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 // the score on the quiet side of Raise. With one output per row, eight rows
 // at a time are screened without reading the rows (quietFlags: the score's
 // bits against quietRange, the device slot against the loud table) and
-// only the flagged ones get the exact test (alertRow).
+// only the flagged ones get the exact test (alertScan.row).
 func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs []*device, o []float32, k int) (bad int) {
 	p := e.alertPlanFor(m)
 	a := alertScan{e: e, b: b, m: m, p: p, rows: rows, slots: slots[:len(rows)], devs: devs[:len(rows)], o: o, k: k}
@@ -412,8 +412,8 @@ func (a *alertScan) screen() (i int) {
 		for flags != 0 {
 			j := mathbits.TrailingZeros8(flags)
 			flags &= flags - 1
-			if d := a.devs[i+j]; d.alert.raised && !d.alert.pending && p.rlo <= o[i+j] && o[i+j] <= p.rhi {
-				continue // raised and staying so: nothing to record
+			if p.staysRaised(&a.devs[i+j].alert, o[i+j]) {
+				continue // nothing to record
 			}
 			if a.row(i + j) { // loud state changed: screen the block's later rows again
 				flags = quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab) &^
@@ -460,17 +460,25 @@ func (e *Engine) alertPlanFor(m *model) *alertPlan {
 		return &c.plan
 	}
 	th, _ := thresholdsWith(m, ovr)
-	p := alertPlan{th: th, rul: lowIsBad(m.man.OutputSemantics), lo: float32(math.Inf(-1)), hi: roundUp32(th.Raise)} // under Raise
-	if p.rul {
-		p.lo, p.hi = roundDown32(th.Raise), float32(math.Inf(1)) // over Raise
+	p := alertPlan{th: th, rul: lowIsBad(m.man.OutputSemantics)}
+	if p.rul { // quiet over Raise; staying raised at or under Clear
+		p.lo, p.hi = roundDown32(th.Raise), float32(math.Inf(1))
+		p.rlo, p.rhi = -math.MaxFloat32, roundDown32(th.Clear)
+	} else { // quiet under Raise; staying raised at or over Clear
+		p.lo, p.hi = float32(math.Inf(-1)), roundUp32(th.Raise)
+		p.rlo, p.rhi = roundUp32(th.Clear), math.MaxFloat32
 	}
 	p.base, p.span = quietRange(th.Raise, p.rul)
-	p.rlo, p.rhi = roundUp32(th.Clear), math.MaxFloat32
-	if p.rul {
-		p.rlo, p.rhi = -math.MaxFloat32, roundDown32(th.Clear)
-	}
 	c.ovr, c.built, c.plan = ovr, true, p
 	return &c.plan
+}
+
+// staysRaised reports, for a device with alert state st and one output x,
+// what st.quiet would for a raised alert with nothing pending: x is finite
+// and on the raised side of Clear, so nothing changes. False otherwise
+// (then the exact test decides).
+func (p *alertPlan) staysRaised(st *alertState, x float32) bool {
+	return st.raised && !st.pending && p.rlo <= x && x <= p.rhi
 }
 
 // row applies hysteresis to row i and reports whether it changed the loud
