@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,11 +17,16 @@ import (
 
 var subN atomic.Int64
 
-// subscribe collects the payloads on filter until n arrived or timeout.
+// subscribe collects the payloads on filter. wait(n) returns once n have
+// arrived and a marker message, published by another client after them, has
+// come through too, so messages that were still on their way when the n-th
+// arrived are included (extras show up instead of being missed).
 func subscribe(t *testing.T, broker, filter string, qos byte) (wait func(n int) []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var got []string
+	arrived := make(chan struct{}, 1)
+	marker := strings.TrimSuffix(filter, "#") + "zz-marker"
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("sub-%d", subN.Add(1))))
 	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
@@ -30,25 +36,47 @@ func subscribe(t *testing.T, broker, filter string, qos byte) (wait func(n int) 
 		mu.Lock()
 		got = append(got, m.Topic()+" "+string(m.Payload()))
 		mu.Unlock()
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 	})
 	if tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
-	return func(n int) []string {
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
+	// until waits for a line satisfying done, at most 20 s in all.
+	deadline := time.NewTimer(20 * time.Second)
+	t.Cleanup(func() { deadline.Stop() })
+	until := func(done func([]string) bool) {
+		for {
 			mu.Lock()
-			k := len(got)
+			ok := done(got)
 			mu.Unlock()
-			if k >= n {
-				break
+			if ok {
+				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-arrived:
+			case <-deadline.C:
+				return
+			}
 		}
-		time.Sleep(100 * time.Millisecond) // catch extras
+	}
+	return func(n int) []string {
+		until(func(lines []string) bool { return len(lines) >= n })
+		if tok := c.Publish(marker, 1, false, "m"); tok.Wait() && tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		until(func(lines []string) bool { return slices.Contains(lines, marker+" m") })
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]string(nil), got...)
+		out := make([]string, 0, len(got))
+		for _, l := range got {
+			if l != marker+" m" {
+				out = append(out, l)
+			}
+		}
+		return out
 	}
 }
 

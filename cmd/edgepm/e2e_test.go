@@ -103,16 +103,30 @@ func startProc(t *testing.T, cfgPath, httpAddr string, env ...string) *proc {
 			_ = p.cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if st, err := p.status(); err == nil && st.MQTT.Connected {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("edgepm did not come up with MQTT connected; log:\n%s", p.logs())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(30*time.Second, func() bool {
+		st, err := p.status()
+		return err == nil && st.MQTT.Connected
+	}) {
+		t.Fatalf("edgepm did not come up with MQTT connected; log:\n%s", p.logs())
 	}
+	return p
+}
+
+// eventually polls cond every 20 ms until it holds (true) or d passes
+// (false). It waits on observable state, never on the passing of time alone.
+func eventually(d time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return cond()
+		}
+	}
+	return true
 }
 
 func (p *proc) logs() string {
@@ -249,6 +263,8 @@ func TestKill9UnderLoadLosesNothing(t *testing.T) {
 	t0 := time.Now().Add(-2 * time.Hour)
 	pubDone := make(chan error, 1)
 	go func() {
+		pace := time.NewTicker(20 * time.Millisecond) // ~2,000 readings/s: the kills land mid-stream
+		defer pace.Stop()
 		for i := 1; i <= perDevice; i++ {
 			for _, d := range devices {
 				tok := pub.Publish("plant/s1/l1/"+d+"/telemetry", 1, false, reading(i, t0, 2))
@@ -258,13 +274,18 @@ func TestKill9UnderLoadLosesNothing(t *testing.T) {
 				}
 			}
 			if i%10 == 0 {
-				time.Sleep(20 * time.Millisecond) // ~2,000 readings/s: the kills land mid-stream
+				<-pace.C
 			}
 		}
 		pubDone <- nil
 	}()
 	for round := range 10 {
-		time.Sleep(time.Duration(150+round*37%200) * time.Millisecond)
+		// Kill once this process has ingested a varying number of readings,
+		// so each kill lands mid-stream at a different point.
+		want := float64(100 + round*37%200)
+		if !eventually(30*time.Second, func() bool { return metricValue(p, "edgepm_ingest_readings_total") >= want }) {
+			t.Fatalf("round %d: fewer than %.0f readings ingested; log:\n%s", round, want, p.logs())
+		}
 		p.kill9()
 		p = startProc(t, cfgPath, httpAddr)
 	}
@@ -298,14 +319,18 @@ func TestSIGHUPWithBadConfigKeepsRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.logs(), "reload rejected") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no 'reload rejected' in the log:\n%s", p.logs())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return strings.Contains(p.logs(), "reload rejected") }) {
+		t.Fatalf("no 'reload rejected' in the log:\n%s", p.logs())
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Still serving: a reading published after the rejected reload is ingested.
+	before := metricValue(p, "edgepm_ingest_readings_total")
+	pub := pahoClient(t, broker.URL(), "e2e-after-reload")
+	if tok := pub.Publish("plant/s1/l1/pump-1/telemetry", 1, false, reading(1, time.Now().Add(-time.Minute), 2)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish after reload: %v", tok.Error())
+	}
+	if !eventually(10*time.Second, func() bool { return metricValue(p, "edgepm_ingest_readings_total") > before }) {
+		t.Fatalf("reading after the rejected reload not ingested; log:\n%s", p.logs())
+	}
 	st, err := p.status()
 	if err != nil || !st.MQTT.Connected {
 		t.Fatalf("not serving after a bad reload: %v %+v\n%s", err, st, p.logs())
