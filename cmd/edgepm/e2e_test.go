@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -262,7 +263,10 @@ func TestKill9UnderLoadLosesNothing(t *testing.T) {
 	pub := pahoClient(t, broker.URL(), "e2e-publisher")
 	t0 := time.Now().Add(-2 * time.Hour)
 	pubDone := make(chan error, 1)
+	var publishing atomic.Bool // the publisher is still sending
+	publishing.Store(true)
 	go func() {
+		defer publishing.Store(false)
 		pace := time.NewTicker(20 * time.Millisecond) // ~2,000 readings/s: the kills land mid-stream
 		defer pace.Stop()
 		for i := 1; i <= perDevice; i++ {
@@ -281,9 +285,13 @@ func TestKill9UnderLoadLosesNothing(t *testing.T) {
 	}()
 	for round := range 10 {
 		// Kill once this process has ingested a varying number of readings,
-		// so each kill lands mid-stream at a different point.
+		// so each kill lands mid-stream at a different point (or at once
+		// when the publisher has finished: later rounds then kill during
+		// the drain of what is left).
 		want := float64(100 + round*37%200)
-		if !eventually(30*time.Second, func() bool { return metricValue(p, "edgepm_ingest_readings_total") >= want }) {
+		if !eventually(30*time.Second, func() bool {
+			return !publishing.Load() || metricValue(p, "edgepm_ingest_readings_total") >= want
+		}) {
 			t.Fatalf("round %d: fewer than %.0f readings ingested; log:\n%s", round, want, p.logs())
 		}
 		p.kill9()
