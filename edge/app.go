@@ -19,10 +19,12 @@ import (
 
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 )
 
-// App is the appliance: MQTT ingest -> buffer and inference -> bridge. New
+// App is the appliance: MQTT ingest (package ingest) -> buffer and
+// inference -> bridge. New
 // builds it; Run runs it until its context ends and then shuts down in order.
 // An App runs once.
 type App struct {
@@ -30,7 +32,6 @@ type App struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	m       *metrics
-	dec     atomic.Pointer[Decoder]
 	notify  *Notifier
 	started time.Time
 
@@ -38,7 +39,8 @@ type App struct {
 	engine   *inference.Engine
 	producer *bridge.Producer
 	watcher  *bridge.ModelWatcher
-	ingest   *Ingest
+	mqtt     *ingest.Client
+	pipeline *ingest.Pipeline
 	http     *httpServer
 
 	outs     *outputs        // predictions and alerts on their way to the buffer
@@ -48,14 +50,9 @@ type App struct {
 	rates    *rateMeter
 
 	ready      atomic.Bool
-	lastCommit atomic.Int64 // unix ns of the last ingest loop turn (watchdog)
+	lastRetry  atomic.Int64 // unix ns of the last buffer append retry (watchdog: waiting for the disk is alive)
 	lastOutput atomic.Int64 // unix ns of the last output loop turn (watchdog)
-	// unackedSince is when the oldest message of the batch being committed
-	// arrived (unix ns), 0 when no commit is in progress.
-	unackedSince atomic.Int64
-	closeOnce    sync.Once
-	stuck        *stuckTracker // ingestLoop's goroutine
-	stuckBuf     []stuckChange // ingestLoop's goroutine
+	closeOnce  sync.Once
 }
 
 // New builds the appliance from a validated config: it opens the buffer,
@@ -66,9 +63,8 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: NewNotifier(), started: time.Now(),
-		outs: newOutputs(), devices: newDeviceTable(10000), stuck: newStuckTracker()}
+		outs: newOutputs(), devices: newDeviceTable(10000)}
 	a.hardStop, a.stopHard = context.WithCancel(context.Background())
-	a.dec.Store(NewDecoder(cfg.Validation, nil))
 	if err := a.open(); err != nil {
 		_ = a.closeParts()
 		return nil, err
@@ -97,10 +93,13 @@ func (a *App) open() (err error) {
 	if a.producer, err = bridge.NewProducer(a.queue, cfg.Kafka, log, a.reg); err != nil {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
-	if a.ingest, err = NewIngest(cfg.MQTT, log.With("component", "mqtt"), a.mqttState); err != nil {
+	if a.mqtt, err = ingest.NewClient(cfg.MQTT, log.With("component", "mqtt"), a.mqttState); err != nil {
 		return err
 	}
-	a.m = newMetrics(a.reg, func() float64 { return float64(len(a.ingest.msgs)) }, func() float64 { return float64(a.stuck.Stuck()) })
+	if a.pipeline, err = ingest.NewPipeline(cfg.MQTT.Subscriptions, cfg.Validation, a.prepare, log.With("component", "ingest")); err != nil {
+		return err
+	}
+	a.m = newMetrics(a.reg, func() float64 { return float64(a.mqtt.Queued()) }, func() float64 { return float64(a.pipeline.StuckSensors()) })
 	a.rates = newRateMeter()
 	if a.http, err = newHTTPServer(cfg.HTTP, a.reg, a, log.With("component", "http")); err != nil {
 		return err
@@ -143,7 +142,7 @@ func (a *App) Run(ctx context.Context) error {
 type running struct {
 	stopProducer, stopWatcher, stopEngine, stopRates context.CancelFunc
 
-	producer, watcher, engine, decode, commit, preds, alerts, http <-chan struct{}
+	producer, watcher, engine, ingest, preds, alerts, http <-chan struct{}
 }
 
 func (a *App) start() *running {
@@ -154,10 +153,8 @@ func (a *App) start() *running {
 	r.engine, r.stopEngine = a.goRun("inference", func(ctx context.Context) error { return a.engine.Run(ctx, a.emit) })
 	r.preds = goDone(a.predictionLoop)
 	r.alerts = goDone(a.alertLoop)
-	jobs := make(chan commitJob, 2)
-	r.decode = goDone(func() { a.ingestLoop(jobs) })
-	r.commit = goDone(func() { a.commitLoop(jobs) })
-	a.ingest.Start()
+	r.ingest = goDone(func() { a.pipeline.Run(a.mqtt.Messages()) })
+	a.mqtt.Start()
 	a.event("gateway.started", map[string]any{"version": Version, "model": a.modelString()})
 	return r
 }
@@ -181,10 +178,9 @@ func (a *App) shutdown(r *running) error {
 	hard := time.AfterFunc(a.cfg.ShutdownTimeout, a.stopHard)
 	defer hard.Stop()
 
-	go a.ingest.StopReceiving()
-	waitUntil(r.decode, deadline)
-	waitUntil(r.commit, deadline)
-	a.ingest.Disconnect(time.Second)
+	go a.mqtt.StopReceiving()
+	waitUntil(r.ingest, deadline)
+	a.mqtt.Disconnect(time.Second)
 	r.stopWatcher()
 	waitUntil(r.watcher, deadline)
 	r.stopEngine()
@@ -311,7 +307,7 @@ func (a *App) mqttState(up bool) {
 	if !up {
 		typ = "mqtt.disconnected"
 	}
-	a.event(typ, map[string]any{"broker": redactURL(a.cfg.MQTT.Broker)})
+	a.event(typ, map[string]any{"broker": ingest.RedactURL(a.cfg.MQTT.Broker)})
 }
 
 func (a *App) modelString() string {

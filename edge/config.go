@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/edge/ingest"
 )
 
 // Config is the appliance's configuration (docs/configuration.md). The zero
@@ -32,12 +33,12 @@ type Config struct {
 	// ShutdownTimeout bounds the ordered drain on SIGTERM. Default 20s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
-	HTTP       HTTPConfig       `yaml:"http"`
-	MQTT       MQTTConfig       `yaml:"mqtt"`
-	Validation ValidationConfig `yaml:"validation"`
-	Buffer     BufferConfig     `yaml:"buffer"`
-	Kafka      bridge.Config    `yaml:"kafka"`
-	Inference  InferenceConfig  `yaml:"inference"`
+	HTTP       HTTPConfig              `yaml:"http"`
+	MQTT       ingest.MQTTConfig       `yaml:"mqtt"`
+	Validation ingest.ValidationConfig `yaml:"validation"`
+	Buffer     BufferConfig            `yaml:"buffer"`
+	Kafka      bridge.Config           `yaml:"kafka"`
+	Inference  InferenceConfig         `yaml:"inference"`
 }
 
 // HTTPConfig configures the local health/metrics/status server.
@@ -111,8 +112,8 @@ func (c *Config) SetDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:9510"
 	}
-	c.MQTT.setDefaults(c.GatewayID)
-	c.Validation.setDefaults()
+	c.MQTT.SetDefaults(c.GatewayID)
+	c.Validation.SetDefaults()
 	c.Buffer.setDefaults()
 	if c.Kafka.GatewayID == "" {
 		c.Kafka.GatewayID = c.GatewayID
@@ -141,7 +142,13 @@ func (c *Config) Validate() error {
 	if c.Kafka.GatewayID != c.GatewayID {
 		return fmt.Errorf("kafka.gateway_id: leave it unset or equal to gateway_id (%q), got %q", c.GatewayID, c.Kafka.GatewayID)
 	}
-	for _, v := range []interface{ validate() error }{&c.MQTT, &c.Validation, &c.Buffer, &c.Inference} {
+	if err := c.MQTT.Validate(); err != nil {
+		return err
+	}
+	if err := c.Validation.Validate(); err != nil {
+		return err
+	}
+	for _, v := range []interface{ validate() error }{&c.Buffer, &c.Inference} {
 		if err := v.validate(); err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ func TestBadConfigs(t *testing.T) {
 		"log-level.bad.yaml":        `log_level: must be debug, info, warn or error, got "loud"`,
 		"template.bad.yaml":         "mqtt.subscriptions[0].topic",
 		"qos.bad.yaml":              "mqtt.subscriptions[0].qos: must be 0 or 1, got 2",
+		"format.bad.yaml":           `mqtt.subscriptions[1].format: unknown payload format "sparkplug" (known: edgepm)`,
 		"range.bad.yaml":            "validation.ranges.temp: min must be <= max, got [10, 1]",
 		"buffer-max.bad.yaml":       "buffer.max_bytes: must be > 0, got -1",
 		"buffer-stream.bad.yaml":    `buffer.streams: unknown stream "metrics"`,
@@ -82,7 +83,7 @@ func TestConfigDefaultsAndEnv(t *testing.T) {
 	if cfg.DataDir != "/var/lib/edgepm" || cfg.HTTP.Listen != "127.0.0.1:9510" || cfg.ShutdownTimeout != 20*time.Second {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	if !*cfg.Buffer.Fsync || *cfg.MQTT.Subscriptions[0].QoS != 1 {
+	if !*cfg.Buffer.Fsync || *cfg.MQTT.Subscriptions[0].QoS != 1 || cfg.MQTT.Subscriptions[0].Format != "edgepm" {
 		t.Error("durable defaults not applied")
 	}
 }

@@ -1,6 +1,8 @@
-// Package edge is the appliance: it wires MQTT ingest, the durable buffer,
-// local inference and alerting, the Kafka bridge and the model watcher into
-// one App, and serves health, metrics and status over HTTP.
+// Package edge is the appliance: it wires MQTT ingest (package
+// edge/ingest), the durable buffer, local inference and alerting, the
+// Kafka bridge and the model watcher into one App, and serves health,
+// metrics and status over HTTP. Its exported surface is what cmd/ uses:
+// Config with Load and Parse, New, App, Status, Version.
 //
 // # Basics
 //
@@ -28,7 +30,7 @@
 //
 // App.Status and App.Reload are safe for concurrent use with Run. Every
 // goroutine Run starts is owned by it and waited for before Run returns
-// (paho's own goroutines end with Disconnect). Decoder and TopicTemplate are
-// immutable and safe for concurrent use. Notifier.Notify does not block for
-// more than a second.
+// (paho's own goroutines end with Disconnect). The ingest Sink (App.prepare)
+// runs on the ingest pipeline's decode goroutine and may block there while
+// inference's queue is full, which slows ingest (backpressure).
 package edge

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/edge"
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
 
@@ -363,8 +364,8 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 		`{"ts":1000,"values":{"bearing_temp_c":50}}`,
 		`{"values":{"bearing_temp_c":50},"pad":"` + strings.Repeat("x", 5000) + `"}`,
 	}
-	want := []string{edge.ReasonMalformed, edge.ReasonWrongType, edge.ReasonMalformed, edge.ReasonNonFinite,
-		edge.ReasonOutOfRange, edge.ReasonClockSkew, edge.ReasonTooLarge}
+	want := []string{ingest.ReasonMalformed, ingest.ReasonWrongType, ingest.ReasonMalformed, ingest.ReasonNonFinite,
+		ingest.ReasonOutOfRange, ingest.ReasonClockSkew, ingest.ReasonTooLarge}
 	s.mosquittoPub("plant/s/l/pump-1/telemetry", 1, bad)
 	c := s.consume(60*time.Second, []string{"deadletter"}, func(c *consumed) bool { return len(c.recs["deadletter"]) >= len(bad) })
 	dl := c.unique(t, "deadletter")
@@ -408,7 +409,7 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 	if err := json.Unmarshal(c.unique(t, "deadletter")[uint64(len(bad)+1)].Value, &last); err != nil {
 		t.Fatal(err)
 	}
-	if last.Reason != edge.ReasonTooLarge || !last.Truncated || last.PayloadBytes <= 1<<20 {
+	if last.Reason != ingest.ReasonTooLarge || !last.Truncated || last.PayloadBytes <= 1<<20 {
 		t.Errorf("1 MiB message: %+v", last)
 	}
 	metrics := string(s.httpGet("/metrics"))

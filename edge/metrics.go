@@ -1,6 +1,10 @@
 package edge
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgepm/edgepm/edge/ingest"
+)
 
 // metrics are the appliance's own Prometheus metrics; buffer, bridge and
 // inference register theirs on the same registry.
@@ -42,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepm_mqtt_connected",
 			Help: "1 while the MQTT connection is up."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_records_dropped_total",
-			Help: "Records the appliance gave up on before the buffer, by stream and reason (too_large, output_queue_full, not_committed)."},
+			Help: "Records the appliance gave up on before the buffer, by stream and reason (too_large, unknown_stream, output_queue_full, not_committed)."},
 			[]string{"stream", "reason"}),
 		encodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_encode_errors_total",
 			Help: "Record values that could not be encoded as JSON, by kind."}, []string{"what"}),
@@ -53,8 +57,7 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 		stuckEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_sensor_stuck_events_total",
 			Help: "Sensors that became stuck (state=stuck) or recovered (state=recovered)."}, []string{"state"}),
 	}
-	for _, r := range []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
-		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic} {
+	for _, r := range ingest.Reasons() {
 		m.invalid.WithLabelValues(r)
 	}
 	if reg != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 )
 
@@ -89,8 +90,8 @@ func (a *App) publishAlert(al *inference.AlertEvent) {
 	for k, v := range a.devices.fields(al.Device) {
 		fields[k] = v
 	}
-	topic := Expand(a.cfg.MQTT.AlertTopic, fields)
-	if err := a.ingest.Publish(topic, *a.cfg.MQTT.AlertQoS, a.cfg.MQTT.AlertRetain, mustJSON(a.alertValue(al))); err != nil {
+	topic := ingest.Expand(a.cfg.MQTT.AlertTopic, fields)
+	if err := a.mqtt.Publish(topic, *a.cfg.MQTT.AlertQoS, a.cfg.MQTT.AlertRetain, mustJSON(a.alertValue(al))); err != nil {
 		a.m.alertPubErrs.Inc()
 		a.log.Warn("local alert not published", "topic", topic, "err", err)
 	}

@@ -3,6 +3,8 @@ package edge
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/edgepm/edgepm/edge/ingest"
 )
 
 // SchemaVersion is the version of the JSON record values edgepm writes to
@@ -26,7 +28,7 @@ type readingValue struct {
 	Received  int64              `json:"received"` // gateway receive time, unix ms
 	DeviceSeq uint64             `json:"device_seq,omitempty"`
 	Values    map[string]float64 `json:"values,omitempty"`
-	Waveform  *Waveform          `json:"waveform,omitempty"`
+	Waveform  *ingest.Waveform   `json:"waveform,omitempty"`
 }
 
 // predictionValue is the value of an edgepm.predictions record.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 )
 
@@ -14,7 +15,7 @@ import (
 // writes the JSON directly instead of going through encoding/json's
 // reflection and map key sorting; TestAppendReadingValueMatchesJSON keeps it
 // equal to json.Marshal(readingValue) as decoded JSON.
-func appendReadingValue(dst []byte, gateway string, r *Reading) []byte {
+func appendReadingValue(dst []byte, gateway string, r *ingest.Reading) []byte {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, SchemaVersion, 10)
 	dst = append(dst, `,"gateway":`...)
@@ -43,9 +44,9 @@ func appendReadingValue(dst []byte, gateway string, r *Reading) []byte {
 		dst = append(dst, `,"device_seq":`...)
 		dst = strconv.AppendUint(dst, r.DeviceSeq, 10)
 	}
-	if len(r.rawValues) > 0 {
+	if len(r.ValuesJSON) > 0 {
 		dst = append(dst, `,"values":`...)
-		dst = append(dst, r.rawValues...)
+		dst = append(dst, r.ValuesJSON...)
 	} else if len(r.Values) > 0 {
 		dst = append(dst, `,"values":{`...)
 		first := true

@@ -8,21 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 )
 
 func TestAppendReadingValueMatchesJSON(t *testing.T) {
-	rs := []Reading{
+	rs := []ingest.Reading{
 		{Device: "pump-1", Time: time.UnixMilli(1780000000123), Received: time.UnixMilli(1780000000456), DeviceSeq: 42,
 			Fields: map[string]string{"site": "s1", "line": "l\"1"}, Values: map[string]float64{"a": 1.5, "b": -2e-9, "c": 1e21, "ü": 0}},
 		{Device: "x\n", Time: time.UnixMilli(0), Received: time.UnixMilli(1)},
-		{Device: "w", Time: time.UnixMilli(5), Received: time.UnixMilli(6), Waveform: &Waveform{Channel: "v", RateHz: 100, Samples: []float64{0.1, -0.2}}},
+		{Device: "w", Time: time.UnixMilli(5), Received: time.UnixMilli(6), Waveform: &ingest.Waveform{Channel: "v", RateHz: 100, Samples: []float64{0.1, -0.2}}},
 	}
-	fast, ok := fastDecode([]byte(`{"values": {"x": 1.50, "y":-2e3}}`), nil)
-	if !ok {
-		t.Fatal("fast path refused")
+	dec, err := ingest.NewDecoder(ingest.FormatEdgepm, ingest.ValidationConfig{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	rs = append(rs, Reading{Device: "raw", Time: time.UnixMilli(7), Received: time.UnixMilli(8), Values: fast.Values, rawValues: fast.rawValues})
+	rs, err = dec.Decode(rs, ingest.Source{Device: "raw", Received: time.UnixMilli(8)}, []byte(`{"ts":7,"values": {"x": 1.50, "y":-2e3}}`))
+	if err != nil || rs[len(rs)-1].ValuesJSON == nil {
+		t.Fatalf("fast path refused: %v", err)
+	}
 	for i := range rs {
 		r := &rs[i]
 		got := appendReadingValue(nil, "gw-1", r)
@@ -42,7 +46,7 @@ func TestAppendReadingValueMatchesJSON(t *testing.T) {
 }
 
 func BenchmarkAppendReadingValue(b *testing.B) {
-	r := Reading{Device: "pump-0001", Time: time.Now(), Received: time.Now(), DeviceSeq: 9, Fields: map[string]string{"site": "s1", "line": "l1"},
+	r := ingest.Reading{Device: "pump-0001", Time: time.Now(), Received: time.Now(), DeviceSeq: 9, Fields: map[string]string{"site": "s1", "line": "l1"},
 		Values: map[string]float64{"vibration_rms": 2.31, "vibration_kurtosis": 3.2, "bearing_temp_c": 61.2, "current_a": 12.1, "speed_rpm": 1480}}
 	var buf []byte
 	b.ReportAllocs()

@@ -7,7 +7,9 @@ package edge
 // slog.LevelVar). Everything else (brokers, data dir, buffer, model
 // settings) needs a restart; Reload logs which of those differ.
 func (a *App) Reload(cfg Config) {
-	a.dec.Store(NewDecoder(cfg.Validation, nil))
+	if err := a.pipeline.SetValidation(cfg.Validation); err != nil {
+		a.log.Error("reload: validation rejected; keeping the previous settings", "err", err)
+	}
 	if err := a.engine.SetThresholds(cfg.Inference.Thresholds.inference()); err != nil {
 		a.log.Error("reload: inference.thresholds rejected; keeping the previous ones", "err", err)
 	}

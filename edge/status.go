@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 )
 
@@ -74,9 +75,9 @@ type DeviceStatus struct {
 // Status gathers the current state. Safe for concurrent use.
 func (a *App) Status() Status {
 	st := Status{Gateway: a.cfg.GatewayID, Version: Version, UptimeSeconds: time.Since(a.started).Seconds()}
-	st.MQTT = MQTTStatus{Connected: a.ingest.Connected(), Broker: redactURL(a.cfg.MQTT.Broker), Unacked: len(a.ingest.msgs)}
-	if since := a.unackedSince.Load(); since != 0 {
-		st.MQTT.OldestUnackedSeconds = time.Since(time.Unix(0, since)).Seconds()
+	st.MQTT = MQTTStatus{Connected: a.mqtt.Connected(), Broker: ingest.RedactURL(a.cfg.MQTT.Broker), Unacked: a.mqtt.Queued()}
+	if since := a.pipeline.OldestUnacked(); !since.IsZero() {
+		st.MQTT.OldestUnackedSeconds = time.Since(since).Seconds()
 	}
 	st.Uplink = a.producer.Status()
 	bs := a.queue.Stats()
@@ -115,16 +116,16 @@ const unackedLimit = 10 * time.Second
 func (a *App) conditions(st Status) []string {
 	var c []string
 	if !st.MQTT.Connected {
-		c = append(c, "mqtt: not connected to "+redactURL(a.cfg.MQTT.Broker))
+		c = append(c, "mqtt: not connected to "+ingest.RedactURL(a.cfg.MQTT.Broker))
 	}
 	if !st.Model.Loaded {
 		c = append(c, "inference: no model loaded")
 	}
-	if age := time.Since(time.Unix(0, a.lastCommit.Load())); a.ready.Load() && age > 30*time.Second {
+	if age := time.Since(a.ingestAlive()); a.ready.Load() && age > 30*time.Second {
 		c = append(c, "ingest: no commit progress for "+age.Round(time.Second).String())
 	}
-	if since := a.unackedSince.Load(); since != 0 {
-		if age := time.Since(time.Unix(0, since)); age > unackedLimit {
+	if since := a.pipeline.OldestUnacked(); !since.IsZero() {
+		if age := time.Since(since); age > unackedLimit {
 			c = append(c, "ingest: oldest unacknowledged message has waited "+age.Round(time.Second).String()+" for the buffer")
 		}
 	}

@@ -32,7 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/buffer"
-	"github.com/edgepm/edgepm/edge"
+	"github.com/edgepm/edgepm/edge/ingest"
 	sim "github.com/edgepm/edgepm/firmware-sim"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
@@ -47,7 +47,7 @@ type payloadFaultCase struct {
 	kind    sim.FaultKind
 	variant int    // sim.FaultPayloadVariant's variant
 	what    string // the variant, as listed with the sim.FaultKind constants
-	// reason is the dead-letter reason (an edge.Reason constant); "" means
+	// reason is the dead-letter reason (an ingest.Reason constant); "" means
 	// the payload is a valid reading: accepted and scored.
 	reason string
 	// size, when set, makes the payload sim.Oversized(variant, r, size)
@@ -66,22 +66,22 @@ type payloadFaultCase struct {
 // edgepm's handling at its default validation settings. TestFaults fails for
 // a variant missing here.
 var payloadFaultTable = []payloadFaultCase{
-	{kind: sim.FaultMalformed, variant: 0, what: "truncated", reason: edge.ReasonMalformed},
-	{kind: sim.FaultMalformed, variant: 1, what: "trailing_comma", reason: edge.ReasonMalformed},
-	{kind: sim.FaultMalformed, variant: 2, what: "single_quotes", reason: edge.ReasonMalformed},
-	{kind: sim.FaultMalformed, variant: 3, what: "empty", reason: edge.ReasonMalformed},
+	{kind: sim.FaultMalformed, variant: 0, what: "truncated", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultMalformed, variant: 1, what: "trailing_comma", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultMalformed, variant: 2, what: "single_quotes", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultMalformed, variant: 3, what: "empty", reason: ingest.ReasonMalformed},
 
-	{kind: sim.FaultWrongType, variant: 0, what: "number_as_string", reason: edge.ReasonWrongType},
-	{kind: sim.FaultWrongType, variant: 1, what: "values_as_array", reason: edge.ReasonWrongType},
-	{kind: sim.FaultWrongType, variant: 2, what: "ts_as_bool", reason: edge.ReasonBadTimestamp},
-	{kind: sim.FaultWrongType, variant: 3, what: "seq_as_string", reason: edge.ReasonWrongType},
-	{kind: sim.FaultWrongType, variant: 4, what: "top_level_array", reason: edge.ReasonWrongType},
+	{kind: sim.FaultWrongType, variant: 0, what: "number_as_string", reason: ingest.ReasonWrongType},
+	{kind: sim.FaultWrongType, variant: 1, what: "values_as_array", reason: ingest.ReasonWrongType},
+	{kind: sim.FaultWrongType, variant: 2, what: "ts_as_bool", reason: ingest.ReasonBadTimestamp},
+	{kind: sim.FaultWrongType, variant: 3, what: "seq_as_string", reason: ingest.ReasonWrongType},
+	{kind: sim.FaultWrongType, variant: 4, what: "top_level_array", reason: ingest.ReasonWrongType},
 
 	// NaN/Infinity tokens are not JSON: malformed_json, as documented.
-	{kind: sim.FaultNaN, variant: 0, what: "NaN_token", reason: edge.ReasonMalformed},
-	{kind: sim.FaultNaN, variant: 1, what: "Infinity_token", reason: edge.ReasonMalformed},
-	{kind: sim.FaultNaN, variant: 2, what: "-Infinity_token", reason: edge.ReasonMalformed},
-	{kind: sim.FaultNaN, variant: 3, what: "1e999", reason: edge.ReasonNonFinite},
+	{kind: sim.FaultNaN, variant: 0, what: "NaN_token", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultNaN, variant: 1, what: "Infinity_token", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultNaN, variant: 2, what: "-Infinity_token", reason: ingest.ReasonMalformed},
+	{kind: sim.FaultNaN, variant: 3, what: "1e999", reason: ingest.ReasonNonFinite},
 	// The largest float64 is finite, so it is a valid value (no range is
 	// configured); it must be scored without breaking the predictions or
 	// /api/status (features beyond float32 are imputed, non-finite model
@@ -89,29 +89,29 @@ var payloadFaultTable = []payloadFaultCase{
 	// /api/status for the rest of the run.
 	{kind: sim.FaultNaN, variant: 4, what: "max_float64", own: true},
 
-	{kind: sim.FaultMissing, variant: 0, what: "no_values", reason: edge.ReasonMissing},
-	{kind: sim.FaultMissing, variant: 1, what: "empty_values", reason: edge.ReasonMissing},
+	{kind: sim.FaultMissing, variant: 0, what: "no_values", reason: ingest.ReasonMissing},
+	{kind: sim.FaultMissing, variant: 1, what: "empty_values", reason: ingest.ReasonMissing},
 	// One sensor missing is a valid reading: the window marks it missing.
 	{kind: sim.FaultMissing, variant: 2, what: "vibration_rms_missing"},
-	{kind: sim.FaultMissing, variant: 3, what: "empty_object", reason: edge.ReasonMissing},
+	{kind: sim.FaultMissing, variant: 3, what: "empty_object", reason: ingest.ReasonMissing},
 
 	// The simulator's default oversized payload is 1 MiB + 1: the dead letter
 	// keeps a prefix of it, marked truncated (it must fit a buffer record and
 	// a Kafka batch). On a dedicated edgepm: at fd8f568 such a message wedged
 	// all ingestion (the dead letter exceeded the buffer's record limit and
 	// App.appendRetry retried forever).
-	{kind: sim.FaultOversized, variant: 0, what: "pad_1MiB", reason: edge.ReasonTooLarge, own: true},
-	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_1MiB", reason: edge.ReasonTooLarge, own: true},
-	{kind: sim.FaultOversized, variant: 0, what: "pad_just_over_limit", reason: edge.ReasonTooLarge, size: 64<<10 + 1},
-	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_just_over_limit", reason: edge.ReasonTooLarge, size: 64<<10 + 1},
+	{kind: sim.FaultOversized, variant: 0, what: "pad_1MiB", reason: ingest.ReasonTooLarge, own: true},
+	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_1MiB", reason: ingest.ReasonTooLarge, own: true},
+	{kind: sim.FaultOversized, variant: 0, what: "pad_just_over_limit", reason: ingest.ReasonTooLarge, size: 64<<10 + 1},
+	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_just_over_limit", reason: ingest.ReasonTooLarge, size: 64<<10 + 1},
 
 	// +24h is within max_clock_skew but beyond max_future_skew (5m): a clock
 	// running ahead would make the device's later readings look out of order.
-	{kind: sim.FaultSkew, variant: 0, what: "24h_ahead", reason: edge.ReasonClockSkew},
-	{kind: sim.FaultSkew, variant: 1, what: "30d_behind", reason: edge.ReasonClockSkew},
-	{kind: sim.FaultSkew, variant: 2, what: "ts_0", reason: edge.ReasonClockSkew},
-	{kind: sim.FaultSkew, variant: 3, what: "ts_in_seconds", reason: edge.ReasonClockSkew},
-	{kind: sim.FaultSkew, variant: 4, what: "ts_in_microseconds", reason: edge.ReasonClockSkew},
+	{kind: sim.FaultSkew, variant: 0, what: "24h_ahead", reason: ingest.ReasonClockSkew},
+	{kind: sim.FaultSkew, variant: 1, what: "30d_behind", reason: ingest.ReasonClockSkew},
+	{kind: sim.FaultSkew, variant: 2, what: "ts_0", reason: ingest.ReasonClockSkew},
+	{kind: sim.FaultSkew, variant: 3, what: "ts_in_seconds", reason: ingest.ReasonClockSkew},
+	{kind: sim.FaultSkew, variant: 4, what: "ts_in_microseconds", reason: ingest.ReasonClockSkew},
 }
 
 // TestFaults shows edgepm's handling of every fault kind of the simulator
@@ -275,7 +275,7 @@ func (e *faultEnv) checkDeadLettered(t *testing.T, c payloadFaultCase, s faultSe
 			dl.Reason, dl.Topic, dl.Device, dl.Error, c.reason, s.topic, s.device))
 	}
 	kept := string(dl.Payload) == string(s.bad) ||
-		c.reason == edge.ReasonTooLarge && len(dl.Payload) > 0 && bytes.HasPrefix(s.bad, dl.Payload) &&
+		c.reason == ingest.ReasonTooLarge && len(dl.Payload) > 0 && bytes.HasPrefix(s.bad, dl.Payload) &&
 			dl.Truncated && dl.PayloadBytes == len(s.bad)
 	if !kept {
 		problems = append(problems, fmt.Sprintf("dead letter keeps %d bytes %.80q (truncated %v, payload_bytes %d), "+
@@ -337,9 +337,9 @@ func checkPredictions(t *testing.T, preds []faultPred) {
 // per reason with want.
 func (e *faultEnv) checkInvalidCounts(t *testing.T, before faultMetrics, want map[string]float64) {
 	t.Helper()
-	reasons := []string{edge.ReasonMalformed, edge.ReasonWrongType, edge.ReasonNonFinite, edge.ReasonMissing,
-		edge.ReasonTooLarge, edge.ReasonOutOfRange, edge.ReasonClockSkew, edge.ReasonBadTimestamp,
-		edge.ReasonUnknownDevice, edge.ReasonBadTopic}
+	reasons := []string{ingest.ReasonMalformed, ingest.ReasonWrongType, ingest.ReasonNonFinite, ingest.ReasonMissing,
+		ingest.ReasonTooLarge, ingest.ReasonOutOfRange, ingest.ReasonClockSkew, ingest.ReasonBadTimestamp,
+		ingest.ReasonUnknownDevice, ingest.ReasonBadTopic}
 	delta := e.settled(t).sub(before)
 	for _, r := range reasons {
 		if got := delta.get("edgepm_ingest_invalid_total", `reason="`+r+`"`); got != want[r] {

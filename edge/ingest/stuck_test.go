@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 func TestStuckTracker(t *testing.T) {
 	tr := newStuckTracker()
 	at := func(i int) time.Time { return time.Unix(1_780_000_000+int64(i), 0) }
-	var changes []stuckChange
+	var changes []StuckChange
 	feed := func(i int, v map[string]float64) {
 		changes = tr.observe("pump-1", at(i), v, 5, map[string]bool{"speed_rpm": true}, changes[:0])
 	}
@@ -20,8 +20,8 @@ func TestStuckTracker(t *testing.T) {
 		}
 	}
 	feed(4, map[string]float64{"vib": 2.5, "temp": 70, "speed_rpm": 1480}) // the 5th: vib is stuck
-	if len(changes) != 1 || !changes[0].stuck || changes[0].sensor != "vib" || changes[0].readings != 5 ||
-		!changes[0].since.Equal(at(0)) || tr.Stuck() != 1 {
+	if len(changes) != 1 || !changes[0].Stuck || changes[0].Sensor != "vib" || changes[0].Readings != 5 ||
+		!changes[0].Since.Equal(at(0)) || tr.Stuck() != 1 {
 		t.Fatalf("5th reading: changes %+v, stuck %d", changes, tr.Stuck())
 	}
 	feed(5, map[string]float64{"vib": 2.5, "speed_rpm": 1480}) // still stuck: reported once
@@ -29,7 +29,7 @@ func TestStuckTracker(t *testing.T) {
 		t.Fatalf("reported twice: %+v", changes)
 	}
 	feed(6, map[string]float64{"vib": 2.6, "speed_rpm": 1480})
-	if len(changes) != 1 || changes[0].stuck || changes[0].value != 2.6 || changes[0].readings != 6 || tr.Stuck() != 0 {
+	if len(changes) != 1 || changes[0].Stuck || changes[0].Value != 2.6 || changes[0].Readings != 6 || tr.Stuck() != 0 {
 		t.Fatalf("recovery: changes %+v, stuck %d", changes, tr.Stuck())
 	}
 	// Off below 2, and other devices are separate.
@@ -39,7 +39,7 @@ func TestStuckTracker(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		changes = tr.observe("pump-2", at(i), map[string]float64{"vib": 1}, 3, nil, changes[:0])
 	}
-	if len(changes) != 1 || changes[0].device != "pump-2" || tr.Stuck() != 1 {
+	if len(changes) != 1 || changes[0].Device != "pump-2" || tr.Stuck() != 1 {
 		t.Fatalf("pump-2: %+v", changes)
 	}
 }
@@ -59,7 +59,7 @@ func TestStuckTrackerBoundsDevices(t *testing.T) {
 func TestStuckTrackerSkipsRedeliveries(t *testing.T) {
 	tr := newStuckTracker()
 	ts := time.Unix(1_780_000_000, 0)
-	var changes []stuckChange
+	var changes []StuckChange
 	for range 10 { // the same reading redelivered
 		changes = tr.observe("d", ts, map[string]float64{"v": 1}, 3, nil, changes)
 	}
@@ -91,7 +91,7 @@ func TestStuckTrackerConfigure(t *testing.T) {
 		t.Fatalf("unchanged settings reset the state: %+v", ch)
 	}
 	ch := tr.configure(3, []string{"v"})
-	if len(ch) != 2 || ch[0].stuck || ch[1].stuck || tr.Stuck() != 0 || len(tr.devs) != 0 {
+	if len(ch) != 2 || ch[0].Stuck || ch[1].Stuck || tr.Stuck() != 0 || len(tr.devs) != 0 {
 		t.Fatalf("after a settings change: changes %+v, stuck %d", ch, tr.Stuck())
 	}
 }

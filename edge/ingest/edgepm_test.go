@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"errors"
@@ -9,12 +9,23 @@ import (
 
 var testNow = time.UnixMilli(1_780_000_000_000)
 
-func testDecoder(cfg ValidationConfig) *Decoder {
-	return NewDecoder(cfg, func() time.Time { return testNow })
+// testDecoder is the edgepm decoder for cfg, receiving at testNow.
+type testDecoder struct{ d Decoder }
+
+func newTestDecoder(t testing.TB, cfg ValidationConfig) testDecoder {
+	d, err := NewDecoder(FormatEdgepm, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testDecoder{d}
+}
+
+func (d testDecoder) Decode(device string, fields map[string]string, payload []byte) ([]Reading, error) {
+	return d.d.Decode(nil, Source{Device: device, Fields: fields, Received: testNow}, payload)
 }
 
 func TestDecodeObject(t *testing.T) {
-	d := testDecoder(ValidationConfig{})
+	d := newTestDecoder(t, ValidationConfig{})
 	rs, err := d.Decode("pump-1", map[string]string{"site": "s"}, []byte(`{"ts": 1780000000500, "seq": 7, "values": {"vibration_rms": 2.5, "bearing_temp_c": 61}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +40,7 @@ func TestDecodeObject(t *testing.T) {
 }
 
 func TestDecodeRFC3339AndMissingTS(t *testing.T) {
-	d := testDecoder(ValidationConfig{})
+	d := newTestDecoder(t, ValidationConfig{})
 	rs, err := d.Decode("d", nil, []byte(`{"ts":"2026-05-28T20:26:40.5Z","values":{"a":1}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +55,7 @@ func TestDecodeRFC3339AndMissingTS(t *testing.T) {
 }
 
 func TestDecodeBatchAndWaveform(t *testing.T) {
-	d := testDecoder(ValidationConfig{})
+	d := newTestDecoder(t, ValidationConfig{})
 	rs, err := d.Decode("d", nil, []byte(`{"readings":[{"ts":1780000000000,"values":{"a":1}},{"ts":1780000001000,"values":{"a":2}}]}`))
 	if err != nil || len(rs) != 2 || rs[1].Values["a"] != 2 {
 		t.Fatalf("batch: %v %v", rs, err)
@@ -58,7 +69,7 @@ func TestDecodeBatchAndWaveform(t *testing.T) {
 func TestDecodeInvalid(t *testing.T) {
 	cfg := ValidationConfig{MaxPayloadBytes: 200, MaxClockSkew: time.Hour, MaxBatch: 2,
 		Ranges: map[string]Range{"temp": {Min: -40, Max: 200}}, Devices: []string{"pump-*"}, UnknownDevice: UnknownDeviceReject}
-	d := testDecoder(cfg)
+	d := newTestDecoder(t, cfg)
 	cases := []struct {
 		name, device, payload, reason string
 	}{
@@ -108,7 +119,7 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	d := testDecoder(ValidationConfig{Ranges: map[string]Range{"a": {Min: -10, Max: 10}}})
+	d := newTestDecoder(f, ValidationConfig{Ranges: map[string]Range{"a": {Min: -10, Max: 10}}})
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		rs, err := d.Decode("dev", nil, payload)
 		if err != nil {

@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"errors"
@@ -11,15 +11,16 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// Message is one MQTT message handed from ingest to the pipeline. Ack must
-// be called once the message's readings (or its dead-letter record) are
-// committed to the buffer; for QoS 0 it is a no-op.
+// Message is one MQTT message handed from the Client to the Pipeline. Ack
+// must be called once the message's readings (or its dead-letter record)
+// are committed; for QoS 0 it is a no-op.
 type Message struct {
 	Topic    string
 	Payload  []byte
 	QoS      byte
-	Template *TopicTemplate
-	Received time.Time // when paho handed it over
+	Template *TopicTemplate // the template of subscription Sub
+	Sub      int            // index of the subscription in mqtt.subscriptions
+	Received time.Time      // when paho handed it over
 	ack      interface{ Ack() }
 }
 
@@ -30,15 +31,16 @@ func (m *Message) Ack() {
 	}
 }
 
-// Ingest is the MQTT side of the appliance: a paho client with a persistent
+// Client is the MQTT side of the appliance: a paho client with a persistent
 // session, manual acknowledgement, and a bounded queue of unacknowledged
 // messages (Messages). When the queue is full the paho callback blocks,
 // which stops paho reading from the socket: the broker holds the rest
 // (backpressure, not loss).
 //
-// Start connects (retrying in the background); Messages delivers; Stop
-// stops delivery and disconnects. Publish is safe for concurrent use.
-type Ingest struct {
+// Start connects (retrying in the background); Messages delivers;
+// StopReceiving stops delivery and closes Messages; Disconnect closes the
+// connection. Every method is safe for concurrent use.
+type Client struct {
 	cfg    MQTTConfig
 	log    *slog.Logger
 	subs   []*TopicTemplate
@@ -51,9 +53,11 @@ type Ingest struct {
 	onConnect func(connected bool)
 }
 
-// NewIngest builds the client; it does not connect.
-func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Ingest, error) {
-	in := &Ingest{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect}
+// NewClient builds the client for a config with defaults applied; it does
+// not connect. onConnect, when not nil, is called on paho's goroutine each
+// time the connection comes up or is lost.
+func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Client, error) {
+	in := &Client{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect}
 	for _, s := range cfg.Subscriptions {
 		tt, err := ParseTopicTemplate(s.Topic)
 		if err != nil {
@@ -102,18 +106,21 @@ func NewIngest(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 }
 
 // Messages is the queue of received, unacknowledged messages.
-func (in *Ingest) Messages() <-chan *Message { return in.msgs }
+func (in *Client) Messages() <-chan *Message { return in.msgs }
+
+// Queued is the number of messages received and waiting in Messages.
+func (in *Client) Queued() int { return len(in.msgs) }
 
 // Connected reports whether the MQTT connection is up.
-func (in *Ingest) Connected() bool { return in.connected.Load() }
+func (in *Client) Connected() bool { return in.connected.Load() }
 
 // Start begins connecting; it does not wait for the broker (paho retries in
 // the background, and the rest of the appliance runs meanwhile).
-func (in *Ingest) Start() {
+func (in *Client) Start() {
 	in.client.Connect()
 }
 
-func (in *Ingest) handleConnect(c mqtt.Client) {
+func (in *Client) handleConnect(c mqtt.Client) {
 	for i, tt := range in.subs {
 		qos := *in.cfg.Subscriptions[i].QoS
 		tt := tt
@@ -125,13 +132,13 @@ func (in *Ingest) handleConnect(c mqtt.Client) {
 		}()
 	}
 	in.connected.Store(true)
-	in.log.Info("mqtt connected", "broker", redactURL(in.cfg.Broker), "client_id", in.cfg.ClientID)
+	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID)
 	if in.onConnect != nil {
 		in.onConnect(true)
 	}
 }
 
-func (in *Ingest) lost(_ mqtt.Client, err error) {
+func (in *Client) lost(_ mqtt.Client, err error) {
 	in.connected.Store(false)
 	in.log.Warn("mqtt connection lost", "err", err)
 	if in.onConnect != nil {
@@ -144,36 +151,36 @@ func (in *Ingest) lost(_ mqtt.Client, err error) {
 // (from a subscription since removed from the config, on a persistent
 // session) goes with the first template, so the pipeline dead-letters it as
 // bad_topic and acknowledges it rather than leaving it unacknowledged.
-func (in *Ingest) route(_ mqtt.Client, m mqtt.Message) {
-	tt := in.subs[0]
+func (in *Client) route(_ mqtt.Client, m mqtt.Message) {
+	sub := 0
 	if len(in.subs) > 1 {
 		topic := m.Topic()
-		for _, s := range in.subs {
+		for i, s := range in.subs {
 			if s.fits(topic) {
-				tt = s
+				sub = i
 				break
 			}
 		}
 	}
-	in.deliver(tt, m)
+	in.deliver(sub, m)
 }
 
 // deliver runs on paho's router goroutine. It blocks while the queue is
 // full, which is the backpressure path.
-func (in *Ingest) deliver(tt *TopicTemplate, m mqtt.Message) {
+func (in *Client) deliver(sub int, m mqtt.Message) {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	if in.stopping {
 		return // not acked: the broker redelivers it to the next session
 	}
-	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: tt, Received: time.Now(), ack: m}
+	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: in.subs[sub], Sub: sub, Received: time.Now(), ack: m}
 }
 
 // StopReceiving makes further deliveries return without queueing (they stay
 // unacknowledged, so the broker keeps them) and closes Messages once
 // in-flight deliveries are done, so the pipeline can drain what was queued.
 // A callback blocked on a full queue is released by the pipeline draining.
-func (in *Ingest) StopReceiving() {
+func (in *Client) StopReceiving() {
 	in.mu.Lock() // waits for deliver calls in progress
 	if !in.stopping {
 		in.stopping = true
@@ -184,7 +191,7 @@ func (in *Ingest) StopReceiving() {
 
 // Disconnect closes the MQTT connection, waiting up to d for pending
 // acknowledgements and publishes to be written.
-func (in *Ingest) Disconnect(d time.Duration) {
+func (in *Client) Disconnect(d time.Duration) {
 	in.client.Disconnect(uint(d / time.Millisecond))
 	in.connected.Store(false)
 }
@@ -195,7 +202,7 @@ var ErrNotConnected = errors.New("mqtt not connected")
 // Publish sends a message without waiting for the broker's acknowledgement.
 // A failure to deliver is logged by a watcher that gives up after 30 s, so
 // no goroutine outlives a broker that never answers.
-func (in *Ingest) Publish(topic string, qos byte, retain bool, payload []byte) error {
+func (in *Client) Publish(topic string, qos byte, retain bool, payload []byte) error {
 	if !in.client.IsConnectionOpen() {
 		return ErrNotConnected
 	}

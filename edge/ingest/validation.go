@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"fmt"
@@ -53,10 +53,11 @@ type ValidationConfig struct {
 	// StuckIgnore lists sensors never flagged as stuck.
 	StuckIgnore []string `yaml:"stuck_ignore"`
 
-	stuckIgnore map[string]bool // StuckIgnore as a set (setDefaults)
+	stuckIgnore map[string]bool // StuckIgnore as a set (SetDefaults)
 }
 
-func (c *ValidationConfig) setDefaults() {
+// SetDefaults fills zero fields with their documented defaults.
+func (c *ValidationConfig) SetDefaults() {
 	if c.MaxPayloadBytes == 0 {
 		c.MaxPayloadBytes = 64 << 10
 	}
@@ -81,7 +82,8 @@ func (c *ValidationConfig) setDefaults() {
 	}
 }
 
-func (c *ValidationConfig) validate() error {
+// Validate names the first bad field (by its validation.* key) and its value.
+func (c *ValidationConfig) Validate() error {
 	switch {
 	case c.MaxPayloadBytes < 0:
 		return fmt.Errorf("validation.max_payload_bytes: must be > 0, got %d", c.MaxPayloadBytes)

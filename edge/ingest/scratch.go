@@ -1,16 +1,16 @@
-package edge
+package ingest
 
-// decodeScratch is memory the ingest hot path reuses from message to
-// message: interned sensor names, topic match results, the value maps and
-// the readings slice of the batch before. It belongs to one goroutine
-// (ingestLoop's); not safe for concurrent use.
+// scratch is memory the ingest hot path reuses from message to message:
+// interned sensor names, topic match results, the value maps and the
+// readings slice of the batch before. It belongs to one goroutine (the
+// Pipeline's decode loop); not safe for concurrent use.
 //
 // What it hands out is valid until recycle: Reading.Values maps are
 // cleared and reused for the next batch, so nothing may keep a reading's
 // Values past the batch (the buffer record is encoded, inference copies the
 // values into its windows). Interned names and matched Fields maps are never
 // modified and may be kept.
-type decodeScratch struct {
+type scratch struct {
 	names    map[string]string
 	topics   map[topicKey]topicMatch
 	free     []map[string]float64 // value maps ready for reuse
@@ -27,6 +27,9 @@ const (
 	maxCachedTopics  = 16384
 	maxCachedTopic   = 256
 	maxReusedMapLen  = 64 // a map that held more sensors is not reused
+	// maxReusedReadings: a readings slice a burst of batch payloads grew
+	// beyond this is not kept.
+	maxReusedReadings = 64 << 10
 )
 
 type topicKey struct {
@@ -40,12 +43,12 @@ type topicMatch struct {
 	ok     bool
 }
 
-func newDecodeScratch() *decodeScratch {
-	return &decodeScratch{names: map[string]string{}, topics: map[topicKey]topicMatch{}}
+func newScratch() *scratch {
+	return &scratch{names: map[string]string{}, topics: map[topicKey]topicMatch{}}
 }
 
 // intern returns b as a string, shared with earlier calls for the same bytes.
-func (s *decodeScratch) intern(b []byte) string {
+func (s *scratch) intern(b []byte) string {
 	if v, ok := s.names[string(b)]; ok {
 		return v
 	}
@@ -57,7 +60,7 @@ func (s *decodeScratch) intern(b []byte) string {
 }
 
 // valueMap returns an empty map for a reading's values.
-func (s *decodeScratch) valueMap() map[string]float64 {
+func (s *scratch) valueMap() map[string]float64 {
 	var m map[string]float64
 	if n := len(s.free); n > 0 {
 		m = s.free[n-1]
@@ -70,7 +73,7 @@ func (s *decodeScratch) valueMap() map[string]float64 {
 }
 
 // match is tt.Match(topic), remembered per (template, topic).
-func (s *decodeScratch) match(tt *TopicTemplate, topic string) (device string, fields map[string]string, ok bool) {
+func (s *scratch) match(tt *TopicTemplate, topic string) (device string, fields map[string]string, ok bool) {
 	k := topicKey{tt, topic}
 	if m, hit := s.topics[k]; hit {
 		return m.device, m.fields, m.ok
@@ -88,7 +91,7 @@ func (s *decodeScratch) match(tt *TopicTemplate, topic string) (device string, f
 
 // recycle makes the value maps handed out since the last recycle
 // available again; the caller is done with the batch's readings.
-func (s *decodeScratch) recycle() {
+func (s *scratch) recycle() {
 	for _, m := range s.used {
 		if len(m) <= maxReusedMapLen {
 			clear(m)
@@ -97,6 +100,10 @@ func (s *decodeScratch) recycle() {
 	}
 	clear(s.used)
 	s.used = s.used[:0]
+	if cap(s.readings) > maxReusedReadings {
+		s.readings = nil
+		return
+	}
 	clear(s.readings)
 	s.readings = s.readings[:0]
 }

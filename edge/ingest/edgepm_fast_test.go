@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"bytes"
@@ -69,7 +69,7 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	sc := newDecodeScratch() // reused across inputs, as ingest reuses it across batches
+	sc := newScratch() // reused across inputs, as ingest reuses it across batches
 	f.Fuzz(func(t *testing.T, b []byte) {
 		defer sc.recycle()
 		w, ok := fastDecode(b, sc)
@@ -89,7 +89,7 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 // TestScratchReuse: value maps handed out for one batch come back empty for
 // the next, interned names are shared, and bounds hold.
 func TestScratchReuse(t *testing.T) {
-	sc := newDecodeScratch()
+	sc := newScratch()
 	w1, ok1 := fastDecode([]byte(`{"values":{"a":1,"b":2}}`), sc)
 	w2, ok2 := fastDecode([]byte(`{"values":{"a":3}}`), sc)
 	if !ok1 || !ok2 || w1.Values["a"] != 1 || w2.Values["a"] != 3 || len(w1.Values) != 2 {

@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ import (
 // values object (rawValues) so the readings record can reuse them.
 //
 // sc, when not nil, supplies the values map and interns sensor names.
-func fastDecode(b []byte, sc *decodeScratch) (w wireReading, ok bool) {
+func fastDecode(b []byte, sc *scratch) (w wireReading, ok bool) {
 	p := fastParser{b: b, sc: sc}
 	if !p.consume('{') {
 		return w, false
@@ -88,7 +88,7 @@ func fastDecode(b []byte, sc *decodeScratch) (w wireReading, ok bool) {
 type fastParser struct {
 	b  []byte
 	i  int
-	sc *decodeScratch // nil: allocate maps and names
+	sc *scratch // nil: allocate maps and names
 }
 
 func (p *fastParser) ws() {

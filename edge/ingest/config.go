@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"fmt"
@@ -9,12 +9,16 @@ import (
 	"github.com/edgepm/edgepm/internal/tlsconf"
 )
 
-// Subscription is one MQTT subscription: a topic template and its QoS.
+// Subscription is one MQTT subscription: a topic template, its QoS and
+// the format of its payloads.
 type Subscription struct {
 	// Topic is a template such as "plant/{site}/{line}/{device}/telemetry".
 	Topic string `yaml:"topic"`
 	// QoS is 0 or 1. Default 1 (acknowledged only after the buffer commit).
 	QoS *byte `yaml:"qos"`
+	// Format is the payload format of the subscription's messages.
+	// Default "edgepm" (FormatEdgepm), the only one so far.
+	Format string `yaml:"format"`
 }
 
 // TLSConfig configures TLS for a client connection (the same shape as
@@ -60,7 +64,9 @@ type MQTTConfig struct {
 
 func bytePtr(b byte) *byte { return &b }
 
-func (c *MQTTConfig) setDefaults(gateway string) {
+// SetDefaults fills zero fields with their documented defaults; gateway
+// is the gateway id (for the default client id).
+func (c *MQTTConfig) SetDefaults(gateway string) {
 	if c.Broker == "" {
 		c.Broker = "tcp://127.0.0.1:1883"
 	}
@@ -73,6 +79,9 @@ func (c *MQTTConfig) setDefaults(gateway string) {
 	for i := range c.Subscriptions {
 		if c.Subscriptions[i].QoS == nil {
 			c.Subscriptions[i].QoS = bytePtr(1)
+		}
+		if c.Subscriptions[i].Format == "" {
+			c.Subscriptions[i].Format = FormatEdgepm
 		}
 	}
 	if c.MaxUnacked == 0 {
@@ -95,7 +104,8 @@ func (c *MQTTConfig) setDefaults(gateway string) {
 	}
 }
 
-func (c *MQTTConfig) validate() error {
+// Validate names the first bad field (by its mqtt.* key) and its value.
+func (c *MQTTConfig) Validate() error {
 	if !strings.Contains(c.Broker, "://") {
 		return fmt.Errorf("mqtt.broker: want scheme://host:port (tcp, ssl, ws, wss), got %q", c.Broker)
 	}
@@ -105,6 +115,10 @@ func (c *MQTTConfig) validate() error {
 		}
 		if *s.QoS > 1 {
 			return fmt.Errorf("mqtt.subscriptions[%d].qos: must be 0 or 1, got %d", i, *s.QoS)
+		}
+		if _, ok := formats[s.Format]; !ok && s.Format != "" {
+			return fmt.Errorf("mqtt.subscriptions[%d].format: unknown payload format %q (known: %s)",
+				i, s.Format, strings.Join(formatNames(), ", "))
 		}
 	}
 	if c.MaxUnacked < 0 {
@@ -119,9 +133,9 @@ func (c *MQTTConfig) validate() error {
 	return nil
 }
 
-// redactURL hides a password in a broker URL (tcp://user:pass@host) before
+// RedactURL hides a password in a broker URL (tcp://user:pass@host) before
 // it is logged, shown or sent anywhere.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s

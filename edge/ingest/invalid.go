@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import "fmt"
 
@@ -17,6 +17,12 @@ const (
 	ReasonUnknownDevice = "unknown_device"
 	ReasonBadTopic      = "bad_topic"
 )
+
+// Reasons lists every Reason constant (the values of the "reason" label).
+func Reasons() []string {
+	return []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
+		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic}
+}
 
 // InvalidError is returned for a payload that fails decoding or validation.
 type InvalidError struct {

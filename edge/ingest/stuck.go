@@ -1,4 +1,4 @@
-package edge
+package ingest
 
 import (
 	"slices"
@@ -20,8 +20,9 @@ const (
 // change is reported once. Only readings newer than the device's newest
 // checked one count (a redelivered message is not a repeat). The readings
 // themselves are still stored and scored. A device that falls silent keeps
-// its stuck sensors until it reports again or the settings change. It belongs to ingestLoop's goroutine; Stuck is safe for
-// concurrent use.
+// its stuck sensors until it reports again or the settings change. It
+// belongs to the Pipeline's decode goroutine; Stuck is safe for concurrent
+// use.
 type stuckTracker struct {
 	devs   map[string]*stuckDevice
 	stuck  atomic.Int64 // sensors stuck now
@@ -42,13 +43,14 @@ type stuckRun struct {
 	stuck bool
 }
 
-// stuckChange is a sensor becoming stuck or recovering.
-type stuckChange struct {
-	device, sensor string
-	stuck          bool
-	value          float64   // the repeated value (stuck) or the new one (recovered)
-	readings       int       // consecutive readings with the repeated value
-	since          time.Time // when the repetition began
+// StuckChange is a sensor becoming stuck or recovering.
+type StuckChange struct {
+	Device, Sensor string
+	Stuck          bool
+	Value          float64   // the repeated value (stuck) or the new one (recovered)
+	Readings       int       // consecutive readings with the repeated value
+	Since          time.Time // when the repetition began
+	At             time.Time // when it was noticed: the reading's receive time, or the batch's for a settings change
 }
 
 func newStuckTracker() *stuckTracker {
@@ -59,16 +61,16 @@ func newStuckTracker() *stuckTracker {
 // they changed (a reload), every stuck sensor is reported recovered and the
 // check starts afresh, so a sensor newly ignored or a check switched off
 // does not stay stuck for ever.
-func (t *stuckTracker) configure(after int, ignore []string) []stuckChange {
+func (t *stuckTracker) configure(after int, ignore []string) []StuckChange {
 	if t.set && after == t.after && slices.Equal(ignore, t.ignore) {
 		return nil
 	}
 	t.after, t.ignore, t.set = after, slices.Clone(ignore), true
-	var out []stuckChange
+	var out []StuckChange
 	for dev, d := range t.devs {
 		for sensor, r := range d.runs {
 			if r.stuck {
-				out = append(out, stuckChange{device: dev, sensor: sensor, value: r.value, readings: r.n, since: r.since})
+				out = append(out, StuckChange{Device: dev, Sensor: sensor, Value: r.value, Readings: r.n, Since: r.since})
 			}
 		}
 	}
@@ -83,7 +85,7 @@ func (t *stuckTracker) Stuck() int64 { return t.stuck.Load() }
 // observe checks one reading's values against the device's runs and
 // appends the changes to out. after < 2 disables the check.
 func (t *stuckTracker) observe(device string, ts time.Time, values map[string]float64, after int, ignore map[string]bool,
-	out []stuckChange) []stuckChange {
+	out []StuckChange) []StuckChange {
 	if after < 2 {
 		return out
 	}
@@ -113,12 +115,12 @@ func (t *stuckTracker) observe(device string, ts time.Time, values map[string]fl
 			if !r.stuck && r.n >= after {
 				r.stuck = true
 				t.stuck.Add(1)
-				out = append(out, stuckChange{device: device, sensor: sensor, stuck: true, value: v, readings: r.n, since: r.since})
+				out = append(out, StuckChange{Device: device, Sensor: sensor, Stuck: true, Value: v, Readings: r.n, Since: r.since})
 			}
 		default:
 			if r.stuck {
 				t.stuck.Add(-1)
-				out = append(out, stuckChange{device: device, sensor: sensor, value: v, readings: r.n, since: r.since})
+				out = append(out, StuckChange{Device: device, Sensor: sensor, Value: v, Readings: r.n, Since: r.since})
 			}
 			*r = stuckRun{value: v, n: 1, since: ts}
 		}

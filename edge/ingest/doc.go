@@ -1,0 +1,62 @@
+// Package ingest is edgepm's MQTT ingest: the connection to the broker
+// (Client), topic templates (TopicTemplate), payload formats (Decoder),
+// the validation every format shares (ValidationConfig), the stuck-sensor
+// check, and the Pipeline that turns queued messages into decoded batches
+// and acknowledges them once its caller has committed them.
+//
+// # Basics
+//
+// NewClient builds a paho client for an MQTTConfig; Start connects (paho
+// retries in the background). Every message goes, with the subscription
+// it arrived on, into a bounded queue (Messages). NewPipeline builds the
+// decoders of the subscriptions; Pipeline.Run takes what has queued up (up
+// to 1024 messages), matches each topic against its subscription's
+// template, decodes the payload with its subscription's Decoder
+// (mqtt.subscriptions[i].format, default "edgepm"), and hands the Batch
+// to the Sink the caller supplied. The Sink returns the batch's commit;
+// Run runs it on a second goroutine while it decodes the next batch, and
+// acknowledges the batch's messages once it returned nil.
+//
+// A new payload format is a Decoder registered by name in this package
+// (see NewDecoder); the checks every format shares (payload size, device
+// list, timestamp skew, finite and in-range values, waveform limits) are
+// applied to its readings for it.
+//
+// # Guarantees
+//
+//   - A message is acknowledged only after the commit of its batch
+//     returned nil; acknowledgements go out in arrival order. A commit
+//     error leaves the batch unacknowledged: with a persistent session the
+//     broker redelivers it.
+//   - Bad input never panics and is never dropped silently: every message
+//     of a batch is either decoded into readings or listed in Batch.Invalid
+//     with its reason (InvalidError, one of the Reason constants). A
+//     message whose topic fits no subscription goes with the first one and
+//     is reported as ReasonBadTopic, so it is still acknowledged.
+//   - Memory is bounded: the queue by mqtt.max_unacked messages, a batch
+//     by 1024 messages, the decoder's caches of names and topics and the
+//     stuck-sensor check by fixed counts.
+//
+// # Caveats
+//
+//   - A batch's Reading.Values maps (and ValuesJSON) are reused for the
+//     next batch: the Sink must copy what it keeps. Fields maps and sensor
+//     names may be kept.
+//   - StopReceiving leaves later deliveries unacknowledged with the broker
+//     rather than queueing them; QoS 0 messages arriving then are lost, as
+//     QoS 0 allows.
+//
+// # Blocking and concurrency
+//
+// When the queue is full, paho's delivery callback blocks, which stops
+// paho reading from the socket: the broker holds the rest (backpressure,
+// not loss). The Sink may block (for example while scoring is behind);
+// that slows ingest the same way. Pipeline.Run blocks until Messages is
+// closed (StopReceiving) and every batch taken is committed or refused.
+//
+// Client's methods are safe for concurrent use. Decoders, TopicTemplate
+// and a ValidationConfig with defaults applied are immutable and safe for
+// concurrent use. Pipeline.Run runs once at a time; SetValidation,
+// LastTurn, OldestUnacked and StuckSensors are safe for concurrent use
+// with it.
+package ingest

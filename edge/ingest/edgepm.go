@@ -1,0 +1,120 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// wireReading is payload format v1 (docs/formats/mqtt-payloads.md).
+type wireReading struct {
+	TS       json.RawMessage    `json:"ts"`
+	Seq      *uint64            `json:"seq"`
+	Values   map[string]float64 `json:"values"`
+	Waveform *Waveform          `json:"waveform"`
+	Readings []wireReading      `json:"readings"`
+
+	// rawValues is the payload's "values" object as sent, set only by the
+	// fast path (valid JSON, finite numbers, no duplicate keys).
+	rawValues []byte
+}
+
+// edgepmDecoder decodes FormatEdgepm: a reading, a batch of readings or a
+// waveform as JSON. The common single-reading shape goes through
+// fastDecode; everything else (and everything fastDecode is unsure of)
+// through encoding/json, which also words the errors.
+type edgepmDecoder struct {
+	rules *rules
+}
+
+func (d *edgepmDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Reading, error) {
+	w, ok := fastDecode(payload, src.sc)
+	if !ok {
+		w = wireReading{}
+		if err := json.Unmarshal(payload, &w); err != nil {
+			return nil, classifyJSONError(err)
+		}
+	}
+	if w.Readings == nil {
+		r, err := d.reading(src, &w)
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, r), nil
+	}
+	if w.Values != nil || w.Waveform != nil {
+		return nil, invalid(ReasonMalformed, "a batch has only \"readings\"")
+	}
+	if len(w.Readings) == 0 {
+		return nil, invalid(ReasonMissing, "empty batch")
+	}
+	if err := d.rules.batch(len(w.Readings)); err != nil {
+		return nil, err
+	}
+	out := dst
+	for i := range w.Readings {
+		if w.Readings[i].Readings != nil {
+			return nil, invalid(ReasonMalformed, "readings[%d]: nested batch", i)
+		}
+		r, err := d.reading(src, &w.Readings[i])
+		if err != nil {
+			var ie *InvalidError
+			if errors.As(err, &ie) {
+				ie.Detail = fmt.Sprintf("readings[%d]: %s", i, ie.Detail)
+			}
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// reading maps one wire reading to a Reading and validates it.
+func (d *edgepmDecoder) reading(src Source, w *wireReading) (Reading, error) {
+	r := Reading{Device: src.Device, Fields: src.Fields, Received: src.Received, Time: src.Received,
+		Values: w.Values, Waveform: w.Waveform, ValuesJSON: w.rawValues}
+	if w.Seq != nil {
+		r.DeviceSeq = *w.Seq
+	}
+	if len(w.TS) > 0 && string(w.TS) != "null" {
+		ts, err := parseTS(w.TS)
+		if err != nil {
+			return r, err
+		}
+		r.Time = ts
+	}
+	return r, d.rules.reading(&r)
+}
+
+// parseTS accepts unix milliseconds (a JSON integer) or an RFC 3339 string.
+func parseTS(raw json.RawMessage) (time.Time, error) {
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, invalid(ReasonBadTimestamp, "ts: %v", err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, invalid(ReasonBadTimestamp, "ts %q is not RFC 3339", s)
+		}
+		return t, nil
+	}
+	ms, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return time.Time{}, invalid(ReasonBadTimestamp, "ts %s is not integer unix milliseconds", raw)
+	}
+	return time.UnixMilli(ms), nil
+}
+
+func classifyJSONError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Type.String() == "float64" && len(te.Value) > 7 && te.Value[:7] == "number " {
+			return invalid(ReasonNonFinite, "field %q: %s overflows float64", te.Field, te.Value)
+		}
+		return invalid(ReasonWrongType, "field %q: got JSON %s, want %s", te.Field, te.Value, te.Type)
+	}
+	return invalid(ReasonMalformed, "%v", err)
+}

@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"math"
+	"path"
+	"time"
+)
+
+// rules are the validation checks every payload format shares
+// (validation.*), for a ValidationConfig with defaults applied. Immutable
+// and safe for concurrent use.
+type rules struct {
+	cfg ValidationConfig
+}
+
+// admit checks what is known before decoding: the payload's size and the
+// device list.
+func (r *rules) admit(device string, payload []byte) error {
+	if len(payload) > r.cfg.MaxPayloadBytes {
+		return invalid(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), r.cfg.MaxPayloadBytes)
+	}
+	if !r.deviceAllowed(device) {
+		return invalid(ReasonUnknownDevice, "device %q is not in validation.devices", device)
+	}
+	return nil
+}
+
+// batch checks the number of readings in one batch payload (n > 0).
+func (r *rules) batch(n int) error {
+	if n > r.cfg.MaxBatch {
+		return invalid(ReasonTooLarge, "batch of %d readings, limit %d", n, r.cfg.MaxBatch)
+	}
+	return nil
+}
+
+// reading checks a decoded reading: its timestamp against the gateway
+// clock (a reading without one has Time == Received), that it carries
+// values or a waveform, and those values.
+func (r *rules) reading(rd *Reading) error {
+	if skew := rd.Time.Sub(rd.Received).Abs(); r.cfg.MaxClockSkew > 0 && skew > r.cfg.MaxClockSkew {
+		return invalid(ReasonClockSkew, "timestamp %s is %s from the gateway clock, limit %s",
+			rd.Time.UTC().Format(time.RFC3339Nano), skew.Round(time.Second), r.cfg.MaxClockSkew)
+	}
+	if ahead := rd.Time.Sub(rd.Received); r.cfg.MaxFutureSkew > 0 && ahead > r.cfg.MaxFutureSkew {
+		return invalid(ReasonClockSkew, "timestamp %s is %s ahead of the gateway clock, limit %s (validation.max_future_skew)",
+			rd.Time.UTC().Format(time.RFC3339Nano), ahead.Round(time.Second), r.cfg.MaxFutureSkew)
+	}
+	if len(rd.Values) == 0 && rd.Waveform == nil {
+		return invalid(ReasonMissing, "no \"values\" and no \"waveform\"")
+	}
+	for k, v := range rd.Values {
+		if err := r.value(k, v); err != nil {
+			return err
+		}
+	}
+	if rd.Waveform != nil {
+		return r.waveform(rd.Waveform)
+	}
+	return nil
+}
+
+func (r *rules) value(name string, v float64) error {
+	if name == "" {
+		return invalid(ReasonMalformed, "empty sensor name")
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return invalid(ReasonNonFinite, "sensor %q: %v", name, v)
+	}
+	if rg, ok := r.cfg.Ranges[name]; ok && (v < rg.Min || v > rg.Max) {
+		return invalid(ReasonOutOfRange, "sensor %q: %g outside [%g, %g]", name, v, rg.Min, rg.Max)
+	}
+	return nil
+}
+
+func (r *rules) waveform(w *Waveform) error {
+	switch {
+	case w.Channel == "":
+		return invalid(ReasonMissing, "waveform: no channel")
+	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
+		return invalid(ReasonOutOfRange, "waveform %q: rate_hz must be > 0, got %g", w.Channel, w.RateHz)
+	case len(w.Samples) == 0:
+		return invalid(ReasonMissing, "waveform %q: no samples", w.Channel)
+	case len(w.Samples) > r.cfg.MaxWaveformSamples:
+		return invalid(ReasonTooLarge, "waveform %q: %d samples, limit %d", w.Channel, len(w.Samples), r.cfg.MaxWaveformSamples)
+	}
+	for i, s := range w.Samples {
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return invalid(ReasonNonFinite, "waveform %q: sample %d: %v", w.Channel, i, s)
+		}
+	}
+	return nil
+}
+
+func (r *rules) deviceAllowed(device string) bool {
+	if r.cfg.UnknownDevice != UnknownDeviceReject || len(r.cfg.Devices) == 0 {
+		return true
+	}
+	for _, pat := range r.cfg.Devices {
+		if ok, _ := path.Match(pat, device); ok {
+			return true
+		}
+	}
+	return false
+}
