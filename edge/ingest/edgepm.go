@@ -32,13 +32,27 @@ type edgepmDecoder struct {
 func (d *edgepmDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Reading, error) {
 	w, ok := fastDecode(payload, src.sc)
 	if !ok {
-		w = wireReading{}
-		if err := json.Unmarshal(payload, &w); err != nil {
-			return nil, classifyJSONError(err)
+		var err error
+		if w, err = plainDecode(payload); err != nil {
+			return nil, err
 		}
 	}
+	return d.readings(dst, src, &w)
+}
+
+// plainDecode parses a payload with encoding/json.
+func plainDecode(payload []byte) (wireReading, error) {
+	var w wireReading
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return w, classifyJSONError(err)
+	}
+	return w, nil
+}
+
+// readings appends the readings of a parsed payload to dst.
+func (d *edgepmDecoder) readings(dst []Reading, src Source, w *wireReading) ([]Reading, error) {
 	if w.Readings == nil {
-		r, err := d.reading(src, &w)
+		r, err := d.reading(src, w)
 		if err != nil {
 			return nil, err
 		}
