@@ -13,7 +13,8 @@ import (
 	"github.com/edgepm/edgepm/inference/features"
 )
 
-// InferenceConfig configures local scoring.
+// InferenceConfig configures local scoring. The defaults of the keys the
+// engine also has are the engine's (inference.Default*).
 type InferenceConfig struct {
 	// ONNXRuntimeLib is the path of libonnxruntime.so (ONNX Runtime 1.24).
 	// Default: $ONNXRUNTIME_LIB, else /usr/lib/edgepm/libonnxruntime.so.1,
@@ -84,16 +85,16 @@ func (t *ThresholdsConfig) inference() *inference.Thresholds {
 
 func (c *InferenceConfig) setDefaults() {
 	if c.MaxBatch == 0 {
-		c.MaxBatch = 256
+		c.MaxBatch = inference.DefaultMaxBatch
 	}
 	if c.MaxDelay == 0 {
-		c.MaxDelay = 2 * time.Millisecond
+		c.MaxDelay = inference.DefaultMaxDelay
 	}
 	if c.IntraOpThreads == 0 {
 		c.IntraOpThreads = 1
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = 4096
+		c.QueueSize = inference.DefaultQueueSize
 	}
 	if c.MaxDevices == 0 {
 		c.MaxDevices = inference.DefaultMaxDevices
@@ -102,7 +103,7 @@ func (c *InferenceConfig) setDefaults() {
 		c.DeviceIdleTTL = inference.DefaultDeviceIdleTTL
 	}
 	if c.DriftInterval == 0 {
-		c.DriftInterval = time.Hour
+		c.DriftInterval = inference.DefaultDriftInterval
 	}
 	if c.ClockResetAfter == 0 {
 		c.ClockResetAfter = inference.DefaultClockResetAfter

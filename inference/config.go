@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// Defaults for EngineConfig zero values.
+// Defaults for EngineConfig zero values. They are also the defaults of the
+// inference.* config keys (edge applies them): one source for both.
 const (
 	DefaultMaxBatch        = 256
-	DefaultMaxDelay        = time.Millisecond
+	DefaultMaxDelay        = 2 * time.Millisecond
 	DefaultQueueSize       = 4096
-	DefaultDriftInterval   = time.Minute
+	DefaultDriftInterval   = time.Hour
 	DefaultMaxDevices      = 10000
 	DefaultDeviceIdleTTL   = 24 * time.Hour
 	DefaultClockResetAfter = 5 * time.Minute
@@ -23,7 +24,7 @@ type EngineConfig struct {
 	// MaxBatch is the most rows scored in one ONNX Runtime call (default 256).
 	MaxBatch int
 	// MaxDelay is the longest a ready row waits for its batch to fill
-	// (default 1ms). Negative means score whatever is queued immediately.
+	// (default 2ms). Negative means score whatever is queued immediately.
 	MaxDelay time.Duration
 	// QueueSize bounds ready rows waiting for Run; Observe blocks when it is
 	// full (default 4096).
@@ -39,7 +40,7 @@ type EngineConfig struct {
 	Session SessionConfig
 	// IncludeFeatures copies each row's feature vector into Prediction.Features.
 	IncludeFeatures bool
-	// DriftInterval is how often OnDrift is called (default 1m; <0 disables).
+	// DriftInterval is how often OnDrift is called (default 1h; <0 disables).
 	DriftInterval time.Duration
 	// OnDrift receives drift reports from Run's goroutine; nil = metrics only.
 	OnDrift func(DriftReport)
