@@ -32,7 +32,7 @@ type App struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	m       *metrics
-	notify  *Notifier
+	notify  *notifier
 	started time.Time
 
 	queue    *buffer.Queue
@@ -62,7 +62,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: NewNotifier(), started: time.Now(),
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: newNotifier(), started: time.Now(),
 		outs: newOutputs(), devices: newDeviceTable(10000)}
 	a.hardStop, a.stopHard = context.WithCancel(context.Background())
 	if err := a.open(); err != nil {
@@ -129,7 +129,7 @@ func (a *App) HTTPAddr() string { return a.http.Addr() }
 func (a *App) Run(ctx context.Context) error {
 	r := a.start()
 	a.ready.Store(true)
-	_ = a.notify.Notify("READY=1\nSTATUS=serving")
+	_ = a.notify.send("READY=1\nSTATUS=serving")
 	a.log.Info("edgepm running", "gateway", a.cfg.GatewayID, "http", a.HTTPAddr(), "model", a.modelString())
 	ratesDone := goDone(func() { a.rates.run(ctx) })
 	a.watchdog(ctx)
@@ -172,7 +172,7 @@ func (a *App) goRun(what string, f func(context.Context) error) (<-chan struct{}
 
 func (a *App) shutdown(r *running) error {
 	a.ready.Store(false)
-	_ = a.notify.Notify("STOPPING=1\nSTATUS=draining")
+	_ = a.notify.send("STOPPING=1\nSTATUS=draining")
 	a.log.Info("shutting down: stopping ingest")
 	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
 	hard := time.AfterFunc(a.cfg.ShutdownTimeout, a.stopHard)
@@ -271,7 +271,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 		return nil, err
 	}
 	w, err := bridge.NewModelWatcher(bridge.ModelWatcherConfig{
-		Kafka: a.cfg.Kafka, Dir: ModelStoreDir(a.cfg.DataDir), PublicKeys: keys,
+		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), PublicKeys: keys,
 		AllowUnsigned: a.cfg.Inference.AllowUnsigned, Activate: a.engine.Load, Events: a.queue,
 		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
 	}, a.log.With("component", "models"), a.reg)

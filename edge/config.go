@@ -85,15 +85,15 @@ func Parse(data []byte) (Config, error) {
 	if err := cfg.applyEnv(os.LookupEnv); err != nil {
 		return Config{}, err
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// SetDefaults fills zero fields with their defaults.
-func (c *Config) SetDefaults() {
+// setDefaults fills zero fields with their defaults.
+func (c *Config) setDefaults() {
 	if c.GatewayID == "" {
 		c.GatewayID = defaultGatewayID()
 	}
@@ -122,8 +122,8 @@ func (c *Config) SetDefaults() {
 	c.Inference.setDefaults()
 }
 
-// Validate names the first bad field and its value.
-func (c *Config) Validate() error {
+// validate names the first bad field and its value.
+func (c *Config) validate() error {
 	if c.GatewayID == "" || strings.ContainsAny(c.GatewayID, " /\t\n") {
 		return fmt.Errorf("gateway_id: must be non-empty without spaces or '/', got %q", c.GatewayID)
 	}

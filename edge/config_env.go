@@ -34,8 +34,8 @@ var envOverrides = []struct {
 	{"ONNXRUNTIME_LIB", func(c *Config, v string) error { c.Inference.ONNXRuntimeLib = v; return nil }},
 }
 
-// EnvOverrideNames lists the environment variables Load honours.
-func EnvOverrideNames() []string {
+// envOverrideNames lists the environment variables Load honours.
+func envOverrideNames() []string {
 	out := make([]string, len(envOverrides))
 	for i, e := range envOverrides {
 		out[i] = e.name

@@ -2,7 +2,8 @@
 // edge/ingest), the durable buffer, local inference and alerting, the
 // Kafka bridge and the model watcher into one App, and serves health,
 // metrics and status over HTTP. Its exported surface is what cmd/ uses:
-// Config with Load and Parse, New, App, Status, Version.
+// Config (and the types of its sections) with Load and Parse,
+// ParseLogLevel, New, App, Status (and its parts) and Version.
 //
 // # Basics
 //

@@ -13,41 +13,41 @@ import (
 	"github.com/edgepm/edgepm/models"
 )
 
-// ErrNoRuntime is returned when libonnxruntime cannot be found.
-var ErrNoRuntime = errors.New("ONNX Runtime library not found")
+// errNoRuntime is returned when libonnxruntime cannot be found.
+var errNoRuntime = errors.New("ONNX Runtime library not found")
 
-// ONNXRuntimeCandidates lists where the ONNX Runtime library is looked for,
+// onnxRuntimeCandidates lists where the ONNX Runtime library is looked for,
 // in order, when inference.onnxruntime_lib (or ONNXRUNTIME_LIB) is unset.
-var ONNXRuntimeCandidates = []string{
+var onnxRuntimeCandidates = []string{
 	"/usr/lib/edgepm/libonnxruntime.so.1",
 	".local/lib/libonnxruntime.so.1",
 }
 
-// ResolveONNXRuntime returns the library path to load, or an error that says
+// resolveONNXRuntime returns the library path to load, or an error that says
 // exactly what to do.
-func ResolveONNXRuntime(configured string) (string, error) {
+func resolveONNXRuntime(configured string) (string, error) {
 	if configured != "" {
 		if _, err := os.Stat(configured); err != nil {
-			return "", fmt.Errorf("%w: inference.onnxruntime_lib / ONNXRUNTIME_LIB = %s: %v", ErrNoRuntime, configured, err)
+			return "", fmt.Errorf("%w: inference.onnxruntime_lib / ONNXRUNTIME_LIB = %s: %v", errNoRuntime, configured, err)
 		}
 		return configured, nil
 	}
-	for _, p := range ONNXRuntimeCandidates {
+	for _, p := range onnxRuntimeCandidates {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("%w: looked in %v; run `make onnxruntime` in the source tree (fetches onnxruntime-node@1.24.3 with npm and checks its sha256), "+
-		"or set ONNXRUNTIME_LIB / inference.onnxruntime_lib to a libonnxruntime.so of ONNX Runtime 1.24", ErrNoRuntime, ONNXRuntimeCandidates)
+		"or set ONNXRUNTIME_LIB / inference.onnxruntime_lib to a libonnxruntime.so of ONNX Runtime 1.24", errNoRuntime, onnxRuntimeCandidates)
 }
 
-// ModelStoreDir is where models accepted from Kafka are kept (one folder
+// modelStoreDir is where models accepted from Kafka are kept (one folder
 // per name and version, docs/formats/model-delivery.md), so a restart while
 // offline serves the last accepted model at once.
-func ModelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
+func modelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
 func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
-	lib, err := ResolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
+	lib, err := resolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,7 @@ func (a *App) ingestAlive() time.Time {
 // ends. A loop stuck for longer than the watchdog interval stops the pings
 // and systemd restarts the service.
 func (a *App) watchdog(ctx context.Context) {
-	iv := WatchdogInterval()
+	iv := watchdogInterval()
 	if iv <= 0 {
 		<-ctx.Done()
 		return
@@ -230,7 +230,7 @@ func (a *App) watchdog(ctx context.Context) {
 				a.log.Error("pipeline stalled; withholding watchdog ping")
 				continue
 			}
-			_ = a.notify.Notify("WATCHDOG=1")
+			_ = a.notify.send("WATCHDOG=1")
 		}
 	}
 }

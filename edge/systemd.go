@@ -8,40 +8,40 @@ import (
 	"time"
 )
 
-// Notifier speaks systemd's sd_notify protocol: datagrams such as
+// notifier speaks systemd's sd_notify protocol: datagrams such as
 // "READY=1" to the unix socket named by $NOTIFY_SOCKET. Without
 // NOTIFY_SOCKET (not started by systemd with Type=notify) every call is a
-// no-op. Safe for concurrent use; Notify never blocks for long (datagram
+// no-op. Safe for concurrent use; send never blocks for long (datagram
 // sockets to systemd do not back up in practice, and a 1 s write deadline
 // bounds it anyway).
-type Notifier struct {
+type notifier struct {
 	addr *net.UnixAddr
 }
 
-// NewNotifier reads NOTIFY_SOCKET from the environment.
-func NewNotifier() *Notifier {
-	return NewNotifierAt(os.Getenv("NOTIFY_SOCKET"))
+// newNotifier reads NOTIFY_SOCKET from the environment.
+func newNotifier() *notifier {
+	return newNotifierAt(os.Getenv("NOTIFY_SOCKET"))
 }
 
-// NewNotifierAt returns a notifier for the given socket path ("@name" is
+// newNotifierAt returns a notifier for the given socket path ("@name" is
 // an abstract socket). An empty path returns a no-op notifier.
-func NewNotifierAt(path string) *Notifier {
+func newNotifierAt(path string) *notifier {
 	if path == "" {
-		return &Notifier{}
+		return &notifier{}
 	}
 	name := path
 	if name[0] == '@' {
 		name = "\x00" + name[1:]
 	}
-	return &Notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
+	return &notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
 }
 
-// Enabled reports whether a notify socket is configured.
-func (n *Notifier) Enabled() bool { return n != nil && n.addr != nil }
+// enabled reports whether a notify socket is configured.
+func (n *notifier) enabled() bool { return n != nil && n.addr != nil }
 
-// Notify sends one state string, e.g. "READY=1\nSTATUS=serving".
-func (n *Notifier) Notify(state string) error {
-	if !n.Enabled() {
+// send sends one state string, e.g. "READY=1\nSTATUS=serving".
+func (n *notifier) send(state string) error {
+	if !n.enabled() {
 		return nil
 	}
 	conn, err := net.DialUnix("unixgram", nil, n.addr)
@@ -56,10 +56,10 @@ func (n *Notifier) Notify(state string) error {
 	return nil
 }
 
-// WatchdogInterval returns how often systemd expects WATCHDOG=1 (half of
+// watchdogInterval returns how often systemd expects WATCHDOG=1 (half of
 // WATCHDOG_USEC, as sd_watchdog_enabled advises), or 0 when the watchdog is
 // off or meant for another process (WATCHDOG_PID).
-func WatchdogInterval() time.Duration {
+func watchdogInterval() time.Duration {
 	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
 	if err != nil || usec <= 0 {
 		return 0

@@ -14,12 +14,12 @@ func TestNotifierRealSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	n := NewNotifierAt(path)
-	if !n.Enabled() {
+	n := newNotifierAt(path)
+	if !n.enabled() {
 		t.Fatal("notifier not enabled")
 	}
 	for _, msg := range []string{"READY=1\nSTATUS=serving", "WATCHDOG=1", "STOPPING=1"} {
-		if err := n.Notify(msg); err != nil {
+		if err := n.send(msg); err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 256)
@@ -35,11 +35,11 @@ func TestNotifierRealSocket(t *testing.T) {
 }
 
 func TestNotifierDisabled(t *testing.T) {
-	n := NewNotifierAt("")
-	if n.Enabled() {
+	n := newNotifierAt("")
+	if n.enabled() {
 		t.Fatal("enabled without socket")
 	}
-	if err := n.Notify("READY=1"); err != nil {
+	if err := n.send("READY=1"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -47,11 +47,11 @@ func TestNotifierDisabled(t *testing.T) {
 func TestWatchdogInterval(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "10000000")
 	t.Setenv("WATCHDOG_PID", "")
-	if got := WatchdogInterval(); got != 5*time.Second {
+	if got := watchdogInterval(); got != 5*time.Second {
 		t.Fatalf("got %s", got)
 	}
 	t.Setenv("WATCHDOG_PID", "1")
-	if got := WatchdogInterval(); got != 0 {
+	if got := watchdogInterval(); got != 0 {
 		t.Fatalf("other pid: got %s", got)
 	}
 }
