@@ -1,0 +1,52 @@
+package wire
+
+// Event types of the events topic (docs/formats/kafka-records.md, "Events";
+// one JSON Schema each in docs/schemas/events/). Types are dotted and
+// lowercase; a consumer ignores types it does not know.
+const (
+	// Gateway lifecycle (edge). gateway.started detail: version, model.
+	EventGatewayStarted = "gateway.started"
+	EventGatewayStopped = "gateway.stopped"
+	// EventConfigReloaded: the configuration was reloaded (SIGHUP).
+	EventConfigReloaded = "config.reloaded"
+	// Local MQTT connection (edge). Detail: broker (credentials redacted).
+	EventMQTTConnected    = "mqtt.connected"
+	EventMQTTDisconnected = "mqtt.disconnected"
+	// EventInferenceDrift: the input distribution drifted from the model's
+	// training reference (edge).
+	EventInferenceDrift = "inference.drift"
+	// Stuck sensors (edge ingest). Detail: device, sensor, value, readings,
+	// since.
+	EventSensorStuck     = "sensor.stuck"
+	EventSensorRecovered = "sensor.recovered"
+
+	// EventBufferDropped: records dropped from one buffer stream for one
+	// reason since the previous such event (DroppedEvent).
+	EventBufferDropped = "buffer.dropped"
+	// EventBufferRecovered: the buffer file was unusable at start and was
+	// moved aside (RecoveredEvent).
+	EventBufferRecovered = "buffer.recovered"
+
+	// Kafka uplink (bridge).
+	EventUplinkOnline  = "uplink.online"
+	EventUplinkOffline = "uplink.offline"
+	EventRecordDropped = "uplink.record_dropped"
+	// Model delivery (bridge's model watcher). Detail: model, version, and
+	// per type reason/error (rejected) or from_version (rolled back).
+	EventModelReceived  = "model.received"
+	EventModelVerified  = "model.verified"
+	EventModelActivated = "model.activated"
+	EventModelRejected  = "model.rejected"
+	EventModelRollback  = "model.rolled_back"
+	EventModelRetired   = "model.retired"
+)
+
+// EventTypes lists every event type above (the schema test walks it).
+var EventTypes = []string{
+	EventGatewayStarted, EventGatewayStopped, EventConfigReloaded,
+	EventMQTTConnected, EventMQTTDisconnected, EventInferenceDrift,
+	EventSensorStuck, EventSensorRecovered, EventBufferDropped, EventBufferRecovered,
+	EventUplinkOnline, EventUplinkOffline, EventRecordDropped,
+	EventModelReceived, EventModelVerified, EventModelActivated,
+	EventModelRejected, EventModelRollback, EventModelRetired,
+}
