@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // After an outage, devices without backlog go live at once while the
@@ -47,10 +48,10 @@ func TestProducerLiveFirstAfterOutage(t *testing.T) {
 	// Live records of devices without backlog came before the backlog's end.
 	lastBacklogIdx, firstLiveIdx := -1, -1
 	for i, r := range recs {
-		_, bl := r.headers[HeaderBacklog]
+		_, bl := r.headers[wire.HeaderBacklog]
 		switch {
 		case r.seq <= base+backlog && !bl:
-			t.Fatalf("backlog record seq %d without %s header", r.seq, HeaderBacklog)
+			t.Fatalf("backlog record seq %d without %s header", r.seq, wire.HeaderBacklog)
 		case r.seq <= base+backlog:
 			lastBacklogIdx = max(lastBacklogIdx, i)
 		case r.key >= "dev-005" && bl:

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // BenchmarkDrain measures the backlog drain: buffer (bbolt) -> read ->
@@ -103,8 +104,8 @@ func bareProduce(b *testing.B, cfg Config, n int) float64 {
 	for i := 0; i < n; i++ {
 		sem <- struct{}{}
 		r := &kgo.Record{Topic: cfg.Topic("bare"), Key: fmt.Appendf(nil, "dev-%04d", i%1000), Value: value,
-			Headers: []kgo.RecordHeader{{Key: HeaderGateway, Value: []byte("bench")}, {Key: HeaderStream, Value: []byte("bare")},
-				{Key: HeaderSeq, Value: fmt.Appendf(nil, "%d", i)}}}
+			Headers: []kgo.RecordHeader{{Key: wire.HeaderGateway, Value: []byte("bench")}, {Key: wire.HeaderStream, Value: []byte("bare")},
+				{Key: wire.HeaderSeq, Value: fmt.Appendf(nil, "%d", i)}}}
 		cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()

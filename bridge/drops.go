@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // Reasons a record is dropped (label of edgepm_bridge_records_dropped_total,
@@ -164,6 +166,6 @@ func (p *Producer) flushDrops(now time.Time, final bool) {
 		if a.err != "" {
 			d["error"] = a.err
 		}
-		p.event(EventRecordDropped, d)
+		p.event(wire.EventRecordDropped, d)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func TestPermanentErrorClassification(t *testing.T) {
@@ -66,7 +67,7 @@ func createTopic(t *testing.T, seeds []string, topic string, configs map[string]
 
 // dropEvents returns the uplink.record_dropped events consumed from Kafka
 // until their records add up to want.
-func dropEvents(t *testing.T, seeds []string, want int) []buffer.Event {
+func dropEvents(t *testing.T, seeds []string, want int) []wire.Event {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("edgepm.events"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
@@ -76,7 +77,7 @@ func dropEvents(t *testing.T, seeds []string, want int) []buffer.Event {
 	defer cl.Close()
 	ctx, cancel := contextTimeout(30 * time.Second)
 	defer cancel()
-	var out []buffer.Event
+	var out []wire.Event
 	n := 0
 	for n < want {
 		fs := cl.PollFetches(ctx)
@@ -84,11 +85,11 @@ func dropEvents(t *testing.T, seeds []string, want int) []buffer.Event {
 			t.Fatalf("%d dropped records reported in events, want %d: %+v", n, want, out)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			var ev buffer.Event
+			var ev wire.Event
 			if err := json.Unmarshal(r.Value, &ev); err != nil {
 				t.Fatalf("event %q: %v", r.Value, err)
 			}
-			if ev.Type == EventRecordDropped {
+			if ev.Type == wire.EventRecordDropped {
 				out = append(out, ev)
 				n += int(ev.Detail["records"].(float64))
 			}

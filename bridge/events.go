@@ -5,32 +5,31 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
-// Event types the bridge appends to the events stream, in the buffer.Event
-// envelope (docs/formats/kafka-records.md, "Events").
+// The model watcher's event types, as internal/wire names them
+// (docs/formats/kafka-records.md, "Events"); the uplink's are used from
+// wire directly.
 const (
-	EventUplinkOnline   = "uplink.online"
-	EventUplinkOffline  = "uplink.offline"
-	EventRecordDropped  = "uplink.record_dropped"
-	EventModelReceived  = "model.received"
-	EventModelVerified  = "model.verified"
-	EventModelActivated = "model.activated"
-	EventModelRejected  = "model.rejected"
-	EventModelRollback  = "model.rolled_back"
-	EventModelRetired   = "model.retired"
+	EventModelReceived  = wire.EventModelReceived
+	EventModelVerified  = wire.EventModelVerified
+	EventModelActivated = wire.EventModelActivated
+	EventModelRejected  = wire.EventModelRejected
+	EventModelRollback  = wire.EventModelRollback
+	EventModelRetired   = wire.EventModelRetired
 )
 
 // eventTimeout bounds how long an event append may wait for room in the
 // buffer.
 const eventTimeout = 2 * time.Second
 
-// appendEvent durably appends one event (buffer.NewEventRecord: key =
-// gateway, header edgepm-schema: 1); failures are returned, not fatal.
+// appendEvent durably appends one event (wire.EventRecord: key = gateway,
+// header edgepm-schema); failures are returned, not fatal.
 func appendEvent(q Appender, gateway, typ string, detail map[string]any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
-	return q.Append(ctx, []buffer.Record{buffer.NewEventRecord(gateway, typ, time.Now().UTC(), detail)})
+	return q.Append(ctx, []buffer.Record{wire.EventRecord(gateway, typ, time.Now().UTC(), detail)})
 }
 
 func (p *Producer) event(typ string, detail map[string]any) {

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func newTestQueue(t testing.TB) *buffer.Queue {
@@ -129,8 +130,8 @@ func consume(t testing.TB, seeds []string, want int, timeout time.Duration, topi
 			for _, h := range r.Headers {
 				g.headers[h.Key] = string(h.Value)
 			}
-			g.seq, _ = strconv.ParseUint(g.headers[HeaderSeq], 10, 64)
-			distinct[g.headers[HeaderStream]+"/"+g.headers[HeaderSeq]] = true
+			g.seq, _ = strconv.ParseUint(g.headers[wire.HeaderSeq], 10, 64)
+			distinct[g.headers[wire.HeaderStream]+"/"+g.headers[wire.HeaderSeq]] = true
 			out = append(out, g)
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // Link states reported in Status.State.
@@ -127,11 +129,11 @@ func (p *Producer) setLink(state, why string) {
 	switch state {
 	case StateOnline:
 		p.log.Info("kafka online", "after", offFor.Round(time.Millisecond), "previous", prev)
-		p.event(EventUplinkOnline, map[string]any{"previous": prev, "offline_seconds": offFor.Seconds()})
+		p.event(wire.EventUplinkOnline, map[string]any{"previous": prev, "offline_seconds": offFor.Seconds()})
 		p.poke()
 	case StateOffline:
 		p.log.Warn("kafka offline", "reason", why)
-		p.event(EventUplinkOffline, map[string]any{"previous": prev, "reason": why})
+		p.event(wire.EventUplinkOffline, map[string]any{"previous": prev, "reason": why})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // Model delivery record kinds on the compacted models topic
@@ -19,8 +20,8 @@ import (
 //	key NAME/VERSION/manifest      archive: ModelEnvelope of VERSION (kept for list and rollback)
 //	key NAME/VERSION/chunk/I       chunk I (0-based) of VERSION's ONNX bytes
 const (
-	HeaderModelKind = "edgepm-model-kind" // pointer, archive, chunk
-	HeaderChunk     = "edgepm-chunk"      // "I/N"
+	HeaderModelKind = wire.HeaderModelKind // pointer, archive, chunk
+	HeaderChunk     = wire.HeaderChunk     // "I/N"
 
 	kindPointer = "pointer"
 	kindArchive = "archive"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // outageFor is 3 s by default; EDGEPM_OUTAGE=30s runs the 30 s cut.
@@ -98,16 +99,16 @@ func TestProducerSurvivesBrokerOutage(t *testing.T) {
 	evs := consume(t, srv.Seeds(), 2, 10*time.Second, "edgepm.events")
 	types := map[string]bool{}
 	for _, e := range evs {
-		var ev buffer.Event
+		var ev wire.Event
 		if err := json.Unmarshal([]byte(e.value), &ev); err != nil {
 			t.Fatalf("event %q: %v", e.value, err)
 		}
 		types[ev.Type] = true
-		if e.key != "gw-test" || ev.Gateway != "gw-test" || ev.V != buffer.EventSchemaVersion || ev.TS == 0 {
+		if e.key != "gw-test" || ev.Gateway != "gw-test" || ev.V != wire.Version || ev.TS == 0 {
 			t.Fatalf("event key %q gateway %q", e.key, ev.Gateway)
 		}
 	}
-	if !types[EventUplinkOffline] || !types[EventUplinkOnline] {
+	if !types[wire.EventUplinkOffline] || !types[wire.EventUplinkOnline] {
 		t.Fatalf("events %v", types)
 	}
 }

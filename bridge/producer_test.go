@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func TestProducerDeliversKeysHeadersValues(t *testing.T) {
@@ -37,10 +38,10 @@ func TestProducerDeliversKeysHeadersValues(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range recs {
 		stream := strings.TrimPrefix(r.topic, "edgepm.")
-		if r.headers[HeaderGateway] != "gw-test" || r.headers[HeaderStream] != stream || r.headers["edgepm-schema"] != "1" {
+		if r.headers[wire.HeaderGateway] != "gw-test" || r.headers[wire.HeaderStream] != stream || r.headers["edgepm-schema"] != "1" {
 			t.Fatalf("headers %v on %s", r.headers, r.topic)
 		}
-		if _, ok := r.headers[HeaderBacklog]; ok {
+		if _, ok := r.headers[wire.HeaderBacklog]; ok {
 			t.Fatalf("small backlog marked as backlog: %v", r.headers)
 		}
 		var v struct {

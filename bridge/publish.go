@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // KeepVersions is how many versions of a model PublishModel keeps on the
@@ -91,7 +92,7 @@ func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *Mode
 		var recs []*kgo.Record
 		for j := i; j < min(i+16, len(chunks)); j++ {
 			h := []kgo.RecordHeader{{Key: HeaderModelKind, Value: []byte(kindChunk)},
-				{Key: "edgepm-model", Value: []byte(env.ID())},
+				{Key: wire.HeaderModel, Value: []byte(env.ID())},
 				{Key: HeaderChunk, Value: fmt.Appendf(nil, "%d/%d", j, len(chunks))}}
 			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(chunkKey(env.Name, env.Version, j)), Value: chunks[j], Headers: h})
 		}
@@ -108,7 +109,7 @@ func produceEnvelope(ctx context.Context, cl *kgo.Client, topic, key, kind strin
 		return err
 	}
 	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: v, Headers: []kgo.RecordHeader{
-		{Key: HeaderModelKind, Value: []byte(kind)}, {Key: "edgepm-model", Value: []byte(env.ID())}}}
+		{Key: HeaderModelKind, Value: []byte(kind)}, {Key: wire.HeaderModel, Value: []byte(env.ID())}}}
 	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return fmt.Errorf("publish model %s: %s record: %w", env.ID(), kind, err)
 	}

@@ -8,17 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
-// Header keys the bridge sets on every record (docs/formats/kafka-records.md).
-const (
-	HeaderGateway = "edgepm-gateway"
-	HeaderStream  = "edgepm-stream"
-	HeaderSeq     = "edgepm-seq"
-	HeaderBacklog = "edgepm-backlog"
-)
-
-var backlogHdr = []byte("1")
+var backlogHdr = []byte(wire.BacklogValue)
 
 // pump is the one goroutine that reads the buffer and hands records to kgo,
 // in sequence order per stream, until ctx ends. It dispatches only while
@@ -264,12 +257,12 @@ func (p *Producer) kafkaRecord(s *stream, r *buffer.Record, backlog bool, sl *re
 		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
 	hs = append(hs,
-		kgo.RecordHeader{Key: HeaderGateway, Value: p.gwHdr},
-		kgo.RecordHeader{Key: HeaderStream, Value: s.nameHdr},
-		kgo.RecordHeader{Key: HeaderSeq, Value: sl.seq(r.Seq)},
+		kgo.RecordHeader{Key: wire.HeaderGateway, Value: p.gwHdr},
+		kgo.RecordHeader{Key: wire.HeaderStream, Value: s.nameHdr},
+		kgo.RecordHeader{Key: wire.HeaderSeq, Value: sl.seq(r.Seq)},
 	)
 	if backlog {
-		hs = append(hs, kgo.RecordHeader{Key: HeaderBacklog, Value: backlogHdr})
+		hs = append(hs, kgo.RecordHeader{Key: wire.HeaderBacklog, Value: backlogHdr})
 	}
 	kr := sl.record()
 	*kr = kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Timestamp: r.Time, Headers: hs}

@@ -14,6 +14,7 @@ import (
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 	"github.com/edgepm/edgepm/models"
 )
 
@@ -262,7 +263,7 @@ func eventTypes(t *testing.T, q *buffer.Queue) map[string]int {
 	}
 	out := map[string]int{}
 	for _, r := range recs {
-		var ev buffer.Event
+		var ev wire.Event
 		if json.Unmarshal(r.Value, &ev) == nil {
 			out[ev.Type]++
 		}

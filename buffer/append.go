@@ -36,6 +36,9 @@ func (q *Queue) Append(ctx context.Context, recs []Record) error {
 			}
 			return nil
 		}
+		if q.opts.waiting != nil {
+			q.opts.waiting()
+		}
 		select {
 		case <-space:
 		case <-timeout:

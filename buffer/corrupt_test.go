@@ -39,9 +39,9 @@ type recoveredDetail struct {
 
 func recoveredEvent(t *testing.T, q *Queue) recoveredDetail {
 	t.Helper()
-	evs := decodeEvents(t, q, EventRecovered)
+	evs := decodeEvents(t, q, evRecovered)
 	if len(evs) != 1 {
-		t.Fatalf("%d %s events, want 1", len(evs), EventRecovered)
+		t.Fatalf("%d %s events, want 1", len(evs), evRecovered)
 	}
 	var d recoveredDetail
 	detailAs(t, evs[0], &d)

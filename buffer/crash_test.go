@@ -40,7 +40,7 @@ func crashChild() bool {
 		opts.CompactRatio, opts.CompactMinBytes = 1e-9, 64<<10
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)) // "buffer compacted" lines count the swaps
 	}
-	q, err := Open(path, opts)
+	q, err := Open(path, withReports(opts))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "child error: open: %v\n", err)
 		os.Exit(2)

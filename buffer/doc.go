@@ -20,10 +20,12 @@
 // time in microseconds, not at 1, so a reinstalled data dir never reissues
 // sequences consumers have already seen.
 //
-// The buffer owns the record format of the events stream: every record in it
-// is an Event (schema v1: v, gateway, type, ts, detail) built by
-// NewEventRecord, whoever writes it: the queue (buffer.dropped,
-// buffer.recovered), the bridge or the edge.
+// Records are opaque to the queue: it stores a stream name, key, value,
+// headers and time and never looks into them. The record formats are the
+// caller's (edgepm's are in internal/wire). What the queue itself has to
+// say, drops and the recovery of an unusable file, it reports through
+// Options.OnDrop and Options.OnRecover, which turn a report into a record
+// the queue commits with the drop (see Bounds).
 //
 // # Bounds
 //
@@ -42,8 +44,12 @@
 // dropping the oldest readings and ingest never stops at the cap, while any
 // other stream under its own cap finds room by dropping readings only. Alerts
 // and events are thus never dropped for lower-priority data. Every drop is
-// counted per stream (Stats, metrics) and reported by an event record in the
-// events stream. Space freed by acks and drops is reused by bbolt's
+// counted per stream (Stats, metrics) and, coalesced per stream and reason,
+// reported to Options.OnDrop; the queue appends the record it returns inside
+// a commit: the one that made the drops when no report of that stream and
+// reason went out in the last DropEventInterval, else a later one (at Close
+// at the latest). Room for the record may drop more records; those are in
+// the same report. Space freed by acks and drops is reused by bbolt's
 // freelist; the file is compacted when it outgrows its data (see
 // docs/formats/buffer.md).
 //
@@ -51,8 +57,8 @@
 //
 // A file that cannot be opened or fails the consistency walk at Open is
 // moved aside (never deleted) and its readable records are copied into a
-// fresh file; Open succeeds, and Health and the events stream say what
-// happened. A failed commit (disk full) fails only the Appends in it with
+// fresh file; Open succeeds, and Health and Options.OnRecover's record say
+// what happened. A failed commit (disk full) fails only the Appends in it with
 // ErrWrite; reads and acks keep working.
 //
 // # Concurrency

@@ -20,7 +20,7 @@ func TestFillToCapIngestNeverStops(t *testing.T) {
 	const capBytes = 1 << 20
 	reg := prometheus.NewRegistry()
 	q := newTestQueue(t, Options{MaxBytes: capBytes, NoSync: true, // NoSync: speed only; the policy is the same
-		FullWait: 200 * time.Millisecond, Registerer: reg, EventKey: []byte("gw")})
+		FullWait: 200 * time.Millisecond, Registerer: reg})
 	ctx := context.Background()
 	value := make([]byte, 200)
 	batch := func(stream string, n int) []Record {
@@ -46,7 +46,7 @@ func TestFillToCapIngestNeverStops(t *testing.T) {
 		if s, ok := extra[i%64]; ok {
 			r := batch(s, 1)
 			if s == StreamEvents {
-				r[0] = NewEventRecord("gw", "uplink.offline", time.Now(), map[string]any{"i": i})
+				r[0] = testEventRecord("uplink.offline", time.Now(), map[string]any{"i": i})
 			}
 			if err := q.Append(ctx, r); err != nil {
 				t.Fatalf("%s %d: %v", s, i, err)

@@ -72,26 +72,14 @@ func (q *Queue) warnUnconfigured(tx *bolt.Tx) {
 	})
 }
 
-// noteRecovery writes the recovery event and raises CondRecovered.
+// noteRecovery writes the record Options.OnRecover makes of the recovery
+// (in the transaction that sets up the fresh file) and raises CondRecovered.
 func (q *Queue) noteRecovery(tx *bolt.Tx, rec *recovery) error {
 	now := q.opts.Now()
-	d := map[string]any{"moved_to": rec.movedTo, "error": rec.cause.Error(),
-		"salvaged_records": rec.salvaged, "unreadable_records": rec.lost, "seq_jumped": !rec.metaFound}
-	if ev := q.streams[StreamEvents]; ev != nil {
-		r := q.eventRecord(EventRecovered, now, d)
-		r.Seq = ev.lastSeq + 1
-		val := appendRecord(nil, &r)
-		b := tx.Bucket(ev.bucket)
-		if err := b.Put(seqKey(r.Seq), val); err != nil {
-			return err
-		}
-		ev.lastSeq = r.Seq
-		ev.records++
-		ev.bytes += storedSize(len(val))
-		if ev.firstSeq == 0 {
-			ev.firstSeq, ev.oldest = r.Seq, now
-		}
-		if err := putU64(tx.Bucket(metaBucket), seqPrefix+StreamEvents, r.Seq); err != nil {
+	if q.opts.OnRecover != nil {
+		r, ok := q.opts.OnRecover(RecoveryReport{MovedTo: rec.movedTo, Err: rec.cause, Salvaged: rec.salvaged,
+			Unreadable: rec.lost, SeqJumped: !rec.metaFound, At: now})
+		if err := q.putRecovered(tx, r, ok, now); err != nil {
 			return err
 		}
 	}
@@ -99,6 +87,30 @@ func (q *Queue) noteRecovery(tx *bolt.Tx, rec *recovery) error {
 		Message: fmt.Sprintf("buffer file was unusable (%v); moved to %s; salvaged %d records, %d unreadable",
 			rec.cause, rec.movedTo, rec.salvaged, rec.lost)}
 	return nil
+}
+
+// putRecovered stores the recovery's record r (when ok and its stream is
+// configured) as the next record of its stream.
+func (q *Queue) putRecovered(tx *bolt.Tx, r Record, ok bool, now time.Time) error {
+	st := q.streams[r.Stream]
+	if !ok || st == nil {
+		return nil
+	}
+	if r.Time.IsZero() {
+		r.Time = now
+	}
+	r.Seq = st.lastSeq + 1
+	val := appendRecord(nil, &r)
+	if err := tx.Bucket(st.bucket).Put(seqKey(r.Seq), val); err != nil {
+		return err
+	}
+	st.lastSeq = r.Seq
+	st.records++
+	st.bytes += storedSize(len(val))
+	if st.firstSeq == 0 {
+		st.firstSeq, st.oldest = r.Seq, r.Time
+	}
+	return putU64(tx.Bucket(metaBucket), seqPrefix+r.Stream, r.Seq)
 }
 
 // salvage copies every readable record of the moved-aside file into the

@@ -18,7 +18,7 @@ type Policy string
 
 const (
 	// DropOldest deletes the stream's oldest records to make room (counted,
-	// reported as an event). The default for readings, predictions,
+	// reported through Options.OnDrop). The default for readings, predictions,
 	// deadletter and events.
 	DropOldest Policy = "drop_oldest"
 	// Block makes Append wait for space (acks, TTL expiry) for up to
@@ -80,11 +80,11 @@ type Options struct {
 	// CheckTimeout bounds the consistency walk at Open (default 30s); a walk
 	// that runs out of time accepts the file and logs a warning.
 	CheckTimeout time.Duration
-	// MaintenanceInterval is how often TTL expiry, pending drop events and
+	// MaintenanceInterval is how often TTL expiry, pending drop reports and
 	// compaction are looked at (default 5s).
 	MaintenanceInterval time.Duration
-	// DropEventInterval coalesces drop events: at most one event per stream
-	// and reason per interval (default 10s).
+	// DropEventInterval coalesces drop reports: at most one OnDrop report
+	// per stream and reason per interval (default 10s).
 	DropEventInterval time.Duration
 	// CompactRatio: when the file exceeds CompactRatio × MaxBytes (and
 	// CompactMinBytes) with at most half of MaxBytes in use, the queue
@@ -93,8 +93,25 @@ type Options struct {
 	CompactRatio float64
 	// CompactMinBytes: files smaller than this are never compacted (default 8 MiB).
 	CompactMinBytes int64
-	// EventKey is the Kafka key of event records the queue writes (the gateway id).
-	EventKey []byte
+	// OnDrop, when set, turns a drop report into a record (ok = true) that
+	// the queue appends within a commit, into any configured stream (a
+	// record for another stream is left out): in the commit that made the
+	// drops when the report is due at once, else in a later one
+	// (DropEventInterval), at Close at the latest.
+	// The queue never looks into the record: its format is the caller's.
+	// nil: drops are only counted (Stats, metrics).
+	//
+	// OnDrop runs on the committer goroutine, inside a commit: it must be
+	// quick, must not block and must not call the Queue. It is called more
+	// than once per report: first with every number of the report at its
+	// widest (Records, FirstSeq, LastSeq at MaxUint64, Bytes and Since at
+	// their most negative) to size the room, so the record must not grow
+	// when a number of the report gets shorter in decimal.
+	OnDrop func(DropReport) (Record, bool)
+	// OnRecover, when set, turns the recovery of an unusable file at Open
+	// into a record (ok = true) stored in the fresh file, in its stream if
+	// that is configured. Called at most once, during Open.
+	OnRecover func(RecoveryReport) (Record, bool)
 	// Now is the clock (default time.Now); tests inject one for TTL.
 	Now func() time.Time
 	// Logger (nil = discard).
@@ -110,6 +127,9 @@ type Options struct {
 	rename       func(oldpath, newpath string) error
 	syncDir      func(dir string) error
 	compactChunk func(bucket string, copied int64)
+	// waiting is a test seam: called by an Append that found no room, just
+	// before it starts waiting for space (so tests need not sleep).
+	waiting func()
 }
 
 // DefaultStreams returns the default settings of the five default streams.

@@ -21,6 +21,7 @@ import (
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // App is the appliance: MQTT ingest (package ingest) -> buffer and
@@ -79,8 +80,8 @@ func (a *App) open() (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	bopts := cfg.Buffer.options()
-	bopts.Logger, bopts.Registerer, bopts.EventKey = log.With("component", "buffer"), a.reg, []byte(cfg.GatewayID)
+	bopts := withEventReports(cfg.Buffer.options(), cfg.GatewayID)
+	bopts.Logger, bopts.Registerer = log.With("component", "buffer"), a.reg
 	if a.queue, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer.db"), bopts); err != nil {
 		return fmt.Errorf("open buffer: %w", err)
 	}
@@ -155,7 +156,7 @@ func (a *App) start() *running {
 	r.alerts = goDone(a.alertLoop)
 	r.ingest = goDone(func() { a.pipeline.Run(a.mqtt.Messages()) })
 	a.mqtt.Start()
-	a.event("gateway.started", map[string]any{"version": Version, "model": a.modelString()})
+	a.event(wire.EventGatewayStarted, map[string]any{"version": Version, "model": a.modelString()})
 	return r
 }
 
@@ -188,7 +189,7 @@ func (a *App) shutdown(r *running) error {
 	close(a.outs.stop) // emit stops waiting; the output loops commit what is queued
 	waitUntil(r.preds, deadline)
 	waitUntil(r.alerts, deadline)
-	a.event("gateway.stopped", nil)
+	a.event(wire.EventGatewayStopped, nil)
 
 	a.log.Info("shutting down: draining kafka bridge")
 	r.stopProducer()
@@ -251,7 +252,7 @@ func (a *App) driftEvent(r inference.DriftReport) {
 		top = append(top, map[string]any{"feature": f.Feature, "score": finite(f.Score), "mean": finite(f.Mean),
 			"train_mean": finite(f.TrainMean), "std": finite(f.Std), "train_std": finite(f.TrainStd)})
 	}
-	a.event("inference.drift", map[string]any{"model": r.Model, "model_version": r.ModelVersion,
+	a.event(wire.EventInferenceDrift, map[string]any{"model": r.Model, "model_version": r.ModelVersion,
 		"since": unixMs(r.Since), "rows": r.Rows, "top": top})
 }
 
@@ -303,9 +304,9 @@ func (a *App) mqttState(up bool) {
 			a.m.mqttUp.Set(0)
 		}
 	}
-	typ := "mqtt.connected"
+	typ := wire.EventMQTTConnected
 	if !up {
-		typ = "mqtt.disconnected"
+		typ = wire.EventMQTTDisconnected
 	}
 	a.event(typ, map[string]any{"broker": ingest.RedactURL(a.cfg.MQTT.Broker)})
 }

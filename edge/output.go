@@ -8,6 +8,7 @@ import (
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // How long inference may wait for the output queues before the batch's
@@ -97,11 +98,6 @@ func (a *App) publishAlert(al *inference.AlertEvent) {
 	}
 }
 
-func (a *App) alertValue(al *inference.AlertEvent) alertValue {
-	return alertValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Device: al.Device, Model: al.Model,
-		ModelVersion: al.ModelVersion, State: al.State, Score: al.Score, Threshold: al.Threshold, TS: unixMs(al.Time)}
-}
-
 // predictionLoop commits predictions, batching what has queued up, until
 // stop is closed; then it commits what is still queued and returns.
 func (a *App) predictionLoop() {
@@ -186,7 +182,7 @@ func (a *App) predictionRecords(b *inference.Batch) []buffer.Record {
 // headers returns the record headers for a model, shared by its records.
 func (o *outputs) headers(name, version string) []buffer.Header {
 	if o.hdr == nil || name != o.hdrModel || version != o.hdrVersion {
-		o.hdrModel, o.hdrVersion, o.hdr = name, version, modelHeaders(name, version)
+		o.hdrModel, o.hdrVersion, o.hdr = name, version, wire.ModelHeaders(name, version)
 	}
 	return o.hdr
 }
@@ -196,13 +192,9 @@ func (a *App) alertRecords(recs []buffer.Record, alerts []inference.AlertEvent) 
 	for i := range alerts {
 		al := &alerts[i]
 		recs = append(recs, buffer.Record{Stream: buffer.StreamAlerts, Time: now, Key: []byte(al.Device),
-			Value: a.marshal(a.alertValue(al), "alert"), Headers: modelHeaders(al.Model, al.ModelVersion)})
+			Value: a.marshal(a.alertValue(al), "alert"), Headers: wire.ModelHeaders(al.Model, al.ModelVersion)})
 	}
 	return recs
-}
-
-func modelHeaders(name, version string) []buffer.Header {
-	return []buffer.Header{schemaHeaders[0], {Key: HeaderModel, Value: []byte(name + ":" + version)}}
 }
 
 // marshal encodes a record value; a failure (a non-finite number that got
@@ -213,7 +205,7 @@ func (a *App) marshal(v any, what string) []byte {
 	if err != nil {
 		a.m.encodeErrors.WithLabelValues(what).Inc()
 		a.log.Error("record value not encodable", "what", what, "err", err)
-		b, _ = json.Marshal(map[string]any{"v": SchemaVersion, "gateway": a.cfg.GatewayID, "encode_error": err.Error()})
+		b, _ = json.Marshal(map[string]any{"v": wire.Version, "gateway": a.cfg.GatewayID, "encode_error": err.Error()})
 	}
 	return b
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // prepare is the ingest Pipeline's Sink: it turns a decoded batch into
@@ -35,7 +35,7 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 		at = len(slab)
 		slab = appendReadingValue(slab, a.cfg.GatewayID, r)
 		recs = append(recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: key,
-			Value: slab[at:len(slab):len(slab)], Headers: schemaHeaders})
+			Value: slab[at:len(slab):len(slab)], Headers: wire.SchemaHeaders()})
 		a.devices.seen(r.Device, r.Time, r.Fields)
 		// Blocks while inference's queue is full: ingest slows, nothing drops.
 		if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
@@ -62,9 +62,9 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 // and appends their event records to recs.
 func (a *App) stuckEvents(recs []buffer.Record, changes []ingest.StuckChange) []buffer.Record {
 	for _, c := range changes {
-		typ, state := "sensor.recovered", "recovered"
+		typ, state := wire.EventSensorRecovered, "recovered"
 		if c.Stuck {
-			typ, state = "sensor.stuck", "stuck"
+			typ, state = wire.EventSensorStuck, "stuck"
 			a.log.Warn("sensor stuck: same value in consecutive readings", "device", c.Device, "sensor", c.Sensor,
 				"value", c.Value, "readings", c.Readings, "since", c.Since)
 		} else {
@@ -73,7 +73,7 @@ func (a *App) stuckEvents(recs []buffer.Record, changes []ingest.StuckChange) []
 		}
 		a.m.stuckEvents.WithLabelValues(state).Inc()
 		a.devices.setStuck(c.Device, c.Sensor, c.Stuck)
-		recs = append(recs, buffer.NewEventRecord(a.cfg.GatewayID, typ, c.At, map[string]any{
+		recs = append(recs, wire.EventRecord(a.cfg.GatewayID, typ, c.At, map[string]any{
 			"device": c.Device, "sensor": c.Sensor, "value": c.Value, "readings": c.Readings, "since": unixMs(c.Since)}))
 	}
 	return recs
@@ -164,8 +164,6 @@ func inferenceReading(r *ingest.Reading) inference.Reading {
 
 func isClosed(err error) bool { return errors.Is(err, buffer.ErrClosed) }
 
-var schemaHeaders = []buffer.Header{{Key: HeaderSchema, Value: []byte(strconv.Itoa(SchemaVersion))}}
-
 // deadletter is the edgepm.deadletter record of an invalid message; it
 // keeps at most maxPayload bytes of the payload.
 func (a *App) deadletter(maxPayload int, in *ingest.Invalid) buffer.Record {
@@ -173,7 +171,7 @@ func (a *App) deadletter(maxPayload int, in *ingest.Invalid) buffer.Record {
 	a.m.invalid.WithLabelValues(reason).Inc()
 	a.log.Debug("invalid message", "topic", m.Topic, "reason", reason, "err", err)
 	now := time.Now()
-	v := deadletterValue{V: SchemaVersion, Gateway: a.cfg.GatewayID, Topic: m.Topic, Device: device,
+	v := wire.DeadLetter{V: wire.Version, Gateway: a.cfg.GatewayID, Topic: m.Topic, Device: device,
 		Reason: reason, Error: err.Error(), Received: unixMs(now), Payload: m.Payload, PayloadBytes: len(m.Payload)}
 	// Keep at most max_payload_bytes of the raw payload, so a huge message
 	// cannot make a record the buffer (or Kafka) refuses.
@@ -184,13 +182,13 @@ func (a *App) deadletter(maxPayload int, in *ingest.Invalid) buffer.Record {
 	if key == "" {
 		key = m.Topic
 	}
-	return buffer.Record{Stream: buffer.StreamDeadletter, Time: now, Key: []byte(key), Value: mustJSON(v), Headers: schemaHeaders}
+	return buffer.Record{Stream: buffer.StreamDeadletter, Time: now, Key: []byte(key), Value: mustJSON(v), Headers: wire.SchemaHeaders()}
 }
 
-// event appends a gateway lifecycle event (buffer.Event envelope, type
+// event appends a gateway lifecycle event (wire.EventRecord, type
 // "gateway.*", "mqtt.*", "config.*", "inference.*") to the events stream.
 func (a *App) event(typ string, detail map[string]any) {
-	rec := buffer.NewEventRecord(a.cfg.GatewayID, typ, time.Now(), detail)
+	rec := wire.EventRecord(a.cfg.GatewayID, typ, time.Now(), detail)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.queue.Append(ctx, []buffer.Record{rec}); err != nil {

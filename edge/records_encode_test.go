@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func TestAppendReadingValueMatchesJSON(t *testing.T) {
@@ -30,8 +31,8 @@ func TestAppendReadingValueMatchesJSON(t *testing.T) {
 	for i := range rs {
 		r := &rs[i]
 		got := appendReadingValue(nil, "gw-1", r)
-		want := mustJSON(readingValue{V: SchemaVersion, Gateway: "gw-1", Device: r.Device, Fields: r.Fields,
-			TS: unixMs(r.Time), Received: unixMs(r.Received), DeviceSeq: r.DeviceSeq, Values: r.Values, Waveform: r.Waveform})
+		want := mustJSON(wire.Reading{V: wire.Version, Gateway: "gw-1", Device: r.Device, Fields: r.Fields,
+			TS: unixMs(r.Time), Received: unixMs(r.Received), DeviceSeq: r.DeviceSeq, Values: r.Values, Waveform: (*wire.Waveform)(r.Waveform)})
 		var g, w any
 		if err := json.Unmarshal(got, &g); err != nil {
 			t.Fatalf("reading %d: invalid JSON %s: %v", i, got, err)
@@ -72,7 +73,7 @@ func TestAppendPredictionValueMatchesJSON(t *testing.T) {
 	b := inference.BatchOf(preds, nil)
 	for i, p := range preds {
 		got := appendPredictionValue(nil, "gw\t1", b, i, now)
-		want := mustJSON(predictionValue{V: SchemaVersion, Gateway: "gw\t1", Device: p.Device, Model: p.Model,
+		want := mustJSON(wire.Prediction{V: wire.Version, Gateway: "gw\t1", Device: p.Device, Model: p.Model,
 			ModelVersion: p.ModelVersion, WindowEnd: unixMs(p.WindowEnd), TS: unixMs(now), Score: p.Score,
 			Outputs: p.Outputs, FeatureHash: p.FeatureHash})
 		if string(got) != string(want) {

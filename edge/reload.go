@@ -1,5 +1,7 @@
 package edge
 
+import "github.com/edgepm/edgepm/internal/wire"
+
 // Reload applies the settings of a new, validated config that can change
 // while running: the validation rules (ranges, size limits, device list,
 // clock skew), the alert threshold override (inference.thresholds) and the
@@ -18,5 +20,5 @@ func (a *App) Reload(cfg Config) {
 		cfg.GatewayID != a.cfg.GatewayID {
 		a.log.Warn("reload: gateway_id, data_dir, http.listen and mqtt.broker changes take effect after a restart")
 	}
-	a.event("config.reloaded", nil)
+	a.event(wire.EventConfigReloaded, nil)
 }

@@ -31,10 +31,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	sim "github.com/edgepm/edgepm/firmware-sim"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // faultStreamLen is the readings per device for faults that must also be
@@ -448,7 +448,7 @@ func testStuckFault(t *testing.T, e *faultEnv, kind sim.FaultKind) {
 	checkPredictions(t, preds)
 	e.tap.waitFor(t, 10*time.Second, "a sensor.stuck event", func() bool { return len(e.tap.eventsOf(dev, "sensor.stuck")) > 0 })
 	evs := e.tap.eventsOf(dev, "sensor.stuck")
-	var stuck []buffer.Event
+	var stuck []wire.Event
 	for _, ev := range evs {
 		if ev.Detail["sensor"] == sim.SensorVibrationRMS {
 			stuck = append(stuck, ev)
@@ -863,7 +863,7 @@ type faultTap struct {
 	reads  map[string][]faultReading
 	dead   map[string][]faultDead
 	preds  map[string][]faultPred
-	events map[string][]buffer.Event
+	events map[string][]wire.Event
 }
 
 type faultReading struct {
@@ -902,7 +902,7 @@ func startFaultTap(t *testing.T, seeds []string) *faultTap {
 		t.Fatal(err)
 	}
 	tap := &faultTap{reads: map[string][]faultReading{}, dead: map[string][]faultDead{}, preds: map[string][]faultPred{},
-		events: map[string][]buffer.Event{}}
+		events: map[string][]wire.Event{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -942,7 +942,7 @@ func (tap *faultTap) add(r *kgo.Record) {
 		}
 		tap.preds[key] = append(tap.preds[key], v)
 	case "edgepm.events":
-		var ev buffer.Event
+		var ev wire.Event
 		if json.Unmarshal(r.Value, &ev) == nil {
 			dev, _ := ev.Detail["device"].(string)
 			tap.events[dev] = append(tap.events[dev], ev)
@@ -951,10 +951,10 @@ func (tap *faultTap) add(r *kgo.Record) {
 }
 
 // eventsOf returns dev's events of type typ.
-func (tap *faultTap) eventsOf(dev, typ string) []buffer.Event {
+func (tap *faultTap) eventsOf(dev, typ string) []wire.Event {
 	tap.mu.Lock()
 	defer tap.mu.Unlock()
-	var out []buffer.Event
+	var out []wire.Event
 	for _, ev := range tap.events[dev] {
 		if ev.Type == typ {
 			out = append(out, ev)

@@ -6,20 +6,6 @@ import (
 	"time"
 )
 
-// Event types the queue writes into the events stream (Event envelope, see
-// event.go and docs/formats/buffer.md).
-const (
-	// EventDropped: records dropped from one stream for one reason since the
-	// previous such event (coalesced over Options.DropEventInterval). Detail:
-	// stream, reason (stream_cap | buffer_cap | ttl), records, bytes,
-	// first_seq, last_seq, since (unix ms of the first drop counted).
-	EventDropped = "buffer.dropped"
-	// EventRecovered: the buffer file was unusable at Open and was moved
-	// aside. Detail: moved_to, error, salvaged_records, unreadable_records,
-	// seq_jumped.
-	EventRecovered = "buffer.recovered"
-)
-
 type dropKey struct{ stream, reason string }
 
 type dropAgg struct {
@@ -30,11 +16,15 @@ type dropAgg struct {
 	since    time.Time
 }
 
-// dropped counts a drop in the stream, the pending event and the metrics.
+// dropped counts a drop in the stream, the pending report and the metrics.
 func (t *txn) dropped(st *streamState, reason string, seqs []uint64, freed int64) {
 	st.dropped += uint64(len(seqs))
 	st.droppedBytes += uint64(freed)
 	t.dropDirty[st.name] = true
+	t.dropLog = append(t.dropLog, dropNote{st.name, reason, len(seqs), freed})
+	if t.q.opts.OnDrop == nil {
+		return // counted; nobody to report to
+	}
 	k := dropKey{st.name, reason}
 	a := t.drops[k]
 	if a == nil {
@@ -45,11 +35,10 @@ func (t *txn) dropped(st *streamState, reason string, seqs []uint64, freed int64
 	a.bytes += freed
 	a.lastSeq = max(a.lastSeq, seqs[len(seqs)-1])
 	a.firstSeq = min(a.firstSeq, seqs[0])
-	t.dropLog = append(t.dropLog, dropNote{st.name, reason, len(seqs), freed})
 }
 
 // maintain expires records past their TTL (when ticking) and writes the
-// pending drop events that are due.
+// records of the pending drop reports that are due.
 func (t *txn) maintain(tick bool) {
 	if tick {
 		for _, name := range t.q.order {
@@ -69,7 +58,7 @@ func (t *txn) maintain(tick bool) {
 		}
 		t.trimOverCap()
 	}
-	t.emitDropEvents()
+	t.emitDropReports()
 }
 
 // trimOverCap drops the oldest records of DropOldest streams that hold more
@@ -88,16 +77,19 @@ func (t *txn) trimOverCap() {
 	}
 }
 
-// emitDropEvents appends one event per pending (stream, reason) into the
-// events stream, at most once per DropEventInterval (always when closing).
+// emitDropReports hands every pending (stream, reason) report to
+// Options.OnDrop and appends the records it returns in this transaction, at
+// most once per DropEventInterval (always when closing). A drop and its
+// report thus reach the file together or not at all, and a report whose
+// record finds no room stays pending.
 //
-// Room for the events may itself cost drops (readings at the buffer cap, old
-// events at the events cap), and those belong in these same events, or a
-// full buffer would always owe one report. So room is made first for the
-// widest events the pending keys can produce, then the real events (now
+// Room for the records may itself cost drops (readings at the buffer cap,
+// old events at the events cap), and those belong in these same reports, or
+// a full buffer would always owe one. So room is made first for the widest
+// records the pending keys can produce, then the real records (now
 // including the drops the room cost) are written into it.
-func (t *txn) emitDropEvents() {
-	if len(t.drops) == 0 || t.st[StreamEvents] == nil {
+func (t *txn) emitDropReports() {
+	if len(t.drops) == 0 || t.q.opts.OnDrop == nil {
 		return
 	}
 	if !t.final && t.now.Sub(t.lastDropEvent) < t.q.opts.DropEventInterval {
@@ -105,11 +97,11 @@ func (t *txn) emitDropEvents() {
 	}
 	t.lastDropEvent = t.now
 	rejected := t.rejected
-	defer func() { t.rejected = rejected }() // an event that must wait is not a caller's ErrFull
+	defer func() { t.rejected = rejected }() // a report that must wait is not a caller's ErrFull
 	// A round adds a key only when making room hits a new (stream, reason).
 	for range 3 {
 		keys := t.dropKeys()
-		recs, sizes := t.dropEventRecords(keys, true)
+		recs, sizes := t.dropReportRecords(keys, true)
 		if t.makeRoom(recs, sizes) != nil {
 			return // no room: they stay pending
 		}
@@ -118,7 +110,7 @@ func (t *txn) emitDropEvents() {
 		}
 	}
 	keys := t.dropKeys()
-	recs, sizes := t.dropEventRecords(keys, false)
+	recs, sizes := t.dropReportRecords(keys, false)
 	if _, _, err := t.append(recs, sizes); err != nil {
 		return
 	}
@@ -142,29 +134,29 @@ func (t *txn) dropKeys() []dropKey {
 	return keys
 }
 
-// dropEventRecords builds the events for keys; widest fills every number
-// with its widest value, for an upper bound of the size.
-func (t *txn) dropEventRecords(keys []dropKey, widest bool) ([]Record, []int) {
-	recs := make([]Record, len(keys))
-	sizes := make([]int, len(keys))
-	for i, k := range keys {
-		a := *t.drops[k]
-		since := a.since.UnixMilli()
+// dropReportRecords asks OnDrop for the records of keys' reports; widest
+// reports every number at its widest value, for an upper bound of the size.
+// A record for a stream that is not configured is left out (its report is
+// dropped with the rest when they are written).
+func (t *txn) dropReportRecords(keys []dropKey, widest bool) ([]Record, []int) {
+	recs := make([]Record, 0, len(keys))
+	sizes := make([]int, 0, len(keys))
+	for _, k := range keys {
+		a := t.drops[k]
+		rep := DropReport{Stream: k.stream, Reason: k.reason, Records: a.records, Bytes: a.bytes,
+			FirstSeq: a.firstSeq, LastSeq: a.lastSeq, Since: a.since, At: t.now}
 		if widest {
-			a = dropAgg{records: math.MaxUint64, bytes: math.MinInt64, firstSeq: math.MaxUint64, lastSeq: math.MaxUint64}
-			since = math.MinInt64
+			rep = widestDropReport(k.stream, k.reason, t.now)
 		}
-		d := map[string]any{"stream": k.stream, "reason": k.reason, "records": a.records, "bytes": a.bytes,
-			"first_seq": a.firstSeq, "last_seq": a.lastSeq, "since": since}
-		recs[i] = t.q.eventRecord(EventDropped, t.now, d)
+		r, ok := t.q.opts.OnDrop(rep)
+		if !ok || t.st[r.Stream] == nil {
+			continue
+		}
 		if widest {
-			recs[i].Time = time.Unix(0, math.MinInt64) // widest ts
+			r.Time = time.Unix(0, math.MinInt64) // widest ts
 		}
-		sizes[i] = encodedLen(&recs[i])
+		recs = append(recs, r)
+		sizes = append(sizes, encodedLen(&r))
 	}
 	return recs, sizes
-}
-
-func (q *Queue) eventRecord(typ string, now time.Time, detail map[string]any) Record {
-	return NewEventRecord(string(q.opts.EventKey), typ, now, detail)
 }
