@@ -41,7 +41,7 @@
 //   - An unreachable cluster does not block NewProducer or anything else;
 //     Run probes with exponential backoff and full jitter, reports the link
 //     online/offline in Status and metrics, and appends uplink.online and
-//     uplink.offline events to the events stream (buffer.NewEventRecord).
+//     uplink.offline events to the events stream (wire.EventRecord).
 //   - A record Kafka will never accept is dropped so it cannot block its
 //     stream: larger than batch_max_bytes (before sending), or refused with
 //     MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD,
