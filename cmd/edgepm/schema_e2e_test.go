@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,15 +47,24 @@ func TestProducedRecordsMatchSchemas(t *testing.T) {
 	pub := pahoClient(t, broker.URL(), "schema-pub")
 	t0 := time.Now().Add(-time.Hour)
 	for i := 1; i <= 80; i++ {
-		// QoS 1 and Wait: each message is committed before the next is sent.
 		pub.Publish("plant/s1/l1/pump-7/telemetry", 1, false, reading(i, t0, 2.0+float64(i)*0.5)).Wait()
 	}
 	for i := range 40 {
 		pub.Publish("plant/s1/l1/pump-7/telemetry", 1, false, fmt.Appendf(nil, `{"values":{"bearing_temp_c":"hot-%d"}}`, i)).Wait()
 	}
 	pub.Publish("plant/s1/l1/pump-8/telemetry", 1, false, bytes.Repeat([]byte("x"), 2000)).Wait()
+	// The broker acknowledged the publishes, edgepm may still be taking
+	// them: wait until the dead letters overflowed their cap (so
+	// buffer.dropped is in the buffer) and every message was taken and
+	// acknowledged, before Kafka comes back.
+	if !eventually(30*time.Second, func() bool {
+		return labelledSum(p, "edgepm_buffer_dropped_records_total", `stream="deadletter"`) > 0 &&
+			metricValue(p, "edgepm_ingest_messages_total") >= 121 && metricValue(p, "edgepm_ingest_unacked_messages") == 0
+	}) {
+		t.Fatalf("edgepm did not take the 121 messages and drop dead letters; metrics:\n%s", p.metrics("edgepm_"))
+	}
 	kafka.Start()
-	if !waitUntil(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
+	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
 		t.Fatalf("backlog not delivered; log:\n%s", p.logs())
 	}
 	if err := p.term(30 * time.Second); err != nil {
@@ -63,7 +73,7 @@ func TestProducedRecordsMatchSchemas(t *testing.T) {
 	// gateway.stopped is committed after the bridge stopped sending: a
 	// second run delivers it.
 	p = startProc(t, cfgPath, httpAddr)
-	if !waitUntil(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
+	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
 		t.Fatalf("second run: backlog not delivered; log:\n%s", p.logs())
 	}
 	if err := p.term(30 * time.Second); err != nil {
@@ -143,6 +153,19 @@ func consumeAll(t *testing.T, seeds []string, check func(topic string, r *kgo.Re
 		}
 	}
 	return got
+}
+
+// labelledSum sums the samples of a metric whose labels contain label.
+func labelledSum(p *proc, name, label string) float64 {
+	var sum float64
+	for _, l := range strings.Split(p.metrics(name+"{"), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && strings.Contains(f[0], label) {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 func recordHeader(r *kgo.Record, key string) string {
