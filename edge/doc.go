@@ -3,7 +3,9 @@
 // Kafka bridge and the model watcher into one App, and serves health,
 // metrics and status over HTTP. Its exported surface is what cmd/ uses:
 // Config (and the types of its sections) with Load and Parse,
-// ParseLogLevel, New, App, Status (and its parts) and Version.
+// ParseLogLevel, New, App, Status (and its parts) and Version. The records
+// it writes (values, headers, events, the buffer's drop reports) are built
+// with internal/wire, the owner of the wire format.
 //
 // # Basics
 //
