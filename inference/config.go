@@ -70,7 +70,19 @@ type EngineConfig struct {
 	// Now is the clock (default time.Now); used for latency, drift timing
 	// and device idleness.
 	Now func() time.Time
+	// Scoring selects how Run feeds rows to ONNX Runtime: ScoringFast (the
+	// default, "") reads a batch where Observe computed it when it lies in
+	// order in one feature slab (see inPlace); ScoringReference always copies
+	// the rows into the input tensor. Scores, predictions and alerts are the
+	// same either way; the reference path is the plain one to compare with.
+	Scoring string
 }
+
+// Scoring paths (EngineConfig.Scoring; config key inference.scoring).
+const (
+	ScoringFast      = "fast"
+	ScoringReference = "reference"
+)
 
 // SessionConfig holds ONNX Runtime session options. Zero values mean the
 // small-CPU defaults: 1 intra-op thread, 1 inter-op thread, no spinning.
@@ -118,6 +130,9 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Scoring == "" {
+		c.Scoring = ScoringFast
+	}
 	return c
 }
 
@@ -133,6 +148,8 @@ func (c EngineConfig) validate() error {
 		return fmt.Errorf("inference.session.intra_op_threads: must be >= 0, got %d", c.Session.IntraOpThreads)
 	case c.Session.InterOpThreads < 0:
 		return fmt.Errorf("inference.session.inter_op_threads: must be >= 0, got %d", c.Session.InterOpThreads)
+	case c.Scoring != ScoringFast && c.Scoring != ScoringReference:
+		return fmt.Errorf("inference.scoring: must be %s or %s, got %q", ScoringFast, ScoringReference, c.Scoring)
 	}
 	for i, k := range c.PublicKeys {
 		if len(k) != ed25519.PublicKeySize {

@@ -38,16 +38,7 @@ type Engine struct {
 	batch      Batch                      // handed to emit, reused; Run's goroutine
 	outBuf     []float32                  // the batch's outputs, reused; Run's goroutine
 	spent      []spentRun                 // rows to finish after emit; Run's goroutine
-	slots      []int32                    // device slots of a group's rows (stage); Run's goroutine
-	devs       []*device                  // devices of a group's rows (stage); Run's goroutine
-	loud       []*device                  // devices with an alert raised or pending; Run's goroutine
-	loudBy     []int32                    // devices of loud by device slot; Run's goroutine
-	loudBits   [64]int32                  // devices of loud by slot%64; Run's goroutine
-	loudMask   uint64                     // bit i set when loudBits[i] > 0; Run's goroutine
-	loudTab    [64]uint8                  // loudTab[i] = 1 when loudBits[i] > 0; Run's goroutine
-	inPlace    [2]uint64                  // groups scored in place [1] or from a copy [0] (tests); Run's goroutine
-	carriedRow row                        // a row collect kept for the next batch (carry); Run's goroutine
-	carried    bool                       // carriedRow is set; Run's goroutine
+	fast       *inPlace                   // the fast path; nil: the reference path (EngineConfig.Scoring); Run's goroutine
 	clockLogAt atomic.Int64               // UnixNano of the last clock-reset log line
 
 	rows    chan row
@@ -80,7 +71,6 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		devices:   make(map[string]*device),
 		rows:      make(chan row, cfg.QueueSize),
 		realClock: realClock,
-		loudBy:    make([]int32, cfg.MaxDevices),
 		done:      make(chan struct{}),
 		newTicker: realTicker,
 	}
@@ -90,6 +80,9 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		return nil, err
 	}
 	e.met = met
+	if cfg.Scoring == ScoringFast {
+		e.fast = &inPlace{log: log}
+	}
 	return e, nil
 }
 

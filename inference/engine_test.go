@@ -53,7 +53,7 @@ func TestEngineScoresWindows(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if !row.WindowEnd.Equal(p.WindowEnd) || FeatureHash(row.Features) != p.FeatureHash || FeatureHash(p.Features) != p.FeatureHash {
+		if !row.WindowEnd.Equal(p.WindowEnd) || featureHash(row.Features, nil) != p.FeatureHash || featureHash(p.Features, nil) != p.FeatureHash {
 			t.Fatalf("lineage mismatch: %+v vs row %+v", p, row)
 		}
 		want := float64(evalRef(g, row.Features))
@@ -185,10 +185,11 @@ func TestAlertHysteresis(t *testing.T) {
 	var a alertState
 	var events []string
 	scores := []float64{0.1, 0.9, 0.95, 0.7 /*reset*/, 0.85, 0.9, 0.99 /*raised at 10s*/, 0.6, 0.4, 0.45, 0.6 /*reset*/, 0.3, 0.2, 0.1}
+	rule := ruleFor(m, nil)
 	for i, s := range scores {
-		p := &Prediction{Device: "d", Score: s, WindowEnd: t0().Add(time.Duration(i) * 5 * time.Second)}
-		if ev, ok := a.update(m, p); ok {
-			events = append(events, ev.State+"@"+ev.Time.Sub(t0()).String())
+		end := t0().Add(time.Duration(i) * 5 * time.Second)
+		if state, _, ok := rule.step(&a, s, end); ok {
+			events = append(events, state+"@"+end.Sub(t0()).String())
 		}
 	}
 	want := []string{"raised@30s", "cleared@1m5s"}
@@ -200,9 +201,10 @@ func TestAlertHysteresis(t *testing.T) {
 	m.man.Thresholds = Thresholds{Raise: 3600, Clear: 7200}
 	a = alertState{}
 	var got []string
+	rule = ruleFor(m, nil)
 	for i, s := range []float64{9000, 3000, 5000, 8000} {
-		if ev, ok := a.update(m, &Prediction{Score: s, WindowEnd: t0().Add(time.Duration(i) * time.Second)}); ok {
-			got = append(got, ev.State)
+		if state, _, ok := rule.step(&a, s, t0().Add(time.Duration(i)*time.Second)); ok {
+			got = append(got, state)
 		}
 	}
 	if len(got) != 2 || got[0] != AlertRaised || got[1] != AlertCleared {

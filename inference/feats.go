@@ -11,19 +11,19 @@ import (
 // released (their tensors destroyed, their memory left to the GC).
 const featSlabsKept = 4
 
-// featArena hands out a model's feature vectors from slabs. A slab has room
-// for one full batch (the scorer's largest bucket) and Observe fills it one
-// row after the other, so the rows of a batch usually sit next to each other
-// in memory, in queue order, from the slab's first row: then ONNX Runtime
-// reads them where they are, through an input tensor over the slab, and
-// nothing is copied (see Engine.stage). Otherwise Run copies the rows into
-// the scorer's own input buffer, one copy per run of adjacent rows.
+// featArena hands out a model's feature vectors from slabs, so that Observe
+// allocates nothing per row. A slab has room for one full batch (the
+// scorer's largest bucket) and Observe fills it one row after the other, so
+// the rows of a batch usually sit next to each other in memory, in queue
+// order, from the slab's first row: then the fast path reads them where
+// they are (see inPlace). Otherwise Run copies the rows into the scorer's
+// own input buffer.
 //
 // A slab is reused once every row taken from it is finished (scored and
 // emitted, or dropped) and it is no longer the slab rows are taken from.
-// Run seals a slab when it scores a batch that ends in it before its last
-// row, so that rows queued after the batch was cut start a fresh slab at
-// row 0 and the next batch lines up again.
+// The fast path seals a slab when it scores a batch that ends in it before
+// its last row, so that rows queued after the batch was cut start a fresh
+// slab at row 0 and the next batch lines up again.
 //
 // take, release and seal are safe for concurrent use; a slab's tensors are
 // created and used by Run's goroutine only, and destroyed by destroy once
@@ -39,10 +39,8 @@ type featArena struct {
 
 // featSlab is room for one batch of feature vectors.
 type featSlab struct {
-	data  []float32 // rows vectors of f values
-	slots []int32   // the device slot of each row (Engine.alertsFor)
-	devs  []*device // the device of each row (Engine.alertsFor)
-	next  int       // rows taken; guarded by the arena's mu
+	data []float32 // rows vectors of f values
+	next int       // rows taken; guarded by the arena's mu
 	// refs counts rows taken and not finished: added to under the arena's
 	// mu, taken from without it (release); the slab is recycled under mu.
 	refs atomic.Int64
@@ -51,11 +49,8 @@ type featSlab struct {
 	// a seal recycled the slab so finds it recycled already.
 	recycled bool
 
-	// disordered is set when a row of the slab may reach the queue after
-	// a row taken after it (Engine.offer): Run then checks every row.
-	disordered atomic.Bool
-	// sealed is set by Run when it scores a batch that ends in the slab:
-	// the next take starts a fresh slab (see featArena).
+	// sealed is set by Run (fast path) when it scores a batch that ends in
+	// the slab: the next take starts a fresh slab (see featArena).
 	sealed atomic.Bool
 
 	// Input tensors over data, by scorer bucket; created on first use by
@@ -67,34 +62,32 @@ type featSlab struct {
 func newFeatArena(f, rows int) featArena { return featArena{f: f, rows: rows} }
 
 // take returns a zeroed vector of f values (capacity f: appending to it
-// cannot reach the next row) for a row of device d, the slab it lives in and
-// its row there. The caller must finish the row with release.
-func (a *featArena) take(d *device) (feat []float32, s *featSlab, idx int32) {
+// cannot reach the next row), the slab it lives in and its row there. The
+// caller must finish the row with release.
+func (a *featArena) take() (feat []float32, s *featSlab, idx int32) {
 	a.mu.Lock()
-	feat, s, idx = a.takeLocked(d)
+	feat, s, idx = a.takeLocked()
 	a.mu.Unlock()
 	clear(feat) // a reused slab holds old vectors
 	return feat, s, idx
 }
 
 // takeLocked is take without the lock and without zeroing the vector.
-func (a *featArena) takeLocked(d *device) (feat []float32, s *featSlab, idx int32) {
+func (a *featArena) takeLocked() (feat []float32, s *featSlab, idx int32) {
 	if a.cur == nil || a.cur.next == a.rows || a.cur.sealed.Load() {
 		a.sealLocked(a.cur)
 		if n := len(a.free); n > 0 {
 			a.cur, a.free[n-1] = a.free[n-1], nil
 			a.free = a.free[:n-1]
 			a.cur.next, a.cur.recycled = 0, false
-			a.cur.disordered.Store(false) // no row of its last use is left
 			a.cur.sealed.Store(false)
 		} else {
-			a.cur = &featSlab{data: make([]float32, a.rows*a.f), slots: make([]int32, a.rows), devs: make([]*device, a.rows)}
+			a.cur = &featSlab{data: make([]float32, a.rows*a.f)}
 		}
 	}
 	s, idx = a.cur, int32(a.cur.next)
 	s.next++
 	s.refs.Add(1)
-	s.slots[idx], s.devs[idx] = d.slot, d
 	at := int(idx) * a.f
 	return s.data[at : at+a.f : at+a.f], s, idx
 }
@@ -176,22 +169,9 @@ func (s *featSlab) destroy() {
 	s.tensors, s.ins = nil, nil
 }
 
-// copyRows copies rows' feature vectors (f values each) to dst in order,
-// one copy per run of rows that are adjacent in one slab.
+// copyRows copies rows' feature vectors (f values each) to dst in order.
 func copyRows(dst []float32, rows []row, f int) {
-	for i := 0; i < len(rows); {
-		s, idx := rows[i].slab, int(rows[i].idx)
-		j := i + 1
-		if s != nil {
-			for j < len(rows) && rows[j].slab == s && int(rows[j].idx) == idx+j-i {
-				j++
-			}
-		}
-		if s != nil && j-i > 1 {
-			copy(dst[i*f:j*f], s.data[idx*f:(idx+j-i)*f])
-		} else {
-			copy(dst[i*f:(i+1)*f], rows[i].feat)
-		}
-		i = j
+	for i := range rows {
+		copy(dst[i*f:(i+1)*f], rows[i].feat)
 	}
 }

@@ -56,10 +56,10 @@ func TestManifestRULCyclesAndPartialWindow(t *testing.T) {
 	m := &model{man: got}
 	var a alertState
 	var states []string
+	rule := ruleFor(m, nil)
 	for i, s := range []float64{90, 31, 30, 35, 41, 12} {
-		p := &Prediction{Score: s, WindowEnd: t0().Add(time.Duration(i) * time.Hour)}
-		if ev, ok := a.update(m, p); ok {
-			states = append(states, ev.State)
+		if state, _, ok := rule.step(&a, s, t0().Add(time.Duration(i)*time.Hour)); ok {
+			states = append(states, state)
 		}
 	}
 	if strings.Join(states, ",") != "raised,cleared,raised" {

@@ -18,14 +18,6 @@ type model struct {
 	loaded time.Time
 	feats  featArena // the rows' feature vectors
 
-	// alert is the alert plan for the thresholds override ovr, built by
-	// and for Run's goroutine (Engine.alertPlanFor).
-	alert struct {
-		ovr   *Thresholds
-		built bool
-		plan  alertPlan
-	}
-
 	// refs counts references (queued rows and Observe calls in progress),
 	// plus retiredBit once the model is replaced: the model is freed by
 	// whoever brings it to exactly retiredBit.

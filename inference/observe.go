@@ -25,20 +25,17 @@ type device struct {
 	feat     []float32 // the last feature vector computed (window)
 	drift    driftAcc
 	alert    alertState
-	loudAt   int  // (Run) index+1 in Engine.loud, 0 when not in it
-	loudGone bool // (Run) evicted when pruneLoud last looked
-	farBack  int  // (mu) consecutive readings older than the window by more than ClockResetAfter
+	farBack  int // (mu) consecutive readings older than the window by more than ClockResetAfter
 }
 
 // row is one feature vector waiting to be scored. It holds a reference on
 // the model whose feature plan produced it.
 type row struct {
-	// The fields Run reads for every row (Engine.stage) come first, in one
-	// cache line.
+	// The fields Run reads for every row (Engine.group, inPlace.input)
+	// come first, in one cache line.
 	m    *model
 	slab *featSlab // see featArena
 	idx  int32
-	slot int32 // dev.slot
 
 	dev   *device
 	end   time.Time
@@ -158,7 +155,7 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 	case err != nil || !res.Ready:
 		return row{}, false, false
 	}
-	rw := row{m: m, dev: d, slot: d.slot, end: d.win.End()}
+	rw := row{m: m, dev: d, end: d.win.End()}
 	if len(d.feat) != m.plan.Len() {
 		d.feat = make([]float32, m.plan.Len())
 	}
@@ -177,20 +174,19 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 
 // offer puts feat into the next row of rw.m's current feature slab and
 // queues rw for Run if the queue has room, under the arena's lock, so that
-// the rows of a slab reach the queue in row order (what lets Run read a
-// batch in place after checking a few rows; see Engine.stage). It reports
-// whether rw was queued; if not, the caller waits for room, and the slab is
-// marked disordered because rows taken after rw may be queued before it.
+// the rows of a slab usually reach the queue in row order (what lets the
+// fast path read a batch in place; see inPlace). It reports whether rw was
+// queued; if not, the caller waits for room (rows taken after rw may then
+// be queued before it, and the fast path copies that batch).
 func (e *Engine) offer(rw *row, feat []float32) (queued bool) {
 	a := &rw.m.feats
 	a.mu.Lock()
-	rw.feat, rw.slab, rw.idx = a.takeLocked(rw.dev)
+	rw.feat, rw.slab, rw.idx = a.takeLocked()
 	copy(rw.feat, feat)
 	select {
 	case e.rows <- *rw:
 		queued = true
 	default:
-		rw.slab.disordered.Store(true)
 	}
 	a.mu.Unlock()
 	return queued

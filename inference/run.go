@@ -2,10 +2,7 @@ package inference
 
 import (
 	"context"
-	"math"
-	mathbits "math/bits"
 	"time"
-	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -59,10 +56,9 @@ func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 					clear(batch[len(batch):stale])
 				}
 				stale, busy = len(batch), true
-				r, more = e.takeCarry() // the row that started another slab: the next batch's first
+				r, more = e.fast.takeCarry() // the row that started another slab: the next batch's first
 			}
 		case <-release.C:
-			e.pruneLoud()
 			if !busy {
 				clear(batch[:stale])
 				stale = 0
@@ -85,8 +81,8 @@ func (e *Engine) Run(ctx context.Context, emit func(*Batch)) error {
 }
 
 // collect adds rows to batch until it holds MaxBatch rows, MaxDelay has
-// passed since the first, ctx/the engine ends, or the next row starts
-// another feature slab of the same model (see carry).
+// passed since the first, ctx/the engine ends, or (fast path) the next row
+// starts another feature slab of the same model (see inPlace.cut).
 func (e *Engine) collect(ctx context.Context, timer *time.Timer, batch []row) []row {
 	if e.cfg.MaxDelay < 0 {
 		return e.collectQueued(batch)
@@ -96,7 +92,7 @@ func (e *Engine) collect(ctx context.Context, timer *time.Timer, batch []row) []
 	for len(batch) < e.cfg.MaxBatch {
 		select {
 		case r := <-e.rows:
-			if e.carry(batch, r) {
+			if e.fast.cut(batch, r) {
 				return batch
 			}
 			batch = append(batch, r)
@@ -117,7 +113,7 @@ func (e *Engine) collectQueued(batch []row) []row {
 	for len(batch) < e.cfg.MaxBatch {
 		select {
 		case r := <-e.rows:
-			if e.carry(batch, r) {
+			if e.fast.cut(batch, r) {
 				return batch
 			}
 			batch = append(batch, r)
@@ -128,38 +124,11 @@ func (e *Engine) collectQueued(batch []row) []row {
 	return batch
 }
 
-// carry keeps r for the next batch, and reports so, when r is a row of
-// another feature slab than the batch's last row and of the same model. A
-// batch then never spans two slabs of a model, so after a batch that
-// started inside a slab (one that Observe kept filling after the previous
-// batch was cut) the next batch starts a slab at row 0 and is read in
-// place (see Engine.stage).
-func (e *Engine) carry(batch []row, r row) bool {
-	if len(batch) == 0 {
-		return false
-	}
-	if last := &batch[len(batch)-1]; r.slab == last.slab || r.m != last.m {
-		return false
-	}
-	e.carried, e.carriedRow = true, r
-	return true
-}
-
-// takeCarry returns the row carry kept, if any.
-func (e *Engine) takeCarry() (row, bool) {
-	if !e.carried {
-		return row{}, false
-	}
-	r := e.carriedRow
-	e.carried, e.carriedRow = false, row{}
-	return r, true
-}
-
 // drain scores every row still queued (and a carried one).
 func (e *Engine) drain(batch []row, emit func(*Batch)) {
 	for {
 		batch = batch[:0]
-		if r, ok := e.takeCarry(); ok {
+		if r, ok := e.fast.takeCarry(); ok {
 			batch = append(batch, r)
 		}
 		batch = e.collectQueued(batch)
@@ -184,8 +153,8 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 	b.features = e.cfg.IncludeFeatures
 	outs := e.outBuf[:0]
 	for start := 0; start < len(batch); {
-		end, inPlace, slots, devs := e.stage(batch, start)
-		outs = e.scoreGroup(b, batch, start, end, inPlace, slots, devs, outs)
+		end := e.group(batch, start)
+		outs = e.scoreGroup(b, batch, start, end, outs)
 		start = end
 	}
 	if len(b.rows) > 0 || len(b.Alerts) > 0 {
@@ -219,65 +188,19 @@ type spentRun struct {
 	n    int
 }
 
-// stage finds the group of rows from batch[start] on that share its model
-// and returns its end. inPlace reports that the group is the first rows of
-// one feature slab, in order, so it can be scored where it is; slots are
-// the group's device slots (for alertsFor, which then need not read the
-// rows). The group's rows are recorded in e.spent, to be finished after
-// emit. The slab the group ends in is sealed (featSlab.sealed), so that the
-// next batch starts on a fresh slab.
-//
-// The common case costs a few row reads: rows of a slab that is not
-// disordered reach the queue in row order (Engine.offer), so when the
-// batch's row start is a slab's row 0, the rows from start that are that
-// slab's rows 0, 1, 2, ... form a prefix found by binary search, and when
-// the prefix is the rest of the batch or the whole slab it is the group.
-// Otherwise every row of the group is checked.
-func (e *Engine) stage(batch []row, start int) (end int, inPlace bool, slots []int32, devs []*device) {
-	m, sl := batch[start].m, batch[start].slab
-	if sl != nil && batch[start].idx == 0 && !sl.disordered.Load() {
-		a := &m.feats
-		n := min(len(batch)-start, a.rows)
-		// batch[start+j] is row j of sl for j < p, and is not for j >= p.
-		p, hi := 1, n
-		for p < hi {
-			j := int(uint(p+hi) >> 1)
-			if r := &batch[start+j]; r.slab == sl && int(r.idx) == j {
-				p = j + 1
-			} else {
-				hi = j
-			}
-		}
-		if p == len(batch)-start || p == a.rows {
-			if p < a.rows && !sl.sealed.Load() { // a full slab takes no more rows anyway
-				sl.sealed.Store(true)
-			}
-			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: p})
-			return start + p, true, sl.slots[:p], sl.devs[:p]
-		}
-	}
-	inPlace = sl != nil && batch[start].idx == 0
-	from := start
-	slots, devs = append(e.slots[:0], batch[start].slot), append(e.devs[:0], batch[start].dev)
-	for end = start + 1; end < len(batch); end++ {
-		r := &batch[end]
-		if r.m != m {
-			break
-		}
-		slots, devs = append(slots, r.slot), append(devs, r.dev)
-		if r.slab != sl {
+// group returns the end of the group of rows from batch[start] on that
+// share its model, and records the group's rows in e.spent (a run per
+// feature slab), to be finished after emit.
+func (e *Engine) group(batch []row, start int) (end int) {
+	m, sl, from := batch[start].m, batch[start].slab, start
+	for end = start + 1; end < len(batch) && batch[end].m == m; end++ {
+		if r := &batch[end]; r.slab != sl {
 			e.spent = append(e.spent, spentRun{m: m, slab: sl, n: end - from})
-			sl, from, inPlace = r.slab, end, false
-		} else if int(r.idx) != end-start {
-			inPlace = false
+			sl, from = r.slab, end
 		}
 	}
 	e.spent = append(e.spent, spentRun{m: m, slab: sl, n: end - from})
-	if sl != nil && !sl.sealed.Load() {
-		sl.sealed.Store(true)
-	}
-	e.slots, e.devs = slots, devs
-	return end, inPlace, slots, devs
+	return end
 }
 
 // finish releases the feature slab rows and model references of the rows
@@ -293,30 +216,17 @@ func (e *Engine) finish() {
 	e.spent = e.spent[:0]
 }
 
-// input returns the inputs to score rows (one model's group) with and the
-// bucket. The group is read in place when stage found it to be the first
-// rows of one slab and its bucket holds no row past it that Observe may be
-// writing (the slab is sealed now in that case); otherwise the rows are
-// copied to the scorer's input buffer.
-func (e *Engine) input(m *model, rows []row, inPlace bool) (ins []ort.Value, bi int) {
+// input returns the inputs to score rows (one model's group) with and their
+// bucket: in place on the fast path where its invariant holds (inPlace),
+// else the rows copied into the scorer's input buffer (the reference path).
+func (e *Engine) input(m *model, rows []row) (ins []ort.Value, bi int) {
+	if ins, bi, ok := e.fast.input(m, rows); ok {
+		return ins, bi
+	}
 	sc, n := m.sc, len(rows)
 	bi = sc.bucket(n)
-	if inPlace {
-		sl := rows[0].slab
-		pad := sc.buckets[bi].n - n
-		if pad == 0 || !m.feats.seal(sl, n) {
-			clear(sl.data[n*sc.f : (n+pad)*sc.f]) // padding rows, taken by no one: the slab is sealed
-			in, err := sc.slabInputs(sl, bi)
-			if err == nil {
-				e.inPlace[1]++
-				return in, bi
-			}
-			e.log.Warn("scoring from a copy of the features", "model", m.id, "err", err)
-		}
-	}
 	copyRows(sc.input(n), rows, sc.f)
 	clear(sc.in[n*sc.f : sc.buckets[bi].n*sc.f])
-	e.inPlace[0]++
 	return sc.buckets[bi].ins, bi
 }
 
@@ -326,11 +236,11 @@ func (e *Engine) input(m *model, rows []row, inPlace bool) (ins []ort.Value, bi 
 // outputs stay in the scorer's buffer when the group ends the batch, else
 // they are appended to outs (a later group may run on the same scorer). A
 // failed run adds nothing; rows with a non-finite output get no prediction.
-func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool, slots []int32, devs []*device, outs []float32) []float32 {
+func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float32) []float32 {
 	rows := batch[start:end]
 	m := rows[0].m
 	sc := m.sc
-	ins, bi := e.input(m, rows, inPlace)
+	ins, bi := e.input(m, rows)
 	o, err := sc.runOn(ins, bi, len(rows))
 	if err != nil {
 		e.met.batches.observe(len(rows))
@@ -345,7 +255,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 		o = outs[at:]
 	}
 	k := sc.k
-	bad := e.alertsFor(b, m, rows, slots, devs, o, k)
+	bad := e.alertsFor(b, m, rows, o, k)
 	first := len(b.rows) // the group's first row in b.rows
 	if bad == 0 && first == start {
 		b.rows = batch[:end] // all kept, nothing to move
@@ -376,249 +286,26 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, inPlace bool,
 	return outs
 }
 
-// alertsFor applies alert hysteresis to rows (computed for m) and their
-// outputs (k per row; slots and devs are their device slots and devices,
-// dense), appends the resulting
-// events to b.Alerts, and returns how many rows have a non-finite output
-// (they get no prediction and change no state).
-//
-// Most rows change nothing: no alert raised or pending for the device and
-// the score on the quiet side of Raise. With one output per row, eight rows
-// at a time are screened without reading the rows (quietFlags: the score's
-// bits against quietRange, the device slot against the loud table) and
-// only the flagged ones get the exact test (alertScan.row).
-func (e *Engine) alertsFor(b *Batch, m *model, rows []row, slots []int32, devs []*device, o []float32, k int) (bad int) {
-	p := e.alertPlanFor(m)
-	a := alertScan{e: e, b: b, m: m, p: p, rows: rows, slots: slots[:len(rows)], devs: devs[:len(rows)], o: o, k: k}
-	i := 0
-	if k == 1 && len(rows) >= 8 {
-		i = a.screen()
-	}
-	for ; i < len(rows); i++ {
-		a.row(i)
-	}
-	return a.bad
-}
-
-// screen applies hysteresis to the rows of a (one output each) in blocks of
-// eight, screened by quietFlags, and returns the first row it left (fewer
-// than eight remain).
-func (a *alertScan) screen() (i int) {
-	e, p, o := a.e, a.p, a.o
-	base, span := p.base, p.span
-	bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(o))), len(o))[:len(a.slots)]
-	for ; i+8 <= len(bits); i += 8 {
-		flags := quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab)
-		for flags != 0 {
-			j := mathbits.TrailingZeros8(flags)
-			flags &= flags - 1
-			if p.staysRaised(&a.devs[i+j].alert, o[i+j]) {
-				continue // nothing to record
-			}
-			if a.row(i + j) { // loud state changed: screen the block's later rows again
-				flags = quietFlags(bits[i:i+8:i+8], a.slots[i:i+8:i+8], base, span, e.loudMask != 0, &e.loudTab) &^
-					(uint8(2)<<j - 1)
-			}
-		}
-	}
-	return i
-}
-
-// alertScan is alertsFor's state.
-type alertScan struct {
-	e     *Engine
-	b     *Batch
-	m     *model
-	p     *alertPlan
-	rows  []row
-	slots []int32
-	devs  []*device
-	o     []float32
-	k     int
-	bad   int
-}
-
-// alertPlan is what alertsFor derives from the thresholds that apply to a
-// model, kept with the model (model.alert) while they stay the same.
-type alertPlan struct {
-	th         Thresholds
-	rul        bool    // low scores are bad (remaining useful life)
-	lo, hi     float32 // quiet scores while not raised: in (lo, hi)
-	base, span uint32  // quietRange(th.Raise, rul)
-	// rlo, rhi: the finite scores that keep a raised alert raised with no
-	// crossing starting, [rlo, rhi]: at or over Clear (at or under when rul).
-	rlo, rhi float32
-}
-
-// alertPlanFor returns m's alert plan for the thresholds in force, building
-// it when they changed (SetThresholds) since the last batch of m. Run's
-// goroutine only.
-func (e *Engine) alertPlanFor(m *model) *alertPlan {
-	ovr := e.thresholds.Load()
-	c := &m.alert
-	if c.built && c.ovr == ovr {
-		return &c.plan
-	}
-	th, _ := thresholdsWith(m, ovr)
-	p := alertPlan{th: th, rul: lowIsBad(m.man.OutputSemantics)}
-	if p.rul { // quiet over Raise; staying raised at or under Clear
-		p.lo, p.hi = roundDown32(th.Raise), float32(math.Inf(1))
-		p.rlo, p.rhi = -math.MaxFloat32, roundDown32(th.Clear)
-	} else { // quiet under Raise; staying raised at or over Clear
-		p.lo, p.hi = float32(math.Inf(-1)), roundUp32(th.Raise)
-		p.rlo, p.rhi = roundUp32(th.Clear), math.MaxFloat32
-	}
-	p.base, p.span = quietRange(th.Raise, p.rul)
-	c.ovr, c.built, c.plan = ovr, true, p
-	return &c.plan
-}
-
-// staysRaised reports, for a device with alert state st and one output x,
-// what st.quiet would for a raised alert with nothing pending: x is finite
-// and on the raised side of Clear, so nothing changes. False otherwise
-// (then the exact test decides).
-func (p *alertPlan) staysRaised(st *alertState, x float32) bool {
-	return st.raised && !st.pending && p.rlo <= x && x <= p.rhi
-}
-
-// row applies hysteresis to row i and reports whether it changed the loud
-// set.
-func (a *alertScan) row(i int) (loudChanged bool) {
-	e, k := a.e, a.k
-	if x := a.o[i*k]; a.p.lo < x && x < a.p.hi && e.loudBy[a.slots[i]] == 0 && (k == 1 || finite(a.o[i*k:(i+1)*k])) {
-		return false // quiet: flagged only for another device of its loud-table entry, or a negative score
-	}
-	if !finite(a.o[i*k : (i+1)*k]) {
-		a.bad++
-		return false
-	}
-	d := a.devs[i] // the device, without reading the row
-	st, score := &d.alert, float64(a.o[i*k])
-	if st.quiet(&a.p.th, a.p.rul, score) {
-		return false
-	}
-	r := &a.rows[i]
-	state, threshold, flipped := st.step(&a.p.th, a.p.rul, score, r.end)
-	if loud := st.raised || st.pending; loud != (r.dev.loudAt > 0) {
-		e.setLoud(r.dev, loud)
-		loudChanged = true
-	}
-	if flipped {
-		a.b.Alerts = append(a.b.Alerts, AlertEvent{Device: r.dev.name, Model: a.m.man.Name, ModelVersion: a.m.man.Version,
-			State: state, Score: score, Threshold: threshold, Time: r.end})
-		e.met.alerts.WithLabelValues(state).Inc()
-	}
-	return loudChanged
-}
-
-// quietFlags returns a bit per row of bits (8 scores' float32 bits) and
-// slots (their device slots) that needs the exact test: b-base >= span
-// (mod 2^32; outside quietRange) or, when anyLoud, the slot%64 marked in
-// loud. No branch per row: (span-1-(b-base)) >> 63, in 64 bits, is 1
-// exactly when b-base >= span.
-func quietFlags(bits []uint32, slots []int32, base, span uint32, anyLoud bool, loud *[64]uint8) uint8 {
-	bits, slots = bits[:8], slots[:8]
-	lim := uint64(span) - 1 // span 0: every row flagged
-	f := uint8((lim-uint64(bits[0]-base))>>63) | uint8((lim-uint64(bits[1]-base))>>63)<<1 |
-		uint8((lim-uint64(bits[2]-base))>>63)<<2 | uint8((lim-uint64(bits[3]-base))>>63)<<3 |
-		uint8((lim-uint64(bits[4]-base))>>63)<<4 | uint8((lim-uint64(bits[5]-base))>>63)<<5 |
-		uint8((lim-uint64(bits[6]-base))>>63)<<6 | uint8((lim-uint64(bits[7]-base))>>63)<<7
-	if anyLoud {
-		f |= loud[slots[0]&63] | loud[slots[1]&63]<<1 | loud[slots[2]&63]<<2 | loud[slots[3]&63]<<3 |
-			loud[slots[4]&63]<<4 | loud[slots[5]&63]<<5 | loud[slots[6]&63]<<6 | loud[slots[7]&63]<<7
-	}
-	return f
-}
-
-// quietRange returns base and span such that, for a float32 score v with
-// bits b, b-base < span (mod 2^32) only if v is finite and on the quiet side
-// of raise (under it; over it when rul): the non-negative scores under a
-// positive raise are the bit patterns [0, bits(raise)), and the finite
-// scores over a non-negative raise are (bits(raise), bits(+Inf)). Scores
-// outside the range (negative scores, other thresholds) are left to the
-// exact test; span 0 leaves every score to it.
-func quietRange(raise float64, rul bool) (base, span uint32) {
-	if raise == 0 {
-		raise = 0 // -0 as +0: its bits are a negative's
-	}
-	switch {
-	case !rul && raise > 0:
-		return 0, math.Float32bits(roundUp32(raise))
-	case rul && raise >= 0 && !math.IsInf(raise, 1):
-		lo := math.Float32bits(roundDown32(raise))
-		return lo + 1, math.Float32bits(float32(math.Inf(1))) - lo - 1
-	}
-	return 0, 0
-}
-
-// roundUp32 returns the least float32 f with float64(f) >= x: for every
-// float32 v, v < roundUp32(x) exactly when float64(v) < x.
-func roundUp32(x float64) float32 {
-	f := float32(x)
-	if float64(f) < x {
-		f = math.Nextafter32(f, float32(math.Inf(1)))
-	}
-	return f
-}
-
-// roundDown32 returns the greatest float32 f with float64(f) <= x: for
-// every float32 v, v > roundDown32(x) exactly when float64(v) > x.
-func roundDown32(x float64) float32 {
-	f := float32(x)
-	if float64(f) > x {
-		f = math.Nextafter32(f, float32(math.Inf(-1)))
-	}
-	return f
-}
-
-// setLoud adds d to e.loud (loud: its alert is raised or a crossing is
-// pending) or removes it, and counts it in e.loudBy under its slot. Run's
-// goroutine only.
-func (e *Engine) setLoud(d *device, loud bool) {
-	bit := d.slot & 63
-	if loud {
-		e.loud = append(e.loud, d)
-		d.loudAt = len(e.loud)
-		e.loudBy[d.slot]++
-		if e.loudBits[bit]++; e.loudBits[bit] == 1 {
-			e.loudMask |= 1 << bit
-			e.loudTab[bit] = 1
-		}
-		return
-	}
-	e.loudBy[d.slot]--
-	if e.loudBits[bit]--; e.loudBits[bit] == 0 {
-		e.loudMask &^= 1 << bit
-		e.loudTab[bit] = 0
-	}
-	i := d.loudAt - 1
-	last := e.loud[len(e.loud)-1]
-	e.loud[i], last.loudAt = last, i+1
-	e.loud[len(e.loud)-1] = nil
-	e.loud = e.loud[:len(e.loud)-1]
-	d.loudAt = 0
-}
-
-// pruneLoud drops devices evicted since before the previous prune from
-// e.loud, and their alert state with them (eviction loses a device's alert
-// state; rows of it still queued start afresh): keeping them would send
-// every row of the device that reuses the slot down alertsFor's slow path
-// for good. Run calls it every second.
-func (e *Engine) pruneLoud() {
-	for i := 0; i < len(e.loud); {
-		d := e.loud[i]
-		d.mu.Lock()
-		evicted := d.evicted
-		d.mu.Unlock()
-		if evicted && d.loudGone {
-			// Its alert state is dropped, as eviction promises: a row of it
-			// still queued then starts from a fresh state, which is what
-			// the screening in alertsFor assumes for a device not loud.
-			d.alert = alertState{}
-			e.setLoud(d, false) // moves the last device to i
+// alertsFor steps every row of rows (computed for m) with a finite output
+// (k outputs per row in o) through the alert rule in force, in order,
+// appends the resulting events to b.Alerts, and returns how many rows have
+// a non-finite output (they get no prediction and change no state).
+func (e *Engine) alertsFor(b *Batch, m *model, rows []row, o []float32, k int) (bad int) {
+	rule := ruleFor(m, e.thresholds.Load())
+	for i := range rows {
+		ro := o[i*k : (i+1)*k]
+		if !finite(ro) {
+			bad++
 			continue
 		}
-		d.loudGone = evicted
-		i++
+		r := &rows[i]
+		score := float64(ro[0])
+		state, threshold, flipped := rule.step(&r.dev.alert, score, r.end)
+		if flipped {
+			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,
+				State: state, Score: score, Threshold: threshold, Time: r.end})
+			e.met.alerts.WithLabelValues(state).Inc()
+		}
 	}
+	return bad
 }

@@ -108,14 +108,15 @@ func TestThresholdOverrideMustFitModel(t *testing.T) {
 func TestAlertPendingSurvivesClockGoingBack(t *testing.T) {
 	th := Thresholds{Raise: 0.8, Clear: 0.5, MinDuration: features.Duration(30 * time.Second)}
 	var a alertState
+	rule := alertRule{th: th}
 	at := func(s int) time.Time { return t0().Add(time.Duration(s) * time.Second) }
-	if _, _, flipped := a.step(&th, false, 0.9, at(1000)); flipped {
+	if _, _, flipped := rule.step(&a, 0.9, at(1000)); flipped {
 		t.Fatal("raised at once")
 	}
-	if _, _, flipped := a.step(&th, false, 0.9, at(10)); flipped { // clock set back
+	if _, _, flipped := rule.step(&a, 0.9, at(10)); flipped { // clock set back
 		t.Fatal("raised at the step back")
 	}
-	if state, _, flipped := a.step(&th, false, 0.9, at(40)); !flipped || state != AlertRaised {
+	if state, _, flipped := rule.step(&a, 0.9, at(40)); !flipped || state != AlertRaised {
 		t.Fatalf("not raised 30 s after the step back (state %q)", state)
 	}
 }

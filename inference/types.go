@@ -48,10 +48,9 @@ type AlertEvent struct {
 	Time                        time.Time // window end of the prediction that changed the state
 }
 
-// FeatureHash returns the lineage hash of a feature vector: the first 16
-// hex characters of the sha256 of its float32 little-endian bytes.
-func FeatureHash(v []float32) string { return featureHash(v, nil) }
-
+// featureHash returns the lineage hash of a feature vector (Prediction.
+// FeatureHash): the first 16 hex characters of the sha256 of its float32
+// little-endian bytes. scratch (may be nil) is reused for the bytes.
 func featureHash(v []float32, scratch []byte) string {
 	b := scratch[:0]
 	for _, f := range v {
