@@ -67,6 +67,10 @@ type InferenceConfig struct {
 	// statistics is reported as an inference.drift event. Default 1h;
 	// negative disables the events (the drift metrics stay).
 	DriftInterval time.Duration `yaml:"drift_interval"`
+	// Scoring selects how batches reach ONNX Runtime: "fast" (default)
+	// scores a batch where its feature vectors were computed when it can;
+	// "reference" always copies them into the input tensor. Same results.
+	Scoring string `yaml:"scoring"`
 }
 
 // ThresholdsConfig is an alert threshold override.
@@ -124,6 +128,8 @@ func (c *InferenceConfig) validate() error {
 		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
 	case c.MaxStagingBytes < 0:
 		return fmt.Errorf("inference.max_staging_bytes: must be >= 0, got %d", c.MaxStagingBytes)
+	case c.Scoring != "" && c.Scoring != inference.ScoringFast && c.Scoring != inference.ScoringReference:
+		return fmt.Errorf("inference.scoring: must be %s or %s, got %q", inference.ScoringFast, inference.ScoringReference, c.Scoring)
 	}
 	if c.ModelName != "" {
 		if err := bridge.ValidateModelName("name", c.ModelName); err != nil {

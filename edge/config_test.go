@@ -38,6 +38,7 @@ func TestBadConfigs(t *testing.T) {
 		"buffer-stream.bad.yaml":    `buffer.streams: unknown stream "metrics"`,
 		"buffer-caps.bad.yaml":      "must sum to less than buffer.max_bytes=1048576",
 		"pubkey.bad.yaml":           "inference.public_keys[0]: not base64",
+		"scoring.bad.yaml":          `inference.scoring: must be fast or reference, got "fastest"`,
 		"compression.bad.yaml":      "brotli",
 		"stuck.bad.yaml":            "validation.stuck_after: must be 0 (off) or at least 2",
 		"duration.bad.yaml":         "soon",

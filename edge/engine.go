@@ -66,6 +66,7 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 		ClockResetAfter: cfg.Inference.ClockResetAfter,
 		DriftInterval:   cfg.Inference.DriftInterval,
 		OnDrift:         onDrift,
+		Scoring:         cfg.Inference.Scoring,
 	}
 	if ecfg.PublicKeys, err = cfg.Inference.publicKeys(); err != nil {
 		return nil, err
