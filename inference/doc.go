@@ -39,13 +39,26 @@
 //     with spinning disabled (SessionConfig). Input/output tensors are
 //     allocated once per model (bucketed by batch size, see session.go).
 //     Observe computes feature vectors into reused per-model slabs of one
-//     batch each, in queue order, and a batch that is a slab's first rows
-//     is scored where it lies, through a tensor over the slab (feats.go);
-//     other batches are copied into the model's input tensor.
-//     Scoring allocates nothing per batch: Run hands emit a Batch, a view
-//     of the scored rows and of a reused output buffer that is valid only
-//     during the call (batch.go). Consumers read it in place or copy
-//     (Batch.AppendPredictions).
+//     batch each, in queue order (feats.go). Scoring allocates nothing per
+//     batch: Run hands emit a Batch, a view of the scored rows and of a
+//     reused output buffer that is valid only during the call (batch.go).
+//     Consumers read it in place or copy (Batch.AppendPredictions).
+//   - Alerts follow one rule, alertRule (alerts.go): every row with finite
+//     outputs is stepped through it, in queue order, on either scoring
+//     path.
+//
+// # Scoring paths
+//
+// EngineConfig.Scoring selects how a batch reaches ONNX Runtime. The
+// reference path copies the batch's feature vectors into the model's input
+// tensor. The fast path (the default) reads a batch where Observe computed
+// it, through a tensor over its feature slab, when the batch is a slab's
+// first rows in order and nothing past them is being written; otherwise it
+// copies too. Its invariant is written on inPlace (fastpath.go), which
+// holds all of it. The paths differ in nothing else: outputs, the alert
+// rule, metrics and emit are the same code, and a randomised test runs
+// both against the same reference for every kind of alert rule. Cost
+// beyond ONNX Runtime's own Run: docs/bench/inference.md.
 //
 // # Blocking and concurrency
 //
@@ -53,8 +66,9 @@
 // for concurrent use. Observe blocks only while the row queue is full
 // (backpressure, counted in edgepm_inference_queue_waits_total); it holds
 // the model's slab lock while it copies a row in and offers it to the queue,
-// so concurrent Observe calls for one model queue their rows one at a time. Load blocks for the validation and warm-up (milliseconds
-// for small models). Run is the single scoring goroutine; emit and OnDrift
+// so concurrent Observe calls for one model queue their rows one at a time.
+// Load blocks for the validation and warm-up (milliseconds for small
+// models). Run is the single scoring goroutine; emit and OnDrift
 // are called from it and should return quickly; Run also sweeps idle
 // devices. Close waits for Run to drain.
 //
