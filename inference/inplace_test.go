@@ -144,7 +144,7 @@ func TestDisorderedSlabs(t *testing.T) {
 	}
 	checkScores(t, c, g, want)
 	if n := testutil.ToFloat64(e.met.queueWaits); n == 0 {
-		t.Error("no row waited for the queue: the test did not exercise disordered slabs")
+		t.Error("no row waited for the queue: the test did not exercise rows queued out of slab order")
 	}
 	t.Logf("groups in place %d, copied %d", e.fast.groups[1], e.fast.groups[0])
 	arenaIdle(t, m)
