@@ -9,10 +9,8 @@ import "time"
 // A Batch is a view of buffers the engine reuses for the next batch: the
 // Batch, its Alerts and every slice its methods return (Outputs, Features)
 // are valid only until emit returns. Read what you need inside emit (the
-// accessors do not allocate), or copy: Prediction(i) copies one row's
-// scalars but its Outputs and Features still alias the batch;
-// AppendPredictions makes deep copies that may be kept. Not safe for
-// concurrent use.
+// accessors do not allocate), or copy: AppendPredictions makes deep
+// copies that may be kept. Not safe for concurrent use.
 type Batch struct {
 	// Alerts are the alert state changes of this batch, in row order.
 	Alerts []AlertEvent
@@ -122,10 +120,10 @@ func (b *Batch) Features(i int) []float32 {
 	return b.rows[i].feat
 }
 
-// Prediction returns prediction i as a value. Its Outputs and Features
+// prediction returns prediction i as a value. Its Outputs and Features
 // alias the batch: copy them to keep them past emit (or use
 // AppendPredictions).
-func (b *Batch) Prediction(i int) Prediction {
+func (b *Batch) prediction(i int) Prediction {
 	if b.preds != nil {
 		return b.preds[i]
 	}
@@ -144,7 +142,7 @@ func (b *Batch) AppendPredictions(dst []Prediction) []Prediction {
 	}
 	backing := make([]float32, 0, floats)
 	for i := range n {
-		p := b.Prediction(i)
+		p := b.prediction(i)
 		at := len(backing)
 		backing = append(backing, p.Outputs...)
 		p.Outputs = backing[at:len(backing):len(backing)]

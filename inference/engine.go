@@ -147,16 +147,6 @@ func (e *Engine) Active() (name, version string, ok bool) {
 	return m.man.Name, m.man.Version, true
 }
 
-// ActiveManifest returns a copy of the active model's manifest, or nil.
-func (e *Engine) ActiveManifest() *Manifest {
-	m := e.cur.Load()
-	if m == nil {
-		return nil
-	}
-	c := *m.man
-	return &c
-}
-
 // Close stops the engine: Observe and Load return ErrClosed, a running Run
 // scores the rows already queued, emits them and returns, and then the
 // active model's session is destroyed. Idempotent; safe for concurrent use.

@@ -70,7 +70,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		runDone <- e.Run(ctx, func(b *Batch) {
 			mu.Lock()
 			for i := range b.Len() {
-				x := b.Prediction(i)
+				x := b.prediction(i)
 				if x.ModelVersion != "a" && x.ModelVersion != "b" {
 					t.Errorf("prediction from %s:%s", x.Model, x.ModelVersion)
 				}
