@@ -3,6 +3,7 @@ package features
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Plan computes a feature vector from a Window in the order of its specs.
@@ -74,9 +75,21 @@ func (p *Plan) Channels() []string { return append([]string(nil), p.channels...)
 // WaveChannels returns the waveform channels the plan reads.
 func (p *Plan) WaveChannels() []string { return append([]string(nil), p.waves...) }
 
-// NewWindow returns an empty window with cfg over the plan's channels.
+// NewWindow returns an empty window with cfg over the plan's channels
+// (the windows of one plan share its channel lists).
 func (p *Plan) NewWindow(cfg WindowConfig) (*Window, error) {
-	return NewWindow(cfg, p.channels, p.waves)
+	return newWindow(cfg, p.channels, p.waves)
+}
+
+// Rebuild is w.Rebuild for this plan's channels (see Window.Rebuild); the
+// new window shares the plan's channel lists.
+func (p *Plan) Rebuild(w *Window, cfg WindowConfig) (*Window, error) {
+	nw, err := newWindow(cfg, p.channels, p.waves)
+	if err != nil {
+		return nil, err
+	}
+	w.copyInto(nw)
+	return nw, nil
 }
 
 // Fits reports whether w was built for this plan's channels and cfg.
@@ -92,19 +105,18 @@ func (p *Plan) Fits(w *Window, cfg WindowConfig) bool {
 // finite. w must have been built for this plan (Fits). Compute does not
 // allocate except for band energies (FFT buffers).
 func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
-	n := w.end - w.start
-	newest := w.times[w.end-1]
-	ts := w.tsec[:n]
+	w.linearize()
+	sc := getScratch(w.n, len(w.channels))
+	defer scratchPool.Put(sc)
+	newest := w.times[w.n-1]
+	ts := sc.tsec
 	for i := range ts {
-		ts[i] = float64(w.times[w.start+i]-newest) / 1e9
-	}
-	for i := range w.summed {
-		w.summed[i] = false
+		ts[i] = float64(w.times[i]-newest) / 1e9
 	}
 	for i, st := range p.steps {
 		// Checked after the float32 conversion, which turns values beyond
 		// ±MaxFloat32 into ±Inf.
-		v := float32(p.value(w, st, ts))
+		v := float32(p.value(w, st, sc))
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			v = p.fill[i]
 			imputed++
@@ -114,16 +126,42 @@ func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
 	return imputed
 }
 
-func (p *Plan) value(w *Window, st step, ts []float64) float64 {
+func (p *Plan) value(w *Window, st step, sc *scratch) float64 {
 	switch st.stat {
 	case BandEnergy:
 		return BandPower(w.latest[st.ch], st.lo, st.hi)
 	case EWMA:
-		return EWMAOf(w.vals[st.ch][w.start:w.end], st.alpha)
+		return EWMAOf(w.channel(st.ch), st.alpha)
 	}
-	if !w.summed[st.ch] {
-		w.sums[st.ch] = Summarize(ts, w.vals[st.ch][w.start:w.end])
-		w.summed[st.ch] = true
+	if !sc.summed[st.ch] {
+		sc.sums[st.ch] = Summarize(sc.tsec, w.channel(st.ch))
+		sc.summed[st.ch] = true
 	}
-	return w.sums[st.ch].Value(st.stat)
+	return sc.sums[st.ch].Value(st.stat)
+}
+
+// scratch is Compute's working memory: sample times in seconds and the
+// per-channel summaries of one call. It is pooled rather than kept in each
+// window, which would cost every device its size.
+type scratch struct {
+	tsec   []float64
+	sums   []Summary
+	summed []bool
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// getScratch returns a pooled scratch for n samples of channels channels,
+// with no channel summarised yet.
+func getScratch(n, channels int) *scratch {
+	sc := scratchPool.Get().(*scratch)
+	if cap(sc.tsec) < n {
+		sc.tsec = make([]float64, n)
+	}
+	if cap(sc.sums) < channels {
+		sc.sums, sc.summed = make([]Summary, channels), make([]bool, channels)
+	}
+	sc.tsec, sc.sums, sc.summed = sc.tsec[:n], sc.sums[:channels], sc.summed[:channels]
+	clear(sc.summed)
+	return sc
 }

@@ -269,3 +269,44 @@ func TestCountWindowMinSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestRingMatchesFreshWindow: a window that has wrapped its ring many
+// times (computed at every hop, and not) gives the same features as a new
+// window fed only the samples it holds, for order-dependent statistics
+// (last, ewma, slope) too, in count and duration windows.
+func TestRingMatchesFreshWindow(t *testing.T) {
+	specs := []Spec{{Sensor: "a", Stat: Last}, {Sensor: "a", Stat: EWMA}, {Sensor: "a", Stat: Slope},
+		{Sensor: "b", Stat: Mean}, {Sensor: "b", Stat: Count}, {Sensor: "a", Stat: Min}}
+	p, err := NewPlan(specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []WindowConfig{{Size: 7, Hop: 3}, {Kind: KindDuration, Duration: Duration(5 * time.Second), Size: 8, MinSamples: 2}} {
+		w, _ := p.NewWindow(cfg)
+		for i := 0; i < 50; i++ {
+			v := map[string]float64{"a": float64(i*i%13) + 0.5}
+			if i%4 != 0 {
+				v["b"] = float64(i)
+			}
+			if !push(t, w, i, v).Ready {
+				continue
+			}
+			fresh, _ := p.NewWindow(WindowConfig{Kind: KindCount, Size: w.Len(), MinSamples: 1})
+			for j := i - w.Len() + 1; j <= i; j++ {
+				fv := map[string]float64{"a": float64(j*j%13) + 0.5}
+				if j%4 != 0 {
+					fv["b"] = float64(j)
+				}
+				push(t, fresh, j, fv)
+			}
+			got, want := make([]float32, len(specs)), make([]float32, len(specs))
+			p.Compute(w, got)
+			p.Compute(fresh, want)
+			for k := range got {
+				if got[k] != want[k] && !(math.IsNaN(float64(got[k])) && math.IsNaN(float64(want[k]))) {
+					t.Fatalf("%+v at %d: feature %s = %v, fresh window %v", cfg, i, specs[k], got[k], want[k])
+				}
+			}
+		}
+	}
+}
