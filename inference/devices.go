@@ -35,11 +35,16 @@ type lruEntry struct {
 // device returns name's state, creating it (and evicting at the bound) if
 // needed, and records now as its last-seen time.
 func (e *Engine) device(name string, now int64) *device {
+	return e.deviceFor(&Reading{Device: name}, now)
+}
+
+// deviceFor is device for r's device; a device it creates keeps r.Fields.
+func (e *Engine) deviceFor(r *Reading, now int64) *device {
 	e.devMu.RLock()
-	d := e.devices[name]
+	d := e.devices[r.Device]
 	e.devMu.RUnlock()
 	if d == nil {
-		d = e.addDevice(name, now)
+		d = e.addDevice(r.Device, r.Fields, now)
 	}
 	if now-d.seen.Load() >= seenResolution { // skip the atomic store for bursts
 		d.seen.Store(now)
@@ -51,7 +56,7 @@ func (e *Engine) device(name string, now int64) *device {
 // order among devices seen within it of each other is arbitrary.
 const seenResolution = int64(time.Millisecond)
 
-func (e *Engine) addDevice(name string, now int64) *device {
+func (e *Engine) addDevice(name string, fields map[string]string, now int64) *device {
 	e.devMu.Lock()
 	defer e.devMu.Unlock()
 	if d := e.devices[name]; d != nil {
@@ -60,7 +65,7 @@ func (e *Engine) addDevice(name string, now int64) *device {
 	for len(e.devices) >= e.cfg.MaxDevices {
 		e.evictLRU()
 	}
-	d := &device{name: name, slot: int32(len(e.devices))}
+	d := &device{name: name, fields: fields, slot: int32(len(e.devices))}
 	if n := len(e.freeSlots); n > 0 {
 		d.slot = e.freeSlots[n-1]
 		e.freeSlots = e.freeSlots[:n-1]
@@ -130,7 +135,7 @@ func (e *Engine) evict(d *device, reason string) {
 	if m := e.cur.Load(); m != nil && d.drift.m == m {
 		e.evictedDrift.merge(&d.drift)
 	}
-	d.win, d.winModel, d.drift, d.hash, d.feat = nil, nil, driftAcc{}, nil, nil
+	d.win, d.winModel, d.drift = nil, nil, driftAcc{}
 	d.mu.Unlock()
 	e.met.evicted.WithLabelValues(reason).Inc()
 }

@@ -44,13 +44,19 @@ type FeatureDrift struct {
 type driftAcc struct {
 	m          *model
 	n          int64
-	sum, sumSq []float64
+	sum, sumSq []float64 // halves of one allocation (one per device)
+}
+
+// reset restarts a for m's f features.
+func (a *driftAcc) reset(m *model, f int) {
+	s := make([]float64, 2*f)
+	*a = driftAcc{m: m, sum: s[:f:f], sumSq: s[f:]}
 }
 
 // merge adds b's sums to a (restarting a if it holds another model's).
 func (a *driftAcc) merge(b *driftAcc) {
 	if a.m != b.m {
-		*a = driftAcc{m: b.m, sum: make([]float64, len(b.sum)), sumSq: make([]float64, len(b.sum))}
+		a.reset(b.m, len(b.sum))
 	}
 	a.n += b.n
 	for i := range b.sum {
@@ -61,7 +67,7 @@ func (a *driftAcc) merge(b *driftAcc) {
 
 func (a *driftAcc) add(m *model, v []float32) {
 	if a.m != m {
-		*a = driftAcc{m: m, sum: make([]float64, len(v)), sumSq: make([]float64, len(v))}
+		a.reset(m, len(v))
 	}
 	a.n++
 	for i, f := range v {

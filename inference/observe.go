@@ -10,19 +10,20 @@ import (
 	"github.com/edgepm/edgepm/inference/features"
 )
 
-// device is the per-device state. win, winModel, hash, drift and evicted
-// are guarded by mu (Observe); alert is touched only by Run's goroutine;
-// seen is the engine clock (UnixNano) of its last Observe (devices.go).
+// device is the per-device state. win, winModel, drift and evicted are
+// guarded by mu (Observe); alert is touched only by Run's goroutine; seen
+// is the engine clock (UnixNano) of its last Observe (devices.go); name and
+// fields never change. Its size is what every tracked device costs beyond
+// its window: keep scratch out of it (see rowScratch).
 type device struct {
 	name     string
-	slot     int32 // in [0, MaxDevices): unique among tracked devices, reused after eviction
+	fields   map[string]string // Reading.Fields of the reading that created it; read-only
+	slot     int32             // in [0, MaxDevices): unique among tracked devices, reused after eviction
 	seen     atomic.Int64
 	mu       sync.Mutex
 	evicted  bool // removed from Engine.devices; Observe looks the name up again
 	win      *features.Window
 	winModel *model
-	hash     []byte
-	feat     []float32 // the last feature vector computed (window)
 	drift    driftAcc
 	alert    alertState
 	farBack  int // (mu) consecutive readings older than the window by more than ClockResetAfter
@@ -83,9 +84,9 @@ func (e *Engine) Observe(ctx context.Context, r Reading) error {
 		return nil
 	}
 	now := e.cfg.Now()
-	rw, ok, evicted := e.window(m, e.device(r.Device, now.UnixNano()), r, now)
+	rw, ok, evicted := e.window(m, e.deviceFor(&r, now.UnixNano()), r, now)
 	for try := 0; evicted && try < 3; try++ { // lost a race with eviction: use the device's new state
-		rw, ok, evicted = e.window(m, e.device(r.Device, now.UnixNano()), r, now)
+		rw, ok, evicted = e.window(m, e.deviceFor(&r, now.UnixNano()), r, now)
 	}
 	if evicted { // evicted again and again: more new devices at once than MaxDevices
 		e.met.dropped.WithLabelValues("device_evicted").Inc()
@@ -156,20 +157,36 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 		return row{}, false, false
 	}
 	rw := row{m: m, dev: d, end: d.win.End()}
-	if len(d.feat) != m.plan.Len() {
-		d.feat = make([]float32, m.plan.Len())
-	}
-	if n := m.plan.Compute(d.win, d.feat); n > 0 {
+	sc := getRowScratch(m.plan.Len())
+	defer rowScratchPool.Put(sc)
+	if n := m.plan.Compute(d.win, sc.feat); n > 0 {
 		e.met.imputed.Add(float64(n))
 	}
-	if cap(d.hash) < 4*len(d.feat) {
-		d.hash = make([]byte, 0, 4*len(d.feat))
-	}
-	rw.hash = featureHash(d.feat, d.hash)
-	d.drift.add(m, d.feat)
+	rw.hash = featureHash(sc.feat, sc.hash)
+	d.drift.add(m, sc.feat)
 	rw.ready = now
-	rw.queued = e.offer(&rw, d.feat)
+	rw.queued = e.offer(&rw, sc.feat)
 	return rw, true, false
+}
+
+// rowScratch is the memory window uses to compute a row (the vector is
+// copied into the model's feature slab by offer), pooled rather than kept
+// per device.
+type rowScratch struct {
+	feat []float32
+	hash []byte
+}
+
+var rowScratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
+
+// getRowScratch returns a pooled scratch for f features.
+func getRowScratch(f int) *rowScratch {
+	sc := rowScratchPool.Get().(*rowScratch)
+	if cap(sc.feat) < f {
+		sc.feat, sc.hash = make([]float32, f), make([]byte, 0, 4*f)
+	}
+	sc.feat = sc.feat[:f]
+	return sc
 }
 
 // offer puts feat into the next row of rw.m's current feature slab and
@@ -232,7 +249,7 @@ func (e *Engine) fitWindow(m *model, d *device) error {
 	case d.win == nil:
 		d.win, err = m.plan.NewWindow(m.window)
 	case !m.plan.Fits(d.win, m.window):
-		d.win, err = d.win.Rebuild(m.window, m.plan.Channels(), m.plan.WaveChannels())
+		d.win, err = m.plan.Rebuild(d.win, m.window)
 	}
 	if err == nil {
 		d.winModel = m

@@ -303,7 +303,7 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, o []float32, k int) (
 		state, threshold, flipped := rule.step(&r.dev.alert, score, r.end)
 		if flipped {
 			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,
-				State: state, Score: score, Threshold: threshold, Time: r.end})
+				State: state, Score: score, Threshold: threshold, Time: r.end, Fields: r.dev.fields})
 			e.met.alerts.WithLabelValues(state).Inc()
 		}
 	}

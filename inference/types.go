@@ -20,6 +20,12 @@ type Reading struct {
 	Class string
 	// Waveforms holds waveform blocks by channel (for band_energy features).
 	Waveforms map[string]features.Waveform
+	// Fields are the caller's labels of the device (edgepm: the topic
+	// captures such as site and line), not used for scoring: the device's
+	// state keeps those of the reading that created it, read-only, and its
+	// alerts carry them (AlertEvent.Fields). Not copied; must not be
+	// modified after Observe.
+	Fields map[string]string
 }
 
 // Prediction is the model's output for one feature row.
@@ -46,6 +52,9 @@ type AlertEvent struct {
 	State                       string // AlertRaised or AlertCleared
 	Score, Threshold            float64
 	Time                        time.Time // window end of the prediction that changed the state
+	// Fields are Reading.Fields of the reading that created the device's
+	// state (nil when none), shared: do not modify.
+	Fields map[string]string
 }
 
 // featureHash returns the lineage hash of a feature vector (Prediction.
