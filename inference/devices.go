@@ -140,6 +140,23 @@ func (e *Engine) evict(d *device, reason string) {
 	e.met.evicted.WithLabelValues(reason).Inc()
 }
 
+// Forget drops device's state (window, drift sums kept as for any eviction,
+// alert state) as an eviction for reason, counted in
+// edgepm_inference_devices_evicted_total{reason}; reason is "max_devices" or
+// "idle". It is how a registry that bounds the caller's devices (edge's)
+// makes the engine drop the devices it evicts, so that the engine never
+// holds a device the registry does not; the engine's own bound and idle
+// sweep then never fire. Rows of the device already queued are scored
+// normally (their alerts carry the device's fields). Safe for concurrent
+// use; a no-op for an unknown device.
+func (e *Engine) Forget(device, reason string) {
+	e.devMu.Lock()
+	defer e.devMu.Unlock()
+	if d := e.devices[device]; d != nil {
+		e.evict(d, reason)
+	}
+}
+
 // idleSweepEvery is Run's idle-device sweep period (<0: no sweep).
 func (e *Engine) idleSweepEvery() time.Duration {
 	if e.cfg.DeviceIdleTTL < 0 {

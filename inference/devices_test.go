@@ -184,3 +184,62 @@ func TestObserveAfterEvictionRace(t *testing.T) {
 		t.Fatalf("reading not in the new device state")
 	}
 }
+
+// TestForget: Forget drops a device's state as an eviction with the given
+// reason, counted; a later reading starts the device afresh; an unknown
+// device is a no-op.
+func TestForget(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.device("a", 1)
+	e.Forget("a", evictMaxDevices)
+	e.Forget("nobody", evictIdle)
+	if !d.evicted || d.win != nil || len(deviceNames(e)) != 0 {
+		t.Fatalf("evicted %v, window %v, devices %v", d.evicted, d.win, deviceNames(e))
+	}
+	if n := testutil.ToFloat64(e.met.evicted.WithLabelValues(evictMaxDevices)); n != 1 {
+		t.Fatalf("evictions counted %v, want 1", n)
+	}
+	if testutil.ToFloat64(e.met.evicted.WithLabelValues(evictIdle)) != 0 {
+		t.Fatal("forgetting an unknown device was counted")
+	}
+}
+
+// TestAlertCarriesDeviceFields: an alert carries the fields of the reading
+// that created the device's state, even after the device was forgotten
+// while its rows were queued.
+func TestAlertCarriesDeviceFields(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetThresholds(&Thresholds{Raise: 1e-6, Clear: 1e-7}); err != nil { // every score raises
+		t.Fatal(err)
+	}
+	fields := map[string]string{"site": "berlin", "line": "3"}
+	for i := range 12 {
+		r := reading("a", i)
+		r.Fields = fields
+		if i > 0 {
+			r.Fields = map[string]string{"site": "later"} // the first reading's fields stay
+		}
+		if err := e.Observe(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Forget("a", evictIdle)
+	c := startRun(t, e)
+	waitFor(t, "an alert", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.alerts) > 0 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if al := c.alerts[0]; al.Device != "a" || al.State != AlertRaised || al.Fields["site"] != "berlin" || al.Fields["line"] != "3" {
+		t.Fatalf("alert %+v, want device a raised with site berlin, line 3", al)
+	}
+}
