@@ -44,12 +44,16 @@ type EngineConfig struct {
 	DriftInterval time.Duration
 	// OnDrift receives drift reports from Run's goroutine; nil = metrics only.
 	OnDrift func(DriftReport)
-	// MaxDevices bounds the devices whose state (feature window, drift sums,
-	// alert state) the engine keeps (default 10,000). A reading from a new
-	// device at the bound evicts the least recently seen device (by the
-	// engine clock, Now) rather than being refused: that device's window,
-	// drift sums and alert state are lost, and it starts afresh if it comes
-	// back. Evictions are counted in edgepm_inference_devices_evicted_total.
+	// MaxDevices bounds the devices whose state (feature window, alert
+	// state) the engine keeps (default 10,000). A reading from a new device
+	// at the bound evicts the least recently seen device (by the engine
+	// clock, Now) rather than being refused: that device's window and alert
+	// state are lost (its rows stay in the drift statistics), and it starts
+	// afresh if it comes back. Evictions are counted in
+	// edgepm_inference_devices_evicted_total. A caller that bounds its
+	// devices itself (edgepm's device table) sets the same bound, disables
+	// the idle sweep and calls Forget for the devices it evicts, so that
+	// only its bound fires (see Forget).
 	MaxDevices int
 	// DeviceIdleTTL evicts a device not seen for this long (default 24h;
 	// <0 disables). Idleness is measured with the engine clock (Now) at

@@ -125,23 +125,20 @@ func (e *Engine) evictIdle(now time.Time) {
 
 // evict forgets d. devMu must be held. A concurrent Observe that already
 // holds d sees d.evicted and looks the device up again; rows of d still
-// queued are scored normally. d's drift sums for the active model are kept
-// in e.evictedDrift so the drift report does not lose them.
+// queued are scored normally. Its rows stay in the drift sums (they are the
+// model's, not the device's).
 func (e *Engine) evict(d *device, reason string) {
 	delete(e.devices, d.name)
 	e.freeSlots = append(e.freeSlots, d.slot)
 	d.mu.Lock()
 	d.evicted = true
-	if m := e.cur.Load(); m != nil && d.drift.m == m {
-		e.evictedDrift.merge(&d.drift)
-	}
-	d.win, d.winModel, d.drift = nil, nil, driftAcc{}
+	d.win, d.winModel = nil, nil
 	d.mu.Unlock()
 	e.met.evicted.WithLabelValues(reason).Inc()
 }
 
-// Forget drops device's state (window, drift sums kept as for any eviction,
-// alert state) as an eviction for reason, counted in
+// Forget drops device's state (window, alert state) as an eviction for
+// reason, counted in
 // edgepm_inference_devices_evicted_total{reason}; reason is "max_devices" or
 // "idle". It is how a registry that bounds the caller's devices (edge's)
 // makes the engine drop the devices it evicts, so that the engine never

@@ -34,7 +34,12 @@
 //     (default 10,000); at the bound a new device evicts the least recently
 //     seen one, and devices idle for DeviceIdleTTL (default 24h, engine
 //     clock) are evicted by Run. An evicted device's window and alert state
-//     are lost (counted in edgepm_inference_devices_evicted_total).
+//     are lost (counted in edgepm_inference_devices_evicted_total). A caller
+//     with its own device registry calls Forget for the devices it evicts
+//     instead (edgepm does: one bound for all its per-device state).
+//     A tracked device costs its window's samples plus about 0.7 KB
+//     (window header and times, device state, map entry); Observe's scratch
+//     is pooled and the drift sums are per model, not per device.
 //   - ONNX Runtime sessions default to one intra-op and one inter-op thread
 //     with spinning disabled (SessionConfig). Input/output tensors are
 //     allocated once per model (bucketed by batch size, see session.go).

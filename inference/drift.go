@@ -2,6 +2,7 @@ package inference
 
 import (
 	"math"
+	"sync"
 	"time"
 )
 
@@ -38,43 +39,57 @@ type FeatureDrift struct {
 	StdRatio float64 `json:"std_ratio"`
 }
 
-// driftAcc accumulates one device's feature sums for one model (guarded by
-// the device's mutex). Accumulating per device keeps the cost on the
-// Observe side, off the scoring path and without a shared lock.
-type driftAcc struct {
-	m          *model
+// driftSums accumulates the feature sums of the rows computed for one
+// model (model.drift). A row is added to the shard of its device's slot,
+// under that shard's lock: the sums cost nothing per device (a gateway may
+// track 100,000), rows of evicted devices stay counted, and Observes of
+// different devices rarely contend. The report adds the shards up.
+type driftSums struct {
+	shards [driftShards]driftShard
+}
+
+// driftShards is the number of shards of driftSums.
+const driftShards = 16
+
+type driftShard struct {
+	mu         sync.Mutex
 	n          int64
-	sum, sumSq []float64 // halves of one allocation (one per device)
+	sum, sumSq []float64
 }
 
-// reset restarts a for m's f features.
-func (a *driftAcc) reset(m *model, f int) {
-	s := make([]float64, 2*f)
-	*a = driftAcc{m: m, sum: s[:f:f], sumSq: s[f:]}
-}
-
-// merge adds b's sums to a (restarting a if it holds another model's).
-func (a *driftAcc) merge(b *driftAcc) {
-	if a.m != b.m {
-		a.reset(b.m, len(b.sum))
+// add adds one row's feature vector for the device in slot.
+func (s *driftSums) add(slot int32, v []float32) {
+	sh := &s.shards[uint32(slot)%driftShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.sum) != len(v) {
+		all := make([]float64, 2*len(v))
+		sh.sum, sh.sumSq = all[:len(v):len(v)], all[len(v):]
 	}
-	a.n += b.n
-	for i := range b.sum {
-		a.sum[i] += b.sum[i]
-		a.sumSq[i] += b.sumSq[i]
-	}
-}
-
-func (a *driftAcc) add(m *model, v []float32) {
-	if a.m != m {
-		a.reset(m, len(v))
-	}
-	a.n++
+	sh.n++
 	for i, f := range v {
 		x := float64(f)
-		a.sum[i] += x
-		a.sumSq[i] += x * x
+		sh.sum[i] += x
+		sh.sumSq[i] += x * x
 	}
+}
+
+// total returns the rows added and their sums per feature (f features).
+func (s *driftSums) total(f int) (n int64, sum, sumSq []float64) {
+	sum, sumSq = make([]float64, f), make([]float64, f)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		if len(sh.sum) == f {
+			n += sh.n
+			for j := range sum {
+				sum[j] += sh.sum[j]
+				sumSq[j] += sh.sumSq[j]
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n, sum, sumSq
 }
 
 type ticker struct {
@@ -105,26 +120,7 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 	if m == nil {
 		return DriftReport{}, false
 	}
-	f := len(m.man.Features)
-	var n int64
-	sum, sumSq := make([]float64, f), make([]float64, f)
-	add := func(a *driftAcc) {
-		if a.m == m {
-			n += a.n
-			for i := range sum {
-				sum[i] += a.sum[i]
-				sumSq[i] += a.sumSq[i]
-			}
-		}
-	}
-	e.devMu.RLock()
-	add(&e.evictedDrift)
-	for _, d := range e.devices {
-		d.mu.Lock()
-		add(&d.drift)
-		d.mu.Unlock()
-	}
-	e.devMu.RUnlock()
+	n, sum, sumSq := m.drift.total(len(m.man.Features))
 	if n == 0 {
 		return DriftReport{}, false
 	}

@@ -22,11 +22,10 @@ type Engine struct {
 	cur    atomic.Pointer[model]
 	loadMu sync.Mutex // serialises Load
 
-	devMu        sync.RWMutex
-	devices      map[string]*device
-	lru          []lruEntry // eviction order snapshot (devices.go); guarded by devMu
-	evictedDrift driftAcc   // drift sums of evicted devices; guarded by devMu
-	freeSlots    []int32    // device slots of evicted devices; guarded by devMu
+	devMu     sync.RWMutex
+	devices   map[string]*device
+	lru       []lruEntry // eviction order snapshot (devices.go); guarded by devMu
+	freeSlots []int32    // device slots of evicted devices; guarded by devMu
 
 	thresholds atomic.Pointer[Thresholds] // SetThresholds override; nil = the manifest's
 

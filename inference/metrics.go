@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		freed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sessions_released_total",
 			Help: "ONNX Runtime sessions destroyed after a swap or close."}),
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "devices_evicted_total",
-			Help: "Devices whose state (window, drift sums, alert state) was dropped, by reason (max_devices, idle)."}, []string{"reason"}),
+			Help: "Devices whose state (window, alert state) was dropped, by reason (max_devices, idle)."}, []string{"reason"}),
 		clockResets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "clock_resets_total",
 			Help: "Device windows restarted because a reading was older than the window by more than clock_reset_after (the device clock was set back)."}),
 		badOutputs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_outputs_total",

@@ -17,6 +17,7 @@ type model struct {
 	sc     *scorer
 	loaded time.Time
 	feats  featArena // the rows' feature vectors
+	drift  driftSums // the rows' feature sums (Observe side)
 
 	// refs counts references (queued rows and Observe calls in progress),
 	// plus retiredBit once the model is replaced: the model is freed by

@@ -10,7 +10,7 @@ import (
 	"github.com/edgepm/edgepm/inference/features"
 )
 
-// device is the per-device state. win, winModel, drift and evicted are
+// device is the per-device state. win, winModel and evicted are
 // guarded by mu (Observe); alert is touched only by Run's goroutine; seen
 // is the engine clock (UnixNano) of its last Observe (devices.go); name and
 // fields never change. Its size is what every tracked device costs beyond
@@ -24,7 +24,6 @@ type device struct {
 	evicted  bool // removed from Engine.devices; Observe looks the name up again
 	win      *features.Window
 	winModel *model
-	drift    driftAcc
 	alert    alertState
 	farBack  int // (mu) consecutive readings older than the window by more than ClockResetAfter
 }
@@ -163,7 +162,7 @@ func (e *Engine) window(m *model, d *device, r Reading, now time.Time) (_ row, o
 		e.met.imputed.Add(float64(n))
 	}
 	rw.hash = featureHash(sc.feat, sc.hash)
-	d.drift.add(m, sc.feat)
+	m.drift.add(d.slot, sc.feat)
 	rw.ready = now
 	rw.queued = e.offer(&rw, sc.feat)
 	return rw, true, false
