@@ -21,6 +21,7 @@ import (
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/devices"
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
@@ -64,7 +65,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: newNotifier(), started: time.Now(),
-		outs: newOutputs(), devices: newDeviceTable(10000)}
+		outs: newOutputs()}
 	a.hardStop, a.stopHard = context.WithCancel(context.Background())
 	if err := a.open(); err != nil {
 		_ = a.closeParts()
@@ -88,6 +89,8 @@ func (a *App) open() (err error) {
 	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
 		return err
 	}
+	a.devices = newDeviceTable(cfg.Inference.MaxDevices, cfg.Inference.DeviceIdleTTL, a.forgetDevice)
+	a.reg.MustRegister(a.devices.collectors()...)
 	if a.watcher, err = a.newWatcher(); err != nil {
 		return err
 	}
@@ -106,6 +109,14 @@ func (a *App) open() (err error) {
 		return err
 	}
 	return nil
+}
+
+// forgetDevice drops an evicted device's state from inference and the
+// stuck-sensor check (the device table's OnEvict; it runs in prepare, on
+// the pipeline's decode goroutine, as ForgetDevice requires).
+func (a *App) forgetDevice(device string, why devices.Reason) {
+	a.engine.Forget(device, string(why))
+	a.pipeline.ForgetDevice(device)
 }
 
 // HTTPAddr is the address of the health/metrics/status server.

@@ -28,6 +28,13 @@
 //     predictions and alerts wait up to a bound and are then dropped and
 //     counted (edgepm_records_dropped_total), so a wedged disk does not stop
 //     scoring or local alerts.
+//   - Per-device state (status, stuck-sensor check, inference windows and
+//     alert state) is bounded by one registry, the device table: at most
+//     inference.max_devices devices, the least recently seen evicted first,
+//     devices idle for inference.device_idle_ttl evicted at the next
+//     reading, every eviction counted in edgepm_devices_evicted_total. A
+//     local alert's topic is built from the fields its device's reading
+//     carried, never from a table that may have evicted the device.
 //
 // # Concurrency
 //

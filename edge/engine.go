@@ -62,7 +62,7 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 		Gateway:         cfg.GatewayID,
 		Session:         inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
 		MaxDevices:      cfg.Inference.MaxDevices,
-		DeviceIdleTTL:   cfg.Inference.DeviceIdleTTL,
+		DeviceIdleTTL:   -1, // the device table evicts idle devices (and makes the engine forget them)
 		ClockResetAfter: cfg.Inference.ClockResetAfter,
 		DriftInterval:   cfg.Inference.DriftInterval,
 		OnDrift:         onDrift,

@@ -87,15 +87,24 @@ func enqueue[T any](ch chan T, v T, d time.Duration, stop <-chan struct{}) bool 
 }
 
 func (a *App) publishAlert(al *inference.AlertEvent) {
-	fields := map[string]string{"device": al.Device, "gateway": a.cfg.GatewayID}
-	for k, v := range a.devices.fields(al.Device) {
-		fields[k] = v
-	}
-	topic := ingest.Expand(a.cfg.MQTT.AlertTopic, fields)
+	topic := ingest.Expand(a.cfg.MQTT.AlertTopic, alertFields(al, a.cfg.GatewayID))
 	if err := a.mqtt.Publish(topic, *a.cfg.MQTT.AlertQoS, a.cfg.MQTT.AlertRetain, mustJSON(a.alertValue(al))); err != nil {
 		a.m.alertPubErrs.Inc()
 		a.log.Warn("local alert not published", "topic", topic, "err", err)
 	}
+}
+
+// alertFields are the fields of an alert's local topic: the topic captures
+// of the reading that started the device's state in inference (carried by
+// the alert itself, so no table that may have evicted the device is
+// consulted), its device and the gateway.
+func alertFields(al *inference.AlertEvent, gateway string) map[string]string {
+	fields := make(map[string]string, len(al.Fields)+2)
+	for k, v := range al.Fields {
+		fields[k] = v
+	}
+	fields["device"], fields["gateway"] = al.Device, gateway
+	return fields
 }
 
 // predictionLoop commits predictions, batching what has queued up, until

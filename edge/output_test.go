@@ -12,7 +12,7 @@ import (
 )
 
 func testOutputApp() *App {
-	return &App{log: slog.New(slog.DiscardHandler), devices: newDeviceTable(10), rates: newRateMeter(),
+	return &App{log: slog.New(slog.DiscardHandler), devices: newDeviceTable(10, -1, nil), rates: newRateMeter(),
 		m: newMetrics(nil, func() float64 { return 0 }, func() float64 { return 0 }), outs: newOutputs()}
 }
 

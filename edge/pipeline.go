@@ -36,7 +36,7 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 		slab = appendReadingValue(slab, a.cfg.GatewayID, r)
 		recs = append(recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: key,
 			Value: slab[at:len(slab):len(slab)], Headers: wire.SchemaHeaders()})
-		a.devices.seen(r.Device, r.Time, r.Fields)
+		a.devices.seen(r.Device, r.Time, r.Received)
 		// Blocks while inference's queue is full: ingest slows, nothing drops.
 		if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
 			a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
@@ -155,7 +155,7 @@ func isPermanent(err error) bool {
 // inferenceReading maps a decoded reading to the engine's input. The device
 // class comes from a {class} topic level when the template has one.
 func inferenceReading(r *ingest.Reading) inference.Reading {
-	ir := inference.Reading{Device: r.Device, Time: r.Time, Values: r.Values, Class: r.Fields["class"]}
+	ir := inference.Reading{Device: r.Device, Time: r.Time, Values: r.Values, Class: r.Fields["class"], Fields: r.Fields}
 	if w := r.Waveform; w != nil {
 		ir.Waveforms = map[string]features.Waveform{w.Channel: {RateHz: w.RateHz, Samples: w.Samples}}
 	}

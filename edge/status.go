@@ -2,9 +2,6 @@ package edge
 
 import (
 	"context"
-	"math"
-	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +9,6 @@ import (
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
-	"github.com/edgepm/edgepm/inference"
 )
 
 // Status is the appliance's state as /api/status and `edgepm status` show it.
@@ -130,115 +126,6 @@ func (a *App) conditions(st Status) []string {
 		}
 	}
 	return c
-}
-
-// deviceTable keeps each device's latest state for the status view, bounded
-// to max devices (further devices are not shown, and counted nowhere else:
-// the table is for people, the data path does not depend on it).
-type deviceTable struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]*deviceState
-}
-
-type deviceState struct {
-	lastSeen time.Time
-	score    float64
-	scored   bool
-	alert    bool
-	fields   map[string]string
-	stuck    []string // sensors stuck now
-}
-
-func newDeviceTable(max int) *deviceTable {
-	return &deviceTable{max: max, m: make(map[string]*deviceState)}
-}
-
-func (t *deviceTable) get(device string) *deviceState {
-	d := t.m[device]
-	if d == nil && len(t.m) < t.max {
-		d = &deviceState{}
-		t.m[device] = d
-	}
-	return d
-}
-
-func (t *deviceTable) seen(device string, ts time.Time, fields map[string]string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	d := t.get(device)
-	if d == nil {
-		return
-	}
-	if ts.After(d.lastSeen) {
-		d.lastSeen = ts
-	}
-	if d.fields == nil {
-		d.fields = fields
-	}
-}
-
-// setStuck records that a device's sensor became stuck or recovered.
-func (t *deviceTable) setStuck(device, sensor string, stuck bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	d := t.get(device)
-	if d == nil {
-		return
-	}
-	d.stuck = slices.DeleteFunc(d.stuck, func(s string) bool { return s == sensor })
-	if stuck {
-		d.stuck = append(d.stuck, sensor)
-		slices.Sort(d.stuck)
-	}
-}
-
-func (t *deviceTable) fields(device string) map[string]string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if d := t.m[device]; d != nil {
-		return d.fields
-	}
-	return nil
-}
-
-// scored records each device's latest score from a scored batch.
-func (t *deviceTable) scored(b *inference.Batch) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for i := range b.Len() {
-		if d, s := t.get(b.Device(i)), b.Score(i); d != nil && !math.IsNaN(s) && !math.IsInf(s, 0) {
-			d.score, d.scored = s, true
-		}
-	}
-}
-
-func (t *deviceTable) alert(al *inference.AlertEvent) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if d := t.get(al.Device); d != nil {
-		d.alert = al.State == "raised"
-	}
-}
-
-func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]DeviceStatus, 0, len(t.m))
-	active := 0
-	for name, d := range t.m {
-		ds := DeviceStatus{Device: name, LastSeen: d.lastSeen, Alert: d.alert, Stuck: slices.Clone(d.stuck)}
-		if d.scored {
-			s := d.score
-			ds.Score = &s
-		}
-		if d.alert {
-			active++
-		}
-		out = append(out, ds)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
-	return out, active
 }
 
 // rateMeter turns counters into per-second rates (exponentially smoothed

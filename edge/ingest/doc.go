@@ -34,8 +34,10 @@
 //     message whose topic fits no subscription goes with the first one and
 //     is reported as ReasonBadTopic, so it is still acknowledged.
 //   - Memory is bounded: the queue by mqtt.max_unacked messages, a batch
-//     by 1024 messages, the decoder's caches of names and topics and the
-//     stuck-sensor check by fixed counts.
+//     by 1024 messages, the decoder's caches of names and topics by fixed
+//     counts, the stuck-sensor check by 256 sensors per device and, in
+//     devices, by the caller's device registry, which drops the devices it
+//     evicts with Pipeline.ForgetDevice.
 //
 // # Caveats
 //

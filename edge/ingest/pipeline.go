@@ -111,6 +111,12 @@ func (p *Pipeline) OldestUnacked() time.Time {
 	return time.Time{}
 }
 
+// ForgetDevice drops the device's stuck-sensor state (its stuck sensors
+// leave StuckSensors without a recovered change): the caller's device
+// registry, which bounds the devices the check keeps, evicted it. It must be
+// called from the Sink (the decode goroutine, which owns that state).
+func (p *Pipeline) ForgetDevice(device string) { p.stuck.forget(device) }
+
 // StuckSensors is the number of sensors stuck now.
 func (p *Pipeline) StuckSensors() int64 { return p.stuck.Stuck() }
 

@@ -6,12 +6,10 @@ import (
 	"time"
 )
 
-// Bounds of the stuck-sensor check: devices beyond maxStuckDevices and
-// sensors of a device beyond maxStuckSensors are not checked.
-const (
-	maxStuckDevices = 10000
-	maxStuckSensors = 256
-)
+// maxStuckSensors bounds the stuck-sensor check: sensors of a device beyond
+// it are not checked. Devices are bounded by the device table, which calls
+// forget for each device it evicts.
+const maxStuckSensors = 256
 
 // stuckTracker detects sensors that report exactly the same value again and
 // again (a frozen transmitter, a wire break read as a constant): once a
@@ -79,6 +77,22 @@ func (t *stuckTracker) configure(after int, ignore []string) []StuckChange {
 	return out
 }
 
+// forget drops device's runs (the device table evicted it). Its stuck
+// sensors leave the count without a recovered event: nothing was seen to
+// recover, the device is no longer tracked.
+func (t *stuckTracker) forget(device string) {
+	d := t.devs[device]
+	if d == nil {
+		return
+	}
+	for _, r := range d.runs {
+		if r.stuck {
+			t.stuck.Add(-1)
+		}
+	}
+	delete(t.devs, device)
+}
+
 // Stuck returns the number of sensors stuck now.
 func (t *stuckTracker) Stuck() int64 { return t.stuck.Load() }
 
@@ -91,9 +105,6 @@ func (t *stuckTracker) observe(device string, ts time.Time, values map[string]fl
 	}
 	d := t.devs[device]
 	if d == nil {
-		if len(t.devs) >= maxStuckDevices {
-			return out
-		}
 		d = &stuckDevice{runs: map[string]*stuckRun{}}
 		t.devs[device] = d
 	}

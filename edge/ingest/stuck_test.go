@@ -44,13 +44,32 @@ func TestStuckTracker(t *testing.T) {
 	}
 }
 
-func TestStuckTrackerBoundsDevices(t *testing.T) {
+// A forgotten device (evicted by the device table, which bounds the
+// check's devices) leaves the check and the stuck count, and starts afresh.
+func TestStuckTrackerForget(t *testing.T) {
 	tr := newStuckTracker()
-	for i := 0; i < maxStuckDevices+100; i++ {
-		tr.observe(fmt.Sprintf("d%d", i), time.Unix(0, 0), map[string]float64{"v": 1}, 2, nil, nil)
+	for i := 0; i < 3; i++ {
+		for _, d := range []string{"d1", "d2"} {
+			tr.observe(d, time.Unix(int64(i), 0), map[string]float64{"v": 1, "w": float64(i)}, 2, nil, nil)
+		}
 	}
-	if len(tr.devs) != maxStuckDevices {
-		t.Fatalf("%d devices tracked, bound %d", len(tr.devs), maxStuckDevices)
+	if tr.Stuck() != 2 {
+		t.Fatalf("%d stuck, want 2", tr.Stuck())
+	}
+	tr.forget("d1")
+	tr.forget("unknown")
+	if tr.Stuck() != 1 || len(tr.devs) != 1 {
+		t.Fatalf("after forget: %d stuck, %d devices", tr.Stuck(), len(tr.devs))
+	}
+	if c := tr.observe("d1", time.Unix(9, 0), map[string]float64{"v": 1}, 2, nil, nil); len(c) != 0 {
+		t.Fatalf("a forgotten device's old run counted: %+v", c)
+	}
+	for i := 0; i < 1000; i++ {
+		tr.observe(fmt.Sprintf("x%d", i), time.Unix(0, 0), map[string]float64{"v": 1}, 2, nil, nil)
+		tr.forget(fmt.Sprintf("x%d", i))
+	}
+	if len(tr.devs) != 2 {
+		t.Fatalf("%d devices held after forgetting the rest", len(tr.devs))
 	}
 }
 

@@ -1,0 +1,149 @@
+package edge
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/devices"
+)
+
+// deviceTable is the appliance's one registry of devices
+// (internal/devices): it holds each device's status (latest reading time,
+// score, alert, stuck sensors) and decides which devices the appliance keeps
+// state for at all. At most inference.max_devices devices are kept; a new
+// device at the bound evicts the least recently seen one, and a device not
+// seen for inference.device_idle_ttl is evicted when the next reading (of
+// any device) arrives. Evictions are counted in
+// edgepm_devices_evicted_total{reason}.
+//
+// Invariant: the inference engine and the stuck-sensor check hold no device
+// the table does not (except, for the stuck check, the devices of the batch
+// being prepared): a reading reaches them only after seen, on the ingest
+// goroutine, and forget (the registry's OnEvict) drops the device from
+// both, synchronously, on that goroutine. So the engine's own bound and
+// idle sweep never fire; the table's are the only ones.
+//
+// Concurrency: seen (which may evict, and so call forget) and setStuck are
+// called on the ingest goroutine only; scored and alert on inference's Run
+// goroutine; snapshot, len and evicted from any. They never create a device
+// except seen. Lock order: mu, then whatever forget takes (the engine's
+// device locks); nothing takes mu while holding those.
+type deviceTable struct {
+	mu  sync.Mutex
+	reg *devices.Registry[deviceState]
+}
+
+// deviceState is one device's status. Small on purpose: it is paid for
+// every device the gateway keeps.
+type deviceState struct {
+	lastSeen int64 // UnixNano of the newest reading's own time
+	score    float64
+	scored   bool
+	alert    bool
+	stuck    []string // sensors stuck now
+}
+
+// newDeviceTable returns a table of at most max devices that evicts devices
+// idle for idleTTL (< 0: never) and calls forget for each device it evicts.
+func newDeviceTable(max int, idleTTL time.Duration, forget func(device string, why devices.Reason)) *deviceTable {
+	t := &deviceTable{}
+	t.reg = devices.New(max, idleTTL, func(name string, _ *deviceState, why devices.Reason) {
+		if forget != nil {
+			forget(name, why)
+		}
+	})
+	return t
+}
+
+// seen records a reading of device with its own time ts, received at
+// received (the registry's recency and idleness clock). Ingest goroutine.
+func (t *deviceTable) seen(device string, ts, received time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d, _ := t.reg.Touch(device, received)
+	if ns := ts.UnixNano(); ns > d.lastSeen {
+		d.lastSeen = ns
+	}
+}
+
+// setStuck records that a device's sensor became stuck or recovered.
+func (t *deviceTable) setStuck(device, sensor string, stuck bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.reg.Get(device)
+	if d == nil {
+		return
+	}
+	d.stuck = slices.DeleteFunc(d.stuck, func(s string) bool { return s == sensor })
+	if stuck {
+		d.stuck = append(d.stuck, sensor)
+		slices.Sort(d.stuck)
+	}
+}
+
+// scored records each device's latest score from a scored batch.
+func (t *deviceTable) scored(b *inference.Batch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range b.Len() {
+		if d, s := t.reg.Get(b.Device(i)), b.Score(i); d != nil && !math.IsNaN(s) && !math.IsInf(s, 0) {
+			d.score, d.scored = s, true
+		}
+	}
+}
+
+func (t *deviceTable) alert(al *inference.AlertEvent) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.reg.Get(al.Device); d != nil {
+		d.alert = al.State == inference.AlertRaised
+	}
+}
+
+// len returns the number of devices kept.
+func (t *deviceTable) len() int { return t.reg.Len() }
+
+// evicted returns how many devices were evicted for why.
+func (t *deviceTable) evicted(why devices.Reason) uint64 { return t.reg.Evicted(why) }
+
+func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]DeviceStatus, 0, t.reg.Len())
+	active := 0
+	t.reg.Each(func(name string, d *deviceState) bool {
+		ds := DeviceStatus{Device: name, LastSeen: time.Unix(0, d.lastSeen), Alert: d.alert, Stuck: slices.Clone(d.stuck)}
+		if d.scored {
+			s := d.score
+			ds.Score = &s
+		}
+		if d.alert {
+			active++
+		}
+		out = append(out, ds)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out, active
+}
+
+// collectors returns the table's metrics: edgepm_devices (devices kept) and
+// edgepm_devices_evicted_total{reason}.
+func (t *deviceTable) collectors() []prometheus.Collector {
+	cs := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_devices",
+		Help: "Devices the gateway keeps state for (bounded by inference.max_devices)."},
+		func() float64 { return float64(t.len()) })}
+	for _, why := range devices.Reasons {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgepm_devices_evicted_total",
+			Help:        "Devices whose state (status, stuck-sensor check, inference window and alert state) was dropped, by reason (max_devices, idle).",
+			ConstLabels: prometheus.Labels{"reason": string(why)}},
+			func() float64 { return float64(t.evicted(why)) }))
+	}
+	return cs
+}
