@@ -41,10 +41,12 @@ type InferenceConfig struct {
 	// QueueSize bounds windows waiting for scoring; when full, ingest waits.
 	// Default 4096.
 	QueueSize int `yaml:"queue_size"`
-	// MaxDevices bounds the devices inference keeps windows for; at the
-	// bound the least recently seen device is evicted (counted). Default
-	// 10000. DeviceIdleTTL evicts devices not seen for that long. Default
-	// 24h; negative disables.
+	// MaxDevices bounds the devices the gateway keeps any state for
+	// (status, stuck-sensor check, inference window and alert state: the
+	// device table, edge/devices.go); at the bound the least recently seen
+	// device is evicted (counted). Default 10000. DeviceIdleTTL evicts
+	// devices not seen for that long, at the next reading. Default 24h;
+	// negative disables.
 	MaxDevices    int           `yaml:"max_devices"`
 	DeviceIdleTTL time.Duration `yaml:"device_idle_ttl"`
 	// ClockResetAfter restarts a device's feature window when 3 readings
