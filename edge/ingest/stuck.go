@@ -1,14 +1,15 @@
 package ingest
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 	"time"
 )
 
 // maxStuckSensors bounds the stuck-sensor check: sensors of a device beyond
-// it are not checked. Devices are bounded by the device table, which calls
-// forget for each device it evicts.
+// it are not checked. Devices are bounded by the caller's device registry,
+// which calls Pipeline.ForgetDevice for each device it evicts.
 const maxStuckSensors = 256
 
 // stuckTracker detects sensors that report exactly the same value again and
@@ -18,9 +19,9 @@ const maxStuckSensors = 256
 // change is reported once. Only readings newer than the device's newest
 // checked one count (a redelivered message is not a repeat). The readings
 // themselves are still stored and scored. A device that falls silent keeps
-// its stuck sensors until it reports again or the settings change. It
-// belongs to the Pipeline's decode goroutine; Stuck is safe for concurrent
-// use.
+// its stuck sensors until it reports again, the settings change or it is
+// forgotten. It belongs to the Pipeline's decode goroutine; Stuck is safe
+// for concurrent use.
 type stuckTracker struct {
 	devs   map[string]*stuckDevice
 	stuck  atomic.Int64 // sensors stuck now
@@ -29,16 +30,20 @@ type stuckTracker struct {
 	set    bool
 }
 
+// stuckDevice is one device's runs, sorted by sensor. Compact on purpose:
+// the check keeps one per device.
 type stuckDevice struct {
-	last time.Time // newest reading checked; older or equal ones (redeliveries, stragglers) are skipped
-	runs map[string]*stuckRun
+	last    int64 // UnixNano of the newest reading checked; older or equal ones (redeliveries, stragglers) are skipped
+	checked bool  // last is set
+	runs    []stuckRun
 }
 
 type stuckRun struct {
-	value float64
-	n     int       // consecutive readings with value
-	since time.Time // reading time of the first of them
-	stuck bool
+	sensor string
+	value  float64
+	since  int64 // UnixNano of the first reading with value
+	n      int32 // consecutive readings with value
+	stuck  bool
 }
 
 // StuckChange is a sensor becoming stuck or recovering.
@@ -66,9 +71,9 @@ func (t *stuckTracker) configure(after int, ignore []string) []StuckChange {
 	t.after, t.ignore, t.set = after, slices.Clone(ignore), true
 	var out []StuckChange
 	for dev, d := range t.devs {
-		for sensor, r := range d.runs {
-			if r.stuck {
-				out = append(out, StuckChange{Device: dev, Sensor: sensor, Value: r.value, Readings: r.n, Since: r.since})
+		for i := range d.runs {
+			if r := &d.runs[i]; r.stuck {
+				out = append(out, r.change(dev, false, r.value))
 			}
 		}
 	}
@@ -77,7 +82,7 @@ func (t *stuckTracker) configure(after int, ignore []string) []StuckChange {
 	return out
 }
 
-// forget drops device's runs (the device table evicted it). Its stuck
+// forget drops device's runs (the caller's registry evicted it). Its stuck
 // sensors leave the count without a recovered event: nothing was seen to
 // recover, the device is no longer tracked.
 func (t *stuckTracker) forget(device string) {
@@ -85,8 +90,8 @@ func (t *stuckTracker) forget(device string) {
 	if d == nil {
 		return
 	}
-	for _, r := range d.runs {
-		if r.stuck {
+	for i := range d.runs {
+		if d.runs[i].stuck {
 			t.stuck.Add(-1)
 		}
 	}
@@ -105,36 +110,50 @@ func (t *stuckTracker) observe(device string, ts time.Time, values map[string]fl
 	}
 	d := t.devs[device]
 	if d == nil {
-		d = &stuckDevice{runs: map[string]*stuckRun{}}
+		d = &stuckDevice{runs: make([]stuckRun, 0, min(len(values), maxStuckSensors))}
 		t.devs[device] = d
 	}
-	if !ts.After(d.last) && !d.last.IsZero() {
+	ns := ts.UnixNano()
+	if d.checked && ns <= d.last {
 		return out
 	}
-	d.last = ts
+	d.last, d.checked = ns, true
 	for sensor, v := range values {
-		if ignore[sensor] {
-			continue
-		}
-		r := d.runs[sensor]
-		switch {
-		case r == nil && len(d.runs) >= maxStuckSensors:
-		case r == nil:
-			d.runs[sensor] = &stuckRun{value: v, n: 1, since: ts}
-		case v == r.value:
-			r.n++
-			if !r.stuck && r.n >= after {
-				r.stuck = true
-				t.stuck.Add(1)
-				out = append(out, StuckChange{Device: device, Sensor: sensor, Stuck: true, Value: v, Readings: r.n, Since: r.since})
-			}
-		default:
-			if r.stuck {
-				t.stuck.Add(-1)
-				out = append(out, StuckChange{Device: device, Sensor: sensor, Value: v, Readings: r.n, Since: r.since})
-			}
-			*r = stuckRun{value: v, n: 1, since: ts}
+		if !ignore[sensor] {
+			out = t.observeSensor(d, device, sensor, v, ns, after, out)
 		}
 	}
 	return out
+}
+
+// observeSensor checks one value against its sensor's run.
+func (t *stuckTracker) observeSensor(d *stuckDevice, device, sensor string, v float64, ns int64, after int, out []StuckChange) []StuckChange {
+	i, found := slices.BinarySearchFunc(d.runs, sensor, func(r stuckRun, s string) int { return cmp.Compare(r.sensor, s) })
+	switch {
+	case !found && len(d.runs) >= maxStuckSensors:
+	case !found:
+		d.runs = slices.Insert(d.runs, i, stuckRun{sensor: sensor, value: v, n: 1, since: ns})
+	case v == d.runs[i].value:
+		r := &d.runs[i]
+		r.n++
+		if !r.stuck && int(r.n) >= after {
+			r.stuck = true
+			t.stuck.Add(1)
+			out = append(out, r.change(device, true, v))
+		}
+	default:
+		r := &d.runs[i]
+		if r.stuck {
+			t.stuck.Add(-1)
+			out = append(out, r.change(device, false, v))
+		}
+		*r = stuckRun{sensor: sensor, value: v, n: 1, since: ns}
+	}
+	return out
+}
+
+// change is the StuckChange of r's sensor becoming stuck or recovering with
+// value v.
+func (r *stuckRun) change(device string, stuck bool, v float64) StuckChange {
+	return StuckChange{Device: device, Sensor: r.sensor, Stuck: stuck, Value: v, Readings: int(r.n), Since: time.Unix(0, r.since)}
 }
