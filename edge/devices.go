@@ -22,18 +22,19 @@ import (
 // any device) arrives. Evictions are counted in
 // edgepm_devices_evicted_total{reason}.
 //
-// Invariant: the inference engine and the stuck-sensor check hold no device
-// the table does not (except, for the stuck check, the devices of the batch
-// being prepared): a reading reaches them only after seen, on the ingest
-// goroutine, and forget (the registry's OnEvict) drops the device from
-// both, synchronously, on that goroutine. So the engine's own bound and
-// idle sweep never fire; the table's are the only ones.
+// Invariant: the inference engine holds no device the table does not, and
+// the stuck-sensor check none but the table's and those of the batch being
+// prepared: prepare calls seen before Observe, and forget (the registry's
+// OnEvict: App.forgetDevice) drops an evicted device from both,
+// synchronously, on the pipeline's decode goroutine, which also runs the
+// stuck check. So the engine's own bound and idle sweep never fire; the
+// table's are the only ones.
 //
 // Concurrency: seen (which may evict, and so call forget) and setStuck are
-// called on the ingest goroutine only; scored and alert on inference's Run
-// goroutine; snapshot, len and evicted from any. They never create a device
-// except seen. Lock order: mu, then whatever forget takes (the engine's
-// device locks); nothing takes mu while holding those.
+// called on the decode goroutine only (prepare); scored and alert on
+// inference's Run goroutine; snapshot, len and evicted from any. Only seen
+// creates a device. Lock order: mu, then whatever forget takes (the
+// engine's device locks); nothing takes mu while holding those.
 type deviceTable struct {
 	mu  sync.Mutex
 	reg *devices.Registry[deviceState]
