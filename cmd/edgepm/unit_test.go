@@ -27,7 +27,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "edgepm.service")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/edgepm", edgepmBin)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/bin/edgepm", edgepmBin)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(sa, "verify", path).CombinedOutput()
