@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package
 
 all: build
 
@@ -69,12 +69,35 @@ DATASETS ?= ../shared/datasets
 model-fd001:
 	$(GO) run ./cmd/edgepm-train -dataset cmapss-fd001 -data $(DATASETS)/cmapss -out models/cmapss-fd001
 
-## install: binary, systemd unit and example config (run as root)
-install: build
+## dist: release packages for linux/amd64 and linux/arm64 into dist/: Debian
+## packages, tarballs with the same files, SHA256SUMS (docs/operations.md)
+dist:
+	rm -rf dist
+	@scripts/install-cross.sh
+	@scripts/dist.sh -o dist $(DIST_ARCHES)
+
+## test-arm64: the arm64 build under qemu-user: version, a 10,000-reading
+## end-to-end against native Mosquitto and kfake, scores equal to amd64's
+test-arm64:
+	@scripts/test-arm64.sh
+
+## test-package: install, upgrade, remove and purge the Debian package on
+## THIS machine (root; changes /etc/edgepm, /var/lib/edgepm): not in make test
+test-package:
+	@scripts/test-package.sh
+
+## install: what `make build` and `make onnxruntime` made, as root: binary,
+## systemd unit and example config; builds nothing (run those first as
+## yourself). On a gateway, install the release package instead.
+install:
+	@test -x bin/edgepm || { echo "install: bin/edgepm missing; run make build (not as root) first" >&2; exit 1; }
+	@test -f $(ONNXRUNTIME_LIB) || { echo "install: $(ONNXRUNTIME_LIB) missing; run make onnxruntime first" >&2; exit 1; }
 	install -D -m 0755 bin/edgepm $(DESTDIR)$(PREFIX)/bin/edgepm
-	install -D -m 0644 deploy/systemd/edgepm.service $(DESTDIR)/etc/systemd/system/edgepm.service
+	install -d $(DESTDIR)/etc/systemd/system
+	sed 's#/usr/bin/edgepm#$(PREFIX)/bin/edgepm#g' deploy/systemd/edgepm.service > $(DESTDIR)/etc/systemd/system/edgepm.service
 	install -D -m 0644 deploy/edgepm.yaml $(DESTDIR)/etc/edgepm/edgepm.yaml.example
+	test -e $(DESTDIR)/etc/edgepm/edgepm.env || install -D -m 0600 deploy/edgepm.env $(DESTDIR)/etc/edgepm/edgepm.env
 	install -D -m 0644 $(ONNXRUNTIME_LIB) $(DESTDIR)/usr/lib/edgepm/libonnxruntime.so.1
 
 clean:
-	rm -rf bin/ .local/demo
+	rm -rf bin/ .local/demo .local/arm64 dist/
