@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/internal/testenv"
@@ -153,6 +154,13 @@ func startArgv(t *testing.T, argv []string, httpAddr string, d time.Duration) *p
 	t.Helper()
 	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
+	// ONNXRUNTIME_LIB would override the config's inference.onnxruntime_lib,
+	// which names the library of the binary's architecture.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ONNXRUNTIME_LIB=") {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
 	w := lockedWriter{p.mu, p.log}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -170,6 +178,9 @@ func startArgv(t *testing.T, argv []string, httpAddr string, d time.Duration) *p
 		if st, err := p.status(); err == nil && st.MQTT.Connected && st.Ready {
 			return p
 		}
+		if strings.Contains(p.logs(), "start failed") {
+			t.Fatalf("%s failed to start; log:\n%s", strings.Join(argv, " "), p.logs())
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not come up ready within %s; log:\n%s", strings.Join(argv, " "), d, p.logs())
 		}
@@ -178,19 +189,30 @@ func startArgv(t *testing.T, argv []string, httpAddr string, d time.Duration) *p
 }
 
 // publishReadings sends arm64PerDevice QoS 1 readings per device, round
-// robin, and waits for every PUBACK. Vibration differs by device and drifts,
-// so the scores cover a range rather than one value.
+// robin, with up to 256 awaiting their PUBACK, and waits for every PUBACK.
+// Vibration differs by device and drifts, so the scores cover a range
+// rather than one value.
 func publishReadings(t *testing.T, url, name string, devices []string, t0 time.Time) {
 	t.Helper()
 	pub := pahoClient(t, url, "publisher-"+name)
+	var pending []mqtt.Token
+	wait := func(tok mqtt.Token) {
+		if !tok.WaitTimeout(2*time.Minute) || tok.Error() != nil {
+			t.Fatalf("%s: publish: no PUBACK within 2m (%v)", name, tok.Error())
+		}
+	}
 	for i := 1; i <= arm64PerDevice; i++ {
 		for k, d := range devices {
 			vib := 1.5 + 0.4*float64(k) + 2*math.Sin(float64(i)/40+float64(k)) + float64(i)*float64(k)/2000
-			tok := pub.Publish("plant/s1/l1/"+d+"/telemetry", 1, false, reading(i, t0, vib))
-			if !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
-				t.Fatalf("%s: publish %s/%d: %v", name, d, i, tok.Error())
+			pending = append(pending, pub.Publish("plant/s1/l1/"+d+"/telemetry", 1, false, reading(i, t0, vib)))
+			if len(pending) == 256 {
+				wait(pending[0])
+				pending = pending[1:]
 			}
 		}
+	}
+	for _, tok := range pending {
+		wait(tok)
 	}
 }
 
@@ -230,6 +252,7 @@ func compareScores(t *testing.T, arm, native map[string]prediction) {
 	t.Helper()
 	var worst float64
 	same, hashDiff := 0, 0
+	lo, hi, distinct := math.Inf(1), math.Inf(-1), map[float64]bool{}
 	for key, a := range arm {
 		n, ok := native[key]
 		if !ok {
@@ -237,6 +260,7 @@ func compareScores(t *testing.T, arm, native map[string]prediction) {
 			continue
 		}
 		same++
+		lo, hi, distinct[n.Score] = min(lo, n.Score), max(hi, n.Score), true
 		if a.FeatureHash != n.FeatureHash {
 			hashDiff++
 		}
@@ -264,6 +288,9 @@ func compareScores(t *testing.T, arm, native map[string]prediction) {
 	if same == 0 {
 		t.Fatal("no window scored by both builds")
 	}
-	t.Logf("%d windows scored by both builds: largest score/output difference %.3g (tolerance %g); feature hashes differ in %d",
-		same, worst, scoreTolerance, hashDiff)
+	if len(distinct) < 10 {
+		t.Errorf("only %d distinct scores: the comparison would not show a difference", len(distinct))
+	}
+	t.Logf("%d windows scored by both builds (scores %.4g to %.4g, %d distinct): largest score/output difference %.3g (tolerance %g); feature hashes differ in %d",
+		same, lo, hi, len(distinct), worst, scoreTolerance, hashDiff)
 }
