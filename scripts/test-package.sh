@@ -15,7 +15,8 @@
 # upgrade exercises dpkg's conffile and maintainer-script handling, not
 # format changes between releases.
 # Refuses to run if edgepm is already installed (it would be purged), unless
-# EDGEPM_TEST_PACKAGE_FORCE=1.
+# EDGEPM_TEST_PACKAGE_FORCE=1. Purges what it installed when it ends, passed
+# or failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,12 +38,14 @@ work=$(mktemp -d)
 runpid=""
 cleanup() {
   [[ -n "$runpid" ]] && kill "$runpid" 2>/dev/null || true
-  rm -rf "$work"
+  # A failed run leaves nothing behind either: the machine had no edgepm.
+  dpkg -P edgepm >/dev/null 2>&1 || true
+  rm -rf "$work" /etc/edgepm /var/lib/edgepm /var/lib/private/edgepm
 }
 trap cleanup EXIT
 
 version=$(scripts/pkg-version.sh)
-prev="0.0.0~test1"
+prev="0~test1"
 dpkg --compare-versions "$prev" lt "$version" || fail "test version $prev is not below $version"
 scripts/install-cross.sh
 cur_deb=dist/edgepm_${version}_${host}.deb
@@ -107,8 +110,9 @@ done
 kill -TERM "$runpid"; wait "$runpid" || true; runpid=""
 buffer=$(find /var/lib/edgepm -type f | head -1)
 [[ -n "$buffer" ]] || { cat "$work/run.log"; fail "edgepm run left no buffer in /var/lib/edgepm"; }
-/usr/bin/edgepm buffer inspect --data-dir /var/lib/edgepm >"$work/inspect-before" || fail "buffer inspect before the upgrade"
-grep -q . "$work/inspect-before" || fail "buffer inspect printed nothing"
+/usr/bin/edgepm buffer inspect --data-dir /var/lib/edgepm >/dev/null || fail "buffer inspect before the upgrade"
+/usr/bin/edgepm buffer export --data-dir /var/lib/edgepm --stream events >"$work/events-before" || fail "buffer export before the upgrade"
+grep -q . "$work/events-before" || fail "the buffer holds no events to carry over the upgrade"
 echo keep > /var/lib/edgepm/operator-note
 sums_before=$(cd /var/lib/edgepm && find . -type f -exec sha256sum {} + | sort)
 step "data: $(echo "$sums_before" | wc -l) files in /var/lib/edgepm; config edited"
@@ -122,8 +126,9 @@ grep -q '^gateway_id: gw-test-package' /etc/edgepm/edgepm.yaml || fail "upgrade 
 grep -q '^EDGEPM_LOG_LEVEL=debug' /etc/edgepm/edgepm.env || fail "upgrade lost the edit of /etc/edgepm/edgepm.env"
 [[ ! -e /etc/edgepm/edgepm.yaml.dpkg-new && ! -e /etc/edgepm/edgepm.yaml.dpkg-old ]] || fail "dpkg left .dpkg-new/.dpkg-old"
 [[ "$(cd /var/lib/edgepm && find . -type f -exec sha256sum {} + | sort)" == "$sums_before" ]] || fail "upgrade changed /var/lib/edgepm"
-/usr/bin/edgepm buffer inspect --data-dir /var/lib/edgepm >"$work/inspect-after" || fail "buffer inspect after the upgrade"
-diff -u "$work/inspect-before" "$work/inspect-after" >/dev/null || fail "the new binary reads the buffer differently: $(diff "$work/inspect-before" "$work/inspect-after")"
+/usr/bin/edgepm buffer inspect --data-dir /var/lib/edgepm >/dev/null || fail "buffer inspect after the upgrade"
+/usr/bin/edgepm buffer export --data-dir /var/lib/edgepm --stream events >"$work/events-after" || fail "buffer export after the upgrade"
+cmp -s "$work/events-before" "$work/events-after" || fail "the new binary reads the buffer differently: $(diff "$work/events-before" "$work/events-after")"
 step "upgrade kept the config edits and the buffer (new binary reads it)"
 
 # 5. a config that does not validate fails ExecStartPre with the config error
