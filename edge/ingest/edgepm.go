@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // wireReading is payload format v1 (docs/formats/mqtt-payloads.md).
@@ -33,18 +34,40 @@ func (d *edgepmDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Rea
 	w, ok := fastDecode(payload, src.sc)
 	if !ok {
 		var err error
-		if w, err = plainDecode(payload); err != nil {
+		if w, err = plainDecode(payload, d.rules.cfg.NullValues == NullSkip); err != nil {
 			return nil, err
 		}
 	}
 	return d.readings(dst, src, &w)
 }
 
-// plainDecode parses a payload with encoding/json.
-func plainDecode(payload []byte) (wireReading, error) {
+// plainDecode parses a payload with encoding/json, and rejects what
+// encoding/json lets through: invalid UTF-8 (it would substitute U+FFFD),
+// repeated keys and null numbers (see strictScan). With skipNull a sensor
+// sent as null is left out of its reading instead.
+func plainDecode(payload []byte, skipNull bool) (wireReading, error) {
 	var w wireReading
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return w, classifyJSONError(err)
+	if !utf8.Valid(payload) {
+		return w, invalid(ReasonMalformed, "payload is not valid UTF-8")
+	}
+	jerr := json.Unmarshal(payload, &w)
+	var te *json.UnmarshalTypeError
+	if jerr != nil && !errors.As(jerr, &te) {
+		return w, classifyJSONError(jerr) // not valid JSON: nothing to scan
+	}
+	s := strictScan{b: payload, skipNull: skipNull}
+	if err := s.run(); err != nil {
+		return w, err
+	}
+	if jerr != nil {
+		return w, classifyJSONError(jerr)
+	}
+	for _, n := range s.skipped {
+		if n.reading < 0 {
+			delete(w.Values, n.name)
+		} else if n.reading < len(w.Readings) {
+			delete(w.Readings[n.reading].Values, n.name)
+		}
 	}
 	return w, nil
 }

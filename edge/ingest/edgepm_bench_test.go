@@ -43,7 +43,7 @@ func BenchmarkDecodePlain(b *testing.B) {
 	var dst []Reading
 	b.ReportAllocs()
 	for b.Loop() {
-		w, err := plainDecode(benchPayload)
+		w, err := plainDecode(benchPayload, false)
 		if err != nil {
 			b.Fatal(err)
 		}

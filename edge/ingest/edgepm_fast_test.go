@@ -66,6 +66,7 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"ts":1780000000500,"seq":7,"values":{"vibration_rms":2.5,"bearing_temp_c":61}}`,
 		`{"ts":"2026-01-01T00:00:00Z","values":{"a":-1e-3}}`, `{}`, `{"values":{"a":1,"a":2}}`, `{"seq":18446744073709551615}`,
+		`{"values":{"a":null}}`, "{\"values\":{\"\xff\":1}}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -82,6 +83,10 @@ func FuzzFastDecodeMatchesJSON(f *testing.F) {
 		}
 		if !reflect.DeepEqual(normalize(w), normalize(want)) {
 			t.Fatalf("%q: fast %+v, json %+v", b, w, want)
+		}
+		// The plain path's strictness rejects nothing the fast path takes.
+		if _, err := plainDecode(b, false); err != nil {
+			t.Fatalf("fast path accepted %q, the plain path rejects it: %v", b, err)
 		}
 	})
 }

@@ -217,6 +217,10 @@ func (p *Pipeline) decode(msgs []*Message, sc *scratch) *Batch {
 				Detail: "topic does not match " + m.Template.String()}})
 			continue
 		}
+		if err := checkDevice(device); err != nil {
+			b.Invalid = append(b.Invalid, Invalid{Message: m, Err: asInvalid(err)})
+			continue
+		}
 		rs, err := set.subs[m.Sub].Decode(b.Readings, Source{Device: device, Fields: fields, Received: m.Received, sc: sc}, m.Payload)
 		if err != nil {
 			b.Invalid = append(b.Invalid, Invalid{Message: m, Device: device, Err: asInvalid(err)})

@@ -59,17 +59,53 @@ func (r *rules) reading(rd *Reading) error {
 	return nil
 }
 
+// MaxSensorName is the longest sensor name accepted, in bytes.
+const MaxSensorName = 128
+
+// MaxDeviceID is the longest device id (the topic's {device} level)
+// accepted, in bytes.
+const MaxDeviceID = 128
+
 func (r *rules) value(name string, v float64) error {
-	if name == "" {
-		return invalid(ReasonMalformed, "empty sensor name")
-	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return invalid(ReasonNonFinite, "sensor %q: %v", name, v)
+	switch {
+	case name == "":
+		return invalid(ReasonMalformed, "field \"values\": empty sensor name")
+	case len(name) > MaxSensorName:
+		return invalid(ReasonTooLarge, "field \"values\": sensor name of %d bytes, limit %d", len(name), MaxSensorName)
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return invalid(ReasonNonFinite, "field \"values.%s\": %v", name, v)
 	}
 	if rg, ok := r.cfg.Ranges[name]; ok && (v < rg.Min || v > rg.Max) {
-		return invalid(ReasonOutOfRange, "sensor %q: %g outside [%g, %g]", name, v, rg.Min, rg.Max)
+		return invalid(ReasonOutOfRange, "field \"values.%s\": %g outside [%g, %g]", name, v, rg.Min, rg.Max)
 	}
 	return nil
+}
+
+// checkDevice checks a device id taken from a topic: 1 to MaxDeviceID
+// bytes of ASCII letters, digits and - _ . : @ (it becomes the Kafka key
+// and appears in logs, metrics and the status page).
+func checkDevice(device string) error {
+	if device == "" || len(device) > MaxDeviceID {
+		return invalid(ReasonBadTopic, "device id of %d bytes, want 1 to %d", len(device), MaxDeviceID)
+	}
+	for i := 0; i < len(device); i++ {
+		if !deviceChar(device[i]) {
+			return invalid(ReasonBadTopic, "device id %q: character %q not allowed (letters, digits, - _ . : @)", device, device[i])
+		}
+	}
+	return nil
+}
+
+func deviceChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', ':', '@':
+		return true
+	}
+	return false
 }
 
 func (r *rules) waveform(w *Waveform) error {

@@ -12,6 +12,12 @@ const (
 	UnknownDeviceReject = "reject"
 )
 
+// Null-value policies (validation.null_values).
+const (
+	NullReject = "reject" // a null sensor value dead-letters the message as wrong_type
+	NullSkip   = "skip"   // a null sensor value is left out of its reading
+)
+
 // Range bounds one sensor's plausible values (inclusive).
 type Range struct {
 	Min float64 `yaml:"min"`
@@ -43,6 +49,12 @@ type ValidationConfig struct {
 	// UnknownDevice is "accept" (default) or "reject" (dead-letter
 	// messages from devices not matching Devices).
 	UnknownDevice string `yaml:"unknown_device"`
+	// NullValues is what a sensor sent as JSON null in "values" means:
+	// "reject" (default: the message is dead-lettered as wrong_type) or
+	// "skip" (the sensor is left out of that reading; a reading left with
+	// no values is dead-lettered as missing_field). A null waveform sample
+	// is always rejected. Never stored as 0.
+	NullValues string `yaml:"null_values"`
 	// StuckAfter flags a sensor as stuck once it reports exactly the same
 	// value in this many consecutive readings of its device: a
 	// sensor.stuck event, the edgepm_sensors_stuck gauge and the device's
@@ -76,6 +88,9 @@ func (c *ValidationConfig) SetDefaults() {
 	if c.UnknownDevice == "" {
 		c.UnknownDevice = UnknownDeviceAccept
 	}
+	if c.NullValues == "" {
+		c.NullValues = NullReject
+	}
 	c.stuckIgnore = make(map[string]bool, len(c.StuckIgnore))
 	for _, s := range c.StuckIgnore {
 		c.stuckIgnore[s] = true
@@ -95,6 +110,8 @@ func (c *ValidationConfig) Validate() error {
 		return fmt.Errorf("validation.stuck_after: must be 0 (off) or at least 2 readings, got %d", c.StuckAfter)
 	case c.UnknownDevice != "" && c.UnknownDevice != UnknownDeviceAccept && c.UnknownDevice != UnknownDeviceReject:
 		return fmt.Errorf("validation.unknown_device: must be accept or reject, got %q", c.UnknownDevice)
+	case c.NullValues != "" && c.NullValues != NullReject && c.NullValues != NullSkip:
+		return fmt.Errorf("validation.null_values: must be reject or skip, got %q", c.NullValues)
 	}
 	for name, r := range c.Ranges {
 		if math.IsNaN(r.Min) || math.IsNaN(r.Max) || r.Min > r.Max {
