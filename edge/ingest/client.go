@@ -51,6 +51,8 @@ type Client struct {
 	stopping  bool
 	connected atomic.Bool
 	onConnect func(connected bool)
+	held      holding
+	attempts  connAttempts
 }
 
 // NewClient builds the client for a config with defaults applied; it does
@@ -81,6 +83,9 @@ func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		SetAutoAckDisabled(true).
 		SetOrderMatters(true).
 		SetKeepAlive(cfg.KeepAlive).
+		// A PINGRESP is due within the keepalive (paho's fixed 10 s is
+		// longer than a short keepalive itself).
+		SetPingTimeout(min(cfg.KeepAlive, 10*time.Second)).
 		SetConnectTimeout(cfg.ConnectTimeout).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
@@ -94,6 +99,7 @@ func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		// session is still delivered (and acknowledged) instead of dropped.
 		SetDefaultPublishHandler(in.route).
 		SetOnConnectHandler(in.handleConnect).
+		SetConnectionNotificationHandler(in.notified).
 		SetConnectionLostHandler(in.lost)
 	if tlsCfg != nil {
 		opts.SetTLSConfig(tlsCfg)
@@ -108,8 +114,9 @@ func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 // Messages is the queue of received, unacknowledged messages.
 func (in *Client) Messages() <-chan *Message { return in.msgs }
 
-// Queued is the number of messages received and waiting in Messages.
-func (in *Client) Queued() int { return len(in.msgs) }
+// Queued is the number of messages received and waiting in Messages
+// (held ones included).
+func (in *Client) Queued() int { return len(in.msgs) + in.held.len() }
 
 // Connected reports whether the MQTT connection is up.
 func (in *Client) Connected() bool { return in.connected.Load() }
@@ -132,9 +139,18 @@ func (in *Client) handleConnect(c mqtt.Client) {
 		}()
 	}
 	in.connected.Store(true)
-	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID)
+	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID,
+		"failed_attempts", in.attempts.connected())
 	if in.onConnect != nil {
 		in.onConnect(true)
+	}
+}
+
+// notified logs failed connection attempts, with backoff (paho retries
+// every second or so while the broker is unreachable).
+func (in *Client) notified(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
+		in.attempts.fail(in.log, RedactURL(in.cfg.Broker), f.Reason, time.Now())
 	}
 }
 
@@ -165,26 +181,35 @@ func (in *Client) route(_ mqtt.Client, m mqtt.Message) {
 	in.deliver(sub, m)
 }
 
-// deliver runs on paho's router goroutine. It blocks while the queue is
-// full, which is the backpressure path.
+// deliver runs on paho's router goroutine. When the queue is full it holds
+// the message (see holding) so that paho keeps reading the connection and
+// its keepalive is answered; it blocks only when the held messages reach
+// maxHeldBytes (the backpressure path of last resort).
 func (in *Client) deliver(sub int, m mqtt.Message) {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	if in.stopping {
 		return // not acked: the broker redelivers it to the next session
 	}
-	in.msgs <- &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: in.subs[sub], Sub: sub, Received: time.Now(), ack: m}
+	msg := &Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Template: in.subs[sub], Sub: sub, Received: time.Now(), ack: m}
+	in.held.deliver(in.msgs, msg, in.warnHeldFull)
+}
+
+func (in *Client) warnHeldFull() {
+	in.log.Warn("mqtt: ingest is behind and the broker keeps sending: reading paused, the connection may time out; "+
+		"set the broker's max_inflight_messages to at most mqtt.max_unacked", "held_bytes", maxHeldBytes)
 }
 
 // StopReceiving makes further deliveries return without queueing (they stay
 // unacknowledged, so the broker keeps them) and closes Messages once
-// in-flight deliveries are done, so the pipeline can drain what was queued.
-// A callback blocked on a full queue is released by the pipeline draining.
+// in-flight deliveries are done and held messages are queued, so the
+// pipeline can drain what was received. A callback blocked on a full queue
+// is released by the pipeline draining.
 func (in *Client) StopReceiving() {
 	in.mu.Lock() // waits for deliver calls in progress
 	if !in.stopping {
 		in.stopping = true
-		close(in.msgs)
+		in.held.close(in.msgs)
 	}
 	in.mu.Unlock()
 }

@@ -7,7 +7,7 @@
 // # Basics
 //
 // NewClient builds a paho client for an MQTTConfig; Start connects (paho
-// retries in the background). Every message goes, with the subscription
+// retries in the background; failures are logged with backoff). Every message goes, with the subscription
 // it arrived on, into a bounded queue (Messages). NewPipeline builds the
 // decoders of the subscriptions; Pipeline.Run takes what has queued up (up
 // to 1024 messages), matches each topic against its subscription's
@@ -50,9 +50,14 @@
 //
 // # Blocking and concurrency
 //
-// When the queue is full, paho's delivery callback blocks, which stops
-// paho reading from the socket: the broker holds the rest (backpressure,
-// not loss). The Sink may block (for example while scoring is behind);
+// When the queue is full, the Client holds what paho delivers (in order,
+// at most 16 MiB) and paho keeps reading the connection, so its keepalive
+// is answered however long ingest waits: backpressure stalls delivery, not
+// the connection. With QoS 1 the broker's in-flight window bounds what it
+// sends unacknowledged. Only when 16 MiB are held does paho's delivery
+// callback block, which stops paho reading from the socket: the broker
+// holds the rest (backpressure, not loss), and a PINGRESP behind it may go
+// unread (the connection then drops and the broker redelivers). The Sink may block (for example while scoring is behind);
 // that slows ingest the same way. Pipeline.Run blocks until Messages is
 // closed (StopReceiving) and every batch taken is committed or refused.
 //
