@@ -156,7 +156,7 @@ func (c *Config) validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	return nil
+	return c.checkLimits()
 }
 
 // ParseLogLevel maps a log_level string to a slog level.

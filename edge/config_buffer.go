@@ -66,7 +66,7 @@ func (c *BufferConfig) validate() error {
 
 // options maps the config to buffer.Options.
 func (c *BufferConfig) options() buffer.Options {
-	o := buffer.Options{MaxBytes: c.MaxBytes, NoSync: !*c.Fsync, FullWait: c.FullWait}
+	o := buffer.Options{MaxBytes: c.MaxBytes, MaxRecordBytes: maxRecordBytes, NoSync: !*c.Fsync, FullWait: c.FullWait}
 	if len(c.Streams) > 0 {
 		o.Streams = buffer.DefaultStreams()
 		for name, s := range c.Streams {

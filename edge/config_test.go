@@ -37,6 +37,7 @@ func TestBadConfigs(t *testing.T) {
 		"buffer-max.bad.yaml":       "buffer.max_bytes: must be > 0, got -1",
 		"buffer-stream.bad.yaml":    `buffer.streams: unknown stream "metrics"`,
 		"buffer-caps.bad.yaml":      "must sum to less than buffer.max_bytes=1048576",
+		"payload-limit.bad.yaml":    "validation.max_payload_bytes: 2097152 does not fit one record; at most 1039466 with kafka.batch_max_bytes=1048576",
 		"pubkey.bad.yaml":           "inference.public_keys[0]: not base64",
 		"scoring.bad.yaml":          `inference.scoring: must be fast or reference, got "fastest"`,
 		"compression.bad.yaml":      "brotli",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
@@ -42,13 +43,23 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 			a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
 		}
 	}
-	for i := range b.Invalid {
-		recs = append(recs, a.deadletter(b.MaxPayloadBytes, &b.Invalid[i]))
+	if len(b.Invalid) > 0 {
+		room := a.cfg.recordRoom(buffer.StreamDeadletter, 0)
+		for i := range b.Invalid {
+			recs = append(recs, a.deadletter(b.MaxPayloadBytes, room, &b.Invalid[i]))
+		}
 	}
 	recs = a.stuckEvents(recs, b.Stuck)
 	readings, taken := len(b.Readings), b.Taken
 	return func() error {
-		if err := a.appendRetry(a.hardStop, recs, "ingest"); err != nil {
+		err := a.appendRetry(a.hardStop, recs, "ingest")
+		if err != nil && isPermanent(err) && len(recs) == 1 {
+			// As inside a batch (appendEach): a record the buffer can never
+			// take must not leave its message unacknowledged for ever.
+			a.dropRecord(&recs[0], err)
+			err = nil
+		}
+		if err != nil {
 			return err
 		}
 		a.m.commitSecs.Observe(time.Since(taken).Seconds())
@@ -128,9 +139,7 @@ func (a *App) appendEach(ctx context.Context, recs []buffer.Record, what string)
 	for i := range recs {
 		err := a.appendRetry(ctx, recs[i:i+1], what)
 		if err != nil && isPermanent(err) {
-			a.m.dropped.WithLabelValues(recs[i].Stream, dropReason(err)).Inc()
-			a.log.Error("record dropped: the buffer can never take it", "stream", recs[i].Stream,
-				"key", string(recs[i].Key), "bytes", len(recs[i].Value), "err", err)
+			a.dropRecord(&recs[i], err)
 			continue
 		}
 		if err != nil {
@@ -138,6 +147,13 @@ func (a *App) appendEach(ctx context.Context, recs []buffer.Record, what string)
 		}
 	}
 	return nil
+}
+
+// dropRecord counts and logs a record the buffer refused for good.
+func (a *App) dropRecord(r *buffer.Record, err error) {
+	a.m.dropped.WithLabelValues(r.Stream, dropReason(err)).Inc()
+	a.log.Error("record dropped: the buffer can never take it", "stream", r.Stream,
+		"key", string(r.Key), "bytes", len(r.Value), "err", err)
 }
 
 // dropReason is the reason label of a record the buffer refused for good.
@@ -164,25 +180,42 @@ func inferenceReading(r *ingest.Reading) inference.Reading {
 
 func isClosed(err error) bool { return errors.Is(err, buffer.ErrClosed) }
 
-// deadletter is the edgepm.deadletter record of an invalid message; it
-// keeps at most maxPayload bytes of the payload.
-func (a *App) deadletter(maxPayload int, in *ingest.Invalid) buffer.Record {
+// maxDeadletterError bounds the error text of a dead letter (it may quote
+// a key or value of the payload).
+const maxDeadletterError = 1024
+
+// deadletter is the edgepm.deadletter record of an invalid message. It
+// keeps at most maxPayload bytes of the payload, and at most what lets the
+// record (key, base64 payload and the rest) fit room bytes, so a dead letter
+// is always storable and sendable whatever the limits: the message is then
+// acknowledged after its commit instead of being redelivered forever.
+func (a *App) deadletter(maxPayload, room int, in *ingest.Invalid) buffer.Record {
 	m, device, err, reason := in.Message, in.Device, in.Err, in.Err.Reason
 	a.m.invalid.WithLabelValues(reason).Inc()
 	a.log.Debug("invalid message", "topic", m.Topic, "reason", reason, "err", err)
 	now := time.Now()
-	v := wire.DeadLetter{V: wire.Version, Gateway: a.cfg.GatewayID, Topic: m.Topic, Device: device,
-		Reason: reason, Error: err.Error(), Received: unixMs(now), Payload: m.Payload, PayloadBytes: len(m.Payload)}
-	// Keep at most max_payload_bytes of the raw payload, so a huge message
-	// cannot make a record the buffer (or Kafka) refuses.
-	if limit := maxPayload; len(v.Payload) > limit {
-		v.Payload, v.Truncated = v.Payload[:limit], true
-	}
 	key := device
 	if key == "" {
 		key = m.Topic
 	}
+	v := wire.DeadLetter{V: wire.Version, Gateway: a.cfg.GatewayID, Topic: m.Topic, Device: device,
+		Reason: reason, Error: capText(err.Error(), maxDeadletterError), Received: unixMs(now), PayloadBytes: len(m.Payload), Truncated: true}
+	fixed := len(key) + len(mustJSON(v)) + 16 // "payload":null becomes the quoted base64
+	keep := min(len(m.Payload), maxPayload, max(0, (room-fixed)/4*3))
+	v.Payload, v.Truncated = m.Payload[:keep], keep < len(m.Payload)
 	return buffer.Record{Stream: buffer.StreamDeadletter, Time: now, Key: []byte(key), Value: mustJSON(v), Headers: wire.SchemaHeaders()}
+}
+
+// capText cuts s to at most n bytes, at a rune boundary, marking the cut.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // event appends a gateway lifecycle event (wire.EventRecord, type
