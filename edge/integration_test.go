@@ -367,9 +367,11 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 		`{"values":{"bearing_temp_c":900}}`,
 		`{"ts":1000,"values":{"bearing_temp_c":50}}`,
 		`{"values":{"bearing_temp_c":50},"pad":"` + strings.Repeat("x", 5000) + `"}`,
+		`{"values":{"bearing_temp_c":null}}`,
+		`{"values":{"bearing_temp_c":50,"bearing_temp_c":51}}`,
 	}
 	want := []string{ingest.ReasonMalformed, ingest.ReasonWrongType, ingest.ReasonMalformed, ingest.ReasonNonFinite,
-		ingest.ReasonOutOfRange, ingest.ReasonClockSkew, ingest.ReasonTooLarge}
+		ingest.ReasonOutOfRange, ingest.ReasonClockSkew, ingest.ReasonTooLarge, ingest.ReasonWrongType, ingest.ReasonMalformed}
 	s.mosquittoPub("plant/s/l/pump-1/telemetry", 1, bad)
 	c := s.consume(60*time.Second, []string{"deadletter"}, func(c *consumed) bool { return len(c.recs["deadletter"]) >= len(bad) })
 	dl := c.unique(t, "deadletter")
@@ -392,6 +394,9 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 			v.PayloadBytes != len(bad[i]) || v.Truncated != (len(bad[i]) > 4096) {
 			t.Errorf("dead letter %d: reason %q (%s), want %q; payload kept: %v, bytes %d, truncated %v",
 				i, v.Reason, v.Error, want[i], string(v.Payload) == wantPayload, v.PayloadBytes, v.Truncated)
+		}
+		if v.Reason == ingest.ReasonWrongType && !strings.Contains(v.Error, `field "values.bearing_temp_c"`) {
+			t.Errorf("dead letter %d: error %q does not name the field path", i, v.Error)
 		}
 	}
 	// A message far over every limit (1 MiB + 1, as firmware-sim's oversized
@@ -417,7 +422,7 @@ func TestInvalidPayloadsGoToDeadletter(t *testing.T) {
 		t.Errorf("1 MiB message: %+v", last)
 	}
 	metrics := string(s.httpGet("/metrics"))
-	if !strings.Contains(metrics, `edgepm_ingest_invalid_total{reason="malformed_json"} 2`) {
+	if !strings.Contains(metrics, `edgepm_ingest_invalid_total{reason="malformed_json"} 3`) {
 		t.Errorf("metrics do not count the malformed payloads:\n%s", grepLines(metrics, "edgepm_ingest_invalid_total"))
 	}
 }

@@ -33,11 +33,18 @@
 //     with its reason (InvalidError, one of the Reason constants). A
 //     message whose topic fits no subscription goes with the first one and
 //     is reported as ReasonBadTopic, so it is still acknowledged.
-//   - Memory is bounded: the queue by mqtt.max_unacked messages, a batch
-//     by 1024 messages, the decoder's caches of names and topics by fixed
-//     counts, the stuck-sensor check by 256 sensors per device and, in
-//     devices, by the caller's device registry, which drops the devices it
-//     evicts with Pipeline.ForgetDevice.
+//   - Payloads are read strictly: invalid UTF-8, a repeated key, null
+//     where a number belongs (unless validation.null_values: skip) and a
+//     sensor name over MaxSensorName bytes are rejected, never turned
+//     into a value; a topic whose device id is not 1 to MaxDeviceID bytes
+//     of letters, digits and - _ . : @ is bad_topic. Errors name the
+//     field path (values.temp, readings[2].values.temp).
+//   - Memory is bounded: the queue by mqtt.max_unacked messages (and
+//     16 MiB held beyond it while the queue is full), a batch by 1024
+//     messages, the decoder's caches of names and topics by fixed counts,
+//     the stuck-sensor check by 256 sensors per device and, in devices, by
+//     the caller's device registry, which drops the devices it evicts with
+//     Pipeline.ForgetDevice.
 //
 // # Caveats
 //
