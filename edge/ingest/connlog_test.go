@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/testenv"
 )
 
 // An unreachable broker is logged at once, then at doubling intervals with
@@ -34,5 +37,43 @@ func TestConnAttemptsBackoff(t *testing.T) {
 	c.fail(log, "tcp://b:1883", errors.New("refused"), start.Add(time.Hour))
 	if !strings.Contains(buf.String(), "failed_attempts=1") {
 		t.Errorf("a new outage is not logged at once:\n%s", buf.String())
+	}
+}
+
+// lineSignal is a log writer that signals each line containing want.
+type lineSignal struct {
+	want string
+	hit  chan string
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), l.want) {
+		select {
+		case l.hit <- string(p):
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// A broker nobody listens on is reported in the log (paho retries
+// silently otherwise).
+func TestUnreachableBrokerLogged(t *testing.T) {
+	w := &lineSignal{want: "mqtt broker unreachable", hit: make(chan string, 1)}
+	cfg := MQTTConfig{Broker: "tcp://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), ClientID: "unreachable"}
+	cfg.SetDefaults("gw")
+	in, err := NewClient(cfg, slog.New(slog.NewTextHandler(w, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Start()
+	defer in.Disconnect(0)
+	select {
+	case line := <-w.hit:
+		if !strings.Contains(line, "failed_attempts=1") || !strings.Contains(line, "127.0.0.1") {
+			t.Errorf("log line: %s", line)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no log line about the unreachable broker")
 	}
 }
