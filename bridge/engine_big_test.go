@@ -12,7 +12,7 @@ import (
 
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // gaugeFeatures returns the feature label values of the drift z gauge.

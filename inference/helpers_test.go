@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
 

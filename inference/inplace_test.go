@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // observeAll feeds readings 0..n-1 of each device, one goroutine per group

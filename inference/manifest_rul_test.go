@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // TestManifestRULCyclesAndPartialWindow: a remaining-useful-life model in

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // TestFeatureBeyondFloat32IsImputed: a finite reading above the float32

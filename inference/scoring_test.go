@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // specAlert is the alert rule as docs/architecture.md states it, written

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // vmRSS returns the process resident set size in bytes from /proc/self/status.

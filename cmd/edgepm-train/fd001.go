@@ -8,7 +8,7 @@ import (
 
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
-	"github.com/edgepm/edgepm/inference/onnxgen"
+	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
 // fd001Options configure the C-MAPSS FD001 remaining-useful-life model.
