@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
@@ -56,33 +57,33 @@ func bigSpecs(n int) []features.Spec {
 
 // bigPackage builds a package for g with samples from onnxgen.Eval, signed
 // by priv.
-func bigPackage(t testing.TB, version string, g *onnxgen.Model, priv ed25519.PrivateKey) *inference.Package {
+func bigPackage(t testing.TB, version string, g *onnxgen.Model, priv ed25519.PrivateKey) *modelpkg.Package {
 	t.Helper()
 	f := g.Features()
 	specs := bigSpecs(f)
-	man := &inference.Manifest{SchemaVersion: 1, Name: "pump-health", Version: version,
-		InputName: g.InputName, OutputName: g.OutputName, OutputSemantics: inference.SemanticsFailureProbability,
+	man := &modelpkg.Manifest{SchemaVersion: 1, Name: "pump-health", Version: version,
+		InputName: g.InputName, OutputName: g.OutputName, OutputSemantics: modelpkg.SemanticsFailureProbability,
 		Window: features.WindowConfig{Size: 10, Hop: 1}, Features: specs,
-		Thresholds: inference.Thresholds{Raise: 0.7, Clear: 0.5}}
+		Thresholds: modelpkg.Thresholds{Raise: 0.7, Clear: 0.5}}
 	for i := 0; i < 3; i++ {
 		in := make([]float32, f)
 		for j := range in {
 			in[j] = float32(math.Sin(float64(i*f+j))) * 2
 		}
-		man.Samples = append(man.Samples, inference.Sample{Input: in, Output: onnxgen.Eval(g, in)})
+		man.Samples = append(man.Samples, modelpkg.Sample{Input: in, Output: onnxgen.Eval(g, in)})
 	}
 	for range specs {
-		man.FeatureStats = append(man.FeatureStats, inference.FeatureStat{Mean: 0, Std: 1})
+		man.FeatureStats = append(man.FeatureStats, modelpkg.FeatureStat{Mean: 0, Std: 1})
 	}
 	onnx, err := onnxgen.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := inference.NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inference.Sign(pkg, priv); err != nil {
+	if err := modelpkg.Sign(pkg, priv); err != nil {
 		t.Fatal(err)
 	}
 	return pkg
@@ -113,12 +114,12 @@ func TestModelDelivery64MBToEngine(t *testing.T) {
 
 	srv := testenv.StartKafka(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1048588"}))
 	cfg := Config{Brokers: srv.Seeds(), GatewayID: "gw-test"}
-	eng, err := inference.NewEngine(inference.EngineConfig{PublicKeys: []ed25519.PublicKey{pub}, Gateway: "gw-test", MaxBatch: 4}, nil, nil)
+	eng, err := inference.NewEngine(inference.EngineConfig{Gateway: "gw-test", MaxBatch: 4}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: t.TempDir(), PublicKeys: []ed25519.PublicKey{pub},
+	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: t.TempDir(), Policy: modelpkg.Policy{Keys: []ed25519.PublicKey{pub}},
 		Activate: eng.Load}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -191,10 +192,10 @@ func TestModelDelivery64MBToEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	man.Samples[0].Output[0] += 0.5
-	if mism, err = inference.NewPackage(man, mism.ONNX); err != nil {
+	if mism, err = modelpkg.NewPackage(man, mism.ONNX); err != nil {
 		t.Fatal(err)
 	}
-	if err := inference.Sign(mism, priv); err != nil {
+	if err := modelpkg.Sign(mism, priv); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := PublishModel(ctx, cfg, mism, 0, nil); err != nil {

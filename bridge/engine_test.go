@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/models"
 )
@@ -23,14 +24,14 @@ func TestModelPushToEngineActivation(t *testing.T) {
 	}
 	srv := testenv.StartKafka(t)
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	eng, err := inference.NewEngine(inference.EngineConfig{PublicKeys: []ed25519.PublicKey{pub}, Gateway: "gw-test"}, nil, nil)
+	eng, err := inference.NewEngine(inference.EngineConfig{Gateway: "gw-test"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
 	cfg := Config{Brokers: srv.Seeds(), GatewayID: "gw-test"}
 	dir := t.TempDir()
-	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: dir, PublicKeys: []ed25519.PublicKey{pub},
+	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: dir, Policy: modelpkg.Policy{Keys: []ed25519.PublicKey{pub}},
 		Activate: eng.Load}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -44,15 +45,15 @@ func TestModelPushToEngineActivation(t *testing.T) {
 		_ = json.Unmarshal(mb, &m)
 		m["version"] = fmt.Sprintf("1.1.%d", i)
 		b, _ := json.Marshal(m)
-		man, err := inference.DecodeManifest(b)
+		man, err := modelpkg.DecodeManifest(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkg, err := inference.NewPackage(man, onnx)
+		pkg, err := modelpkg.NewPackage(man, onnx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := inference.Sign(pkg, priv); err != nil {
+		if err := modelpkg.Sign(pkg, priv); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
@@ -68,12 +69,12 @@ func TestModelPushToEngineActivation(t *testing.T) {
 	stop()
 
 	srv.Stop()
-	eng2, err := inference.NewEngine(inference.EngineConfig{PublicKeys: []ed25519.PublicKey{pub}, Gateway: "gw-test"}, nil, nil)
+	eng2, err := inference.NewEngine(inference.EngineConfig{Gateway: "gw-test"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng2.Close() })
-	w2, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: dir, PublicKeys: []ed25519.PublicKey{pub},
+	w2, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: dir, Policy: modelpkg.Policy{Keys: []ed25519.PublicKey{pub}},
 		Activate: eng2.Load}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
@@ -65,7 +65,7 @@ func (e *ModelEnvelope) validate() error {
 	switch {
 	case e.Schema != 1:
 		return fmt.Errorf("model envelope schema %d not supported", e.Schema)
-	case !validModelName(e.Name) || !validModelName(e.Version):
+	case !modelpkg.ValidName(e.Name) || !modelpkg.ValidName(e.Version):
 		return fmt.Errorf("model envelope: bad name %q or version %q", e.Name, e.Version)
 	case e.Chunks < 0 || e.Chunks >= maxChunks || len(e.ChunkSHA256) != e.Chunks:
 		return fmt.Errorf("model envelope %s: %d chunks with %d digests", e.ID(), e.Chunks, len(e.ChunkSHA256))
@@ -98,42 +98,6 @@ func decodeEnvelope(b []byte) (*ModelEnvelope, error) {
 	return &e, nil
 }
 
-// MaxModelNameLen is the longest model name or version accepted.
-const MaxModelNameLen = 128
-
-// validModelName reports whether s may be a model name or version: 1 to
-// MaxModelNameLen bytes of ASCII letters, digits, '.', '_', '+' and '-',
-// starting with a letter or digit. So it is never "", "." or "..", never
-// holds '/', '\', ':', a space or a control character, and is safe as one
-// path element under the model store. "current" is reserved (it is the name
-// of the store's pointer file) and rejected too.
-func validModelName(s string) bool {
-	if s == "" || len(s) > MaxModelNameLen || s == "current" || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '+' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// ValidateModelName returns an error naming what is wrong with a model name
-// or version (what names a record on the models topic and a directory on
-// the gateway).
-func ValidateModelName(what, s string) error {
-	if validModelName(s) {
-		return nil
-	}
-	return fmt.Errorf("%s %q: must be 1-%d letters, digits, '.', '_', '+' or '-', start with a letter or digit, and not be \"current\"",
-		what, s, MaxModelNameLen)
-}
-
 func archiveKey(name, version string) string { return name + "/" + version + "/manifest" }
 func chunkKey(name, version string, i int) string {
 	return name + "/" + version + "/chunk/" + strconv.Itoa(i)
@@ -150,15 +114,15 @@ type modelKey struct {
 // index (decimal, no sign or leading zeros, below maxChunks).
 func parseModelKey(k string) (modelKey, bool) {
 	parts := strings.Split(k, "/")
-	if !validModelName(parts[0]) {
+	if !modelpkg.ValidName(parts[0]) {
 		return modelKey{}, false
 	}
 	switch {
 	case len(parts) == 1:
 		return modelKey{kind: kindPointer, name: parts[0]}, true
-	case len(parts) == 3 && parts[2] == "manifest" && validModelName(parts[1]):
+	case len(parts) == 3 && parts[2] == "manifest" && modelpkg.ValidName(parts[1]):
 		return modelKey{kind: kindArchive, name: parts[0], version: parts[1]}, true
-	case len(parts) == 4 && parts[2] == "chunk" && validModelName(parts[1]):
+	case len(parts) == 4 && parts[2] == "chunk" && modelpkg.ValidName(parts[1]):
 		i, ok := parseChunkIndex(parts[3])
 		return modelKey{kind: kindChunk, name: parts[0], version: parts[1], chunk: i}, ok
 	}
@@ -177,15 +141,15 @@ func parseChunkIndex(s string) (int, bool) {
 }
 
 // splitPackage builds the envelope and chunks of a package.
-func splitPackage(pkg *inference.Package, chunkSize int, now time.Time) (*ModelEnvelope, [][]byte, error) {
+func splitPackage(pkg *modelpkg.Package, chunkSize int, now time.Time) (*ModelEnvelope, [][]byte, error) {
 	man, err := pkg.Decode()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := ValidateModelName("model name", man.Name); err != nil {
+	if err := modelpkg.ValidateName("model name", man.Name); err != nil {
 		return nil, nil, err
 	}
-	if err := ValidateModelName("model version", man.Version); err != nil {
+	if err := modelpkg.ValidateName("model version", man.Version); err != nil {
 		return nil, nil, err
 	}
 	if chunkSize <= 0 {
@@ -196,7 +160,7 @@ func splitPackage(pkg *inference.Package, chunkSize int, now time.Time) (*ModelE
 	}
 	env := &ModelEnvelope{
 		Schema: 1, Name: man.Name, Version: man.Version, Manifest: pkg.Manifest, Signature: pkg.Signature,
-		ONNXSHA256: inference.SHA256Hex(pkg.ONNX), ONNXSize: int64(len(pkg.ONNX)), ChunkSize: chunkSize,
+		ONNXSHA256: modelpkg.SHA256Hex(pkg.ONNX), ONNXSize: int64(len(pkg.ONNX)), ChunkSize: chunkSize,
 		Published: now.UTC(),
 	}
 	var chunks [][]byte

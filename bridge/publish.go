@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
@@ -56,7 +56,7 @@ func newModelsClient(cfg Config, log *slog.Logger, consume bool) (*kgo.Client, e
 // PublishModel signs nothing itself (sign pkg first): it writes pkg's chunks,
 // its archive record and then the pointer that makes gateways switch, and
 // tombstones versions beyond KeepVersions. chunkSize 0 = DefaultChunkSize.
-func PublishModel(ctx context.Context, cfg Config, pkg *inference.Package, chunkSize int, log *slog.Logger) (*ModelEnvelope, error) {
+func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkSize int, log *slog.Logger) (*ModelEnvelope, error) {
 	env, chunks, err := splitPackage(pkg, chunkSize, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("publish model: %w", err)
@@ -256,7 +256,7 @@ func readModelsTopic(ctx context.Context, cfg Config, log *slog.Logger, fn func(
 // RollbackModel makes gateways run version of name again: it re-publishes
 // that version's archived envelope as the pointer, marked rolled back.
 func RollbackModel(ctx context.Context, cfg Config, name, version string, log *slog.Logger) (*ModelEnvelope, error) {
-	if err := errors.Join(ValidateModelName("model name", name), ValidateModelName("model version", version)); err != nil {
+	if err := errors.Join(modelpkg.ValidateName("model name", name), modelpkg.ValidateName("model version", version)); err != nil {
 		return nil, fmt.Errorf("rollback model: %w", err)
 	}
 	infos, err := listModels(ctx, cfg, log)

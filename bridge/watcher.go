@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/buffer"
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // DefaultMaxStagingBytes is ModelWatcherConfig.MaxStagingBytes' default.
@@ -47,13 +46,15 @@ type ModelWatcherConfig struct {
 	// bigger one is rejected (reason "size") before any chunk is written.
 	// 0 = DefaultMaxStagingBytes (1 GiB).
 	MaxStagingBytes int64
-	// PublicKeys verify package signatures; AllowUnsigned (DEVELOPMENT
-	// ONLY) accepts packages without one.
-	PublicKeys    []ed25519.PublicKey
-	AllowUnsigned bool
-	// Activate validates and activates a verified package (Engine.Load);
-	// an error rejects it and the current model keeps serving. Required.
-	Activate func(*inference.Package) error
+	// Policy is the gateway's signature policy (public keys,
+	// allow_unsigned), applied to the manifest before anything is staged,
+	// to the assembled package and to the stored package at Restore and on
+	// a rollback. The zero Policy accepts nothing.
+	Policy modelpkg.Policy
+	// Activate validates and activates a package that passed Policy
+	// (Engine.Load); an error rejects it and the current model keeps
+	// serving. Required.
+	Activate func(*modelpkg.Package) error
 	// Retire is called when a tombstone retires the served model name
 	// (optional). The engine keeps serving the retired model until the
 	// hook replaces it (the edge loads its start-up model).
@@ -66,8 +67,8 @@ func (c *ModelWatcherConfig) validate() error {
 	switch {
 	case c.Dir == "" || c.Activate == nil:
 		return fmt.Errorf("%w: Dir and Activate are required", ErrInvalidConfig)
-	case c.Name != "" && !validModelName(c.Name):
-		return fmt.Errorf("%w: ModelWatcherConfig.Name: %v", ErrInvalidConfig, ValidateModelName("model name", c.Name))
+	case c.Name != "" && !modelpkg.ValidName(c.Name):
+		return fmt.Errorf("%w: ModelWatcherConfig.Name: %v", ErrInvalidConfig, modelpkg.ValidateName("model name", c.Name))
 	case c.MaxStagingBytes < 0:
 		return fmt.Errorf("%w: ModelWatcherConfig.MaxStagingBytes: must be >= 0, got %d", ErrInvalidConfig, c.MaxStagingBytes)
 	}
@@ -107,7 +108,7 @@ type ModelWatcher struct {
 	cfg   ModelWatcherConfig
 	kcfg  Config
 	log   *slog.Logger
-	store modelStore
+	store *modelpkg.Store
 	m     watcherMetrics
 
 	// Run's goroutine only.
@@ -147,7 +148,7 @@ func NewModelWatcher(cfg ModelWatcherConfig, log *slog.Logger, reg prometheus.Re
 	}
 	w := &ModelWatcher{
 		cfg: cfg, kcfg: cfg.Kafka.WithDefaults(), log: discardIfNil(log).With("component", "models"),
-		store: modelStore{dir: cfg.Dir}, models: map[string]*modelState{},
+		store: modelpkg.NewStore(cfg.Dir), models: map[string]*modelState{},
 		m: newWatcherMetrics(reg),
 	}
 	w.rd.init()
@@ -161,7 +162,7 @@ func NewModelWatcher(cfg ModelWatcherConfig, log *slog.Logger, reg prometheus.Re
 // configured one (remembered for later), else the remembered one, else the
 // one stored model (the lowest name, with a warning, if several are).
 func (w *ModelWatcher) resolveSelection() error {
-	remembered, err := w.store.selected()
+	remembered, err := w.store.Selected()
 	if err != nil {
 		w.log.Warn("remembered model name unreadable; choosing again", "err", err)
 	}
@@ -171,7 +172,7 @@ func (w *ModelWatcher) resolveSelection() error {
 	case remembered != "":
 		name = remembered
 	default:
-		names, err := w.store.names() // sorted
+		names, err := w.store.Names() // sorted
 		if err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func (w *ModelWatcher) resolveSelection() error {
 	}
 	w.selected = name
 	if name != remembered {
-		return w.store.setSelected(name)
+		return w.store.SetSelected(name)
 	}
 	return nil
 }
@@ -199,7 +200,7 @@ func (w *ModelWatcher) Restore() error {
 	if name == "" {
 		return nil
 	}
-	version, err := w.store.current(name)
+	version, err := w.store.Current(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // offsetSetter is the part of *kgo.Client a rewind needs.
@@ -63,7 +65,7 @@ func (w *ModelWatcher) chooseName() string {
 	}
 	w.mu.Unlock()
 	w.log.Info("serving model name chosen: the first on the topic that targets this gateway (set the model name to choose)", "model", best)
-	if err := w.store.setSelected(best); err != nil {
+	if err := w.store.SetSelected(best); err != nil {
 		w.log.Error("remember the served model name", "model", best, "err", err)
 	}
 	return best
@@ -116,7 +118,7 @@ func (w *ModelWatcher) want(env *ModelEnvelope) {
 		w.reject(env.Name, env.Version, reason, err)
 		return
 	}
-	if w.store.has(env.Name, env.Version) {
+	if w.store.Has(env.Name, env.Version) {
 		w.dropStage()
 		return
 	}
@@ -125,7 +127,7 @@ func (w *ModelWatcher) want(env *ModelEnvelope) {
 	}
 	w.stage.env = env // the pointer's envelope (rolled_back_from, published)
 	if bad := w.stage.bad; bad != nil && !w.stage.complete() {
-		w.reject(env.Name, env.Version, "chunk_sha256", bad) // seen while it streamed past
+		w.reject(env.Name, env.Version, modelpkg.ReasonChunkSHA256, bad) // seen while it streamed past
 	}
 }
 
@@ -144,7 +146,7 @@ func (w *ModelWatcher) progress(cl offsetSetter, name string) {
 	staging := pending && w.stage != nil && w.stage.is(env)
 	switch {
 	case !pending:
-	case !failed && w.store.has(env.Name, env.Version):
+	case !failed && w.store.Has(env.Name, env.Version):
 		w.deployStored(env)
 	case !staging && !failed:
 		w.startStage(env) // the stored copy went away
@@ -174,13 +176,13 @@ func (w *ModelWatcher) rewind(cl offsetSetter, env *ModelEnvelope) {
 // The state says retired once all that is done.
 func (w *ModelWatcher) retire(name string) {
 	w.dropStage()
-	_, err := w.store.current(name)
+	_, err := w.store.Current(name)
 	w.mu.Lock()
 	st := w.state(name)
 	had := st.active != "" || st.want != nil || err == nil
 	w.mu.Unlock()
 	if had {
-		if err := w.store.retire(name); err != nil {
+		if err := w.store.Retire(name); err != nil {
 			w.log.Error("retire model", "model", name, "err", err)
 		}
 		if w.cfg.Retire != nil {

@@ -5,9 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // preVerify checks what can be checked before any chunk is staged: the
@@ -16,32 +15,47 @@ import (
 // later on bytes that do not match it).
 func (w *ModelWatcher) preVerify(env *ModelEnvelope) (string, error) {
 	if env.ONNXSize > w.cfg.MaxStagingBytes {
-		return "size", fmt.Errorf("model of %d bytes is larger than the staging limit (MaxStagingBytes) of %d", env.ONNXSize, w.cfg.MaxStagingBytes)
+		return modelpkg.ReasonSize, fmt.Errorf("model of %d bytes is larger than the staging limit (MaxStagingBytes) of %d", env.ONNXSize, w.cfg.MaxStagingBytes)
 	}
-	return w.verifySignature(&inference.Package{Manifest: env.Manifest, Signature: env.Signature})
+	return w.checkSignature(&modelpkg.Package{Manifest: env.Manifest, Signature: env.Signature})
 }
 
-func (w *ModelWatcher) verifySignature(pkg *inference.Package) (string, error) {
-	_, err := inference.Verify(pkg, w.cfg.PublicKeys)
-	if errors.Is(err, inference.ErrUnsigned) && w.cfg.AllowUnsigned {
-		return "", nil
+// checkSignature applies the gateway's signature policy (Policy.Check, the
+// only place keys and allow_unsigned are judged) and returns the reject
+// reason with the policy's own error.
+func (w *ModelWatcher) checkSignature(pkg *modelpkg.Package) (string, error) {
+	err := w.cfg.Policy.Check(pkg)
+	var re *modelpkg.RejectError
+	if errors.As(err, &re) && re.Err != nil {
+		return re.Reason, re.Err
 	}
 	if err != nil {
-		return inference.ReasonSignature, err
+		return modelpkg.RejectReason(err), err
 	}
 	return "", nil
 }
 
-// loadStored reads a stored package and checks its signature again.
-func (w *ModelWatcher) loadStored(name, version string) (*inference.Package, error) {
-	pkg, err := w.store.load(name, version)
+// loadStored reads a stored package and checks its signature again (the
+// store is on disk: what was accepted then must still verify now, with the
+// keys configured now).
+func (w *ModelWatcher) loadStored(name, version string) (*modelpkg.Package, error) {
+	pkg, err := w.store.Load(name, version)
 	if err != nil {
 		return nil, err
 	}
-	if reason, err := w.verifySignature(pkg); err != nil {
+	if reason, err := w.checkSignature(pkg); err != nil {
 		return nil, fmt.Errorf("%s: %w", reason, err)
 	}
 	return pkg, nil
+}
+
+// handOver gives a verified package to Activate, warning when it is
+// unsigned (the policy let it pass: allow_unsigned).
+func (w *ModelWatcher) handOver(pkg *modelpkg.Package) error {
+	if len(pkg.Signature) == 0 {
+		w.log.Warn("serving an unsigned model package (allow_unsigned is set; development only)")
+	}
+	return w.cfg.Activate(pkg)
 }
 
 // activateStored activates a stored package (Restore).
@@ -50,7 +64,7 @@ func (w *ModelWatcher) activateStored(name, version string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.cfg.Activate(pkg); err != nil {
+	if err := w.handOver(pkg); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -67,7 +81,7 @@ func (w *ModelWatcher) deployStored(env *ModelEnvelope) {
 	pkg, err := w.loadStored(env.Name, env.Version)
 	if err != nil {
 		w.log.Warn("stored model unusable; receiving it again", "model", env.ID(), "err", err)
-		_ = os.RemoveAll(w.store.versionDir(env.Name, env.Version))
+		_ = w.store.Remove(env.Name, env.Version)
 		w.startStage(env)
 		return
 	}
@@ -84,26 +98,26 @@ func (w *ModelWatcher) deployStaged(env *ModelEnvelope) {
 		return
 	}
 	w.event(EventModelVerified, env, nil)
-	if err := w.store.save(env.Name, env.Version, pkg); err != nil {
-		w.reject(env.Name, env.Version, "store", err)
+	if err := w.store.Save(env.Name, env.Version, pkg); err != nil {
+		w.reject(env.Name, env.Version, modelpkg.ReasonStore, err)
 		return
 	}
 	if !w.activate(env, pkg) {
-		_ = os.RemoveAll(w.store.versionDir(env.Name, env.Version))
+		_ = w.store.Remove(env.Name, env.Version)
 	}
 }
 
 // activate hands pkg to the engine; on success it becomes the version
 // restored at the next start.
-func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *inference.Package) bool {
-	if err := w.cfg.Activate(pkg); err != nil {
-		w.reject(env.Name, env.Version, inference.RejectReason(err), err)
+func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *modelpkg.Package) bool {
+	if err := w.handOver(pkg); err != nil {
+		w.reject(env.Name, env.Version, modelpkg.RejectReason(err), err)
 		return false
 	}
-	if err := w.store.setCurrent(env.Name, env.Version); err != nil {
+	if err := w.store.SetCurrent(env.Name, env.Version); err != nil {
 		w.log.Error("store current model", "model", env.ID(), "err", err)
 	}
-	w.store.prune(env.Name, env.Version, KeepVersions-1)
+	w.store.Prune(env.Name, env.Version, KeepVersions-1)
 	w.mu.Lock()
 	st := w.state(env.Name)
 	st.active, st.state, st.lastErr = env.Version, ModelActive, ""
@@ -121,32 +135,32 @@ func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *inference.Package) bool
 
 // assemble concatenates the staged chunks and verifies every digest and the
 // signature. It returns the reject reason with an error.
-func (w *ModelWatcher) assemble(env *ModelEnvelope) (*inference.Package, string, error) {
+func (w *ModelWatcher) assemble(env *ModelEnvelope) (*modelpkg.Package, string, error) {
 	onnx := make([]byte, 0, env.ONNXSize)
 	for i := 0; i < env.Chunks; i++ {
-		c, err := w.store.chunk(env.Name, env.Version, i)
+		c, err := w.store.Chunk(env.Name, env.Version, i)
 		if err != nil {
-			return nil, "chunk_missing", err
+			return nil, modelpkg.ReasonChunkMissing, err
 		}
 		s := sha256.Sum256(c)
 		if hex.EncodeToString(s[:]) != env.ChunkSHA256[i] {
-			return nil, "chunk_sha256", fmt.Errorf("chunk %d of %d does not match its sha256", i, env.Chunks)
+			return nil, modelpkg.ReasonChunkSHA256, fmt.Errorf("chunk %d of %d does not match its sha256", i, env.Chunks)
 		}
 		onnx = append(onnx, c...)
 	}
-	pkg := &inference.Package{Manifest: env.Manifest, ONNX: onnx, Signature: env.Signature}
+	pkg := &modelpkg.Package{Manifest: env.Manifest, ONNX: onnx, Signature: env.Signature}
 	man, err := pkg.Decode()
 	if err != nil {
-		return nil, inference.ReasonManifest, err
+		return nil, modelpkg.ReasonManifest, err
 	}
 	if man.Name != env.Name || man.Version != env.Version {
-		return nil, inference.ReasonManifest, fmt.Errorf("manifest is %s, record says %s", man.ID(), env.ID())
+		return nil, modelpkg.ReasonManifest, fmt.Errorf("manifest is %s, record says %s", man.ID(), env.ID())
 	}
-	sum := inference.SHA256Hex(onnx)
+	sum := modelpkg.SHA256Hex(onnx)
 	if int64(len(onnx)) != env.ONNXSize || sum != man.ONNXSHA256 || sum != env.ONNXSHA256 {
-		return nil, inference.ReasonSHA256, fmt.Errorf("onnx sha256 %s (%d bytes) does not match the manifest's %s", sum, len(onnx), man.ONNXSHA256)
+		return nil, modelpkg.ReasonSHA256, fmt.Errorf("onnx sha256 %s (%d bytes) does not match the manifest's %s", sum, len(onnx), man.ONNXSHA256)
 	}
-	if reason, err := w.verifySignature(pkg); err != nil {
+	if reason, err := w.checkSignature(pkg); err != nil {
 		return nil, reason, err
 	}
 	return pkg, "", nil

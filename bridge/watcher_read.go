@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // Bounds on what the watcher remembers about records it does not act on.
@@ -215,7 +215,7 @@ func (w *ModelWatcher) readPointer(name string, v []byte, ts time.Time) {
 	w.rd.seq++
 	p := pointer{seq: w.rd.seq}
 	if v != nil {
-		var man *inference.Manifest
+		var man *modelpkg.Manifest
 		p.env, man, p.reason, p.err = decodePointer(name, v)
 		p.targeted = p.err == nil && man.Targeting.Targets(w.kcfg.GatewayID)
 	}
@@ -253,20 +253,20 @@ func (w *ModelWatcher) markUnselected(name string, st *modelState) {
 
 // decodePointer decodes a pointer value of key name: its envelope and
 // manifest, which must agree with each other and with the key.
-func decodePointer(name string, v []byte) (*ModelEnvelope, *inference.Manifest, string, error) {
+func decodePointer(name string, v []byte) (*ModelEnvelope, *modelpkg.Manifest, string, error) {
 	env, err := decodeEnvelope(v)
 	if err != nil {
-		return nil, nil, "envelope", err
+		return nil, nil, modelpkg.ReasonEnvelope, err
 	}
 	if env.Name != name {
-		return env, nil, "envelope", fmt.Errorf("pointer %q holds an envelope of %s", name, env.ID())
+		return env, nil, modelpkg.ReasonEnvelope, fmt.Errorf("pointer %q holds an envelope of %s", name, env.ID())
 	}
-	man, err := inference.DecodeManifest(env.Manifest)
+	man, err := modelpkg.DecodeManifest(env.Manifest)
 	if err != nil {
-		return env, nil, inference.ReasonManifest, err
+		return env, nil, modelpkg.ReasonManifest, err
 	}
 	if man.Name != env.Name || man.Version != env.Version || man.ONNXSHA256 != env.ONNXSHA256 {
-		return env, nil, inference.ReasonManifest, fmt.Errorf("manifest is %s (onnx %.12s), envelope says %s (onnx %.12s)",
+		return env, nil, modelpkg.ReasonManifest, fmt.Errorf("manifest is %s (onnx %.12s), envelope says %s (onnx %.12s)",
 			man.ID(), man.ONNXSHA256, env.ID(), env.ONNXSHA256)
 	}
 	return env, man, "", nil

@@ -18,33 +18,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/models"
 )
 
 // namedPackage is testPackage with a name and gateway targeting.
-func namedPackage(t testing.TB, name, version string, onnx []byte, priv ed25519.PrivateKey, gateways ...string) *inference.Package {
+func namedPackage(t testing.TB, name, version string, onnx []byte, priv ed25519.PrivateKey, gateways ...string) *modelpkg.Package {
 	t.Helper()
 	mb, _ := models.Default()
-	man, err := inference.DecodeManifest(mb)
+	man, err := modelpkg.DecodeManifest(mb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	man.Name, man.Version, man.Targeting.Gateways = name, version, gateways
-	pkg, err := inference.NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if priv != nil {
-		if err := inference.Sign(pkg, priv); err != nil {
+		if err := modelpkg.Sign(pkg, priv); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return pkg
 }
 
-func publish(t *testing.T, cfg Config, pkg *inference.Package, chunkSize int) *ModelEnvelope {
+func publish(t *testing.T, cfg Config, pkg *modelpkg.Package, chunkSize int) *ModelEnvelope {
 	t.Helper()
 	env, err := PublishModel(context.Background(), cfg, pkg, chunkSize, nil)
 	if err != nil {
@@ -178,7 +178,7 @@ func TestModelWatcherStagesOnlyWantedVersions(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "data", "models")
 	var rec recorder
-	w := newTestWatcher(t, ModelWatcherConfig{Kafka: cfg, Dir: dir, Name: "pump-health", AllowUnsigned: true,
+	w := newTestWatcher(t, ModelWatcherConfig{Kafka: cfg, Dir: dir, Name: "pump-health", Policy: modelpkg.Policy{AllowUnsigned: true},
 		Activate: rec.activate, Retire: rec.retire})
 	runWatcher(t, w)
 	waitFor(t, 20*time.Second, "not targeted", func() bool { return modelState_(w, "pump-health").State == ModelNotTargeted })
@@ -235,7 +235,7 @@ func TestModelWatcherBoundsStaging(t *testing.T) {
 	dir := t.TempDir()
 	var rec recorder
 	w := newTestWatcher(t, ModelWatcherConfig{Kafka: cfg, Dir: dir, Name: "pump-health", MaxStagingBytes: 1 << 20,
-		PublicKeys: []ed25519.PublicKey{pub}, Activate: rec.activate})
+		Policy: modelpkg.Policy{Keys: []ed25519.PublicKey{pub}}, Activate: rec.activate})
 	runWatcher(t, w)
 
 	// Declared larger than MaxStagingBytes: rejected with reason size.
@@ -302,7 +302,7 @@ func TestModelWatcherRestartStagesNothingStored(t *testing.T) {
 	cfg := Config{Brokers: srv.Seeds(), GatewayID: "gw-test"}
 	dir := t.TempDir()
 	var rec recorder
-	wcfg := ModelWatcherConfig{Kafka: cfg, Dir: dir, AllowUnsigned: true, Activate: rec.activate}
+	wcfg := ModelWatcherConfig{Kafka: cfg, Dir: dir, Policy: modelpkg.Policy{AllowUnsigned: true}, Activate: rec.activate}
 	w := newTestWatcher(t, wcfg)
 	stop := runWatcher(t, w)
 	publish(t, cfg, namedPackage(t, "pump-health", "0.9.0", randomBytes(20000, 1), nil), 4096)
@@ -350,7 +350,7 @@ func TestModelWatcherServesOneName(t *testing.T) {
 
 	run := func(dir, name string) (*ModelWatcher, *recorder, func()) {
 		rec := &recorder{}
-		w := newTestWatcher(t, ModelWatcherConfig{Kafka: cfg, Dir: dir, Name: name, AllowUnsigned: true,
+		w := newTestWatcher(t, ModelWatcherConfig{Kafka: cfg, Dir: dir, Name: name, Policy: modelpkg.Policy{AllowUnsigned: true},
 			Activate: rec.activate, Retire: rec.retire})
 		if err := w.Restore(); err != nil {
 			t.Fatal(err)

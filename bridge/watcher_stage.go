@@ -47,17 +47,17 @@ func checkChunk(env *ModelEnvelope, i int, b []byte) error {
 // startStage makes env the version being staged. Chunks of it staged by an
 // earlier run are kept if they still verify; everything else staged goes.
 func (w *ModelWatcher) startStage(env *ModelEnvelope) {
-	if err := w.store.cleanStaging(env.Name, env.Version); err != nil {
+	if err := w.store.CleanStaging(env.Name, env.Version); err != nil {
 		w.log.Warn("clean model staging", "err", err)
 	}
 	s := &staging{env: env, have: make([]bool, env.Chunks)}
-	for _, i := range w.store.stagedChunks(env.Name, env.Version) {
-		b, err := w.store.chunk(env.Name, env.Version, i)
+	for _, i := range w.store.StagedChunks(env.Name, env.Version) {
+		b, err := w.store.Chunk(env.Name, env.Version, i)
 		if err == nil && i < env.Chunks && checkChunk(env, i, b) == nil {
 			s.add(i, len(b))
 			continue
 		}
-		w.store.dropChunk(env.Name, env.Version, i)
+		w.store.DropChunk(env.Name, env.Version, i)
 	}
 	w.stage = s
 	w.m.stagedBytes.Set(float64(s.bytes))
@@ -77,7 +77,7 @@ func (w *ModelWatcher) cleanStaging() {
 	if w.stage != nil {
 		name, version = w.stage.env.Name, w.stage.env.Version
 	}
-	if err := w.store.cleanStaging(name, version); err != nil {
+	if err := w.store.CleanStaging(name, version); err != nil {
 		w.log.Warn("clean model staging", "err", err)
 	}
 }
@@ -109,7 +109,7 @@ func (w *ModelWatcher) stageChunk(i int, b []byte) {
 		w.m.ignored.WithLabelValues("staging_full").Inc()
 		return
 	}
-	if err := w.store.putChunk(env.Name, env.Version, i, b); err != nil {
+	if err := w.store.PutChunk(env.Name, env.Version, i, b); err != nil {
 		w.log.Error("stage model chunk", "model", env.ID(), "chunk", i, "err", err)
 		return
 	}
@@ -161,7 +161,7 @@ func (w *ModelWatcher) expect(k modelKey, v []byte) {
 	busy := k.name != w.selected || st != nil && (st.active == env.Version ||
 		st.want != nil && st.want.Version != st.active && st.failed != st.want.Version && w.stage != nil && w.stage.is(st.want))
 	w.mu.Unlock()
-	if busy || w.store.has(env.Name, env.Version) {
+	if busy || w.store.Has(env.Name, env.Version) {
 		return
 	}
 	if _, err := w.preVerify(env); err != nil {

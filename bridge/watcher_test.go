@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/edgepm/edgepm/buffer"
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/internal/wire"
 	"github.com/edgepm/edgepm/models"
@@ -20,20 +20,20 @@ import (
 
 // testPackage is the default model's manifest with a new version and onnx
 // (any bytes: Activate is a recorder here, not the engine), signed by priv.
-func testPackage(t testing.TB, version string, onnx []byte, priv ed25519.PrivateKey) *inference.Package {
+func testPackage(t testing.TB, version string, onnx []byte, priv ed25519.PrivateKey) *modelpkg.Package {
 	t.Helper()
 	mb, _ := models.Default()
-	man, err := inference.DecodeManifest(mb)
+	man, err := modelpkg.DecodeManifest(mb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	man.Name, man.Version = "pump-health", version
-	pkg, err := inference.NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if priv != nil {
-		if err := inference.Sign(pkg, priv); err != nil {
+		if err := modelpkg.Sign(pkg, priv); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,7 +54,7 @@ type activations struct {
 	sha  map[string]string
 }
 
-func (a *activations) activate(pkg *inference.Package) error {
+func (a *activations) activate(pkg *modelpkg.Package) error {
 	man, err := pkg.Decode()
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (a *activations) activate(pkg *inference.Package) error {
 	if a.sha == nil {
 		a.sha = map[string]string{}
 	}
-	a.sha[man.ID()] = inference.SHA256Hex(pkg.ONNX)
+	a.sha[man.ID()] = modelpkg.SHA256Hex(pkg.ONNX)
 	return nil
 }
 
@@ -123,14 +123,14 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 	dir := t.TempDir()
 	q := newTestQueue(t)
 	var acts activations
-	wcfg := ModelWatcherConfig{Kafka: cfg, Dir: dir, PublicKeys: []ed25519.PublicKey{pub}, Activate: acts.activate, Events: q}
+	wcfg := ModelWatcherConfig{Kafka: cfg, Dir: dir, Policy: modelpkg.Policy{Keys: []ed25519.PublicKey{pub}}, Activate: acts.activate, Events: q}
 	w, err := NewModelWatcher(wcfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := runWatcher(t, w)
 	waitFor(t, 60*time.Second, "2.0.0 active", func() bool { return acts.last() == "pump-health:2.0.0" })
-	if acts.sha["pump-health:2.0.0"] != inference.SHA256Hex(big.ONNX) {
+	if acts.sha["pump-health:2.0.0"] != modelpkg.SHA256Hex(big.ONNX) {
 		t.Fatal("activated bytes differ")
 	}
 
@@ -213,7 +213,7 @@ func TestModelTombstoneAndTargeting(t *testing.T) {
 	}
 	var acts activations
 	retired := make(chan string, 1)
-	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: t.TempDir(), AllowUnsigned: true,
+	w, err := NewModelWatcher(ModelWatcherConfig{Kafka: cfg, Dir: t.TempDir(), Policy: modelpkg.Policy{AllowUnsigned: true},
 		Activate: acts.activate, Retire: func(n string) { retired <- n }}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -223,9 +223,9 @@ func TestModelTombstoneAndTargeting(t *testing.T) {
 
 	// A version for other gateways only is ignored.
 	mb, _ := models.Default()
-	man, _ := inference.DecodeManifest(mb)
+	man, _ := modelpkg.DecodeManifest(mb)
 	man.Name, man.Version, man.Targeting.Gateways = "pump-health", "9.0.0", []string{"gw-other-*"}
-	other, err := inference.NewPackage(man, randomBytes(1000, 6))
+	other, err := modelpkg.NewPackage(man, randomBytes(1000, 6))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/devices"
 	"github.com/edgepm/edgepm/internal/wire"
 )
@@ -38,6 +39,7 @@ type App struct {
 	started time.Time
 
 	queue    *buffer.Queue
+	policy   modelpkg.Policy // signature policy (inference.public_keys, allow_unsigned), built once in open
 	engine   *inference.Engine
 	producer *bridge.Producer
 	watcher  *bridge.ModelWatcher
@@ -86,7 +88,10 @@ func (a *App) open() (err error) {
 	if a.queue, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer.db"), bopts); err != nil {
 		return fmt.Errorf("open buffer: %w", err)
 	}
-	if a.engine, err = newEngine(cfg, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
+	if a.policy, err = cfg.Inference.policy(); err != nil {
+		return err
+	}
+	if a.engine, err = newEngine(cfg, a.policy, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
 		return err
 	}
 	a.devices = newDeviceTable(cfg.Inference.MaxDevices, cfg.Inference.DeviceIdleTTL, a.forgetDevice)
@@ -278,13 +283,9 @@ func finite(v float64) any {
 // newWatcher builds the consumer of the models topic and restores the
 // model accepted last (it then serves instead of the start-up model).
 func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
-	keys, err := a.cfg.Inference.publicKeys()
-	if err != nil {
-		return nil, err
-	}
 	w, err := bridge.NewModelWatcher(bridge.ModelWatcherConfig{
-		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), PublicKeys: keys,
-		AllowUnsigned: a.cfg.Inference.AllowUnsigned, Activate: a.engine.Load, Events: a.queue,
+		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), Policy: a.policy,
+		Activate: a.engine.Load, Events: a.queue,
 		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
 	}, a.log.With("component", "models"), a.reg)
 	if err != nil {
@@ -300,7 +301,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 // served model: the start-up model (inference.model_dir or the embedded
 // default) serves again.
 func (a *App) retireModel(name string) {
-	if err := loadStartupModel(a.engine, a.cfg, a.log); err != nil {
+	if err := loadStartupModel(a.engine, a.cfg, a.policy, a.log); err != nil {
 		a.log.Error("model retired but the start-up model could not be loaded; the retired one keeps serving", "model", name, "err", err)
 		return
 	}

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // InferenceConfig configures local scoring. The defaults of the keys the
@@ -134,7 +134,7 @@ func (c *InferenceConfig) validate() error {
 		return fmt.Errorf("inference.scoring: must be %s or %s, got %q", inference.ScoringFast, inference.ScoringReference, c.Scoring)
 	}
 	if c.ModelName != "" {
-		if err := bridge.ValidateModelName("name", c.ModelName); err != nil {
+		if err := modelpkg.ValidateName("name", c.ModelName); err != nil {
 			return fmt.Errorf("inference.model_name: %w", err)
 		}
 	}
@@ -160,14 +160,17 @@ func decodePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-func (c *InferenceConfig) publicKeys() ([]ed25519.PublicKey, error) {
-	out := make([]ed25519.PublicKey, 0, len(c.PublicKeys))
+// policy is the gateway's signature policy (inference.public_keys,
+// inference.allow_unsigned), built once by App and applied by the model
+// watcher and the start-up loader.
+func (c *InferenceConfig) policy() (modelpkg.Policy, error) {
+	p := modelpkg.Policy{Keys: make([]ed25519.PublicKey, 0, len(c.PublicKeys)), AllowUnsigned: c.AllowUnsigned}
 	for i, k := range c.PublicKeys {
 		pk, err := decodePublicKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("inference.public_keys[%d]: %w", i, err)
+			return modelpkg.Policy{}, fmt.Errorf("inference.public_keys[%d]: %w", i, err)
 		}
-		out = append(out, pk)
+		p.Keys = append(p.Keys, pk)
 	}
-	return out, nil
+	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/models"
 )
 
@@ -46,7 +47,7 @@ func resolveONNXRuntime(configured string) (string, error) {
 // offline serves the last accepted model at once.
 func modelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
-func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
+func newEngine(cfg Config, policy modelpkg.Policy, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
 	lib, err := resolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,6 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 		MaxBatch:        cfg.Inference.MaxBatch,
 		MaxDelay:        cfg.Inference.MaxDelay,
 		QueueSize:       cfg.Inference.QueueSize,
-		AllowUnsigned:   cfg.Inference.AllowUnsigned,
 		Gateway:         cfg.GatewayID,
 		Session:         inference.SessionConfig{IntraOpThreads: cfg.Inference.IntraOpThreads},
 		MaxDevices:      cfg.Inference.MaxDevices,
@@ -68,14 +68,11 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 		OnDrift:         onDrift,
 		Scoring:         cfg.Inference.Scoring,
 	}
-	if ecfg.PublicKeys, err = cfg.Inference.publicKeys(); err != nil {
-		return nil, err
-	}
 	eng, err := inference.NewEngine(ecfg, log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("inference engine: %w", err)
 	}
-	if err := loadStartupModel(eng, cfg, log); err != nil {
+	if err := loadStartupModel(eng, cfg, policy, log); err != nil {
 		_ = eng.Close()
 		return nil, err
 	}
@@ -89,12 +86,20 @@ func newEngine(cfg Config, log *slog.Logger, reg prometheus.Registerer, onDrift 
 // loadStartupModel serves inference.model_dir or else the model embedded in
 // the binary. A model accepted from Kafka earlier is restored over it by the
 // model watcher right after (App.New), so the order of preference is: last
-// accepted from Kafka, model_dir, embedded default.
-func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error {
+// accepted from Kafka, model_dir, embedded default. The model_dir package
+// must pass the signature policy; the embedded one is trusted as far as the
+// binary is.
+func loadStartupModel(eng *inference.Engine, cfg Config, policy modelpkg.Policy, log *slog.Logger) error {
 	var errs []error
 	if dir := cfg.Inference.ModelDir; dir != "" {
-		pkg, err := inference.LoadPackageDir(dir)
+		pkg, err := modelpkg.LoadPackageDir(dir)
 		if err == nil {
+			err = policy.Check(pkg)
+		}
+		if err == nil {
+			if len(pkg.Signature) == 0 {
+				log.Warn("serving an unsigned model package (allow_unsigned is set; development only)", "dir", dir)
+			}
 			err = eng.Load(pkg)
 		}
 		if err == nil {
@@ -105,7 +110,7 @@ func loadStartupModel(eng *inference.Engine, cfg Config, log *slog.Logger) error
 		errs = append(errs, fmt.Errorf("%s: %w", dir, err))
 	}
 	manifest, onnx := models.Default()
-	if err := eng.LoadBuiltin(&inference.Package{Manifest: manifest, ONNX: onnx}); err != nil {
+	if err := eng.Load(&modelpkg.Package{Manifest: manifest, ONNX: onnx}); err != nil {
 		errs = append(errs, fmt.Errorf("embedded default model: %w", err))
 		return fmt.Errorf("no servable model: %w", errors.Join(errs...))
 	}

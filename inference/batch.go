@@ -1,6 +1,10 @@
 package inference
 
-import "time"
+import (
+	"time"
+
+	"github.com/edgepm/edgepm/inference/modelpkg"
+)
 
 // Batch is one scored micro-batch as Run hands it to emit: the rows that
 // got a prediction, in queue order, and the alert state changes they
@@ -23,10 +27,10 @@ type Batch struct {
 
 // batchGroup is a run of a batch's rows scored by one model.
 type batchGroup struct {
-	man        *Manifest // the model's (name, version)
-	start, end int       // the group's rows are Batch.rows[start:end]
-	k          int       // outputs per row
-	outs       []float32 // k outputs per row, for rows[start:end]
+	man        *modelpkg.Manifest // the model's (name, version)
+	start, end int                // the group's rows are Batch.rows[start:end]
+	k          int                // outputs per row
+	outs       []float32          // k outputs per row, for rows[start:end]
 }
 
 // BatchOf returns a Batch that serves the given predictions and alerts, for

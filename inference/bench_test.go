@@ -12,6 +12,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // benchRows returns n queued-row values for model m over 50 devices, as
@@ -290,11 +291,11 @@ func BenchmarkWindowToPrediction(b *testing.B) {
 // for the default model's 32 features over 5 sensors; samples/s counts
 // sensor values consumed.
 func BenchmarkFeatures(b *testing.B) {
-	man, err := DecodeManifest(mustRead(b, "../models/default/manifest.json"))
+	man, err := modelpkg.DecodeManifest(mustRead(b, "../models/default/manifest.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	plan, _ := features.NewPlan(man.Features, man.fill())
+	plan, _ := features.NewPlan(man.Features, man.Imputation())
 	for _, hop := range []int{5, 1} {
 		b.Run(fmt.Sprintf("window=30/hop=%d", hop), func(b *testing.B) {
 			cfg := features.WindowConfig{Size: 30, Hop: hop}
@@ -327,7 +328,7 @@ func BenchmarkFeatures(b *testing.B) {
 func BenchmarkObserve(b *testing.B) {
 	e := newTestEngine(b, EngineConfig{})
 	mb, ob := readDefault(b)
-	if err := e.Load(&Package{Manifest: mb, ONNX: ob}); err != nil {
+	if err := e.Load(&modelpkg.Package{Manifest: mb, ONNX: ob}); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,6 @@
 package inference
 
 import (
-	"crypto/ed25519"
 	"fmt"
 	"time"
 )
@@ -19,7 +18,7 @@ const (
 )
 
 // EngineConfig configures an Engine. The zero value is valid: documented
-// defaults, unsigned models rejected.
+// defaults. Signatures are not the engine's business: see Engine.Load.
 type EngineConfig struct {
 	// MaxBatch is the most rows scored in one ONNX Runtime call (default 256).
 	MaxBatch int
@@ -29,11 +28,6 @@ type EngineConfig struct {
 	// QueueSize bounds ready rows waiting for Run; Observe blocks when it is
 	// full (default 4096).
 	QueueSize int
-	// PublicKeys verify package signatures (ed25519).
-	PublicKeys []ed25519.PublicKey
-	// AllowUnsigned lets packages without a signature serve. DEVELOPMENT
-	// ONLY: anyone who can deliver a package can then run a model here.
-	AllowUnsigned bool
 	// Gateway is this gateway's id, matched against manifest targeting.
 	Gateway string
 	// Session configures ONNX Runtime sessions (small-CPU defaults).
@@ -154,11 +148,6 @@ func (c EngineConfig) validate() error {
 		return fmt.Errorf("inference.session.inter_op_threads: must be >= 0, got %d", c.Session.InterOpThreads)
 	case c.Scoring != ScoringFast && c.Scoring != ScoringReference:
 		return fmt.Errorf("inference.scoring: must be %s or %s, got %q", ScoringFast, ScoringReference, c.Scoring)
-	}
-	for i, k := range c.PublicKeys {
-		if len(k) != ed25519.PublicKeySize {
-			return fmt.Errorf("inference.public_keys[%d]: %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
-		}
 	}
 	return nil
 }

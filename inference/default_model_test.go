@@ -6,19 +6,21 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/models"
 )
 
-// TestDefaultModelServes loads the committed default model (unsigned, so
-// AllowUnsigned) and scores one full window.
+// TestDefaultModelServes loads the committed default model (unsigned:
+// trusted as part of the binary, so no policy applies) and scores one full
+// window.
 func TestDefaultModelServes(t *testing.T) {
 	if err := inference.InitRuntime(testenv.ONNXRuntimeLib(t)); err != nil {
 		t.Fatal(err)
 	}
 	man, onnx := models.Default()
-	pkg := &inference.Package{Manifest: man, ONNX: onnx}
-	e, err := inference.NewEngine(inference.EngineConfig{AllowUnsigned: true}, nil, nil)
+	pkg := &modelpkg.Package{Manifest: man, ONNX: onnx}
+	e, err := inference.NewEngine(inference.EngineConfig{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +28,10 @@ func TestDefaultModelServes(t *testing.T) {
 	if err := e.Load(pkg); err != nil {
 		t.Fatal(err)
 	}
-	// The default package must be rejected without the dev flag.
-	strict, _ := inference.NewEngine(inference.EngineConfig{}, nil, nil)
-	defer strict.Close()
-	if err := strict.Load(pkg); inference.RejectReason(err) != inference.ReasonSignature {
-		t.Fatalf("strict load: %v", err)
+	// The default package is unsigned: a gateway's policy without the dev
+	// flag rejects it wherever it came from other than the binary.
+	if err := (modelpkg.Policy{}).Check(pkg); modelpkg.RejectReason(err) != modelpkg.ReasonSignature {
+		t.Fatalf("strict policy: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan inference.Prediction, 100)

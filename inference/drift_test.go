@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -38,7 +39,7 @@ func gaugeFeatures(t *testing.T, reg *prometheus.Registry) []string {
 func TestDriftGaugesFollowSwap(t *testing.T) {
 	initRuntime(t)
 	reg := prometheus.NewRegistry()
-	e, err := NewEngine(EngineConfig{AllowUnsigned: true, DriftInterval: -1}, nil, reg)
+	e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestDriftGaugesFollowSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := NewPackage(testManifest("n", "1", g, specs), onnx)
+	pkg, err := modelpkg.NewPackage(testManifest("n", "1", g, specs), onnx)
 	if err != nil {
 		t.Fatal(err)
 	}

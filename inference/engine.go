@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // Engine turns readings into predictions and alerts: per-device windows ->
@@ -86,33 +88,31 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, reg prometheus.Registerer) (*
 }
 
 // Load validates pkg, warms it up and atomically makes it the active model.
-// Checks, in order: signature over the raw manifest bytes (skipped for an
-// unsigned package only when AllowUnsigned); manifest decodes and validates
+//
+// Load does not judge the package's signature: the caller applies the
+// gateway's modelpkg.Policy first (the bridge's model watcher for packages
+// from Kafka and the model store, edge's start-up loader for
+// inference.model_dir; the model embedded in the binary is trusted), so
+// the keys and allow_unsigned are applied in one place only.
+//
+// Checks, in order: manifest decodes and validates
 // (including the feature spec); sha256 of the ONNX bytes; targeting; the
 // graph loads; input name, type and shape
 // [N, len(features)]; output name, type and shape [N, K]; a warm-up run of
 // MaxBatch rows; the manifest's samples within tolerance. On failure the
-// current model keeps serving and a *RejectError says why. Rows already
+// current model keeps serving and a *modelpkg.RejectError says why. Rows already
 // queued finish on the model they were computed for; the replaced model's
 // session is destroyed when its last row is scored. Safe for concurrent
 // use; calls are serialised.
-func (e *Engine) Load(pkg *Package) error { return e.load(pkg, false) }
-
-// LoadBuiltin is Load for the model package compiled into the edgepm binary
-// (models.Default): its signature is not checked, because those bytes are
-// trusted exactly as far as the binary itself; every other check runs. Never
-// pass it bytes that came from the network or the disk.
-func (e *Engine) LoadBuiltin(pkg *Package) error { return e.load(pkg, true) }
-
-func (e *Engine) load(pkg *Package, builtin bool) error {
+func (e *Engine) Load(pkg *modelpkg.Package) error {
 	e.loadMu.Lock()
 	defer e.loadMu.Unlock()
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	m, err := e.prepare(pkg, builtin)
+	m, err := e.prepare(pkg)
 	if err != nil {
-		e.met.loads.WithLabelValues(RejectReason(err)).Inc()
+		e.met.loads.WithLabelValues(modelpkg.RejectReason(err)).Inc()
 		e.log.Error("model rejected", "err", err)
 		return err
 	}
@@ -129,7 +129,7 @@ func (e *Engine) load(pkg *Package, builtin bool) error {
 	}
 	e.log.Info("model active", "model", m.id, "features", len(m.man.Features))
 	if t := e.thresholds.Load(); t != nil {
-		if err := t.validate(m.man.OutputSemantics); err != nil {
+		if err := t.Validate(m.man.OutputSemantics); err != nil {
 			e.log.Warn("threshold override does not fit the new model; using its manifest thresholds",
 				"model", m.id, "err", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -141,7 +142,7 @@ func TestDropsBadReadings(t *testing.T) {
 	pkg := packageFor(t, "m", "1", 8, 1)
 	man, _ := pkg.Decode()
 	man.Targeting.DeviceClasses = []string{"pump"}
-	pkg, _ = NewPackage(man, pkg.ONNX)
+	pkg, _ = modelpkg.NewPackage(man, pkg.ONNX)
 	if err := e.Load(pkg); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestDropsBadReadings(t *testing.T) {
 }
 
 func TestAlertHysteresis(t *testing.T) {
-	m := &model{man: &Manifest{OutputSemantics: SemanticsFailureProbability,
+	m := &model{man: &modelpkg.Manifest{OutputSemantics: modelpkg.SemanticsFailureProbability,
 		Thresholds: Thresholds{Raise: 0.8, Clear: 0.5, MinDuration: features.Duration(10 * time.Second)}}}
 	var a alertState
 	var events []string
@@ -197,7 +198,7 @@ func TestAlertHysteresis(t *testing.T) {
 		t.Fatalf("events %v, want %v", events, want)
 	}
 	// Remaining useful life: raise when at/below, clear when above.
-	m.man.OutputSemantics = SemanticsRUL
+	m.man.OutputSemantics = modelpkg.SemanticsRUL
 	m.man.Thresholds = Thresholds{Raise: 3600, Clear: 7200}
 	a = alertState{}
 	var got []string
@@ -264,7 +265,7 @@ func t0() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }
 func TestCloseWhileRunning(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		initRuntime(t)
-		e, err := NewEngine(EngineConfig{AllowUnsigned: true}, nil, nil)
+		e, err := NewEngine(EngineConfig{}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

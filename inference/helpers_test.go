@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
@@ -54,31 +55,31 @@ func testGraph(f, hidden int, seed uint64) *onnxgen.Model {
 }
 
 // testManifest returns a manifest for g with samples computed by onnxgen.Eval.
-func testManifest(name, version string, g *onnxgen.Model, specs []features.Spec) *Manifest {
-	m := &Manifest{SchemaVersion: 1, Name: name, Version: version, InputName: g.InputName, OutputName: g.OutputName,
-		OutputSemantics: SemanticsFailureProbability, Window: features.WindowConfig{Size: 10, Hop: 1},
+func testManifest(name, version string, g *onnxgen.Model, specs []features.Spec) *modelpkg.Manifest {
+	m := &modelpkg.Manifest{SchemaVersion: 1, Name: name, Version: version, InputName: g.InputName, OutputName: g.OutputName,
+		OutputSemantics: modelpkg.SemanticsFailureProbability, Window: features.WindowConfig{Size: 10, Hop: 1},
 		Features: specs, Thresholds: Thresholds{Raise: 0.7, Clear: 0.5}}
 	for i := 0; i < 3; i++ {
 		in := make([]float32, len(specs))
 		for j := range in {
 			in[j] = float32(i*10 + j)
 		}
-		m.Samples = append(m.Samples, Sample{Input: in, Output: onnxgen.Eval(g, in)})
+		m.Samples = append(m.Samples, modelpkg.Sample{Input: in, Output: onnxgen.Eval(g, in)})
 	}
 	for range specs {
-		m.FeatureStats = append(m.FeatureStats, FeatureStat{Mean: 1, Std: 2})
+		m.FeatureStats = append(m.FeatureStats, modelpkg.FeatureStat{Mean: 1, Std: 2})
 	}
 	return m
 }
 
-func testPackage(t testing.TB, name, version string, f int) *Package {
+func testPackage(t testing.TB, name, version string, f int) *modelpkg.Package {
 	t.Helper()
 	g := testGraph(f, 16, 7)
 	onnx, err := onnxgen.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := NewPackage(testManifest(name, version, g, testSpecs(f)), onnx)
+	pkg, err := modelpkg.NewPackage(testManifest(name, version, g, testSpecs(f)), onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,6 @@ func testPackage(t testing.TB, name, version string, f int) *Package {
 func newTestEngine(t testing.TB, cfg EngineConfig) *Engine {
 	t.Helper()
 	initRuntime(t)
-	cfg.AllowUnsigned = cfg.AllowUnsigned || cfg.PublicKeys == nil
 	e, err := NewEngine(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -16,14 +17,14 @@ import (
 func TestManifestRULCyclesAndPartialWindow(t *testing.T) {
 	g := testGraph(4, 8, 3)
 	man := testManifest("rul", "1", g, testSpecs(4))
-	man.OutputSemantics = SemanticsRULCycles
+	man.OutputSemantics = modelpkg.SemanticsRULCycles
 	man.Thresholds = Thresholds{Raise: 30, Clear: 40}
 	man.Window = features.WindowConfig{Kind: features.KindCount, Size: 30, Hop: 1, MinSamples: 1}
 	onnx, err := onnxgen.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestManifestRULCyclesAndPartialWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.OutputSemantics != SemanticsRULCycles || got.Window.MinSamples != 1 {
+	if got.OutputSemantics != modelpkg.SemanticsRULCycles || got.Window.MinSamples != 1 {
 		t.Fatalf("decoded %q window %+v", got.OutputSemantics, got.Window)
 	}
 	b := string(pkg.Manifest)
@@ -43,11 +44,11 @@ func TestManifestRULCyclesAndPartialWindow(t *testing.T) {
 		if s == b {
 			t.Fatalf("%s: edit did not apply", name)
 		}
-		if _, err := DecodeManifest([]byte(s)); err == nil {
+		if _, err := modelpkg.DecodeManifest([]byte(s)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := DecodeManifest([]byte(strings.Replace(b, `"min_samples": 1`, `"min_samples": 31`, 1))); err == nil ||
+	if _, err := modelpkg.DecodeManifest([]byte(strings.Replace(b, `"min_samples": 1`, `"min_samples": 31`, 1))); err == nil ||
 		!strings.Contains(err.Error(), "window.min_samples") {
 		t.Errorf("min_samples error does not name the field: %v", err)
 	}

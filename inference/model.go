@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // model is one validated, loaded model. Its scorer is destroyed when the
 // model is retired (replaced) and no queued row references it any more.
 type model struct {
-	man    *Manifest
+	man    *modelpkg.Manifest
 	id     string
 	plan   *features.Plan
 	window features.WindowConfig

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -55,7 +56,7 @@ func TestFeatureBeyondFloat32IsImputed(t *testing.T) {
 // nanPackage returns a 4-feature model whose output is NaN when feature 0
 // (vibration_rms.mean) is large (1e30*x overflows to Inf; Inf - Inf = NaN)
 // and 0 otherwise, with valid samples.
-func nanPackage(t testing.TB) *Package {
+func nanPackage(t testing.TB) *modelpkg.Package {
 	w := [][]float32{{1e30, 0, 0, 0}, {1e30, 0, 0, 0}}
 	return layersPackage(t, "nan", "1", onnxgen.Dense{W: w, B: []float32{0, 0}, Act: onnxgen.ReLU},
 		onnxgen.Dense{W: [][]float32{{1, -1}}, B: []float32{0}})
@@ -63,13 +64,13 @@ func nanPackage(t testing.TB) *Package {
 
 // constPackage returns a 4-feature model that scores sigmoid(b) whatever
 // the features.
-func constPackage(t testing.TB, version string, b float32) *Package {
+func constPackage(t testing.TB, version string, b float32) *modelpkg.Package {
 	return layersPackage(t, "const", version, onnxgen.Dense{W: [][]float32{make([]float32, 4)}, B: []float32{b}, Act: onnxgen.Sigmoid})
 }
 
 // layersPackage packages a graph of layers over the means of the 4 test
 // sensors (training stats mean 1, std 2; thresholds raise 0.7, clear 0.5).
-func layersPackage(t testing.TB, name, version string, layers ...onnxgen.Dense) *Package {
+func layersPackage(t testing.TB, name, version string, layers ...onnxgen.Dense) *modelpkg.Package {
 	t.Helper()
 	g := &onnxgen.Model{Name: name, InputName: "features", OutputName: "failure_probability", Producer: "test", Layers: layers}
 	onnx, err := onnxgen.Marshal(g)
@@ -78,7 +79,7 @@ func layersPackage(t testing.TB, name, version string, layers ...onnxgen.Dense) 
 	}
 	specs := []features.Spec{{Sensor: "vibration_rms", Stat: features.Mean}, {Sensor: "bearing_temp_c", Stat: features.Mean},
 		{Sensor: "current_a", Stat: features.Mean}, {Sensor: "speed_rpm", Stat: features.Mean}}
-	pkg, err := NewPackage(testManifest(name, version, g, specs), onnx)
+	pkg, err := modelpkg.NewPackage(testManifest(name, version, g, specs), onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestBatchCompactionKeepsRowsAndOutputsPaired(t *testing.T) {
 	// Two outputs: out0 = x0 (the standardised vibration mean, distinct per
 	// row), out1 = 1e30*x1 - 1e30*x1: 0, or NaN when bearing_temp_c is
 	// huge (Inf - Inf).
-	pkg := func(version string) *Package {
+	pkg := func(version string) *modelpkg.Package {
 		return layersPackage(t, "pair", version,
 			onnxgen.Dense{W: [][]float32{{1, 0, 0, 0}, {0, 1e30, 0, 0}, {0, 1e30, 0, 0}}, B: []float32{0, 0, 0}},
 			onnxgen.Dense{W: [][]float32{{1, 0, 0}, {0, 1, -1}}, B: []float32{0, 0}})

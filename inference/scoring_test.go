@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -51,7 +52,7 @@ func (a *specAlert) step(th Thresholds, rul bool, s float64, end time.Time) (sta
 // value exactly (x0 + 1e30*x1 - 1e30*x1 + 1e30*x2 with x1 = x2 = 0), NaN
 // when the last bearing_temp_c is ±1e10 (Inf - Inf) and ±Inf when the last
 // current_a is ±1e10, with the given semantics and thresholds.
-func scorePackage(t testing.TB, sem string, th Thresholds) *Package {
+func scorePackage(t testing.TB, sem string, th Thresholds) *modelpkg.Package {
 	t.Helper()
 	g := &onnxgen.Model{Name: "rule", InputName: "features", OutputName: "score", Producer: "test", Layers: []onnxgen.Dense{
 		{W: [][]float32{{1, 0, 0}, {0, 1e30, 0}, {0, 1e30, 0}, {0, 0, 1e30}}, B: make([]float32, 4)},
@@ -68,9 +69,9 @@ func scorePackage(t testing.TB, sem string, th Thresholds) *Package {
 	m.Samples = nil
 	for _, x := range []float32{-2, 0.5, 40} {
 		in := []float32{x, 0, 0}
-		m.Samples = append(m.Samples, Sample{Input: in, Output: onnxgen.Eval(g, in)})
+		m.Samples = append(m.Samples, modelpkg.Sample{Input: in, Output: onnxgen.Eval(g, in)})
 	}
-	pkg, err := NewPackage(m, onnx)
+	pkg, err := modelpkg.NewPackage(m, onnx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +126,12 @@ func TestScoringPathsMatchReference(t *testing.T) {
 		sem        string
 		th, phase2 Thresholds
 	}{
-		{SemanticsFailureProbability, Thresholds{Raise: 0.75, Clear: 0.5}, Thresholds{Raise: 0.8, Clear: 0.6, MinDuration: 2 * sec}},
-		{SemanticsFailureProbability, Thresholds{Raise: 0.9, Clear: 0.7, MinDuration: 3 * sec}, Thresholds{Raise: 0.3, Clear: 0.1}},
-		{SemanticsFailureProbability, Thresholds{Raise: 1e-40, Clear: 0}, Thresholds{Raise: 0.5, Clear: 0.5}},
-		{SemanticsRUL, Thresholds{Raise: 30, Clear: 40}, Thresholds{Raise: 20, Clear: 50, MinDuration: 2 * sec}},
-		{SemanticsRUL, Thresholds{Raise: 0, Clear: 5, MinDuration: sec}, Thresholds{Raise: -3, Clear: 2}},
-		{SemanticsRUL, Thresholds{Raise: 0.05, Clear: 0.1}, Thresholds{Raise: 0.05, Clear: 0.1, MinDuration: 2 * sec}},
+		{modelpkg.SemanticsFailureProbability, Thresholds{Raise: 0.75, Clear: 0.5}, Thresholds{Raise: 0.8, Clear: 0.6, MinDuration: 2 * sec}},
+		{modelpkg.SemanticsFailureProbability, Thresholds{Raise: 0.9, Clear: 0.7, MinDuration: 3 * sec}, Thresholds{Raise: 0.3, Clear: 0.1}},
+		{modelpkg.SemanticsFailureProbability, Thresholds{Raise: 1e-40, Clear: 0}, Thresholds{Raise: 0.5, Clear: 0.5}},
+		{modelpkg.SemanticsRUL, Thresholds{Raise: 30, Clear: 40}, Thresholds{Raise: 20, Clear: 50, MinDuration: 2 * sec}},
+		{modelpkg.SemanticsRUL, Thresholds{Raise: 0, Clear: 5, MinDuration: sec}, Thresholds{Raise: -3, Clear: 2}},
+		{modelpkg.SemanticsRUL, Thresholds{Raise: 0.05, Clear: 0.1}, Thresholds{Raise: 0.05, Clear: 0.1, MinDuration: 2 * sec}},
 	} {
 		name := fmt.Sprintf("%s/raise=%g/clear=%g", tc.sem, tc.th.Raise, tc.th.Clear)
 		t.Run(name, func(t *testing.T) {
@@ -228,7 +229,7 @@ func TestAlertsForSkipsNonFinite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	th := Thresholds{Raise: 0.7, Clear: 0.5, MinDuration: features.Duration(time.Second)}
 	e := newTestEngine(t, EngineConfig{})
-	m := &model{man: &Manifest{Name: "m", Version: "1", OutputSemantics: SemanticsFailureProbability, Thresholds: th}}
+	m := &model{man: &modelpkg.Manifest{Name: "m", Version: "1", OutputSemantics: modelpkg.SemanticsFailureProbability, Thresholds: th}}
 	devs := []*device{{name: "a"}, {name: "b"}, {name: "c"}}
 	ref := map[*device]*specAlert{}
 	for _, d := range devs {

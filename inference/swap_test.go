@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -55,7 +56,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		f       = 32
 	)
 	e := newTestEngine(t, EngineConfig{MaxBatch: 64})
-	pkgs := []*Package{packageFor(t, "swap", "a", f, 11), packageFor(t, "swap", "b", f, 12)}
+	pkgs := []*modelpkg.Package{packageFor(t, "swap", "a", f, 11), packageFor(t, "swap", "b", f, 12)}
 	if err := e.Load(pkgs[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +160,14 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 }
 
-func packageFor(t testing.TB, name, version string, f int, seed uint64) *Package {
+func packageFor(t testing.TB, name, version string, f int, seed uint64) *modelpkg.Package {
 	t.Helper()
 	g := testGraph(f, 16, seed)
 	onnx, err := onnxgen.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := NewPackage(testManifest(name, version, g, testSpecs(f)), onnx)
+	pkg, err := modelpkg.NewPackage(testManifest(name, version, g, testSpecs(f)), onnx)
 	if err != nil {
 		t.Fatal(err)
 	}

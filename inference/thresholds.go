@@ -28,7 +28,7 @@ func (e *Engine) SetThresholds(t *Thresholds) error {
 	if m := e.cur.Load(); m != nil {
 		sem = m.man.OutputSemantics
 	}
-	if err := t.validate(sem); err != nil {
+	if err := t.Validate(sem); err != nil {
 		return fmt.Errorf("set alert thresholds: %w", err)
 	}
 	c := *t
@@ -59,7 +59,7 @@ func (e *Engine) thresholdsFor(m *model) (_ Thresholds, overridden bool) {
 // thresholdsWith returns the thresholds that apply to m under the override
 // ovr (nil: none).
 func thresholdsWith(m *model, ovr *Thresholds) (_ Thresholds, overridden bool) {
-	if ovr != nil && ovr.validate(m.man.OutputSemantics) == nil {
+	if ovr != nil && ovr.Validate(m.man.OutputSemantics) == nil {
 		return *ovr, true
 	}
 	return m.man.Thresholds, false

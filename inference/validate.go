@@ -1,50 +1,42 @@
 package inference
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // prepare validates pkg in the order documented on Engine.Load and returns a
-// warmed-up model, or a *RejectError naming the first failed check.
-// builtin skips the signature check (LoadBuiltin); every other check runs.
-func (e *Engine) prepare(pkg *Package, builtin bool) (*model, error) {
+// warmed-up model, or a *modelpkg.RejectError naming the first failed check.
+func (e *Engine) prepare(pkg *modelpkg.Package) (*model, error) {
 	if pkg == nil {
-		return nil, reject("?", ReasonManifest, nil, "nil package")
+		return nil, reject("?", modelpkg.ReasonManifest, nil, "nil package")
 	}
-	// The signature is checked on the raw bytes before anything untrusted is parsed.
-	if builtin {
-		// Trusted as far as the edgepm binary that embeds it is.
-	} else if err := e.checkSignature(pkg); err != nil {
-		return nil, reject(manifestID(pkg.Manifest), ReasonSignature, err, "signature check failed")
-	}
-	man, err := DecodeManifest(pkg.Manifest)
+	man, err := modelpkg.DecodeManifest(pkg.Manifest)
 	if err != nil {
-		var se *SpecError
+		var se *modelpkg.SpecError
 		if errors.As(err, &se) {
-			return nil, reject(manifestID(pkg.Manifest), ReasonFeatureSpec, err, "invalid feature spec")
+			return nil, reject(modelpkg.ManifestID(pkg.Manifest), modelpkg.ReasonFeatureSpec, err, "invalid feature spec")
 		}
-		return nil, reject(manifestID(pkg.Manifest), ReasonManifest, err, "invalid manifest")
+		return nil, reject(modelpkg.ManifestID(pkg.Manifest), modelpkg.ReasonManifest, err, "invalid manifest")
 	}
 	id := man.ID()
-	if got := SHA256Hex(pkg.ONNX); got != man.ONNXSHA256 {
-		return nil, reject(id, ReasonSHA256, nil, "onnx sha256 is %s, manifest says %s", got, man.ONNXSHA256)
+	if got := modelpkg.SHA256Hex(pkg.ONNX); got != man.ONNXSHA256 {
+		return nil, reject(id, modelpkg.ReasonSHA256, nil, "onnx sha256 is %s, manifest says %s", got, man.ONNXSHA256)
 	}
 	if !man.Targeting.Targets(e.cfg.Gateway) {
-		return nil, reject(id, ReasonTargeting, nil, "gateway %q not in %v", e.cfg.Gateway, man.Targeting.Gateways)
+		return nil, reject(id, modelpkg.ReasonTargeting, nil, "gateway %q not in %v", e.cfg.Gateway, man.Targeting.Gateways)
 	}
-	plan, err := features.NewPlan(man.Features, man.fill())
+	plan, err := features.NewPlan(man.Features, man.Imputation())
 	if err != nil {
-		return nil, reject(id, ReasonFeatureSpec, err, "invalid feature spec")
+		return nil, reject(id, modelpkg.ReasonFeatureSpec, err, "invalid feature spec")
 	}
 	if !runtimeReady() {
-		return nil, reject(id, ReasonONNXLoad, ErrNotInitialized, "cannot load graph")
+		return nil, reject(id, modelpkg.ReasonONNXLoad, ErrNotInitialized, "cannot load graph")
 	}
 	k, rerr := checkGraph(pkg.ONNX, man)
 	if rerr != nil {
@@ -53,7 +45,7 @@ func (e *Engine) prepare(pkg *Package, builtin bool) (*model, error) {
 	}
 	sc, err := newScorer(pkg.ONNX, man.InputName, man.OutputName, len(man.Features), k, e.cfg.MaxBatch, e.cfg.Session)
 	if err != nil {
-		return nil, reject(id, ReasonONNXLoad, err, "create session")
+		return nil, reject(id, modelpkg.ReasonONNXLoad, err, "create session")
 	}
 	if rerr := warmUp(sc, man); rerr != nil {
 		sc.destroy()
@@ -64,34 +56,22 @@ func (e *Engine) prepare(pkg *Package, builtin bool) (*model, error) {
 		feats: newFeatArena(plan.Len(), sc.maxRows())}, nil
 }
 
-func (e *Engine) checkSignature(pkg *Package) error {
-	if len(pkg.Signature) == 0 && e.cfg.AllowUnsigned {
-		e.log.Warn("serving an unsigned model package (allow_unsigned is set; development only)")
-		return nil
-	}
-	if len(e.cfg.PublicKeys) == 0 {
-		return fmt.Errorf("%w: no public keys configured", ErrBadSignature)
-	}
-	_, err := Verify(pkg, e.cfg.PublicKeys)
-	return err
-}
-
 // checkGraph loads the graph once to read its inputs and outputs and checks
 // them against the manifest. It returns the output width K.
-func checkGraph(onnx []byte, man *Manifest) (int, *RejectError) {
+func checkGraph(onnx []byte, man *modelpkg.Manifest) (int, *modelpkg.RejectError) {
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(onnx)
 	if err != nil {
-		return 0, reject("", ReasonONNXLoad, err, "onnx runtime cannot load the graph")
+		return 0, reject("", modelpkg.ReasonONNXLoad, err, "onnx runtime cannot load the graph")
 	}
 	if len(ins) != 1 || ins[0].Name != man.InputName {
-		return 0, reject("", ReasonInputName, nil, "graph inputs %s, manifest wants exactly one input %q", ioNames(ins), man.InputName)
+		return 0, reject("", modelpkg.ReasonInputName, nil, "graph inputs %s, manifest wants exactly one input %q", ioNames(ins), man.InputName)
 	}
 	in := ins[0]
 	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
-		return 0, reject("", ReasonInputType, nil, "input %q is %s, want a float32 tensor", in.Name, in.String())
+		return 0, reject("", modelpkg.ReasonInputType, nil, "input %q is %s, want a float32 tensor", in.Name, in.String())
 	}
 	if len(in.Dimensions) != 2 || in.Dimensions[0] > 0 || in.Dimensions[1] != int64(len(man.Features)) {
-		return 0, reject("", ReasonInputShape, nil, "input %q has shape %v, want [N, %d] with a dynamic batch dimension", in.Name, in.Dimensions, len(man.Features))
+		return 0, reject("", modelpkg.ReasonInputShape, nil, "input %q has shape %v, want [N, %d] with a dynamic batch dimension", in.Name, in.Dimensions, len(man.Features))
 	}
 	for _, o := range outs {
 		if o.Name != man.OutputName {
@@ -99,11 +79,11 @@ func checkGraph(onnx []byte, man *Manifest) (int, *RejectError) {
 		}
 		if o.OrtValueType != ort.ONNXTypeTensor || o.DataType != ort.TensorElementDataTypeFloat ||
 			len(o.Dimensions) != 2 || o.Dimensions[0] > 0 || o.Dimensions[1] < 1 {
-			return 0, reject("", ReasonOutputShape, nil, "output %q is %s, want float32 [N, K]", o.Name, o.String())
+			return 0, reject("", modelpkg.ReasonOutputShape, nil, "output %q is %s, want float32 [N, K]", o.Name, o.String())
 		}
 		return int(o.Dimensions[1]), nil
 	}
-	return 0, reject("", ReasonMissingOutput, nil, "graph outputs %s, manifest wants %q", ioNames(outs), man.OutputName)
+	return 0, reject("", modelpkg.ReasonMissingOutput, nil, "graph outputs %s, manifest wants %q", ioNames(outs), man.OutputName)
 }
 
 func ioNames(infos []ort.InputOutputInfo) []string {
@@ -116,14 +96,14 @@ func ioNames(infos []ort.InputOutputInfo) []string {
 
 // warmUp runs a full-size batch (allocating ORT's buffers before serving)
 // and then the manifest's samples, comparing outputs within tolerance.
-func warmUp(sc *scorer, man *Manifest) *RejectError {
+func warmUp(sc *scorer, man *modelpkg.Manifest) *modelpkg.RejectError {
 	clear(sc.input(sc.maxRows()))
 	if _, err := sc.run(sc.maxRows()); err != nil {
-		return reject("", ReasonWarmup, err, "warm-up run of %d rows failed", sc.maxRows())
+		return reject("", modelpkg.ReasonWarmup, err, "warm-up run of %d rows failed", sc.maxRows())
 	}
 	tol := man.Tolerance
 	if tol == 0 {
-		tol = DefaultTolerance
+		tol = modelpkg.DefaultTolerance
 	}
 	for start := 0; start < len(man.Samples); start += sc.maxRows() {
 		end := min(len(man.Samples), start+sc.maxRows())
@@ -133,29 +113,19 @@ func warmUp(sc *scorer, man *Manifest) *RejectError {
 		}
 		out, err := sc.run(end - start)
 		if err != nil {
-			return reject("", ReasonWarmup, err, "sample run failed")
+			return reject("", modelpkg.ReasonWarmup, err, "sample run failed")
 		}
 		for i, s := range man.Samples[start:end] {
 			if len(s.Output) != sc.k {
-				return reject("", ReasonSampleMismatch, nil, "samples[%d]: expected %d outputs, model gives %d", start+i, len(s.Output), sc.k)
+				return reject("", modelpkg.ReasonSampleMismatch, nil, "samples[%d]: expected %d outputs, model gives %d", start+i, len(s.Output), sc.k)
 			}
 			for j, want := range s.Output {
 				got := out[i*sc.k+j]
 				if d := math.Abs(float64(got - want)); !(d <= tol) {
-					return reject("", ReasonSampleMismatch, nil, "samples[%d].output[%d]: got %g, want %g (tolerance %g)", start+i, j, got, want, tol)
+					return reject("", modelpkg.ReasonSampleMismatch, nil, "samples[%d].output[%d]: got %g, want %g (tolerance %g)", start+i, j, got, want, tol)
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// manifestID extracts "name:version" from a manifest that failed validation,
-// for error messages.
-func manifestID(b []byte) string {
-	var m struct{ Name, Version string }
-	if err := json.Unmarshal(b, &m); err != nil || m.Name == "" {
-		return "?"
-	}
-	return m.Name + ":" + m.Version
 }

@@ -1,9 +1,9 @@
 // Package models embeds the default model package (models/default),
 // produced reproducibly by `make model` (go run ./cmd/edgepm-train -out
 // models/default) from firmware-sim data. It is unsigned: the appliance
-// serves it with inference.Engine.LoadBuiltin, which trusts these bytes as
-// far as the binary that embeds them and runs every check but the
-// signature's. Nothing here blocks; Default is safe for concurrent use.
+// hands it to inference.Engine.Load without applying the signature policy
+// (modelpkg.Policy), trusting these bytes as far as the binary that embeds
+// them; every other check runs. Nothing here blocks; Default is safe for concurrent use.
 package models
 
 import "embed"

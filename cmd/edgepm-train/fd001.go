@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -95,11 +95,11 @@ func runFD001(o fd001Options) (fd001Result, error) {
 		return res, err
 	}
 	man := fd001Manifest(o, specs, mean, std, g, test, res, digests)
-	pkg, err := inference.NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		return res, err
 	}
-	if err := inference.WritePackageDir(o.Out, pkg); err != nil {
+	if err := modelpkg.WritePackageDir(o.Out, pkg); err != nil {
 		return res, err
 	}
 	res.ID, res.SHA = man.ID(), man.ONNXSHA256
@@ -165,25 +165,25 @@ func evalRows(g *onnxgen.Model, rows []rulExample, capped bool) rulMetrics {
 	return rulEval(pred, truth)
 }
 
-func fd001Manifest(o fd001Options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test fd001Set, res fd001Result, digests map[string]string) *inference.Manifest {
-	man := &inference.Manifest{
-		SchemaVersion: inference.SchemaVersion, Name: o.Name, Version: o.Version,
+func fd001Manifest(o fd001Options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test fd001Set, res fd001Result, digests map[string]string) *modelpkg.Manifest {
+	man := &modelpkg.Manifest{
+		SchemaVersion: modelpkg.SchemaVersion, Name: o.Name, Version: o.Version,
 		Description: fmt.Sprintf("Remaining useful life in operating cycles of C-MAPSS FD001 turbofan engines (trained on a target capped at %d), "+
 			"from the 14 informative sensors over up to 30 cycles; scores every cycle from the first. "+
 			"Unsigned: serve with allow_unsigned (development only).", o.Cap),
-		InputName: g.InputName, OutputName: g.OutputName, OutputSemantics: inference.SemanticsRULCycles,
+		InputName: g.InputName, OutputName: g.OutputName, OutputSemantics: modelpkg.SemanticsRULCycles,
 		Window: o.Window, Features: specs,
-		Thresholds: inference.Thresholds{Raise: o.Raise, Clear: o.Clear},
-		Targeting:  inference.Targeting{DeviceClasses: []string{"engine"}},
+		Thresholds: modelpkg.Thresholds{Raise: o.Raise, Clear: o.Clear},
+		Targeting:  modelpkg.Targeting{DeviceClasses: []string{"engine"}},
 		// Outputs are in cycles (up to ~130): allow float32 rounding differences
 		// between ONNX Runtime's and Go's summation order.
 		Tolerance: 1e-2,
 	}
 	for j := range mean {
-		man.FeatureStats = append(man.FeatureStats, inference.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
+		man.FeatureStats = append(man.FeatureStats, modelpkg.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
 	}
 	for _, ex := range pickRULSamples(test) {
-		man.Samples = append(man.Samples, inference.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
+		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}
 	info := map[string]any{
 		"tool": "cmd/edgepm-train -dataset cmapss-fd001", "dataset": "NASA C-MAPSS FD001 (Saxena, Goebel, Simon, Eklund 2008)",

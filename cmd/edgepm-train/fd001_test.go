@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 )
 
@@ -82,7 +82,7 @@ func TestCommittedFD001Model(t *testing.T) {
 // after checking that the package decodes.
 func readPackage(t *testing.T, dir string) []byte {
 	t.Helper()
-	pkg, err := inference.LoadPackageDir(dir)
+	pkg, err := modelpkg.LoadPackageDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func readPackage(t *testing.T, dir string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if man.Window.MinSamples != 1 || man.Window.Hop != 1 || man.OutputSemantics != inference.SemanticsRULCycles {
+	if man.Window.MinSamples != 1 || man.Window.Hop != 1 || man.OutputSemantics != modelpkg.SemanticsRULCycles {
 		t.Fatalf("window %+v semantics %q: want a row per cycle and RUL in cycles", man.Window, man.OutputSemantics)
 	}
 	m, err := os.ReadFile(filepath.Join(dir, "manifest.json"))

@@ -6,8 +6,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/inference/features"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
@@ -90,11 +90,11 @@ func run(o options) (result, error) {
 		return result{}, err
 	}
 	man := manifest(o, specs, mean, std, g, testSet, res)
-	pkg, err := inference.NewPackage(man, onnx)
+	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		return result{}, err
 	}
-	if err := inference.WritePackageDir(o.Out, pkg); err != nil {
+	if err := modelpkg.WritePackageDir(o.Out, pkg); err != nil {
 		return result{}, err
 	}
 	res.ID, res.SHA = man.ID(), man.ONNXSHA256
@@ -186,20 +186,20 @@ func score(g *onnxgen.Model, set []example, threshold float64) metrics {
 	return evaluate(scores, ys, threshold)
 }
 
-func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test []example, res result) *inference.Manifest {
-	man := &inference.Manifest{
-		SchemaVersion: inference.SchemaVersion, Name: o.Name, Version: o.Version,
+func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test []example, res result) *modelpkg.Manifest {
+	man := &modelpkg.Manifest{
+		SchemaVersion: modelpkg.SchemaVersion, Name: o.Name, Version: o.Version,
 		Description: "Failure within " + o.Data.Horizon.String() + " for pumps, motors, fans and compressors (firmware-sim trained). Unsigned: serve with allow_unsigned (development only).",
-		InputName:   g.InputName, OutputName: g.OutputName, OutputSemantics: inference.SemanticsFailureProbability,
+		InputName:   g.InputName, OutputName: g.OutputName, OutputSemantics: modelpkg.SemanticsFailureProbability,
 		Window: o.Window, Features: specs,
-		Thresholds: inference.Thresholds{Raise: o.Raise, Clear: o.Clear, MinDuration: features.Duration(o.MinDur)},
+		Thresholds: modelpkg.Thresholds{Raise: o.Raise, Clear: o.Clear, MinDuration: features.Duration(o.MinDur)},
 		Tolerance:  1e-4,
 	}
 	for j := range mean {
-		man.FeatureStats = append(man.FeatureStats, inference.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
+		man.FeatureStats = append(man.FeatureStats, modelpkg.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
 	}
 	for _, ex := range pickSamples(test, 8) {
-		man.Samples = append(man.Samples, inference.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
+		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}
 	info := map[string]any{
 		"tool": "cmd/edgepm-train", "simulator": "firmware-sim", "seed": o.Data.Seed, "machines": o.Data.Machines,

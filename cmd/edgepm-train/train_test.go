@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 func TestAUC(t *testing.T) {
@@ -46,7 +46,7 @@ func TestTrainDeterministic(t *testing.T) {
 		if res.Test.Rows == 0 || res.Train.Rows == 0 {
 			t.Fatalf("no data: %+v", res)
 		}
-		pkg, err := inference.LoadPackageDir(o.Out)
+		pkg, err := modelpkg.LoadPackageDir(o.Out)
 		if err != nil {
 			t.Fatal(err)
 		}

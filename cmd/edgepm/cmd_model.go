@@ -21,7 +21,7 @@ import (
 
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/edge"
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // cmdKeygen makes an ed25519 model-signing key pair: the private key (base64
@@ -163,7 +163,7 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // buildPackage reads the manifest (JSON or YAML) and ONNX file, fills in
 // onnx_sha256, validates, and signs with the key file unless keyPath is "".
-func buildPackage(onnxPath, manPath, keyPath string) (*inference.Package, error) {
+func buildPackage(onnxPath, manPath, keyPath string) (*modelpkg.Package, error) {
 	onnx, err := os.ReadFile(onnxPath)
 	if err != nil {
 		return nil, fmt.Errorf("read model: %w", err)
@@ -177,11 +177,11 @@ func buildPackage(onnxPath, manPath, keyPath string) (*inference.Package, error)
 			return nil, fmt.Errorf("manifest %s: %w", manPath, err)
 		}
 	}
-	var man inference.Manifest
+	var man modelpkg.Manifest
 	if err := json.Unmarshal(mb, &man); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", manPath, err)
 	}
-	pkg, err := inference.NewPackage(&man, onnx)
+	pkg, err := modelpkg.NewPackage(&man, onnx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func buildPackage(onnxPath, manPath, keyPath string) (*inference.Package, error)
 	if err != nil || len(priv) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("key %s: not an edgepm keygen private key (base64 of %d bytes)", keyPath, ed25519.PrivateKeySize)
 	}
-	if err := inference.Sign(pkg, ed25519.PrivateKey(priv)); err != nil {
+	if err := modelpkg.Sign(pkg, ed25519.PrivateKey(priv)); err != nil {
 		return nil, err
 	}
 	return pkg, nil

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/models"
 )
@@ -71,9 +71,9 @@ func TestModelCommands(t *testing.T) {
 		infos[0].Current.Version != "1.0.2" || len(infos[0].Versions) != 2 {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
-	pkg := &inference.Package{Manifest: infos[0].Current.Manifest, Signature: infos[0].Current.Signature}
+	pkg := &modelpkg.Package{Manifest: infos[0].Current.Manifest, Signature: infos[0].Current.Signature}
 	pubKey, _ := decodeB64Key(pub)
-	if _, err := inference.Verify(pkg, pubKey); err != nil {
+	if _, err := modelpkg.Verify(pkg, pubKey); err != nil {
 		t.Fatalf("pushed signature does not verify with the keygen public key: %v", err)
 	}
 

@@ -1,4 +1,4 @@
-package inference
+package modelpkg
 
 import (
 	"crypto/sha256"

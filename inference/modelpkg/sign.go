@@ -1,4 +1,4 @@
-package inference
+package modelpkg
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 const SignatureContext = "edgepm model package v1\n"
 
 // ErrBadSignature is returned by Verify when no key verifies the signature.
-var ErrBadSignature = errors.New("inference: signature does not verify with any configured key")
+var ErrBadSignature = errors.New("signature does not verify with any configured key")
 
 // ErrUnsigned is returned by Verify for a package without a signature.
-var ErrUnsigned = errors.New("inference: package is not signed")
+var ErrUnsigned = errors.New("model package is not signed")
 
 // SignedMessage returns the canonical bytes a package signature covers:
 // SignatureContext followed by the 32-byte sha256 of the exact manifest.json

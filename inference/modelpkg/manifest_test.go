@@ -1,4 +1,4 @@
-package inference
+package modelpkg
 
 import (
 	"encoding/json"
@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestManifestRoundTripAndStrictness(t *testing.T) {
@@ -72,7 +70,7 @@ func FuzzDecodeManifest(f *testing.F) {
 }
 
 func TestDefaultManifestDecodes(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "models", "default", "manifest.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "models", "default", "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,20 +80,5 @@ func TestDefaultManifestDecodes(t *testing.T) {
 	}
 	if len(m.Features) != 32 || len(m.FeatureStats) != 32 || len(m.Samples) == 0 {
 		t.Fatalf("default manifest: %d features, %d stats, %d samples", len(m.Features), len(m.FeatureStats), len(m.Samples))
-	}
-}
-
-func TestMetricsRegister(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	e, err := NewEngine(EngineConfig{}, nil, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := NewEngine(EngineConfig{}, nil, reg); err == nil {
-		t.Fatal("double registration accepted")
-	}
-	if _, err := NewEngine(EngineConfig{MaxBatch: -1}, nil, nil); err == nil || !strings.Contains(err.Error(), "max_batch") {
-		t.Fatalf("bad config: %v", err)
 	}
 }
