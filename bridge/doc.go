@@ -26,12 +26,20 @@
 //     record in flight when the process stops, or when kgo fails it, is sent
 //     again; consumers de-duplicate on (edgepm-gateway, edgepm-stream,
 //     edgepm-seq).
-//   - Order: one stream's records are handed to kgo in sequence order, a
-//     device's records always land in one partition (key hashing), and kgo's
-//     idempotent producer fails every later buffered record of a partition
-//     when one fails, so a device's records arrive in order. After a failure
-//     the stream is re-sent from its watermark (acknowledged records are
-//     skipped).
+//   - Order, exactly: a device's records always land in one partition (key
+//     hashing) and one stream's records are handed to kgo in sequence order,
+//     also across a backlog phase (backlog.go: a device with backlog sends
+//     everything on the backlog path). So, without failures, a device's
+//     records are appended in sequence order. After a failure the stream
+//     is re-sent from its watermark (acknowledged records are skipped) in
+//     sequence order; kgo's idempotent producer fails every later buffered
+//     record of the partition too, so in the usual case the order is kept,
+//     but the narrow window under Caveats can append a later record ahead of
+//     a failed one, and a record sent again (after a failure or a restart)
+//     is a duplicate that lands after records with higher sequence numbers.
+//     What holds in every case is the sequence number: a consumer that needs
+//     a device's records in order de-duplicates and orders by edgepm-seq
+//     within (edgepm-gateway, edgepm-stream).
 //   - Priority: in-flight slots (Config.MaxInFlight) go to streams by the
 //     buffer's stream priority (alerts, events, predictions, deadletter,
 //     readings by default), live records of every stream before backlog.
@@ -64,8 +72,13 @@
 // anything, stages only that version's chunks (each checked for index,
 // length and digest before it is written, so never more than the declared
 // size), verifies the ONNX sha256 and the signature, stores the package
-// atomically, hands it to Activate (inference.Engine.Load) and only then
-// makes it the version restored at the next start. Every name and version
+// atomically (modelpkg.Store), hands it to Activate (inference.Engine.Load)
+// and only then makes it the version restored at the next start. Every
+// signature check applies ModelWatcherConfig.Policy (modelpkg.Policy, the
+// gateway's one signature policy), including on the stored package at
+// Restore and on a rollback. The bridge does not link ONNX Runtime: the
+// model package is inference/modelpkg, and the engine is reached only
+// through the Activate hook. Every name and version
 // is validated before it becomes a path, so nothing on the topic can write
 // outside the model directory. Restore activates the stored package of the
 // served name without Kafka. A tombstone of the served name calls Retire.

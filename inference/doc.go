@@ -1,7 +1,9 @@
 // Package inference scores machine health on the gateway: per-device
-// feature windows (package features), model packages (manifest, ONNX graph,
-// ed25519 signature), micro-batched ONNX Runtime sessions, alerts with
-// hysteresis, drift statistics and safe hot swap of models.
+// feature windows (package features), micro-batched ONNX Runtime sessions,
+// alerts with hysteresis, drift statistics and safe hot swap of models.
+// The model package as data (manifest, digests, signatures, the signature
+// policy, rejection reasons) is package modelpkg, which has no cgo; this
+// package is the one that links ONNX Runtime.
 //
 // # Basics
 //
@@ -18,7 +20,9 @@
 //
 //   - A model serves only after it passed every check listed on Engine.Load
 //     and a warm-up run; a rejected package leaves the current model serving
-//     and returns a *RejectError whose Reason names the failed check.
+//     and returns a *modelpkg.RejectError whose Reason names the failed
+//     check. Load does not judge signatures: callers apply the gateway's
+//     modelpkg.Policy first (see Engine.Load).
 //   - Every feature row queued by Observe is scored exactly once, by the
 //     model whose feature spec produced it, and emitted once, while Run runs
 //     (also across swaps: rows queued before a swap finish on the old model,
