@@ -53,6 +53,9 @@ type Producer struct {
 	dropsFlushed time.Time            // (mu)
 
 	limiter *tokenBucket // backlog rate limit (own lock: SetBacklogLimits)
+	// now is the clock of the pump: the backlog rate limit and the retry
+	// backoff of a stream (time.Now; tests inject a manual clock).
+	now func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +99,7 @@ func newProducer(q queue, st buffer.Stats, cfg Config, log *slog.Logger, reg pro
 		wake:    make(chan struct{}, 1),
 		probe:   make(chan struct{}, 1),
 		limiter: newTokenBucket(cfg.Backlog.RateLimit, float64(cfg.Backlog.ByteRateLimit), time.Now()),
+		now:     time.Now,
 		rate:    &ackRate{},
 		drops:   map[dropKey]*dropAgg{},
 	}
@@ -189,7 +193,7 @@ func (p *Producer) SetBacklogLimits(rate float64, byteRate int64) {
 	if math.IsInf(rate, 1) {
 		rate = 0
 	}
-	p.limiter.set(rate, float64(byteRate), time.Now())
+	p.limiter.set(rate, float64(byteRate), p.now())
 	p.log.Info("backlog rate limits set", "records_per_s", rate, "bytes_per_s", byteRate)
 	p.poke()
 }

@@ -44,7 +44,7 @@ func (p *Producer) pump(ctx, prodCtx context.Context) {
 // that has something to send: live records of every stream before any
 // backlog. It reports whether anything was dispatched or scanned.
 func (p *Producer) pumpOnce(ctx context.Context) bool {
-	now := time.Now()
+	now := p.now()
 	for _, s := range p.streams {
 		if p.prepare(s, now) && s.phase != nil && p.pumpLive(ctx, s) {
 			return true
@@ -245,7 +245,7 @@ func (p *Producer) readFailed(s *stream, err error) {
 	p.mu.Lock()
 	s.lastErr = "read buffer: " + err.Error()
 	p.mu.Unlock()
-	s.retryAt = time.Now().Add(time.Second)
+	s.retryAt = p.now().Add(time.Second)
 	p.log.Error("read buffer", "stream", s.name, "err", err)
 }
 
