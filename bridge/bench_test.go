@@ -93,7 +93,7 @@ func bareProduce(b *testing.B, cfg Config, n int) float64 {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	if err := EnsureTopics(context.Background(), cl, cfg, []string{"bare"}, nil); err != nil {
+	if err := ensureTopics(context.Background(), cl, cfg, []string{"bare"}, nil); err != nil {
 		b.Fatal(err)
 	}
 	value := make([]byte, 200)

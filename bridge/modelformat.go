@@ -30,9 +30,9 @@ const (
 	// DefaultChunkSize keeps each chunk record well under Kafka's default
 	// 1 MB message.max.bytes (one record per batch plus headers).
 	DefaultChunkSize = 512 << 10
-	// MinChunkSize is the smallest chunk size accepted (it bounds the
+	// minChunkSize is the smallest chunk size accepted (it bounds the
 	// number of chunk files a model can make on the gateway).
-	MinChunkSize = 1 << 10
+	minChunkSize = 1 << 10
 
 	// maxChunks bounds the chunks of one version.
 	maxChunks = 1 << 20
@@ -69,7 +69,7 @@ func (e *ModelEnvelope) validate() error {
 		return fmt.Errorf("model envelope: bad name %q or version %q", e.Name, e.Version)
 	case e.Chunks < 0 || e.Chunks >= maxChunks || len(e.ChunkSHA256) != e.Chunks:
 		return fmt.Errorf("model envelope %s: %d chunks with %d digests", e.ID(), e.Chunks, len(e.ChunkSHA256))
-	case e.ONNXSize < 0 || e.ChunkSize < MinChunkSize && e.Chunks > 0:
+	case e.ONNXSize < 0 || e.ChunkSize < minChunkSize && e.Chunks > 0:
 		return fmt.Errorf("model envelope %s: size %d chunk size %d", e.ID(), e.ONNXSize, e.ChunkSize)
 	case e.Chunks > 0 && e.ONNXSize <= int64(e.Chunks-1)*int64(e.ChunkSize),
 		e.ONNXSize > int64(e.Chunks)*int64(e.ChunkSize):
@@ -155,8 +155,8 @@ func splitPackage(pkg *modelpkg.Package, chunkSize int, now time.Time) (*ModelEn
 	if chunkSize <= 0 {
 		chunkSize = DefaultChunkSize
 	}
-	if chunkSize < MinChunkSize || int64(len(pkg.ONNX)) > int64(chunkSize)*(maxChunks-1) {
-		return nil, nil, fmt.Errorf("chunk size %d: must be at least %d and leave fewer than %d chunks", chunkSize, MinChunkSize, maxChunks)
+	if chunkSize < minChunkSize || int64(len(pkg.ONNX)) > int64(chunkSize)*(maxChunks-1) {
+		return nil, nil, fmt.Errorf("chunk size %d: must be at least %d and leave fewer than %d chunks", chunkSize, minChunkSize, maxChunks)
 	}
 	env := &ModelEnvelope{
 		Schema: 1, Name: man.Name, Version: man.Version, Manifest: pkg.Manifest, Signature: pkg.Signature,

@@ -48,7 +48,7 @@ func TestEnvelopeSizesMustAgree(t *testing.T) {
 	for _, e := range []*ModelEnvelope{
 		env(10000, 4096, 2),     // too few chunks
 		env(10000, 4096, 4),     // one chunk too many
-		env(10000, 100, 100),    // chunk size below MinChunkSize
+		env(10000, 100, 100),    // chunk size below minChunkSize
 		env(-1, 4096, 0),        // negative size
 		env(1, 4096, 0),         // bytes but no chunks
 		env(1<<40, 4096, 1<<20), // too many chunks

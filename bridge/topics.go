@@ -22,18 +22,18 @@ func (p *Producer) setupTopics(ctx context.Context) bool {
 	for _, s := range p.streams {
 		names = append(names, s.name)
 	}
-	if err := EnsureTopics(ctx, p.client, p.cfg, names, p.log); err != nil {
+	if err := ensureTopics(ctx, p.client, p.cfg, names, p.log); err != nil {
 		p.log.Warn("topic set-up", "err", err)
 		return false
 	}
 	return true
 }
 
-// EnsureTopics creates the stream topics and the compacted models topic when
+// ensureTopics creates the stream topics and the compacted models topic when
 // cfg.CreateTopics is set (existing topics are left alone), then checks that
 // the models topic is compacted and logs a warning if not. cfg must have
 // defaults applied (WithDefaults).
-func EnsureTopics(ctx context.Context, cl *kgo.Client, cfg Config, streams []string, log *slog.Logger) error {
+func ensureTopics(ctx context.Context, cl *kgo.Client, cfg Config, streams []string, log *slog.Logger) error {
 	log = discardIfNil(log)
 	adm := kadm.NewClient(cl)
 	models := cfg.Topic(DefaultModelsTopic)

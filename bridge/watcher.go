@@ -19,8 +19,8 @@ import (
 	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
-// DefaultMaxStagingBytes is ModelWatcherConfig.MaxStagingBytes' default.
-const DefaultMaxStagingBytes = 1 << 30
+// defaultMaxStagingBytes is ModelWatcherConfig.MaxStagingBytes' default.
+const defaultMaxStagingBytes = 1 << 30
 
 // Appender is where events go (a *buffer.Queue).
 type Appender interface {
@@ -44,7 +44,7 @@ type ModelWatcherConfig struct {
 	// MaxStagingBytes bounds the chunk bytes staged on disk. One version
 	// is staged at a time, so this is also the largest model accepted: a
 	// bigger one is rejected (reason "size") before any chunk is written.
-	// 0 = DefaultMaxStagingBytes (1 GiB).
+	// 0 = 1 GiB.
 	MaxStagingBytes int64
 	// Policy is the gateway's signature policy (public keys,
 	// allow_unsigned), applied to the manifest before anything is staged,
@@ -141,7 +141,7 @@ func NewModelWatcher(cfg ModelWatcherConfig, log *slog.Logger, reg prometheus.Re
 		return nil, fmt.Errorf("new model watcher: %w", err)
 	}
 	if cfg.MaxStagingBytes == 0 {
-		cfg.MaxStagingBytes = DefaultMaxStagingBytes
+		cfg.MaxStagingBytes = defaultMaxStagingBytes
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("new model watcher: %w", err)
