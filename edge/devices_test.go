@@ -38,7 +38,10 @@ inference: {onnxruntime_lib: %s, max_devices: %d, device_idle_ttl: 1h}
 	}
 	log := slog.New(slog.DiscardHandler)
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), m: newMetrics(nil, func() float64 { return 0 }, func() float64 { return 0 })}
-	if a.engine, err = newEngine(cfg, log, a.reg, nil); err != nil {
+	if a.policy, err = cfg.Inference.policy(); err != nil {
+		tb.Fatal(err)
+	}
+	if a.engine, err = newEngine(cfg, a.policy, log, a.reg, nil); err != nil {
 		tb.Fatal(err)
 	}
 	a.devices = newDeviceTable(cfg.Inference.MaxDevices, cfg.Inference.DeviceIdleTTL, a.forgetDevice)
