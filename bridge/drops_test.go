@@ -210,7 +210,8 @@ func readingsStatus(p *Producer) StreamStatus {
 // in it: only that record is dropped (reason invalid_record); the records
 // batched with it are sent again and arrive.
 func TestProducerDropsInvalidRecordOnly(t *testing.T) {
-	c, seeds := testenv.Kafka(t)
+	kafkaSrv := testenv.StartKafka(t)
+	c, seeds := kafkaSrv.Cluster(), kafkaSrv.Seeds()
 	poison := []byte("poison-record")
 	fh := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "edgepm.readings", Err: kerr.InvalidRecord, Count: -1,
 		When: func(req kmsg.Request) bool {

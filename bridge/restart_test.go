@@ -15,7 +15,8 @@ import (
 // ShutdownTimeout and the abort), and the next producer sends them all
 // (at-least-once across restarts).
 func TestProducerRestartResendsUnacknowledged(t *testing.T) {
-	c, seeds := testenv.Kafka(t)
+	kafkaSrv := testenv.StartKafka(t)
+	c, seeds := kafkaSrv.Cluster(), kafkaSrv.Seeds()
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		return nil, nil, true // swallow: never answer

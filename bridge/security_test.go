@@ -131,7 +131,7 @@ func deliverOnce(t *testing.T, cfg Config) {
 
 func TestProducerMutualTLS(t *testing.T) {
 	pki := newTestPKI(t)
-	_, seeds := testenv.Kafka(t, kfake.TLS(pki.server))
+	seeds := testenv.StartKafka(t, kfake.TLS(pki.server)).Seeds()
 	cfg := testConfig(seeds)
 	cfg.TLS = TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}
 	deliverOnce(t, cfg)
@@ -139,7 +139,7 @@ func TestProducerMutualTLS(t *testing.T) {
 
 func TestProducerTLSWithoutClientCertIsRejected(t *testing.T) {
 	pki := newTestPKI(t)
-	_, seeds := testenv.Kafka(t, kfake.TLS(pki.server))
+	seeds := testenv.StartKafka(t, kfake.TLS(pki.server)).Seeds()
 	cfg := testConfig(seeds)
 	cfg.TLS = TLSConfig{CAFile: pki.caFile}
 	q := newTestQueue(t)
@@ -155,8 +155,8 @@ func TestProducerSASL(t *testing.T) {
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			pki := newTestPKI(t)
-			_, seeds := testenv.Kafka(t, kfake.EnableSASL(), kfake.Superuser(mech, "edge", "s3cret-pw"),
-				kfake.TLS(pki.server))
+			seeds := testenv.StartKafka(t, kfake.EnableSASL(), kfake.Superuser(mech, "edge", "s3cret-pw"),
+				kfake.TLS(pki.server)).Seeds()
 			cfg := testConfig(seeds)
 			cfg.TLS = TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}
 			cfg.SASL = SASLConfig{Mechanism: mech, Username: "edge", Password: "s3cret-pw"}
@@ -166,7 +166,7 @@ func TestProducerSASL(t *testing.T) {
 }
 
 func TestProducerSASLWrongPassword(t *testing.T) {
-	_, seeds := testenv.Kafka(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "edge", "right-pw"))
+	seeds := testenv.StartKafka(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "edge", "right-pw")).Seeds()
 	cfg := testConfig(seeds)
 	cfg.SASL = SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "edge", Password: "wrong-pw-xyz"}
 	q := newTestQueue(t)

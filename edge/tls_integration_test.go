@@ -26,13 +26,13 @@ func TestMQTTMutualTLSAndPassword(t *testing.T) {
 		testenv.Missing(t, "mosquitto_passwd: %v %s", err, out)
 	}
 	_ = os.Chmod(pwfile, 0o644)
-	broker := testenv.StartMosquittoConf(t, fmt.Sprintf(`allow_anonymous false
+	broker := testenv.StartMosquitto(t, testenv.ListenerConf(fmt.Sprintf(`allow_anonymous false
 password_file %s
 cafile %s
 certfile %s
 keyfile %s
 require_certificate true
-`, pwfile, certs.CA, certs.ServerCert, certs.ServerKey))
+`, pwfile, certs.CA, certs.ServerCert, certs.ServerKey)))
 	kafka := testenv.StartKafka(t)
 	url := fmt.Sprintf("ssl://127.0.0.1:%d", broker.Port)
 	cfg, err := edge.Parse([]byte(fmt.Sprintf(`gateway_id: tls-gw

@@ -31,7 +31,7 @@ func BenchmarkEncodePayload(b *testing.B) {
 // publish at QoS 0) to a private mosquitto; msgs/s is the figure that
 // issue 7 asks to be >= 100,000.
 func BenchmarkPublishMQTT(b *testing.B) {
-	broker := testenv.Mosquitto(b)
+	broker := testenv.StartMosquitto(b).URL()
 	sink, err := NewMQTTSink(context.Background(), MQTTConfig{Broker: broker}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -83,7 +83,7 @@ func subscribe(t *testing.T, broker, filter string, qos byte) (wait func(n int) 
 // Published messages arrive at a real mosquitto, in order per device, equal
 // to what the stdout sink writes.
 func TestMQTTPublish(t *testing.T) {
-	broker := testenv.Mosquitto(t)
+	broker := testenv.StartMosquitto(t).URL()
 	for _, qos := range []byte{0, 1} {
 		wait := subscribe(t, broker, "plant/#", 1)
 		ctx := context.Background()
@@ -153,7 +153,7 @@ func TestMQTTConnectFails(t *testing.T) {
 }
 
 func TestMQTTStorm(t *testing.T) {
-	broker := testenv.Mosquitto(t)
+	broker := testenv.StartMosquitto(t).URL()
 	wait := subscribe(t, broker, "plant/#", 1)
 	sink, err := NewMQTTSink(context.Background(), MQTTConfig{Broker: broker, QoS: 1, ClientID: "storm"}, nil)
 	if err != nil {
@@ -174,7 +174,7 @@ func TestMQTTStorm(t *testing.T) {
 
 // Close stops every goroutine the sink started.
 func TestMQTTSinkNoLeak(t *testing.T) {
-	broker := testenv.Mosquitto(t)
+	broker := testenv.StartMosquitto(t).URL()
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	sink, err := NewMQTTSink(context.Background(), MQTTConfig{Broker: broker}, nil)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func TestModelCommands(t *testing.T) {
-	_, seeds := testenv.Kafka(t)
+	seeds := testenv.StartKafka(t).Seeds()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k")
 	var out, errb bytes.Buffer

@@ -102,7 +102,7 @@ func TestBadFlags(t *testing.T) {
 
 // score reads alerts and predictions from a Kafka-protocol broker.
 func TestScoreCommand(t *testing.T) {
-	_, seeds := testenv.Kafka(t)
+	seeds := testenv.StartKafka(t).Seeds()
 	dir := t.TempDir()
 	truth := filepath.Join(dir, "truth.jsonl")
 	lines := []string{

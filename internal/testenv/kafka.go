@@ -21,17 +21,11 @@ type KafkaServer struct {
 	cluster *kfake.Cluster
 }
 
-// Kafka starts a single-broker kfake cluster on loopback and returns it with
-// its seed addresses. Defaults: 1 partition per topic and automatic topic
+// StartKafka starts a single-broker kfake cluster on loopback, on a fixed
+// port with a data dir, and returns the restartable server (Seeds, Cluster,
+// Stop, Start). Defaults: 1 partition per topic and automatic topic
 // creation; opts are applied after the defaults and can override them. The
 // cluster is closed in t.Cleanup.
-func Kafka(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string) {
-	t.Helper()
-	s := StartKafka(t, opts...)
-	return s.Cluster(), s.Seeds()
-}
-
-// StartKafka is Kafka returning the restartable server.
 func StartKafka(t testing.TB, opts ...kfake.Opt) *KafkaServer {
 	t.Helper()
 	s := &KafkaServer{t: t, Port: FreePort(t), Dir: t.TempDir()}

@@ -26,13 +26,6 @@ type MosquittoServer struct {
 	out    *bytes.Buffer
 }
 
-// Mosquitto starts a private mosquitto and returns its URL
-// ("tcp://127.0.0.1:PORT"). It is stopped in t.Cleanup.
-func Mosquitto(t testing.TB) string {
-	t.Helper()
-	return StartMosquitto(t).URL()
-}
-
 // MosquittoBin returns the mosquitto binary's path, or "" if not installed.
 func MosquittoBin() string {
 	if p, err := exec.LookPath("mosquitto"); err == nil {
@@ -46,20 +39,30 @@ func MosquittoBin() string {
 	return ""
 }
 
-// StartMosquitto starts a private mosquitto with a generated config:
-// anonymous access on 127.0.0.1 only, no persistence, no limit on in-flight
-// or queued QoS 1 messages (what edgepm's QoS 1 path needs).
-func StartMosquitto(t testing.TB) *MosquittoServer {
-	t.Helper()
-	return StartMosquittoConf(t, "allow_anonymous true\n")
+// MosquittoOption changes the generated broker config.
+type MosquittoOption func(*mosquittoConf)
+
+type mosquittoConf struct{ listener string }
+
+// ListenerConf replaces the listener options (default "allow_anonymous
+// true"): TLS files, password_file, allow_anonymous ..., written right after
+// the loopback listener line. Files it names must be readable by the
+// mosquitto user (the broker drops root privileges).
+func ListenerConf(conf string) MosquittoOption {
+	return func(c *mosquittoConf) { c.listener = conf }
 }
 
-// StartMosquittoConf is StartMosquitto with listener options of the
-// caller's (TLS files, password_file, allow_anonymous ...), written right
-// after the loopback listener line. Files it names must be readable by the
-// mosquitto user (the broker drops root privileges).
-func StartMosquittoConf(t testing.TB, listenerConf string) *MosquittoServer {
+// StartMosquitto starts a private mosquitto with a generated config:
+// anonymous access on 127.0.0.1 only, no persistence, no limit on in-flight
+// or queued QoS 1 messages (what edgepm's QoS 1 path needs), unless opts say
+// otherwise. It is stopped in t.Cleanup; URL and Addr say where it listens.
+func StartMosquitto(t testing.TB, opts ...MosquittoOption) *MosquittoServer {
 	t.Helper()
+	mc := mosquittoConf{listener: "allow_anonymous true\n"}
+	for _, o := range opts {
+		o(&mc)
+	}
+	listenerConf := mc.listener
 	bin := MosquittoBin()
 	if bin == "" {
 		Missing(t, "mosquitto is not installed (apt-get install mosquitto mosquitto-clients, or `make deps`)")
