@@ -95,7 +95,7 @@
 // beside Run; Models is safe for concurrent use. PublishModel, ListModels and RollbackModel block until done
 // or their context ends. Shutdown order (enforced by
 // edge): stop ingest, drain the pipeline, cancel Run's context and wait for
-// Run, close the buffer, Close the producer.
+// Run, Close the producer, close the buffer (last).
 //
 // # Caveats
 //

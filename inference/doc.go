@@ -88,8 +88,9 @@
 //   - Readings with timestamps older than their device's newest sample are
 //     dropped (counted); when 3 in a row are older by more than
 //     EngineConfig.ClockResetAfter (default 5m: the device's clock was set
-//     back), the device's window restarts instead (counted, logged). Readings without a valid value for the
-//     model's sensors. Missing and NaN/Inf values are treated as missing
+//     back), the device's window restarts instead (counted, logged).
+//     Readings without a valid value for the model's sensors are dropped
+//     (counted, reason no_values). Missing and NaN/Inf values are treated as missing
 //     samples; features without valid samples are imputed with the training
 //     mean (see package features).
 //   - Rows still queued when Close is called without a running Run are dropped
