@@ -1,6 +1,8 @@
 package buffer
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,6 +78,7 @@ func (q *Queue) warnUnconfigured(tx *bolt.Tx) {
 // (in the transaction that sets up the fresh file) and raises CondRecovered.
 func (q *Queue) noteRecovery(tx *bolt.Tx, rec *recovery) error {
 	now := q.opts.Now()
+	q.m.recovered.Inc()
 	if q.opts.OnRecover != nil {
 		r, ok := q.opts.OnRecover(RecoveryReport{MovedTo: rec.movedTo, Err: rec.cause, Salvaged: rec.salvaged,
 			Unreadable: rec.lost, SeqJumped: !rec.metaFound, At: now})
@@ -114,20 +117,23 @@ func (q *Queue) putRecovered(tx *bolt.Tx, r Record, ok bool, now time.Time) erro
 }
 
 // salvage copies every readable record of the moved-aside file into the
-// fresh one (best effort, bounded by CheckTimeout) so a corrupt page does not
-// cost the whole backlog. Sequence numbers are kept; when the old meta is
-// unreadable, every stream's next sequence jumps to at least the current
-// Unix time in microseconds, above any sequence the old file can have
-// issued, so consumers de-duplicating on (gateway, stream, seq) never drop
-// new records as old ones.
+// fresh one (best effort) so a corrupt page does not cost the whole backlog.
+// It walks the file with bbolt, bounded by CheckTimeout; when bbolt cannot
+// open or walk it (truncated, pages overwritten), it scans the pages instead
+// and recovers every record whose own checksum is intact (pagescan.go).
+// Sequence numbers are kept; when the old meta is unreadable (or only the
+// page scan read the file: a stale copy of the meta may be all that is
+// left), every stream's next sequence jumps to at least the current Unix
+// time in microseconds, above any sequence the old file can have issued, so
+// consumers de-duplicating on (gateway, stream, seq) never drop new records
+// as old ones.
 func (q *Queue) salvage(rec *recovery) {
 	seqs := make(map[string]uint64)
-	if old, err := openRO(rec.movedTo, q.opts.LockTimeout); err != nil {
-		q.log.Warn("buffer salvage: cannot open moved file", "err", err)
-	} else {
-		err := q.copyReadable(old, rec, seqs)
-		_ = old.Close()
-		if err != nil {
+	if !errors.Is(rec.cause, errEmptyFile) {
+		if err := q.salvageBolt(rec, seqs); err != nil && !errors.Is(err, errWalkTimeout) {
+			q.log.Warn("buffer salvage: bbolt cannot read the moved file; scanning its pages", "err", err)
+			q.salvagePages(rec, seqs)
+		} else if err != nil {
 			q.log.Warn("buffer salvage stopped early", "err", err, "salvaged", rec.salvaged)
 		}
 	}
@@ -149,27 +155,68 @@ func (q *Queue) salvage(rec *recovery) {
 	}
 }
 
+// salvageBolt copies the readable records through bbolt.
+func (q *Queue) salvageBolt(rec *recovery, seqs map[string]uint64) error {
+	old, err := openRO(rec.movedTo, q.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	err = q.copyReadable(old, rec, seqs)
+	_ = old.Close()
+	return err
+}
+
+// salvagePages recovers the records of a file bbolt cannot read by a page
+// scan, replacing what a failed bbolt walk may have copied already (records
+// are put by key, so a record copied twice is stored once).
+func (q *Queue) salvagePages(rec *recovery, seqs map[string]uint64) {
+	var batch []salvageItem
+	rep, err := scanFile(rec.movedTo, q.opts.StreamOf, func(stream string, seq uint64, framed []byte) error {
+		seqs[stream] = max(seqs[stream], seq)
+		batch = append(batch, salvageItem{stream, seqKey(seq), bytes.Clone(framed)})
+		if len(batch) < 4096 {
+			return nil
+		}
+		err := q.putSalvaged(batch)
+		batch = batch[:0]
+		return err
+	})
+	if len(batch) > 0 {
+		err = joinErr(err, q.putSalvaged(batch))
+	}
+	rec.metaFound = false
+	rec.salvaged, rec.lost = rep.Recovered, rep.Damaged+rep.Unattributed
+	q.log.Warn("buffer salvage: page scan done", "pages", rep.Pages, "intact_records", rep.Intact,
+		"recovered", rep.Recovered, "unattributed", rep.Unattributed, "damaged", rep.Damaged, "err", err)
+}
+
+type salvageItem struct {
+	stream string
+	key    []byte
+	val    []byte
+}
+
+// putSalvaged stores salvaged records (any stream, configured or not).
+func (q *Queue) putSalvaged(batch []salvageItem) error {
+	return q.db.Update(func(tx *bolt.Tx) error {
+		for _, it := range batch {
+			b, err := tx.CreateBucketIfNotExists(streamBucket(it.stream))
+			if err != nil {
+				return err
+			}
+			if err := b.Put(it.key, it.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (q *Queue) copyReadable(old *bolt.DB, rec *recovery, seqs map[string]uint64) error {
 	deadline := time.Now().Add(q.opts.CheckTimeout)
-	type item struct {
-		stream string
-		key    []byte
-		val    []byte
-	}
-	var batch []item
+	var batch []salvageItem
 	flush := func() error {
-		err := q.db.Update(func(tx *bolt.Tx) error {
-			for _, it := range batch {
-				b, err := tx.CreateBucketIfNotExists(streamBucket(it.stream))
-				if err != nil {
-					return err
-				}
-				if err := b.Put(it.key, it.val); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := q.putSalvaged(batch)
 		batch = batch[:0]
 		return err
 	}
@@ -187,7 +234,7 @@ func (q *Queue) copyReadable(old *bolt.DB, rec *recovery, seqs map[string]uint64
 					return nil
 				}
 				seqs[stream] = max(seqs[stream], seq)
-				batch = append(batch, item{stream, seqKey(seq), appendRecord(nil, &r)})
+				batch = append(batch, salvageItem{stream, seqKey(seq), appendRecord(nil, &r)})
 				rec.salvaged++
 				if len(batch) >= 4096 {
 					return flush()

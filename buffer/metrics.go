@@ -13,6 +13,7 @@ type metrics struct {
 	commitRecords  prometheus.Histogram
 	writeErrors    prometheus.Counter
 	corruptRecords prometheus.Counter
+	recovered      prometheus.Counter
 	dropped        *prometheus.CounterVec
 	droppedBytes   *prometheus.CounterVec
 	collector      *queueCollector
@@ -39,6 +40,10 @@ func newMetrics(q *Queue, reg prometheus.Registerer) *metrics {
 			Name: "edgepm_buffer_corrupt_records_total",
 			Help: "Records skipped by Read because they failed their checksum.",
 		}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgepm_buffer_recovered_files_total",
+			Help: "Buffer files found unusable at Open (corrupt, truncated, empty) and moved aside.",
+		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgepm_buffer_dropped_records_total",
 			Help: "Records dropped by stream caps, the buffer cap or TTL, since start.",
@@ -61,7 +66,7 @@ func newMetrics(q *Queue, reg prometheus.Registerer) *metrics {
 
 func (m *metrics) all() []prometheus.Collector {
 	return []prometheus.Collector{m.commitSeconds, m.commitRecords, m.writeErrors,
-		m.corruptRecords, m.dropped, m.droppedBytes, m.collector}
+		m.corruptRecords, m.recovered, m.dropped, m.droppedBytes, m.collector}
 }
 
 func (m *metrics) unregister() {

@@ -23,13 +23,21 @@ type recovery struct {
 	metaFound bool
 }
 
+// errEmptyFile is the cause recorded for a 0-byte buffer file (a crash
+// during creation, or a filesystem that lost the data): it is moved aside and
+// reported like any other unusable file, not silently taken for a new one.
+var errEmptyFile = errors.New("file is empty (0 bytes)")
+
 // openFile validates the file, moves a bad one aside, opens the database and
 // salvages what it can from a moved file.
 func (q *Queue) openFile() (*recovery, error) {
 	var rec *recovery
 	_ = os.Remove(q.path + compactSuffix) // left by a crash during compaction
-	if fi, err := os.Stat(q.path); err == nil && fi.Size() > 0 {
-		verr := validateFile(q.path, q.opts)
+	if fi, err := os.Stat(q.path); err == nil {
+		verr := errEmptyFile
+		if fi.Size() > 0 {
+			verr = validateFile(q.path, q.opts)
+		}
 		switch {
 		case verr == nil:
 		case errors.Is(verr, ErrLocked), isAccessError(verr):

@@ -112,6 +112,14 @@ type Options struct {
 	// into a record (ok = true) stored in the fresh file, in its stream if
 	// that is configured. Called at most once, during Open.
 	OnRecover func(RecoveryReport) (Record, bool)
+	// StreamOf, when set, names the stream a record belongs to from its
+	// contents (ok = false: cannot tell). Only the salvage of a file bbolt
+	// cannot read uses it, for records the page scan finds on leaf pages
+	// whose branch pages are lost (a truncated file loses the tree's upper
+	// pages first). nil: such records are recovered only when one stream
+	// alone has pages of its own, else counted unreadable. Called during
+	// Open only; the queue never looks into records itself.
+	StreamOf func(Record) (string, bool)
 	// Now is the clock (default time.Now); tests inject one for TTL.
 	Now func() time.Time
 	// Logger (nil = discard).
