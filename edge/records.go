@@ -44,8 +44,11 @@ func mustJSON(v any) []byte { return wire.MustJSON(v) }
 
 // withEventReports makes the queue report its drops and the recovery of an
 // unusable file as buffer.dropped and buffer.recovered events of gateway,
-// committed by the queue itself (buffer.Options.OnDrop, OnRecover).
+// committed by the queue itself (buffer.Options.OnDrop, OnRecover), and lets
+// the salvage of an unreadable file tell edgepm's records' streams apart
+// (buffer.Options.StreamOf).
 func withEventReports(o buffer.Options, gateway string) buffer.Options {
+	o.StreamOf = wire.StreamOf
 	o.OnDrop = func(r buffer.DropReport) (buffer.Record, bool) { return wire.DroppedEvent(gateway, r), true }
 	o.OnRecover = func(r buffer.RecoveryReport) (buffer.Record, bool) { return wire.RecoveredEvent(gateway, r), true }
 	return o
