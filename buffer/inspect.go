@@ -20,6 +20,8 @@ type Report struct {
 	Format   int            `json:"format"`
 	Created  string         `json:"created,omitempty"`
 	Streams  []StreamReport `json:"streams"`
+	// Salvage is set by InspectSalvage: what the page scan found.
+	Salvage *ScanReport `json:"salvage,omitempty"`
 }
 
 // StreamReport describes one stream of a buffer file.

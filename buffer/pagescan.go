@@ -50,6 +50,8 @@ type ScanReport struct {
 	Recovered    int64 `json:"recovered"`    // of those, attributed to a stream and handed on
 	Unattributed int64 `json:"unattributed"` // intact, but of no known stream: not recovered
 	Damaged      int64 `json:"damaged"`      // leaf elements with an 8-byte key that failed to decode
+
+	fileSize int64
 }
 
 // scanVisit receives each recovered record once (framed value; valid only
@@ -94,7 +96,7 @@ func scanFile(path string, streamOf func(Record) (string, bool), visit scanVisit
 		firstKey: map[uint64][]byte{}, inline: map[string][][]byte{}, owner: map[uint64]string{},
 		seen: map[string]map[uint64]bool{}, orphans: map[[2]uint64]bool{}}
 	s.ps = s.detectPageSize()
-	s.rep.PageSize = s.ps
+	s.rep.PageSize, s.rep.fileSize = s.ps, s.size
 	s.mapTree()
 	s.attribute()
 	err = s.emit(visit)

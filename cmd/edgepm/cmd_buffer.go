@@ -12,14 +12,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 const bufferUsage = `usage:
-  edgepm buffer inspect --data-dir DIR [--json]
-  edgepm buffer export  --data-dir DIR --stream S [--after N] [--limit N]
+  edgepm buffer inspect (--data-dir DIR | --salvage FILE) [--json]
+  edgepm buffer export  (--data-dir DIR | --salvage FILE) --stream S [--after N] [--limit N]
 
 Both read DIR/buffer.db of a stopped appliance (read-only). export writes
 one JSON object per record.
+
+--salvage FILE reads a file the buffer cannot open (a buffer.db.corrupt-*
+moved aside at start, or a damaged buffer.db) page by page and shows or
+exports every record whose own checksum is intact, as the appliance's
+salvage at start does. It only reads FILE.
 `
 
 // cmdBuffer implements "edgepm buffer inspect|export".
@@ -42,24 +48,51 @@ func cmdBuffer(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func bufferFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+// bufferSource is where inspect and export read: the data dir's buffer.db,
+// or (--salvage) a file to page-scan.
+type bufferSource struct {
+	dir     *string
+	salvage *string
+}
+
+func bufferFlags(name string, stderr io.Writer) (*flag.FlagSet, bufferSource) {
 	fs := flag.NewFlagSet("edgepm buffer "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("data-dir", "", "the appliance's data directory (holds buffer.db)")
-	return fs, dir
+	src := bufferSource{
+		dir:     fs.String("data-dir", "", "the appliance's data directory (holds buffer.db)"),
+		salvage: fs.String("salvage", "", "page-scan this file (one the buffer cannot open) instead"),
+	}
+	return fs, src
+}
+
+// ok reports whether exactly one of --data-dir and --salvage is set.
+func (s bufferSource) ok() bool { return (*s.dir == "") != (*s.salvage == "") }
+
+func (s bufferSource) inspect() (*buffer.Report, error) {
+	if *s.salvage != "" {
+		return buffer.InspectSalvage(*s.salvage, wire.StreamOf)
+	}
+	return buffer.Inspect(filepath.Join(*s.dir, "buffer.db"))
+}
+
+func (s bufferSource) export(stream string, after uint64, limit int, fn func(buffer.Record) error) error {
+	if *s.salvage != "" {
+		return buffer.ExportSalvage(*s.salvage, stream, after, limit, wire.StreamOf, fn)
+	}
+	return buffer.Export(filepath.Join(*s.dir, "buffer.db"), stream, after, limit, fn)
 }
 
 func bufferInspect(args []string, stdout, stderr io.Writer) int {
-	fs, dir := bufferFlags("inspect", stderr)
+	fs, src := bufferFlags("inspect", stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *dir == "" || fs.NArg() > 0 {
-		fmt.Fprint(stderr, "edgepm buffer inspect: --data-dir is required\n"+bufferUsage)
+	if !src.ok() || fs.NArg() > 0 {
+		fmt.Fprint(stderr, "edgepm buffer inspect: one of --data-dir and --salvage is required\n"+bufferUsage)
 		return 2
 	}
-	rep, err := buffer.Inspect(filepath.Join(*dir, "buffer.db"))
+	rep, err := src.inspect()
 	if err != nil {
 		return bufferFail(stderr, err)
 	}
@@ -77,6 +110,10 @@ func bufferInspect(args []string, stdout, stderr io.Writer) int {
 
 func printReport(w io.Writer, rep *buffer.Report, now time.Time) {
 	fmt.Fprintf(w, "buffer %s: file %s, format %d, created %s\n\n", rep.Path, humanBytes(rep.FileSize), rep.Format, rep.Created)
+	if s := rep.Salvage; s != nil {
+		fmt.Fprintf(w, "page scan (%d-byte pages): %d pages, %d intact records, %d recovered, %d of no known stream, %d damaged\n\n",
+			s.PageSize, s.Pages, s.Intact, s.Recovered, s.Unattributed, s.Damaged)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "STREAM\tRECORDS\tBYTES\tOLDEST AGE\tFIRST SEQ\tLAST SEQ\tDROPPED\t")
 	for _, s := range rep.Streams {
@@ -115,19 +152,19 @@ type exportLine struct {
 }
 
 func bufferExport(args []string, stdout, stderr io.Writer) int {
-	fs, dir := bufferFlags("export", stderr)
+	fs, src := bufferFlags("export", stderr)
 	stream := fs.String("stream", "", "stream to export (readings, predictions, alerts, events, deadletter)")
 	after := fs.Uint64("after", 0, "export records with seq > N")
 	limit := fs.Int("limit", 0, "export at most N records (0 = all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *dir == "" || *stream == "" || fs.NArg() > 0 {
-		fmt.Fprint(stderr, "edgepm buffer export: --data-dir and --stream are required\n"+bufferUsage)
+	if !src.ok() || *stream == "" || fs.NArg() > 0 {
+		fmt.Fprint(stderr, "edgepm buffer export: --stream and one of --data-dir and --salvage are required\n"+bufferUsage)
 		return 2
 	}
 	enc := json.NewEncoder(stdout)
-	err := buffer.Export(filepath.Join(*dir, "buffer.db"), *stream, *after, *limit, func(r buffer.Record) error {
+	err := src.export(*stream, *after, *limit, func(r buffer.Record) error {
 		return enc.Encode(toExportLine(r))
 	})
 	if err != nil {
