@@ -129,6 +129,9 @@ type Options struct {
 
 	// fileMaxBytes is a test seam: bbolt's MaxSize, to simulate a full disk.
 	fileMaxBytes int
+	// freeBytes is a test seam: the free space of the buffer's filesystem
+	// (nil = statfs).
+	freeBytes func(dir string) (int64, error)
 	// Test seams of compaction (nil = the real thing): renaming the copy
 	// over the file, fsyncing the directory, and a hook the compactor calls
 	// after every chunk it copies (bucket, keys in its copy so far).
@@ -233,6 +236,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.syncDir == nil {
 		o.syncDir = atomicfile.SyncDir
+	}
+	if o.freeBytes == nil {
+		o.freeBytes = diskFree
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -130,6 +130,7 @@ func Open(path string, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("open buffer %s: %w", path, err)
 	}
 	q.refreshFileSize()
+	q.checkDiskRoom()
 	go q.run()
 	return q, nil
 }
