@@ -55,10 +55,14 @@
 //
 // # Faults
 //
-// A file that cannot be opened or fails the consistency walk at Open is
-// moved aside (never deleted) and its readable records are copied into a
-// fresh file; Open succeeds, and Health and Options.OnRecover's record say
-// what happened. A failed commit (disk full) fails only the Appends in it with
+// A file that cannot be opened or fails the consistency walk at Open, or is
+// empty (0 bytes), is moved aside (never deleted) and its readable records
+// are copied into a fresh file: through bbolt, or, when bbolt cannot read
+// the file (truncated, pages overwritten), by a page scan that recovers
+// every record whose own checksum is intact (Options.StreamOf helps it tell
+// streams apart; InspectSalvage and ExportSalvage do the same offline). Open
+// succeeds, and Health and Options.OnRecover's record say what happened. A
+// MaxBytes above the disk's room at Open raises the warning CondDiskSmall. A failed commit (disk full) fails only the Appends in it with
 // ErrWrite; reads and acks keep working.
 //
 // # Concurrency
