@@ -31,6 +31,11 @@ const (
 	EventUplinkOnline  = "uplink.online"
 	EventUplinkOffline = "uplink.offline"
 	EventRecordDropped = "uplink.record_dropped"
+	// A stream whose topic Kafka does not take (missing, not writable) and
+	// its recovery. Detail: stream, topic, and error (failing) or
+	// failed_seconds (recovered).
+	EventStreamFailing   = "uplink.stream_failing"
+	EventStreamRecovered = "uplink.stream_recovered"
 	// Model delivery (bridge's model watcher). Detail: model, version, and
 	// per type reason/error (rejected) or from_version (rolled back).
 	EventModelReceived  = "model.received"
@@ -47,6 +52,7 @@ var EventTypes = []string{
 	EventMQTTConnected, EventMQTTDisconnected, EventInferenceDrift,
 	EventSensorStuck, EventSensorRecovered, EventBufferDropped, EventBufferRecovered,
 	EventUplinkOnline, EventUplinkOffline, EventRecordDropped,
+	EventStreamFailing, EventStreamRecovered,
 	EventModelReceived, EventModelVerified, EventModelActivated,
 	EventModelRejected, EventModelRollback, EventModelRetired,
 }
