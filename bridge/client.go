@@ -49,9 +49,12 @@ func producerOpts(cfg Config) ([]kgo.Opt, error) {
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchMaxBytes)),
 		kgo.MaxBufferedRecords(cfg.MaxInFlight + cfg.ReadBatch + 64),
-		// A missing topic is retried rather than failed: topics may be
-		// created by an operator after the gateway starts.
-		kgo.UnknownTopicRetries(-1),
+		// A missing topic fails its records after a few metadata
+		// refreshes (about 2 s) with UNKNOWN_TOPIC_OR_PARTITION, so the
+		// stream is reported failing and retried with backoff by the
+		// producer (its records stay in the buffer) instead of holding
+		// in-flight slots forever.
+		kgo.UnknownTopicRetries(4),
 	}, nil
 }
 

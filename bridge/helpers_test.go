@@ -109,8 +109,14 @@ type got struct {
 // pairs arrived or timeout, and returns every record in partition order.
 func consume(t testing.TB, seeds []string, want int, timeout time.Duration, topics ...string) []got {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	return consumeWith(t, nil, seeds, want, timeout, topics...)
+}
+
+// consumeWith is consume with extra client options (SASL ...).
+func consumeWith(t testing.TB, opts []kgo.Opt, seeds []string, want int, timeout time.Duration, topics ...string) []got {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

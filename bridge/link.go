@@ -34,9 +34,22 @@ func (l *linkState) noteDispatch(now time.Time, wasIdle bool) {
 
 func (l *linkState) noteAck(now time.Time) { l.lastProgress = now }
 
-// stalled reports records in flight with no acknowledgement for d.
-func (l *linkState) stalled(inflight int, now time.Time, d time.Duration) bool {
-	return inflight > 0 && now.Sub(l.lastProgress) > d
+// stalledLocked reports the link stalled: nothing acknowledged on any
+// stream for d, while a stream that is not failing has had records in
+// flight, unacknowledged, for d. A failing stream (its topic missing or
+// not writable) never makes the link look offline, and neither does a
+// stream that gets no answer while the others are acknowledged. Call with
+// mu held.
+func (p *Producer) stalledLocked(now time.Time, d time.Duration) bool {
+	if p.inflight == 0 || now.Sub(p.link.lastProgress) <= d {
+		return false
+	}
+	for _, s := range p.streams {
+		if s.inflight > 0 && !s.health.failing && now.Sub(s.progress) > d {
+			return true
+		}
+	}
+	return false
 }
 
 // linkEpoch returns the online epoch and whether the link is online.
@@ -72,7 +85,10 @@ func (p *Producer) monitor(ctx context.Context) {
 		}
 		now := time.Now()
 		p.mu.Lock()
-		stalled := p.link.stalled(p.inflight, now, p.cfg.Link.OfflineAfter)
+		stalled := p.stalledLocked(now, p.cfg.Link.OfflineAfter)
+		if err == nil && !stalled {
+			p.failSilentLocked(now, p.cfg.Link.OfflineAfter)
+		}
 		p.mu.Unlock()
 		var wait time.Duration
 		switch {
@@ -90,6 +106,7 @@ func (p *Producer) monitor(ctx context.Context) {
 				setupTries++
 				setupDone = p.setupTopics(ctx) || setupTries >= 3 // warned; not worth retrying forever
 			}
+			p.recheckTopics(ctx)
 			p.setLink(StateOnline, "")
 			wait = p.cfg.Link.PingInterval
 		}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -22,6 +23,7 @@ func (p *Producer) pump(ctx, prodCtx context.Context) {
 	var epoch uint64
 	for ctx.Err() == nil {
 		p.flushDrops(time.Now(), false)
+		p.flushHealth(time.Now())
 		if ep, ok := p.linkEpoch(); ok {
 			if ep != epoch {
 				// Just (re)connected: what is buffered now is backlog.
@@ -85,7 +87,7 @@ func (p *Producer) rewind(s *stream, mark uint64, now time.Time, fast bool) {
 	if !fast {
 		s.attempts++
 	}
-	attempts, iso := s.attempts, s.iso
+	attempts, iso, failing := s.attempts, s.iso, s.health.failing
 	s.sendCtx, s.cancelSend = nil, nil // a new generation of sends
 	s.halted.Store(false)
 	p.mu.Unlock()
@@ -105,14 +107,18 @@ func (p *Producer) rewind(s *stream, mark uint64, now time.Time, fast bool) {
 			"stream", s.name, "from_seq", mark+1, "in_flight", iso.k, "up_to_seq", iso.upTo)
 		return
 	}
-	p.log.Warn("resending unacknowledged records", "stream", s.name, "from_seq", mark+1, "attempt", attempts)
+	lv := slog.LevelWarn
+	if failing {
+		lv = slog.LevelDebug // flushHealth reports a failing stream, rate-limited
+	}
+	p.log.Log(context.Background(), lv, "resending unacknowledged records", "stream", s.name, "from_seq", mark+1, "attempt", attempts)
 }
 
 // slots is how many more records of s may be handed to kgo now.
 func (p *Producer) slots(s *stream) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := min(p.cfg.MaxInFlight-p.inflight, p.cfg.ReadBatch)
+	n := min(p.cfg.MaxInFlight-p.inflight, p.cfg.ReadBatch, p.streamCapLocked(s)-s.inflight)
 	if s.iso.active {
 		n = min(n, s.iso.k-s.inflight)
 	}
@@ -334,6 +340,9 @@ func (p *Producer) dispatch(ctx context.Context, s *stream, batch []*kgo.Record,
 	now := time.Now()
 	p.mu.Lock()
 	wasIdle := p.inflight == 0
+	if s.inflight == 0 {
+		s.progress = now
+	}
 	p.inflight += len(batch)
 	s.inflight += len(batch)
 	p.link.noteDispatch(now, wasIdle)
@@ -370,6 +379,8 @@ func (p *Producer) promise(s *stream, seq uint64, tag sendTag, sentAt time.Time,
 		s.win.set(seq)
 		s.acked++
 		s.attempts = 0
+		s.progress = now
+		s.health.ok(now)
 		s.iso.acked(tag, min(isoStart, p.cfg.ReadBatch))
 		p.rate.add(now, 1)
 		p.link.noteAck(now)
@@ -388,7 +399,10 @@ func (p *Producer) promise(s *stream, seq uint64, tag sendTag, sentAt time.Time,
 	default:
 		s.failed = true
 		s.errs++
-		s.lastErr = err.Error()
+		s.lastErr = "topic " + s.topic + ": " + err.Error()
+		if topicError(err) {
+			s.health.fail(now, s.lastErr, false)
+		}
 		s.halted.Store(true)
 		if s.cancelSend != nil {
 			s.cancelSend()

@@ -53,6 +53,26 @@ type StreamStatus struct {
 	OldestAge time.Duration     `json:"oldest_age_ns"`
 	Draining  bool              `json:"draining"`
 	LastError string            `json:"last_error,omitempty"`
+	// Failing is set while Kafka does not take the stream's topic (missing,
+	// not writable, or no answer while other streams are acknowledged):
+	// its records wait in the buffer and are retried. FailingSince is when
+	// it started, FailingError why (it names the topic).
+	Failing      bool       `json:"failing,omitempty"`
+	FailingSince *time.Time `json:"failing_since,omitempty"`
+	FailingError string     `json:"failing_error,omitempty"`
+}
+
+// Conditions lists what keeps the uplink from delivering every stream, one
+// line per failing stream, naming its topic (the edge's /readyz reports
+// them). The link being offline is not one: the buffer holds the data.
+func (st Status) Conditions() []string {
+	var c []string
+	for _, s := range st.Streams {
+		if s.Failing {
+			c = append(c, "uplink: stream "+s.Stream+" is not delivered to kafka topic "+s.Topic+": "+s.FailingError)
+		}
+	}
+	return c
 }
 
 // backlogAgg is the last buffer statistics, refreshed by statusLoop.
@@ -81,6 +101,13 @@ func (p *Producer) Status() Status {
 			DroppedTooLarge: s.droppedTooLarge, InFlight: s.inflight, AckedSeq: s.win.mark,
 			Records: b.Records, Bytes: b.Bytes, OldestAge: b.OldestAge, Draining: s.draining,
 			LastError: s.lastErr, Dropped: maps.Clone(s.dropped), Isolating: s.iso.active,
+		}
+		if h := s.health; h.failing {
+			since := h.since
+			ss.Failing, ss.FailingSince, ss.FailingError = true, &since, h.err
+			if ss.LastError == "" {
+				ss.LastError = h.err
+			}
 		}
 		st.Streams = append(st.Streams, ss)
 		st.Backlog.Records += ss.Records

@@ -31,6 +31,9 @@ type stream struct {
 
 	attempts int // (mu) consecutive rewinds without an acknowledgement
 
+	health   streamHealth // (mu) failing: Kafka will not take the stream's topic
+	progress time.Time    // (mu) last acknowledgement, or dispatch while none of the stream's were in flight
+
 	// sendCtx is the context of the current generation of sends; a failure
 	// cancels it and sets halted, a rewind starts a new one (see dispatch).
 	sendCtx    context.Context    // (mu)

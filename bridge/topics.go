@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // setupTopics runs once Kafka is first reached: it creates missing topics
@@ -25,6 +26,70 @@ func (p *Producer) setupTopics(ctx context.Context) bool {
 	if err := ensureTopics(ctx, p.client, p.cfg, names, p.log); err != nil {
 		p.log.Warn("topic set-up", "err", err)
 		return false
+	}
+	return p.checkTopics(ctx, false)
+}
+
+// recheckTopics looks again at the topics the start-up check found missing
+// (streams failing from the check, with nothing produced since) and ends
+// the failing state of those that exist now. Monitor goroutine.
+func (p *Producer) recheckTopics(ctx context.Context) {
+	p.mu.Lock()
+	checked := false
+	for _, s := range p.streams {
+		checked = checked || s.health.failing && s.health.fromCheck
+	}
+	p.mu.Unlock()
+	if checked {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		p.checkTopics(ctx, true)
+	}
+}
+
+// checkTopics asks Kafka for the metadata of every stream topic and marks
+// the streams whose topic is missing or not readable as failing (their
+// records wait in the buffer; the condition names the topic). With
+// recheck, it only ends the failing state of checked streams whose topic
+// now exists. It reports whether Kafka answered.
+func (p *Producer) checkTopics(ctx context.Context, recheck bool) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, s := range p.streams {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(s.topic)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, p.client)
+	if err != nil {
+		p.log.Warn("check that the stream topics exist", "err", err)
+		return false
+	}
+	found := map[string]error{}
+	for _, t := range resp.Topics {
+		if t.Topic != nil {
+			found[*t.Topic] = kerr.ErrorForCode(t.ErrorCode)
+		}
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.streams {
+		terr, ok := found[s.topic]
+		switch {
+		case !ok:
+			terr = kerr.UnknownTopicOrPartition
+		case terr != nil && !topicError(terr):
+			continue // a transient answer (leader election ...): the producer will tell
+		}
+		if recheck {
+			if terr == nil && s.health.fromCheck {
+				s.health.ok(now)
+			}
+			continue
+		}
+		if terr != nil {
+			s.health.fail(now, "topic "+s.topic+" (checked at start): "+terr.Error(), true)
+		}
 	}
 	return true
 }
