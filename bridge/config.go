@@ -56,7 +56,9 @@ type Config struct {
 	// not exceed the broker's message.max.bytes.
 	BatchMaxBytes int `yaml:"batch_max_bytes"`
 	// MaxInFlight bounds the records handed to Kafka and not yet
-	// acknowledged, over all streams. Default 20000.
+	// acknowledged, over all streams. Default 20000. One stream holds at
+	// most this less ReadBatch per other stream (at most half), a failing
+	// one at most 64 (health.go).
 	MaxInFlight int `yaml:"max_in_flight"`
 	// ReadBatch is how many records one buffer read returns at most. Default 1000.
 	ReadBatch int `yaml:"read_batch"`
@@ -98,8 +100,10 @@ type BacklogConfig struct {
 type LinkConfig struct {
 	// PingInterval is how often a healthy link is probed. Default 5s.
 	PingInterval time.Duration `yaml:"ping_interval"`
-	// OfflineAfter declares the link offline when records are in flight and
-	// nothing was acknowledged for this long. Default 15s.
+	// OfflineAfter declares the link offline when records of a stream that
+	// is not failing are in flight and nothing, on any stream, was
+	// acknowledged for this long. A stream whose records wait this long
+	// while others are acknowledged is failing instead. Default 15s.
 	OfflineAfter time.Duration `yaml:"offline_after"`
 	// RetryBackoffMin and RetryBackoffMax bound the exponential, jittered
 	// backoff between probes while offline. Defaults 250ms and 30s.

@@ -60,6 +60,16 @@
 //     StreamStatus.Dropped), logged, reported as uplink.record_dropped and
 //     acknowledged in the buffer. Every other failure, topic authorization
 //     included, is retried forever, with backoff and the error in Status.
+//   - Isolation: a stream Kafka does not take (its topic missing, not
+//     writable, or unanswered while other streams are acknowledged) is
+//     failing (health.go): its records stay in the buffer and are retried
+//     with its own backoff, it holds at most 64 records in flight, it does
+//     not count toward the link's liveness, and it is reported in Status
+//     (StreamStatus.Failing, Status.Conditions), by uplink.stream_failing /
+//     uplink.stream_recovered events and a warning at most once a minute. A
+//     healthy stream holds at most MaxInFlight less one ReadBatch per other
+//     stream (at most half). At start a metadata request names every
+//     missing stream topic.
 //
 // # Model delivery
 //

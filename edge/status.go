@@ -117,6 +117,7 @@ func (a *App) conditions(st Status) []string {
 	if !st.Model.Loaded {
 		c = append(c, "inference: no model loaded")
 	}
+	c = append(c, st.Uplink.Conditions()...) // streams Kafka does not take, by topic
 	if age := time.Since(a.ingestAlive()); a.ready.Load() && age > 30*time.Second {
 		c = append(c, "ingest: no commit progress for "+age.Round(time.Second).String())
 	}
