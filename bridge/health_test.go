@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,71 @@ func TestDeniedTopicDoesNotStopOtherStreams(t *testing.T) {
 		if !seen[s] {
 			t.Fatalf("prediction seq %d missing", s)
 		}
+	}
+}
+
+// A failing stream is logged and reported once when it starts failing, then
+// logged again at most every healthLogEvery, and reported once when it
+// recovers; its in-flight bound drops to failingInFlight meanwhile.
+func TestFailingStreamReportsRateLimited(t *testing.T) {
+	q := newTestQueue(t)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg := testConfig([]string{"127.0.0.1:1"})
+	cfg.MaxInFlight, cfg.ReadBatch = 10000, 1000
+	p, err := NewProducer(q, cfg, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s := p.byName[buffer.StreamPredictions]
+	healthy := 10000 - (len(p.streams)-1)*1000
+	if c := p.streamCapLocked(s); c != healthy {
+		t.Fatalf("healthy cap %d, want %d", c, healthy)
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	p.mu.Lock()
+	s.health.fail(t0, "topic edgepm.predictions: UNKNOWN_TOPIC_OR_PARTITION", false)
+	p.mu.Unlock()
+	if c := p.streamCapLocked(s); c != failingInFlight {
+		t.Fatalf("failing cap %d, want %d", c, failingInFlight)
+	}
+	lines := func() int { return strings.Count(logs.String(), "stream=predictions") }
+	for i, at := range []time.Duration{0, time.Second, 30 * time.Second, healthLogEvery - time.Second} {
+		p.flushHealth(t0.Add(at))
+		if lines() != 1 {
+			t.Fatalf("after flush %d (+%s): %d log lines, want 1:\n%s", i, at, lines(), logs.String())
+		}
+	}
+	p.flushHealth(t0.Add(healthLogEvery))
+	if lines() != 2 || !strings.Contains(logs.String(), "still failing") {
+		t.Fatalf("no reminder after %s:\n%s", healthLogEvery, logs.String())
+	}
+	st := p.Status()
+	if c := st.Conditions(); len(c) != 1 || !strings.Contains(c[0], "edgepm.predictions") {
+		t.Fatalf("conditions %q", c)
+	}
+	p.mu.Lock()
+	s.health.ok(t0.Add(2 * healthLogEvery))
+	p.mu.Unlock()
+	p.flushHealth(t0.Add(2 * healthLogEvery))
+	p.flushHealth(t0.Add(3 * healthLogEvery))
+	if lines() != 3 || !strings.Contains(logs.String(), "takes the stream's topic again") || len(p.Status().Conditions()) != 0 {
+		t.Fatalf("recovery not reported once:\n%s", logs.String())
+	}
+	recs, err := q.Read(buffer.StreamEvents, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range recs {
+		var ev wire.Event
+		if err := json.Unmarshal(r.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ev.Type)
+	}
+	if strings.Join(types, ",") != wire.EventStreamFailing+","+wire.EventStreamRecovered {
+		t.Fatalf("events %v", types)
 	}
 }
