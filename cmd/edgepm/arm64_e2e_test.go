@@ -13,6 +13,7 @@ package main
 //	QEMU_LD_PREFIX     the arm64 C library root (/usr/aarch64-linux-gnu)
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,15 +152,40 @@ inference:
 // emulator is slow to load the model), until MQTT is connected.
 func startArgv(t *testing.T, argv []string, httpAddr string, d time.Duration) *proc {
 	t.Helper()
+	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	// ONNXRUNTIME_LIB would override the config's inference.onnxruntime_lib,
 	// which names the library of the binary's architecture.
-	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ONNXRUNTIME_LIB=") {
-			env = append(env, kv)
+			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
-	return startCmd(t, argv, env, httpAddr, d, func(st *statusView) bool { return st.MQTT.Connected && st.Ready })
+	w := lockedWriter{p.mu, p.log}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(d)
+	for {
+		if st, err := p.status(); err == nil && st.MQTT.Connected && st.Ready {
+			return p
+		}
+		if strings.Contains(p.logs(), "start failed") {
+			t.Fatalf("%s failed to start; log:\n%s", strings.Join(argv, " "), p.logs())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up ready within %s; log:\n%s", strings.Join(argv, " "), d, p.logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // publishReadings sends arm64PerDevice QoS 1 readings per device, round
