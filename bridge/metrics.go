@@ -15,7 +15,7 @@ type metrics struct {
 	backlogRecords      prometheus.Gauge
 	backlogBytes        prometheus.Gauge
 	backlogAge          prometheus.Gauge
-	backlogETA          prometheus.Gauge
+	backlogETA          *prometheus.GaugeVec // no labels: absent while the ETA is unknown
 	streamBacklog       *prometheus.GaugeVec
 }
 
@@ -52,9 +52,9 @@ func newMetrics(reg prometheus.Registerer, p *Producer) *metrics {
 		backlogAge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "edgepm_bridge_backlog_oldest_age_seconds", Help: "Age of the oldest record waiting in the buffer.",
 		}),
-		backlogETA: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "edgepm_bridge_backlog_eta_seconds", Help: "Backlog records / acknowledgement rate; -1 when nothing is acknowledged.",
-		}),
+		backlogETA: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgepm_bridge_backlog_eta_seconds", Help: "Backlog records / acknowledgement rate; absent while records wait and nothing is acknowledged.",
+		}, nil),
 		streamBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "edgepm_bridge_stream_backlog_records", Help: "Records waiting in the buffer, by stream.",
 		}, []string{"stream"}),
@@ -78,7 +78,11 @@ func (m *metrics) setBacklog(st Status) {
 	m.backlogRecords.Set(float64(st.Backlog.Records))
 	m.backlogBytes.Set(float64(st.Backlog.Bytes))
 	m.backlogAge.Set(st.Backlog.OldestAge.Seconds())
-	m.backlogETA.Set(st.Backlog.ETA.Seconds())
+	if st.Backlog.ETA < 0 { // unknown: no series rather than a sentinel
+		m.backlogETA.Reset()
+	} else {
+		m.backlogETA.WithLabelValues().Set(st.Backlog.ETA.Seconds())
+	}
 	for _, s := range st.Streams {
 		m.streamBacklog.WithLabelValues(s.Stream).Set(float64(s.Records))
 	}
@@ -110,6 +114,7 @@ func newWatcherMetrics(reg prometheus.Registerer) watcherMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.deploys, m.ignored, m.staged, m.stagedBytes)
+		m.deploys.WithLabelValues("activated") // present from the start, so rate() and alert rules see it
 	}
 	return m
 }

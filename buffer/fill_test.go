@@ -76,7 +76,7 @@ func TestFillToCapIngestNeverStops(t *testing.T) {
 		if st.Appended != uint64(st.Records)+st.Dropped {
 			t.Errorf("%s: appended %d != stored %d + dropped %d", name, st.Appended, st.Records, st.Dropped)
 		}
-		if m := counterValue(t, reg, "edgepm_buffer_dropped_records_total", name); uint64(m) != st.Dropped {
+		if m := counterValue(t, reg, "edgepm_buffer_records_dropped_total", name); uint64(m) != st.Dropped {
 			t.Errorf("%s: metric %v, stats %d", name, m, st.Dropped)
 		}
 	}

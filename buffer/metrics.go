@@ -37,7 +37,7 @@ func newMetrics(q *Queue, reg prometheus.Registerer) *metrics {
 			Help: "Failed buffer commits (disk full, I/O errors).",
 		}),
 		corruptRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "edgepm_buffer_corrupt_records_total",
+			Name: "edgepm_buffer_records_corrupt_total",
 			Help: "Records skipped by Read because they failed their checksum.",
 		}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
@@ -45,11 +45,11 @@ func newMetrics(q *Queue, reg prometheus.Registerer) *metrics {
 			Help: "Buffer files found unusable at Open (corrupt, truncated, empty) and moved aside.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "edgepm_buffer_dropped_records_total",
+			Name: "edgepm_buffer_records_dropped_total",
 			Help: "Records dropped by stream caps, the buffer cap or TTL, since start.",
 		}, []string{"stream", "reason"}),
 		droppedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "edgepm_buffer_dropped_bytes_total",
+			Name: "edgepm_buffer_bytes_dropped_total",
 			Help: "Stored bytes dropped by stream caps, the buffer cap or TTL, since start.",
 		}, []string{"stream", "reason"}),
 		collector: &queueCollector{q: q},
@@ -104,8 +104,8 @@ var (
 	descBytes    = prometheus.NewDesc("edgepm_buffer_bytes", "Stored bytes per stream.", []string{"stream"}, nil)
 	descOldest   = prometheus.NewDesc("edgepm_buffer_oldest_age_seconds", "Age of the oldest stored record per stream (0 when empty).", []string{"stream"}, nil)
 	descLastSeq  = prometheus.NewDesc("edgepm_buffer_last_seq", "Last assigned sequence number per stream.", []string{"stream"}, nil)
-	descAppended = prometheus.NewDesc("edgepm_buffer_appended_records_total", "Records appended per stream since start.", []string{"stream"}, nil)
-	descAcked    = prometheus.NewDesc("edgepm_buffer_acked_records_total", "Records acknowledged (deleted after delivery) per stream since start.", []string{"stream"}, nil)
+	descAppended = prometheus.NewDesc("edgepm_buffer_records_appended_total", "Records appended per stream since start.", []string{"stream"}, nil)
+	descAcked    = prometheus.NewDesc("edgepm_buffer_records_acked_total", "Records acknowledged (deleted after delivery) per stream since start.", []string{"stream"}, nil)
 	descMax      = prometheus.NewDesc("edgepm_buffer_max_bytes", "The whole-buffer cap in stored bytes.", nil, nil)
 	descFile     = prometheus.NewDesc("edgepm_buffer_file_bytes", "Size of the buffer file on disk.", nil, nil)
 	descCond     = prometheus.NewDesc("edgepm_buffer_condition", "1 for each raised health condition.", []string{"condition"}, nil)

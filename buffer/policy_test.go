@@ -118,7 +118,7 @@ func TestStreamCapDropOldest(t *testing.T) {
 	if err := q.maintainNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if v := counterValue(t, reg, "edgepm_buffer_dropped_records_total", StreamDeadletter); v != 5 {
+	if v := counterValue(t, reg, "edgepm_buffer_records_dropped_total", StreamDeadletter); v != 5 {
 		t.Fatalf("metric = %v", v)
 	}
 	_ = q.Close() // flushes the coalesced drop event

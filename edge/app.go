@@ -94,6 +94,14 @@ func (a *App) open() (err error) {
 	if a.engine, err = newEngine(cfg, a.policy, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
 		return err
 	}
+	a.reg.MustRegister(newBuildInfo(a.engine.Active), prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ready",
+		Help: "1 when /readyz reports ready (connected, a model loaded, every stream accepted, ingest committing), else 0."},
+		func() float64 { // a Status snapshot per scrape: O(devices), fine at scrape intervals
+			if a.Status().Ready {
+				return 1
+			}
+			return 0
+		}))
 	a.devices = newDeviceTable(cfg.Inference.MaxDevices, cfg.Inference.DeviceIdleTTL, a.forgetDevice)
 	a.reg.MustRegister(a.devices.collectors()...)
 	if a.watcher, err = a.newWatcher(); err != nil {

@@ -7,15 +7,15 @@ import (
 )
 
 // metrics are the appliance's own Prometheus metrics; buffer, bridge and
-// inference register theirs on the same registry.
+// inference register theirs on the same registry. Predictions and alert
+// transitions are counted once, by inference
+// (edgepm_inference_rows_scored_total, edgepm_inference_alert_events_total).
 type metrics struct {
 	messages     prometheus.Counter
 	readings     prometheus.Counter
 	invalid      *prometheus.CounterVec
 	commitSecs   prometheus.Histogram
 	commitErrors prometheus.Counter
-	predictions  prometheus.Counter
-	alerts       *prometheus.CounterVec
 	alertPubErrs prometheus.Counter
 	mqttUp       prometheus.Gauge
 	dropped      *prometheus.CounterVec
@@ -37,10 +37,6 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 			Help: "Time from a batch of messages taken from MQTT to its durable buffer commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_ingest_commit_errors_total",
 			Help: "Failed buffer commits of ingested messages (retried; messages stay unacknowledged)."}),
-		predictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_predictions_total",
-			Help: "Predictions made."}),
-		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_alerts_total",
-			Help: "Alert transitions, by state (raised, cleared)."}, []string{"state"}),
 		alertPubErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_alert_publish_errors_total",
 			Help: "Local MQTT alert publishes that could not be sent (MQTT down); the alert is still buffered for Kafka."}),
 		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepm_mqtt_connected",
@@ -62,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.readings, m.invalid, m.commitSecs, m.commitErrors,
-			m.predictions, m.alerts, m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors, m.stuck, m.stuckEvents)
+			m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors, m.stuck, m.stuckEvents)
 	}
 	return m
 }

@@ -47,13 +47,11 @@ func newOutputs() *outputs {
 func (a *App) emit(b *inference.Batch) {
 	n := b.Len()
 	a.devices.scored(b)
-	a.m.predictions.Add(float64(n))
 	a.rates.predictions.Add(int64(n))
 	alerts := slices.Clone(b.Alerts) // the batch's memory is reused after emit
 	for i := range alerts {
 		al := &alerts[i]
 		a.devices.alert(al)
-		a.m.alerts.WithLabelValues(al.State).Inc()
 		a.publishAlert(al)
 	}
 	if len(alerts) > 0 && !enqueue(a.outs.alerts, alerts, alertWait, a.outs.stop) {

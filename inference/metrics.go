@@ -79,6 +79,9 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	})
 	m.devices = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "devices",
 		Help: "Devices whose state the engine tracks (bounded by max_devices)."}, devices)
+	for _, st := range []string{AlertRaised, AlertCleared} {
+		m.alerts.WithLabelValues(st) // pre-set: rate() and dashboards see 0 before the first alert
+	}
 	if reg == nil {
 		return m, nil
 	}

@@ -106,7 +106,7 @@ func testFD001Replay(t *testing.T, rows []sim.CMAPSSRow, rul []int) {
 	if missing > 0 || t.Failed() {
 		st, _ := p.status()
 		t.Fatalf("%d of %d cycles without a prediction; status %+v; metrics:\n%s\n%s\n%s\nlog:\n%s", missing, len(want), st,
-			p.metrics("edgepm_ingest_readings_total"), p.metrics("edgepm_inference_r"), p.metrics("edgepm_predictions_total"), p.logs())
+			p.metrics("edgepm_ingest_readings_total"), p.metrics("edgepm_inference_r"), p.metrics("edgepm_inference_rows_scored_total"), p.logs())
 	}
 	fd001CheckFigures(t, modelDir, rul != nil, want, got)
 	if err := p.term(30 * time.Second); err != nil {

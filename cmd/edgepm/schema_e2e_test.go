@@ -58,7 +58,7 @@ func TestProducedRecordsMatchSchemas(t *testing.T) {
 	// buffer.dropped is in the buffer) and every message was taken and
 	// acknowledged, before Kafka comes back.
 	if !eventually(30*time.Second, func() bool {
-		return labelledSum(p, "edgepm_buffer_dropped_records_total", `stream="deadletter"`) > 0 &&
+		return labelledSum(p, "edgepm_buffer_records_dropped_total", `stream="deadletter"`) > 0 &&
 			metricValue(p, "edgepm_ingest_messages_total") >= 121 && metricValue(p, "edgepm_ingest_unacked_messages") == 0
 	}) {
 		t.Fatalf("edgepm did not take the 121 messages and drop dead letters; metrics:\n%s", p.metrics("edgepm_"))
