@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package test-prometheus
 
 all: build
 
@@ -33,8 +33,15 @@ run: onnxruntime build
 
 ## test: vet, then unit and integration tests (race detector on) against a
 ## private Mosquitto and kfake that the tests start themselves
-test: deps vet fmt-check
+test: deps vet fmt-check test-prometheus
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+## test-prometheus: promtool checks and unit-tests deploy/prometheus/edgepm-rules.yml
+## (installs Debian's prometheus package for promtool if missing)
+test-prometheus:
+	@scripts/need.sh promtool prometheus
+	promtool check rules deploy/prometheus/edgepm-rules.yml
+	cd deploy/prometheus && promtool test rules edgepm-rules.test.yml
 
 test-short:
 	$(GO) test -short -count=1 ./...
