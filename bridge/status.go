@@ -6,60 +6,61 @@ import (
 	"time"
 )
 
-// Status is a snapshot of the uplink for health checks and /api/status.
+// Status is a snapshot of the uplink for health checks; the edge renders
+// it into /api/status (which owns the JSON names).
 type Status struct {
-	State     string         `json:"state"` // connecting, online, offline
-	Online    bool           `json:"online"`
-	Since     time.Time      `json:"since"`                // of the current state
-	LastError string         `json:"last_error,omitempty"` // never contains credentials
-	InFlight  int            `json:"in_flight"`
-	Backlog   Backlog        `json:"backlog"`
-	Streams   []StreamStatus `json:"streams"` // in drain order
+	State     string // connecting, online, offline
+	Online    bool
+	Since     time.Time // of the current state
+	LastError string    // never contains credentials
+	InFlight  int
+	Backlog   Backlog
+	Streams   []StreamStatus // in drain order
 }
 
 // Backlog sums what waits in the buffer over all streams.
 type Backlog struct {
-	Records   int64         `json:"records"`
-	Bytes     int64         `json:"bytes"`
-	OldestAge time.Duration `json:"oldest_age_ns"`
+	Records   int64
+	Bytes     int64
+	OldestAge time.Duration
 	// AckRate is records acknowledged per second over the last 10 s.
-	AckRate float64 `json:"ack_rate"`
+	AckRate float64
 	// ETA is Records/AckRate, or -1 when nothing is being acknowledged.
-	ETA time.Duration `json:"eta_ns"`
+	ETA time.Duration
 	// Draining is true while a backlog phase (live-first) is active.
-	Draining bool `json:"draining"`
+	Draining bool
 	// RateLimit and ByteRateLimit are the backlog limits in force
 	// (records/s, bytes/s; 0 = unlimited), see SetBacklogLimits.
-	RateLimit     float64 `json:"rate_limit"`
-	ByteRateLimit int64   `json:"byte_rate_limit"`
+	RateLimit     float64
+	ByteRateLimit int64
 }
 
 // StreamStatus is one stream's counters since start and its buffer backlog.
 type StreamStatus struct {
-	Stream          string `json:"stream"`
-	Topic           string `json:"topic"`
-	Sent            uint64 `json:"sent"`
-	Acked           uint64 `json:"acked"`
-	Errors          uint64 `json:"errors"`
-	DroppedTooLarge uint64 `json:"dropped_too_large"`
+	Stream          string
+	Topic           string
+	Sent            uint64
+	Acked           uint64
+	Errors          uint64
+	DroppedTooLarge uint64
 	// Dropped counts records Kafka will never accept, by reason
 	// (too_large, invalid_record, corrupt_message, invalid_timestamp).
-	Dropped   map[string]uint64 `json:"dropped,omitempty"`
-	Isolating bool              `json:"isolating,omitempty"` // resending a few at a time after a permanent error
-	InFlight  int               `json:"in_flight"`
-	AckedSeq  uint64            `json:"acked_seq"` // every seq <= this is acknowledged
-	Records   int64             `json:"records"`   // waiting in the buffer
-	Bytes     int64             `json:"bytes"`
-	OldestAge time.Duration     `json:"oldest_age_ns"`
-	Draining  bool              `json:"draining"`
-	LastError string            `json:"last_error,omitempty"`
+	Dropped   map[string]uint64
+	Isolating bool // resending a few at a time after a permanent error
+	InFlight  int
+	AckedSeq  uint64 // every seq <= this is acknowledged
+	Records   int64  // waiting in the buffer
+	Bytes     int64
+	OldestAge time.Duration
+	Draining  bool
+	LastError string
 	// Failing is set while Kafka does not take the stream's topic (missing,
 	// not writable, or no answer while other streams are acknowledged):
 	// its records wait in the buffer and are retried. FailingSince is when
 	// it started, FailingError why (it names the topic).
-	Failing      bool       `json:"failing,omitempty"`
-	FailingSince *time.Time `json:"failing_since,omitempty"`
-	FailingError string     `json:"failing_error,omitempty"`
+	Failing      bool
+	FailingSince *time.Time
+	FailingError string
 }
 
 // Conditions lists what keeps the uplink from delivering every stream, one

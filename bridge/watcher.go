@@ -94,6 +94,10 @@ type ModelStatus struct {
 	Wanted    string `json:"wanted,omitempty"`     // version the topic points at
 	State     string `json:"state"`                // one of the Model* states
 	LastError string `json:"last_error,omitempty"` // rejection reason
+	// Rejected is the version last rejected and RejectedAt when (nil when
+	// none has been); a later activation does not clear them.
+	Rejected   string     `json:"rejected,omitempty"`
+	RejectedAt *time.Time `json:"rejected_at,omitempty"`
 }
 
 // ModelWatcher consumes the compacted models topic from the beginning,
@@ -131,6 +135,8 @@ type modelState struct {
 	rewound       string // version the topic was re-read for
 	state         string
 	lastErr       string
+	rejected      string    // version last rejected, kept after later activations
+	rejectedAt    time.Time // when
 }
 
 // NewModelWatcher checks cfg and resolves the served model name (Name, else
@@ -227,6 +233,10 @@ func (w *ModelWatcher) Models() []ModelStatus {
 	out := make([]ModelStatus, 0, len(w.models))
 	for name, st := range w.models {
 		ms := ModelStatus{Name: name, Selected: name == w.selected, Active: st.active, State: st.state, LastError: st.lastErr}
+		if st.rejected != "" {
+			at := st.rejectedAt
+			ms.Rejected, ms.RejectedAt = st.rejected, &at
+		}
 		if ms.State == "" {
 			ms.State = ModelPending
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/edgepm/edgepm/inference/modelpkg"
 )
@@ -170,6 +171,7 @@ func (w *ModelWatcher) reject(name, version, reason string, err error) {
 	w.mu.Lock()
 	st := w.state(name)
 	st.failed, st.state, st.lastErr = version, ModelRejected, reason+": "+err.Error()
+	st.rejected, st.rejectedAt = version, time.Now()
 	w.mu.Unlock()
 	w.m.deploys.WithLabelValues(reason).Inc()
 	w.log.Error("model rejected", "model", name, "version", version, "reason", reason, "err", err)

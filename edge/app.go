@@ -40,6 +40,7 @@ type App struct {
 
 	queue    *buffer.Queue
 	policy   modelpkg.Policy // signature policy (inference.public_keys, allow_unsigned), built once in open
+	card     modelCard       // what /api/status says of the served model beyond the engine's view
 	engine   *inference.Engine
 	producer *bridge.Producer
 	watcher  *bridge.ModelWatcher
@@ -91,7 +92,7 @@ func (a *App) open() (err error) {
 	if a.policy, err = cfg.Inference.policy(); err != nil {
 		return err
 	}
-	if a.engine, err = newEngine(cfg, a.policy, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
+	if a.engine, err = newEngine(cfg, a.policy, &a.card, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
 		return err
 	}
 	a.reg.MustRegister(newBuildInfo(a.engine.Active), prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ready",
@@ -293,7 +294,7 @@ func finite(v float64) any {
 func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 	w, err := bridge.NewModelWatcher(bridge.ModelWatcherConfig{
 		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), Policy: a.policy,
-		Activate: a.engine.Load, Events: a.queue,
+		Activate: a.card.loader(a.engine, a.policy), Events: a.queue,
 		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
 	}, a.log.With("component", "models"), a.reg)
 	if err != nil {
@@ -309,7 +310,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 // served model: the start-up model (inference.model_dir or the embedded
 // default) serves again.
 func (a *App) retireModel(name string) {
-	if err := loadStartupModel(a.engine, a.cfg, a.policy, a.log); err != nil {
+	if err := loadStartupModel(a.card.loader(a.engine, a.policy), a.cfg, a.policy, a.log); err != nil {
 		a.log.Error("model retired but the start-up model could not be loaded; the retired one keeps serving", "model", name, "err", err)
 		return
 	}

@@ -47,6 +47,7 @@ type deviceState struct {
 	score    float64
 	scored   bool
 	alert    bool
+	alertAt  int64    // UnixNano (the window's time) of the raise while alert
 	stuck    []string // sensors stuck now
 }
 
@@ -104,6 +105,10 @@ func (t *deviceTable) alert(al *inference.AlertEvent) {
 	defer t.mu.Unlock()
 	if d := t.reg.Get(al.Device); d != nil {
 		d.alert = al.State == inference.AlertRaised
+		d.alertAt = 0
+		if d.alert {
+			d.alertAt = al.Time.UnixNano()
+		}
 	}
 }
 
@@ -120,6 +125,13 @@ func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
 	active := 0
 	t.reg.Each(func(name string, d *deviceState) bool {
 		ds := DeviceStatus{Device: name, LastSeen: time.Unix(0, d.lastSeen), Alert: d.alert, Stuck: slices.Clone(d.stuck)}
+		if ds.Stuck == nil {
+			ds.Stuck = []string{}
+		}
+		if d.alert {
+			at := time.Unix(0, d.alertAt)
+			ds.AlertSince = &at
+		}
 		if d.scored {
 			s := d.score
 			ds.Score = &s

@@ -47,7 +47,7 @@ func resolveONNXRuntime(configured string) (string, error) {
 // offline serves the last accepted model at once.
 func modelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
-func newEngine(cfg Config, policy modelpkg.Policy, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
+func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
 	lib, err := resolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func newEngine(cfg Config, policy modelpkg.Policy, log *slog.Logger, reg prometh
 	if err != nil {
 		return nil, fmt.Errorf("inference engine: %w", err)
 	}
-	if err := loadStartupModel(eng, cfg, policy, log); err != nil {
+	if err := loadStartupModel(card.loader(eng, policy), cfg, policy, log); err != nil {
 		_ = eng.Close()
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func newEngine(cfg Config, policy modelpkg.Policy, log *slog.Logger, reg prometh
 // accepted from Kafka, model_dir, embedded default. The model_dir package
 // must pass the signature policy; the embedded one is trusted as far as the
 // binary is.
-func loadStartupModel(eng *inference.Engine, cfg Config, policy modelpkg.Policy, log *slog.Logger) error {
+func loadStartupModel(load func(*modelpkg.Package) error, cfg Config, policy modelpkg.Policy, log *slog.Logger) error {
 	var errs []error
 	if dir := cfg.Inference.ModelDir; dir != "" {
 		pkg, err := modelpkg.LoadPackageDir(dir)
@@ -100,7 +100,7 @@ func loadStartupModel(eng *inference.Engine, cfg Config, policy modelpkg.Policy,
 			if len(pkg.Signature) == 0 {
 				log.Warn("serving an unsigned model package (allow_unsigned is set; development only)", "dir", dir)
 			}
-			err = eng.Load(pkg)
+			err = load(pkg)
 		}
 		if err == nil {
 			log.Info("model loaded", "dir", dir)
@@ -110,7 +110,7 @@ func loadStartupModel(eng *inference.Engine, cfg Config, policy modelpkg.Policy,
 		errs = append(errs, fmt.Errorf("%s: %w", dir, err))
 	}
 	manifest, onnx := models.Default()
-	if err := eng.Load(&modelpkg.Package{Manifest: manifest, ONNX: onnx}); err != nil {
+	if err := load(&modelpkg.Package{Manifest: manifest, ONNX: onnx}); err != nil {
 		errs = append(errs, fmt.Errorf("embedded default model: %w", err))
 		return fmt.Errorf("no servable model: %w", errors.Join(errs...))
 	}

@@ -323,7 +323,7 @@ func TestEndToEndMosquittoPubToKafka(t *testing.T) {
 	// Once Kafka acknowledged everything, the buffer drains.
 	s.waitFor("buffer drained", 30*time.Second, func() bool {
 		st := s.app.Status()
-		return st.BufferRecords == 0
+		return st.Buffer.Records == 0
 	})
 }
 
@@ -335,7 +335,7 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 	s.kafka.Stop()
 	s.mosquittoPub("plant/s/l/pump-9/telemetry", 1, readingLines(n/3+1, n/3, t0))
 	s.waitFor("readings buffered while Kafka is down", 20*time.Second, func() bool {
-		return s.app.Status().BufferRecords >= n/3
+		return s.app.Status().Buffer.Records >= n/3
 	})
 	time.Sleep(2 * time.Second)
 	s.kafka.Start()

@@ -85,7 +85,7 @@ func TestStartupModelAppliesThePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = eng.Close() })
-			if err := loadStartupModel(eng, cfg, policy, slog.New(slog.DiscardHandler)); err != nil {
+			if err := loadStartupModel(eng.Load, cfg, policy, slog.New(slog.DiscardHandler)); err != nil {
 				t.Fatal(err)
 			}
 			if name, _, ok := eng.Active(); !ok || name != tc.want {

@@ -1,7 +1,10 @@
 package edge
 
 import (
+	"cmp"
 	"context"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,21 +12,29 @@ import (
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/edge/ingest"
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
-// Status is the appliance's state as /api/status and `edgepm status` show it.
+// StatusVersion is the version of the /api/status document
+// (docs/formats/status.md, docs/schemas/status.schema.json).
+const StatusVersion = 2
+
+// Status is the appliance's state as /api/status and `edgepm status` show
+// it: snake_case names, [] rather than null, durations in seconds (_s),
+// absent times and unknown values omitted.
 type Status struct {
+	V             int                  `json:"v"` // StatusVersion
 	Gateway       string               `json:"gateway"`
 	Version       string               `json:"version"`
+	Time          time.Time            `json:"time"` // the gateway's clock when the snapshot was taken
 	UptimeSeconds float64              `json:"uptime_s"`
 	Ready         bool                 `json:"ready"`
 	Conditions    []string             `json:"conditions"` // what keeps the data path from being ready
 	Warnings      []string             `json:"warnings"`   // worth a look, but the data path works
 	MQTT          MQTTStatus           `json:"mqtt"`
-	Uplink        bridge.Status        `json:"uplink"`
-	BufferRecords int64                `json:"buffer_records"`
-	BufferBytes   int64                `json:"buffer_bytes"`
-	Buffer        any                  `json:"buffer"`
+	Uplink        UplinkStatus         `json:"uplink"`
+	Buffer        BufferStatus         `json:"buffer"`
 	Model         ModelStatus          `json:"model"`
 	Models        []bridge.ModelStatus `json:"models"` // what the models topic offers this gateway
 	Rates         Rates                `json:"rates"`
@@ -41,16 +52,49 @@ type MQTTStatus struct {
 	OldestUnackedSeconds float64 `json:"oldest_unacked_s"`
 }
 
-// ModelStatus names the serving model.
+// ModelStatus is the model card of the serving model.
 type ModelStatus struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
 	Loaded  bool   `json:"loaded"`
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Semantics is the manifest's output_semantics (failure_probability,
+	// remaining_useful_life_s, ...); AlertWhen says which side of the
+	// thresholds alerts: "above" (probabilities) or "below" (remaining life).
+	Semantics string `json:"semantics,omitempty"`
+	AlertWhen string `json:"alert_when,omitempty"`
 	// Raise and Clear are the alert thresholds in force; ThresholdsOverridden
 	// says they come from inference.thresholds rather than the manifest.
 	Raise                float64 `json:"raise"`
 	Clear                float64 `json:"clear"`
 	ThresholdsOverridden bool    `json:"thresholds_overridden"`
+	// KeyID names the key the package's signature verified with
+	// (modelpkg.KeyID); absent for an unsigned package (the embedded default).
+	KeyID         string        `json:"key_id,omitempty"`
+	ActivatedAt   *time.Time    `json:"activated_at,omitempty"`
+	Drift         *DriftSummary `json:"drift,omitempty"`
+	LastRejection *Rejection    `json:"last_rejection,omitempty"`
+}
+
+// DriftSummary is the serving model's input drift against its training
+// statistics since it was loaded: the features that moved most.
+type DriftSummary struct {
+	Rows  int64          `json:"rows"`
+	Since time.Time      `json:"since"`
+	Top   []FeatureDrift `json:"top"` // at most 5, largest score first
+}
+
+// FeatureDrift is one feature's drift score (see inference.FeatureDrift).
+type FeatureDrift struct {
+	Feature string  `json:"feature"`
+	Score   float64 `json:"score"`
+}
+
+// Rejection is the last model package this gateway refused.
+type Rejection struct {
+	Model   string     `json:"model"`
+	Version string     `json:"version"`
+	Reason  string     `json:"reason"`
+	Time    *time.Time `json:"time,omitempty"`
 }
 
 // Rates are per-second rates over the last few seconds.
@@ -61,37 +105,34 @@ type Rates struct {
 
 // DeviceStatus is one machine's latest state.
 type DeviceStatus struct {
-	Device   string    `json:"device"`
-	LastSeen time.Time `json:"last_seen"`
-	Score    *float64  `json:"score"`
-	Alert    bool      `json:"alert"`
-	Stuck    []string  `json:"stuck,omitempty"` // sensors flagged stuck (validation.stuck_after)
+	Device     string     `json:"device"`
+	LastSeen   time.Time  `json:"last_seen"`
+	Score      *float64   `json:"score,omitempty"` // absent until the device's first prediction
+	Alert      bool       `json:"alert"`
+	AlertSince *time.Time `json:"alert_since,omitempty"` // the raising window's time, while Alert
+	Stuck      []string   `json:"stuck"`                 // sensors flagged stuck (validation.stuck_after)
 }
 
 // Status gathers the current state. Safe for concurrent use.
 func (a *App) Status() Status {
-	st := Status{Gateway: a.cfg.GatewayID, Version: Version, UptimeSeconds: time.Since(a.started).Seconds()}
+	now := time.Now()
+	st := Status{V: StatusVersion, Gateway: a.cfg.GatewayID, Version: Version, Time: now.UTC(),
+		UptimeSeconds: now.Sub(a.started).Seconds()}
 	st.MQTT = MQTTStatus{Connected: a.mqtt.Connected(), Broker: ingest.RedactURL(a.cfg.MQTT.Broker), Unacked: a.mqtt.Queued()}
 	if since := a.pipeline.OldestUnacked(); !since.IsZero() {
-		st.MQTT.OldestUnackedSeconds = time.Since(since).Seconds()
+		st.MQTT.OldestUnackedSeconds = now.Sub(since).Seconds()
 	}
-	st.Uplink = a.producer.Status()
+	up := a.producer.Status()
+	st.Uplink = uplinkStatus(up)
 	bs := a.queue.Stats()
-	st.Buffer = bs
-	for _, ss := range bs.Streams {
-		st.BufferRecords += ss.Records
-	}
-	st.BufferBytes = bs.Bytes
-	if n, v, ok := a.engine.Active(); ok {
-		st.Model = ModelStatus{Name: n, Version: v, Loaded: true}
-		if th, over, ok := a.engine.Thresholds(); ok {
-			st.Model.Raise, st.Model.Clear, st.Model.ThresholdsOverridden = th.Raise, th.Clear, over
-		}
-	}
-	st.Models = a.watcher.Models()
+	st.Buffer = bufferStatus(bs)
+	st.Model = a.modelStatus()
+	st.Models = nonNil(a.watcher.Models())
+	st.Model.LastRejection = lastRejection(st.Models)
 	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
 	st.Devices, st.ActiveAlerts = a.devices.snapshot()
-	st.Conditions = a.conditions(st)
+	st.Conditions = nonNil(a.conditions(st, up))
+	st.Warnings = []string{}
 	for _, c := range bs.Conditions {
 		msg := "buffer: " + c.Name + ": " + c.Message
 		if c.Name == buffer.CondWriteFailed || c.Name == buffer.CondFull {
@@ -104,12 +145,70 @@ func (a *App) Status() Status {
 	return st
 }
 
+// modelStatus is the card of the model being served.
+func (a *App) modelStatus() ModelStatus {
+	n, v, ok := a.engine.Active()
+	if !ok {
+		return ModelStatus{}
+	}
+	m := ModelStatus{Name: n, Version: v, Loaded: true}
+	if th, over, ok := a.engine.Thresholds(); ok {
+		m.Raise, m.Clear, m.ThresholdsOverridden = th.Raise, th.Clear, over
+	}
+	if c, ok := a.card.get(n, v); ok {
+		m.Semantics, m.KeyID = c.semantics, c.keyID
+		at := c.activatedAt
+		m.ActivatedAt = &at
+		m.AlertWhen = "above"
+		if modelpkg.LowIsBad(c.semantics) {
+			m.AlertWhen = "below"
+		}
+	}
+	if r, ok := a.engine.Drift(); ok && r.Rows > 0 {
+		m.Drift = driftSummary(r)
+	}
+	return m
+}
+
+func driftSummary(r inference.DriftReport) *DriftSummary {
+	feats := slices.Clone(r.Features)
+	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Score, x.Score) })
+	d := &DriftSummary{Rows: r.Rows, Since: r.Since, Top: []FeatureDrift{}}
+	for _, f := range feats[:min(5, len(feats))] {
+		if !math.IsNaN(f.Score) && !math.IsInf(f.Score, 0) {
+			d.Top = append(d.Top, FeatureDrift{Feature: f.Feature, Score: f.Score})
+		}
+	}
+	return d
+}
+
+// lastRejection is the most recent rejection among the models the topic
+// offers this gateway.
+func lastRejection(models []bridge.ModelStatus) *Rejection {
+	var last *Rejection
+	for _, m := range models {
+		if m.Rejected == "" || (last != nil && last.Time != nil && m.RejectedAt != nil && m.RejectedAt.Before(*last.Time)) {
+			continue
+		}
+		last = &Rejection{Model: m.Name, Version: m.Rejected, Reason: m.LastError, Time: m.RejectedAt}
+	}
+	return last
+}
+
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // unackedLimit is how long a received message may wait for its commit
 // before /readyz reports the data path as not ready.
 const unackedLimit = 10 * time.Second
 
 // conditions lists what keeps the data path from being healthy.
-func (a *App) conditions(st Status) []string {
+func (a *App) conditions(st Status, up bridge.Status) []string {
 	var c []string
 	if !st.MQTT.Connected {
 		c = append(c, "mqtt: not connected to "+ingest.RedactURL(a.cfg.MQTT.Broker))
@@ -117,7 +216,7 @@ func (a *App) conditions(st Status) []string {
 	if !st.Model.Loaded {
 		c = append(c, "inference: no model loaded")
 	}
-	c = append(c, st.Uplink.Conditions()...) // streams Kafka does not take, by topic
+	c = append(c, up.Conditions()...) // streams Kafka does not take, by topic
 	if age := time.Since(a.ingestAlive()); a.ready.Load() && age > 30*time.Second {
 		c = append(c, "ingest: no commit progress for "+age.Round(time.Second).String())
 	}

@@ -60,7 +60,7 @@ func (v *view) printPlain(st *edge.Status, err error, up time.Duration) {
 		return
 	}
 	fmt.Printf("%4.0fs ready=%v mqtt=%v uplink=%v model=%s:%s buffer=%d readings/s=%.0f predictions/s=%.0f alerts=%d | kafka: readings=%d predictions=%d alerts=%d\n",
-		up.Seconds(), st.Ready, st.MQTT.Connected, st.Uplink.Online, st.Model.Name, st.Model.Version, st.BufferRecords,
+		up.Seconds(), st.Ready, st.MQTT.Connected, st.Uplink.Online, st.Model.Name, st.Model.Version, st.Buffer.Records,
 		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.ActiveAlerts,
 		v.kc.count("readings"), v.kc.count("predictions"), v.kc.count("alerts"))
 }
@@ -85,7 +85,7 @@ func (v *view) draw(st *edge.Status, err error, up time.Duration) {
 		onOff(st.Ready, "READY", "NOT READY"), onOff(st.MQTT.Connected, "connected", "down"),
 		onOff(st.Uplink.Online, "online", "offline"), st.Model.Name, st.Model.Version)
 	fmt.Fprintf(&b, "rates   %6.0f readings/s  %6.0f predictions/s   buffer %d records (%d KiB)   active alerts %d\n",
-		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.BufferRecords, st.BufferBytes>>10, st.ActiveAlerts)
+		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.Buffer.Records, st.Buffer.Bytes>>10, st.ActiveAlerts)
 	fmt.Fprintf(&b, "kafka   %d readings, %d predictions, %d alerts, %d events, %d dead letters delivered\n",
 		v.kc.count("readings"), v.kc.count("predictions"), v.kc.count("alerts"), v.kc.count("events"), v.kc.count("deadletter"))
 	for _, c := range st.Conditions {

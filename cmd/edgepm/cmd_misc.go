@@ -104,7 +104,7 @@ func printStatus(w io.Writer, st *edge.Status) {
 		(time.Duration(st.UptimeSeconds) * time.Second).String())
 	fmt.Fprintf(w, "mqtt    connected=%v broker=%s unacked=%d\n", st.MQTT.Connected, st.MQTT.Broker, st.MQTT.Unacked)
 	fmt.Fprintf(w, "uplink  online=%v\n", st.Uplink.Online)
-	fmt.Fprintf(w, "buffer  %d records, %d bytes\n", st.BufferRecords, st.BufferBytes)
+	fmt.Fprintf(w, "buffer  %d records, %d bytes\n", st.Buffer.Records, st.Buffer.Bytes)
 	fmt.Fprintf(w, "model   %s %s loaded=%v\n", st.Model.Name, st.Model.Version, st.Model.Loaded)
 	fmt.Fprintf(w, "rates   %.0f readings/s, %.0f predictions/s; %d active alerts\n",
 		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.ActiveAlerts)

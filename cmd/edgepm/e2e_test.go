@@ -137,9 +137,11 @@ func (p *proc) logs() string {
 }
 
 type statusView struct {
-	Ready         bool `json:"ready"`
-	BufferRecords int  `json:"buffer_records"`
-	MQTT          struct {
+	Ready  bool `json:"ready"`
+	Buffer struct {
+		Records int `json:"records"`
+	} `json:"buffer"`
+	MQTT struct {
 		Connected bool `json:"connected"`
 	} `json:"mqtt"`
 	Devices []struct {

@@ -64,7 +64,7 @@ func TestProducedRecordsMatchSchemas(t *testing.T) {
 		t.Fatalf("edgepm did not take the 121 messages and drop dead letters; metrics:\n%s", p.metrics("edgepm_"))
 	}
 	kafka.Start()
-	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
+	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.Buffer.Records == 0 }) {
 		t.Fatalf("backlog not delivered; log:\n%s", p.logs())
 	}
 	if err := p.term(30 * time.Second); err != nil {
@@ -73,7 +73,7 @@ func TestProducedRecordsMatchSchemas(t *testing.T) {
 	// gateway.stopped is committed after the bridge stopped sending: a
 	// second run delivers it.
 	p = startProc(t, cfgPath, httpAddr)
-	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.BufferRecords == 0 }) {
+	if !eventually(60*time.Second, func() bool { st, err := p.status(); return err == nil && st.Buffer.Records == 0 }) {
 		t.Fatalf("second run: backlog not delivered; log:\n%s", p.logs())
 	}
 	if err := p.term(30 * time.Second); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -74,4 +75,22 @@ func DecodeSignature(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("decode signature: %d bytes, want %d", len(s), ed25519.SignatureSize)
 	}
 	return s, nil
+}
+
+// KeyID names a public key in status and logs: the first 8 bytes of the
+// sha256 of the key, in hex (16 characters). It identifies the key without
+// printing it.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
+
+// SignedBy returns the KeyID of the key of keys that pkg's signature
+// verifies with, or "" when pkg is unsigned or none does.
+func SignedBy(pkg *Package, keys []ed25519.PublicKey) string {
+	i, err := Verify(pkg, keys)
+	if err != nil {
+		return ""
+	}
+	return KeyID(keys[i])
 }

@@ -17,6 +17,7 @@ import (
 type Set struct {
 	values map[string]*jsonschema.Schema // stream -> value schema
 	events map[string]*jsonschema.Schema // event type -> schema
+	files  map[string]*jsonschema.Schema // every schema by its file (relative to dir)
 }
 
 // streamSchemas maps buffer streams (topic suffixes) to their value schema.
@@ -49,12 +50,13 @@ func Load(dir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load schemas %s: %w", dir, err)
 	}
-	s := &Set{values: map[string]*jsonschema.Schema{}, events: map[string]*jsonschema.Schema{}}
+	s := &Set{values: map[string]*jsonschema.Schema{}, events: map[string]*jsonschema.Schema{}, files: map[string]*jsonschema.Schema{}}
 	for rel, id := range ids {
 		sch, err := c.Compile(id)
 		if err != nil {
 			return nil, fmt.Errorf("compile schema %s: %w", rel, err)
 		}
+		s.files[rel] = sch
 		if typ, ok := strings.CutPrefix(rel, "events/"); ok {
 			s.events[strings.TrimSuffix(typ, ".schema.json")] = sch
 			continue
@@ -123,4 +125,22 @@ func (s *Set) EventTypes() []string {
 		out = append(out, t)
 	}
 	return out
+}
+
+// ValidateDoc checks a document other than a record value (for example the
+// /api/status response) against the schema in file (relative to the
+// schemas folder, e.g. "status.schema.json").
+func (s *Set) ValidateDoc(file string, doc []byte) error {
+	sch := s.files[file]
+	if sch == nil {
+		return fmt.Errorf("%s: %w", file, ErrNoSchema)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return fmt.Errorf("%s document is not JSON: %w", file, err)
+	}
+	if err := sch.Validate(v); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
 }
