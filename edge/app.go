@@ -53,6 +53,7 @@ type App struct {
 	stopHard context.CancelFunc
 	devices  *deviceTable
 	rates    *rateMeter
+	hist     *history // the last hour for /api/history
 
 	ready      atomic.Bool
 	lastRetry  atomic.Int64 // unix ns of the last buffer append retry (watchdog: waiting for the disk is alive)
@@ -68,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), notify: newNotifier(), started: time.Now(),
-		outs: newOutputs()}
+		outs: newOutputs(), hist: newHistory()}
 	a.hardStop, a.stopHard = context.WithCancel(context.Background())
 	if err := a.open(); err != nil {
 		_ = a.closeParts()
@@ -158,10 +159,21 @@ func (a *App) Run(ctx context.Context) error {
 	_ = a.notify.send("READY=1\nSTATUS=serving")
 	a.log.Info("edgepm running", "gateway", a.cfg.GatewayID, "http", a.HTTPAddr(), "model", a.modelString())
 	ratesDone := goDone(func() { a.rates.run(ctx) })
+	histDone := goDone(func() { a.sampleHistory(ctx) })
 	a.watchdog(ctx)
 	err := a.shutdown(r)
 	<-ratesDone
+	<-histDone
 	return err
+}
+
+// sampleHistory records the history's samples every historyStep until ctx
+// ends (the first reading sets the rates' base).
+func (a *App) sampleHistory(ctx context.Context) {
+	t := time.NewTicker(historyStep)
+	defer t.Stop()
+	a.hist.record(time.Now(), a.gauges())
+	a.hist.run(ctx, t.C, a.gauges)
 }
 
 // running holds what start started, for shutdown.

@@ -47,8 +47,36 @@ type deviceState struct {
 	score    float64
 	scored   bool
 	alert    bool
-	alertAt  int64    // UnixNano (the window's time) of the raise while alert
-	stuck    []string // sensors stuck now
+	alertAt  int64        // UnixNano (the window's time) of the raise while alert
+	stuck    []string     // sensors stuck now
+	recent   recentScores // the sparkline of /api/history
+}
+
+// sparkLen is how many of a device's latest scores the status page's
+// sparkline shows: 60 float32 and two bytes of cursor, 242 bytes in the
+// device's entry (so inference.max_devices bounds them too).
+const sparkLen = 60
+
+// recentScores is a device's last sparkLen scores, a fixed ring.
+type recentScores struct {
+	v       [sparkLen]float32
+	next, n uint8
+}
+
+func (r *recentScores) push(s float64) {
+	r.v[r.next] = float32(s)
+	r.next = (r.next + 1) % sparkLen
+	r.n = min(r.n+1, sparkLen)
+}
+
+// list returns the scores, oldest first.
+func (r *recentScores) list() []float64 {
+	out := make([]float64, 0, r.n)
+	start := (int(r.next) - int(r.n) + sparkLen) % sparkLen
+	for i := range int(r.n) {
+		out = append(out, float64(r.v[(start+i)%sparkLen]))
+	}
+	return out
 }
 
 // newDeviceTable returns a table of at most max devices that evicts devices
@@ -96,6 +124,7 @@ func (t *deviceTable) scored(b *inference.Batch) {
 	for i := range b.Len() {
 		if d, s := t.reg.Get(b.Device(i)), b.Score(i); d != nil && !math.IsNaN(s) && !math.IsInf(s, 0) {
 			d.score, d.scored = s, true
+			d.recent.push(s)
 		}
 	}
 }
@@ -144,6 +173,25 @@ func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
 	return out, active
+}
+
+// DeviceScores is one device's latest scores, oldest first (/api/history).
+type DeviceScores struct {
+	Device string    `json:"device"`
+	Scores []float64 `json:"scores"`
+}
+
+// sparklines returns every device's latest scores, sorted by device.
+func (t *deviceTable) sparklines() []DeviceScores {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]DeviceScores, 0, t.reg.Len())
+	t.reg.Each(func(name string, d *deviceState) bool {
+		out = append(out, DeviceScores{Device: name, Scores: d.recent.list()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out
 }
 
 // collectors returns the table's metrics: edgepm_devices (devices kept) and

@@ -52,6 +52,10 @@ func newHTTPServer(cfg HTTPConfig, gather prometheus.Gatherer, app *App, log *sl
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(app.Status())
 	})
+	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(app.History())
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(statusPage)

@@ -52,6 +52,7 @@ func (a *App) emit(b *inference.Batch) {
 	for i := range alerts {
 		al := &alerts[i]
 		a.devices.alert(al)
+		a.hist.addAlert(al)
 		a.publishAlert(al)
 	}
 	if len(alerts) > 0 && !enqueue(a.outs.alerts, alerts, alertWait, a.outs.stop) {

@@ -192,6 +192,7 @@ const maxDeadletterError = 1024
 func (a *App) deadletter(maxPayload, room int, in *ingest.Invalid) buffer.Record {
 	m, device, err, reason := in.Message, in.Device, in.Err, in.Err.Reason
 	a.m.invalid.WithLabelValues(reason).Inc()
+	a.hist.invalid.Add(1)
 	a.log.Debug("invalid message", "topic", m.Topic, "reason", reason, "err", err)
 	now := time.Now()
 	key := device
