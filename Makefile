@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package test-prometheus
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package test-prometheus test-ui
 
 all: build
 
@@ -42,6 +42,13 @@ test-prometheus:
 	@scripts/need.sh promtool prometheus
 	promtool check rules deploy/prometheus/edgepm-rules.yml
 	cd deploy/prometheus && promtool test rules edgepm-rules.test.yml
+
+## test-ui: the status page in headless Chromium against a running appliance
+## (Mosquitto, kfake, readings); checks the rendered DOM and saves
+## .local/test-output/status-page.png (installs Debian's chromium if missing)
+test-ui: deps
+	@scripts/need.sh chromium chromium
+	EDGEPM_TEST_UI=1 $(GO) test -count=1 -run TestStatusPageInChromium -v ./edge 2>&1 | grep -v '^time='; exit $${PIPESTATUS[0]}
 
 test-short:
 	$(GO) test -short -count=1 ./...

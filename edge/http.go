@@ -2,7 +2,7 @@ package edge
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-//go:embed status.html
-var statusPage []byte
+// ui is the status page: index.html, its script and style, and the
+// vendored uPlot (ui/vendor/uplot, MIT, with its LICENSE). Embedded, so the
+// page works without network access.
+//
+//go:embed ui
+var ui embed.FS
 
-// httpServer serves /healthz, /readyz, /metrics, /api/status and the status
-// page on a local port.
+// httpServer serves /healthz, /readyz, /metrics, /api/status, /api/history
+// and the status page (/ and its assets under /ui/) on a local port.
 type httpServer struct {
 	srv *http.Server
 	ln  net.Listener
@@ -56,10 +60,10 @@ func newHTTPServer(cfg HTTPConfig, gather prometheus.Gatherer, app *App, log *sl
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(app.History())
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(statusPage)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, ui, "ui/index.html")
 	})
+	mux.Handle("GET /ui/", http.FileServerFS(ui))
 	if cfg.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
