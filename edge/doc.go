@@ -12,7 +12,11 @@
 // Load (or Parse) reads and validates a Config; New opens every component
 // (buffer, ONNX Runtime and a warm model, clients) without connecting; Run
 // connects, reports READY to systemd, runs until its context ends, and then
-// shuts down in the documented order (App.Run). An App runs once.
+// shuts down in the documented order (App.Run). An App runs once. Its
+// HTTP server serves the embedded status page (ui/) and, for it,
+// /api/status and /api/history: the last hour sampled every 10 s into
+// fixed-size rings, the last 100 alerts and each device's last 60 scores
+// (history.go).
 //
 // # Guarantees
 //

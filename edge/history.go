@@ -47,7 +47,7 @@ type alertEntry struct {
 }
 
 // history keeps the appliance's last hour in memory for /api/history:
-// fixed-size rings of samples and of alert transitions, about 30 KB in
+// fixed-size rings of samples and of alert transitions, about 40 KB in
 // all whatever the load. The sampler (run) is the only writer of samples;
 // addAlert is called on inference's Run goroutine; snapshot from any.
 // All methods are safe for concurrent use; none blocks beyond its mutex.

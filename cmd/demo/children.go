@@ -40,7 +40,7 @@ validation:
 
 func startChildren(o options, dataDir string, stack *devstack.Stack) (*children, error) {
 	cfgPath := filepath.Join(dataDir, "edgepm.yaml")
-	cfg := fmt.Sprintf(demoConfig, filepath.Join(dataDir, "edgepm"), o.httpAddr, stack.MQTTURL, stack.KafkaSeeds[0])
+	cfg := fmt.Sprintf(demoConfig, dataDir, o.httpAddr, stack.MQTTURL, stack.KafkaSeeds[0])
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.binDir, "bin", "bin", "folder with the edgepm and firmware-sim binaries")
-	flag.StringVar(&o.dataDir, "data-dir", ".local/demo", "demo state (buffer, Kafka data, logs); wiped at start")
+	flag.StringVar(&o.dataDir, "data-dir", ".local/demo", "demo state, wiped at start: the appliance's data_dir (buffer.db, models), its config, Kafka data, logs")
 	flag.IntVar(&o.machines, "machines", 12, "simulated machines")
 	flag.Float64Var(&o.accel, "accel", 240, "simulated seconds per real second")
 	flag.DurationVar(&o.interval, "interval", time.Second, "simulated time between a machine's readings (the default model was trained at 1s)")
@@ -91,7 +91,10 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("demo: appliance status page http://%s/ (logs in %s); Ctrl-C stops\n", o.httpAddr, dataDir)
+	fmt.Printf("demo: status page http://%s/ ; from a terminal: %s status --addr %s\n",
+		o.httpAddr, filepath.Join(o.binDir, "edgepm"), o.httpAddr)
+	fmt.Printf("demo: buffer, config and logs in %s (after Ctrl-C: %s buffer inspect --data-dir %s); Ctrl-C stops\n",
+		o.dataDir, filepath.Join(o.binDir, "edgepm"), o.dataDir)
 	view := newView(o, kc)
 	view.loop(ctx)
 	procs.stop()
