@@ -7,10 +7,12 @@
 const POLL_MS = 5000;
 let status = null, history = null, charts = {};
 
-window.addEventListener('error', e => {
-  document.body.dataset.jsError = String(e.message || e);
-  showError('page error: ' + (e.message || e));
-});
+function scriptFailed(err) {
+  document.body.dataset.jsError = String(err && err.stack || err);
+  showError('page error: ' + err);
+}
+window.addEventListener('error', e => scriptFailed(e.error || e.message));
+window.addEventListener('unhandledrejection', e => scriptFailed(e.reason));
 
 function $(id) { return document.getElementById(id); }
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c])); }
@@ -55,14 +57,17 @@ async function getJSON(path) {
   return r.json();
 }
 
+// tick fetches and renders; a fetch failure is shown (the appliance may be
+// restarting), a rendering failure is a script error (scriptFailed).
 async function tick() {
   try {
     [status, history] = await Promise.all([getJSON('api/status'), getJSON('api/history')]);
-    showError('');
-    render();
   } catch (e) {
     showError('appliance status unavailable: ' + e.message);
+    return;
   }
+  showError('');
+  render();
 }
 
 function render() {
@@ -99,7 +104,7 @@ function renderTiles(s) {
     tile('Uplink (Kafka)', `<span class="${cls(u.online)}">${esc(u.state || '?')}</span> since ${when(u.since)}` +
       (u.last_error ? `<br><span class="bad small">${esc(u.last_error)}</span>` : '')),
     tile('Backlog', `${num(bl.records)} records, ${bytes(bl.bytes)}<br>oldest ${dur(bl.oldest_age_s)}` +
-      (bl.eta_s != null ? `, drained in ~${dur(bl.eta_s)}` : '') + (bl.draining ? ' <span class="warn">draining</span>' : '')),
+      (bl.records && bl.eta_s != null ? `, drained in ~${dur(bl.eta_s)}` : '') + (bl.draining ? ' <span class="warn">draining</span>' : '')),
     tile('Buffer', `${bytes(b.bytes)} of ${bytes(b.max_bytes)}${pct}<br>${num(b.records)} records, file ${bytes(b.file_bytes)}`),
     tile('Rates', `${num((s.rates || {}).readings_per_s, 1)} readings/s<br>${num((s.rates || {}).predictions_per_s, 1)} predictions/s`),
     tile('Alerts', `<span class="${s.active_alerts ? 'bad' : 'ok'}">${num(s.active_alerts)} active</span> of ${num(list(s.devices).length)} machines`),
@@ -227,8 +232,9 @@ function renderModel(s) {
       list(d.top).map(f => `${esc(f.feature)} ${num(f.score, 2)}`).join(', ') : '') : '<span class="muted">no report yet</span>');
   }
   const r = m.last_rejection;
-  row('last rejection', r ? `<span class="bad">${esc(r.version)}</span>: ${esc(r.reason)} (${when(r.time)})` : '<span class="muted">none</span>');
-  row('offered', `${list(s.models).length} model(s) on the models topic`);
+  row('last rejection', r ? `<span class="bad">${esc(r.model || '')} ${esc(r.version)}</span>: ${esc(r.reason)} (${when(r.time)})` : '<span class="muted">none</span>');
+  const offered = list(s.models).map(o => `${esc(o.name)}${o.active ? ' ' + esc(o.active) : ''}${o.state ? ' (' + esc(o.state) + ')' : ''}`);
+  row('models topic', offered.length ? offered.join(', ') : '<span class="muted">offers none for this gateway</span>');
   $('model').innerHTML = rows.join('');
 }
 
