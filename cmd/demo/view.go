@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -59,8 +60,8 @@ func (v *view) printPlain(st *edge.Status, err error, up time.Duration) {
 		fmt.Printf("%4.0fs appliance status unavailable: %v\n", up.Seconds(), err)
 		return
 	}
-	fmt.Printf("%4.0fs ready=%v mqtt=%v uplink=%v model=%s:%s buffer=%d readings/s=%.0f predictions/s=%.0f alerts=%d | kafka: readings=%d predictions=%d alerts=%d\n",
-		up.Seconds(), st.Ready, st.MQTT.Connected, st.Uplink.Online, st.Model.Name, st.Model.Version, st.Buffer.Records,
+	fmt.Printf("%4.0fs ready=%v mqtt=%v uplink=%v model=%s:%s raise=%.3f clear=%.3f buffer=%d readings/s=%.0f predictions/s=%.0f alerts=%d | kafka: readings=%d predictions=%d alerts=%d\n",
+		up.Seconds(), st.Ready, st.MQTT.Connected, st.Uplink.Online, st.Model.Name, st.Model.Version, st.Model.Raise, st.Model.Clear, st.Buffer.Records,
 		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.ActiveAlerts,
 		v.kc.count("readings"), v.kc.count("predictions"), v.kc.count("alerts"))
 }
@@ -75,7 +76,8 @@ func onOff(b bool, on, off string) string {
 func (v *view) draw(st *edge.Status, err error, up time.Duration) {
 	var b strings.Builder
 	b.WriteString("\033[H\033[2J")
-	fmt.Fprintf(&b, "edgepm demo — %s   (Ctrl-C stops; status page http://%s/)\n\n", up.Round(time.Second), v.o.httpAddr)
+	fmt.Fprintf(&b, "edgepm demo — %s   (Ctrl-C stops; status page http://%s/ ; or: %s status --addr %s)\n\n",
+		up.Round(time.Second), v.o.httpAddr, filepath.Join(v.o.binDir, "edgepm"), v.o.httpAddr)
 	if err != nil {
 		fmt.Fprintf(&b, "appliance status unavailable: %v\n", err)
 		fmt.Print(b.String())
@@ -91,7 +93,9 @@ func (v *view) draw(st *edge.Status, err error, up time.Duration) {
 	for _, c := range st.Conditions {
 		fmt.Fprintf(&b, "\033[33m! %s\033[0m\n", c)
 	}
-	fmt.Fprintf(&b, "\n%-16s %-8s %-22s %s\n", "machine", "score", "failure risk", "last reading")
+	b.WriteString(thresholdLines(st.Model))
+	fmt.Fprintf(&b, "\n%-16s %-8s %-22s %s\n", "machine", "score", "failure risk",
+		fmt.Sprintf("last reading (simulated clock, %gx real time)", v.o.accel))
 	for _, d := range st.Devices {
 		score, bar := "   –", ""
 		if d.Score != nil {
@@ -102,10 +106,29 @@ func (v *view) draw(st *edge.Status, err error, up time.Duration) {
 		alert := ""
 		if d.Alert {
 			alert = "  \033[31mALERT\033[0m"
+			if d.AlertSince != nil {
+				alert += " since " + d.AlertSince.Format("15:04:05") + " (simulated)"
+			}
 		}
 		fmt.Fprintf(&b, "%-16s %-8s %-22s %s%s\n", d.Device, score, bar, d.LastSeen.Format("2006-01-02 15:04"), alert)
 	}
 	fmt.Print(b.String())
+}
+
+// thresholdLines shows the alert thresholds and explains their
+// hysteresis, which is why a machine in ALERT may score lower than one
+// that is not.
+func thresholdLines(m edge.ModelStatus) string {
+	if !m.Loaded {
+		return ""
+	}
+	enter, leave, worse := "above", "below", "lower"
+	if m.AlertWhen == "below" {
+		enter, leave, worse = "below", "above", "higher"
+	}
+	return fmt.Sprintf("\nalerts  raise when the score goes %s %.3f, clear only when it comes back %s %.3f (hysteresis):\n"+
+		"        in between a machine keeps its state, so one in ALERT may show a %s score than one that is not\n",
+		enter, m.Raise, leave, m.Clear, worse)
 }
 
 func waitHTTP(addr string, d time.Duration) error {
