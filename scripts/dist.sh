@@ -94,6 +94,7 @@ stage() {
     "$root/docs/architecture.md" "$root/docs/models.md"
   install -D -m 0644 -t "$doc/formats" "$root"/docs/formats/*.md
   install -D -m 0644 -t "$doc/licenses/onnxruntime" "$root"/deploy/licenses/onnxruntime/*
+  install -D -m 0644 -t "$doc/licenses/uplot" "$root"/edge/ui/vendor/uplot/LICENSE "$root"/edge/ui/vendor/uplot/README.md
   echo "dist: license files of the Go modules in edgepm (linux/$arch):"
   local mods; mods=$(go_licenses "$arch" "$doc/licenses/go")
   echo "$mods"
@@ -115,6 +116,9 @@ Bundled third-party software, each with its license files under
 
 ONNX Runtime 1.24.3, /usr/lib/edgepm/libonnxruntime.so.1 (MIT):
   licenses/onnxruntime/ (see its README for the third-party notices)
+
+uPlot 1.6.32 (MIT), the status page's charts, embedded in /usr/bin/edgepm:
+  licenses/uplot/
 
 Go modules statically linked into /usr/bin/edgepm (module, version):
 $2
