@@ -35,7 +35,9 @@ function dur(s) {
 function when(iso) {
   if (!iso) return '–';
   const t = new Date(iso); if (isNaN(t)) return esc(iso);
-  return `<span title="${esc(t.toISOString())}">${esc(t.toLocaleString())}</span> <span class="muted small">(${dur((Date.now() - t) / 1000)} ago)</span>`;
+  const ago = (Date.now() - t) / 1000; // a reading's own time may run ahead (a simulator's clock)
+  const rel = ago < -2 ? `${dur(-ago)} ahead of this clock` : `${dur(ago)} ago`;
+  return `<span title="${esc(t.toISOString())}">${esc(t.toLocaleString())}</span> <span class="muted small">(${rel})</span>`;
 }
 function list(v) { return Array.isArray(v) ? v : []; }
 
