@@ -54,7 +54,8 @@ type deviceState struct {
 
 // sparkLen is how many of a device's latest scores the status page's
 // sparkline shows: 60 float32 and two bytes of cursor, 242 bytes in the
-// device's entry (so inference.max_devices bounds them too).
+// device's entry (so inference.max_devices bounds them too); TestHeapPerDevice
+// measured +257 B per device (docs/benchmarks.md).
 const sparkLen = 60
 
 // recentScores is a device's last sparkLen scores, a fixed ring.
