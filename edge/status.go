@@ -210,7 +210,9 @@ const unackedLimit = 10 * time.Second
 // conditions lists what keeps the data path from being healthy.
 func (a *App) conditions(st Status, up bridge.Status) []string {
 	var c []string
-	if !st.MQTT.Connected {
+	if err := a.mqtt.SubscribeErr(); err != nil {
+		c = append(c, err.Error()) // connected, but a subscription was refused or not answered
+	} else if !st.MQTT.Connected {
 		c = append(c, "mqtt: not connected to "+ingest.RedactURL(a.cfg.MQTT.Broker))
 	}
 	if !st.Model.Loaded {

@@ -49,7 +49,10 @@ type Client struct {
 
 	mu        sync.RWMutex // guards stopping against sends on msgs
 	stopping  bool
-	connected atomic.Bool
+	connected atomic.Bool   // connected and every subscription granted
+	gen       atomic.Uint64 // connection generation: +1 on each connect, loss and Disconnect
+	errMu     sync.Mutex
+	subErr    error // why the current connection is not subscribed (nil: it is, or no connection)
 	onConnect func(connected bool)
 	held      holding
 	attempts  connAttempts
@@ -57,7 +60,8 @@ type Client struct {
 
 // NewClient builds the client for a config with defaults applied; it does
 // not connect. onConnect, when not nil, is called on paho's goroutine each
-// time the connection comes up or is lost.
+// time the connection comes up (every subscription granted) or is lost
+// after it came up.
 func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Client, error) {
 	in := &Client{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect}
 	for _, s := range cfg.Subscriptions {
@@ -118,8 +122,26 @@ func (in *Client) Messages() <-chan *Message { return in.msgs }
 // (held ones included).
 func (in *Client) Queued() int { return len(in.msgs) + in.held.len() }
 
-// Connected reports whether the MQTT connection is up.
+// Connected reports whether the MQTT connection is up and the broker
+// granted every subscription (its SUBACK arrived): only then is a message
+// published to a subscribed topic sure to reach ingest.
 func (in *Client) Connected() bool { return in.connected.Load() }
+
+// SubscribeErr says why the current connection is up but not subscribed:
+// a *SubscribeError naming the filters the broker refused, or another
+// error when its SUBACK did not come. It is nil otherwise (also while
+// disconnected).
+func (in *Client) SubscribeErr() error {
+	in.errMu.Lock()
+	defer in.errMu.Unlock()
+	return in.subErr
+}
+
+func (in *Client) setSubErr(err error) {
+	in.errMu.Lock()
+	in.subErr = err
+	in.errMu.Unlock()
+}
 
 // Start begins connecting; it does not wait for the broker (paho retries in
 // the background, and the rest of the appliance runs meanwhile).
@@ -127,16 +149,20 @@ func (in *Client) Start() {
 	in.client.Connect()
 }
 
+// handleConnect runs on its own goroutine (paho starts one per
+// connection): it subscribes and waits for the SUBACK before it reports the
+// connection up, so nothing published after Connected turns true can miss
+// the subscription, and a refused subscription is an error, not readiness.
 func (in *Client) handleConnect(c mqtt.Client) {
-	for i, tt := range in.subs {
-		qos := *in.cfg.Subscriptions[i].QoS
-		tt := tt
-		tok := c.Subscribe(tt.Filter(), qos, nil) // delivered through route
-		go func() {
-			if tok.WaitTimeout(in.cfg.ConnectTimeout) && tok.Error() != nil {
-				in.log.Error("mqtt subscribe failed", "filter", tt.Filter(), "err", tok.Error())
-			}
-		}()
+	gen := in.gen.Add(1)
+	err := in.subscribeAll(c, gen)
+	if in.gen.Load() != gen {
+		return // lost meanwhile: the next connection subscribes again
+	}
+	in.setSubErr(err)
+	if err != nil {
+		in.log.Error("mqtt connected but not subscribed; ingest is not ready", "broker", RedactURL(in.cfg.Broker), "err", err)
+		return
 	}
 	in.connected.Store(true)
 	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID,
@@ -155,9 +181,11 @@ func (in *Client) notified(_ mqtt.Client, n mqtt.ConnectionNotification) {
 }
 
 func (in *Client) lost(_ mqtt.Client, err error) {
-	in.connected.Store(false)
+	in.gen.Add(1)
+	was := in.connected.Swap(false)
+	in.setSubErr(nil)
 	in.log.Warn("mqtt connection lost", "err", err)
-	if in.onConnect != nil {
+	if was && in.onConnect != nil {
 		in.onConnect(false)
 	}
 }
@@ -217,6 +245,7 @@ func (in *Client) StopReceiving() {
 // Disconnect closes the MQTT connection, waiting up to d for pending
 // acknowledgements and publishes to be written.
 func (in *Client) Disconnect(d time.Duration) {
+	in.gen.Add(1)
 	in.client.Disconnect(uint(d / time.Millisecond))
 	in.connected.Store(false)
 }

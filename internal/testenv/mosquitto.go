@@ -42,7 +42,7 @@ func MosquittoBin() string {
 // MosquittoOption changes the generated broker config.
 type MosquittoOption func(*mosquittoConf)
 
-type mosquittoConf struct{ listener string }
+type mosquittoConf struct{ listener, global string }
 
 // ListenerConf replaces the listener options (default "allow_anonymous
 // true"): TLS files, password_file, allow_anonymous ..., written right after
@@ -50,6 +50,33 @@ type mosquittoConf struct{ listener string }
 // mosquitto user (the broker drops root privileges).
 func ListenerConf(conf string) MosquittoOption {
 	return func(c *mosquittoConf) { c.listener = conf }
+}
+
+// GlobalConf appends conf to the generated config's general options, after
+// its own (Mosquitto takes the last value of an option): for example the
+// stock limits "max_queued_messages 1000\nmax_inflight_messages 20", or
+// "include_dir" of a drop-in folder.
+func GlobalConf(conf string) MosquittoOption {
+	return func(c *mosquittoConf) { c.global += conf + "\n" }
+}
+
+// ConfFile writes a broker-side file (ACL, password file, drop-in) into a
+// world-readable temp dir, so a broker that drops root privileges can read
+// it, and returns its path.
+func ConfFile(t testing.TB, name, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	// The test's temp dirs are 0700; the broker runs as another user.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // StartMosquitto starts a private mosquitto with a generated config:
@@ -78,7 +105,7 @@ max_queued_messages 0
 log_dest stderr
 log_type error
 log_type warning
-`, s.Port, listenerConf)
+%s`, s.Port, listenerConf, mc.global)
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatalf("write mosquitto config: %v", err)
 	}
