@@ -55,6 +55,8 @@ type App struct {
 	rates    *rateMeter
 	hist     *history // the last hour for /api/history
 
+	brokerDrops brokerDrops // the broker's $SYS dropped-messages count
+
 	ready      atomic.Bool
 	lastRetry  atomic.Int64 // unix ns of the last buffer append retry (watchdog: waiting for the disk is alive)
 	lastOutput atomic.Int64 // unix ns of the last output loop turn (watchdog)
@@ -115,6 +117,7 @@ func (a *App) open() (err error) {
 	if a.mqtt, err = ingest.NewClient(cfg.MQTT, log.With("component", "mqtt"), a.mqttState); err != nil {
 		return err
 	}
+	a.reg.MustRegister(brokerDropsCollector{a.mqtt})
 	if a.pipeline, err = ingest.NewPipeline(cfg.MQTT.Subscriptions, cfg.Validation, a.prepare, log.With("component", "ingest")); err != nil {
 		return err
 	}
@@ -160,7 +163,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("edgepm running", "gateway", a.cfg.GatewayID, "http", a.HTTPAddr(), "model", a.modelString())
 	ratesDone := goDone(func() { a.rates.run(ctx) })
 	histDone := goDone(func() { a.sampleHistory(ctx) })
+	lossDone := goDone(func() { a.lossLoop(ctx) })
 	a.watchdog(ctx)
+	<-lossDone // it writes events: done before the buffer closes
 	err := a.shutdown(r)
 	<-ratesDone
 	<-histDone
@@ -226,6 +231,7 @@ func (a *App) shutdown(r *running) error {
 	close(a.outs.stop) // emit stops waiting; the output loops commit what is queued
 	waitUntil(r.preds, deadline)
 	waitUntil(r.alerts, deadline)
+	a.flushLoss(time.Now(), true) // losses not yet reported
 	a.event(wire.EventGatewayStopped, nil)
 
 	a.log.Info("shutting down: draining kafka bridge")

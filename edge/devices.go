@@ -5,10 +5,12 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgepm/edgepm/edge/ingest"
 	"github.com/edgepm/edgepm/inference"
 	"github.com/edgepm/edgepm/internal/devices"
 )
@@ -30,14 +32,25 @@ import (
 // stuck check. So the engine's own bound and idle sweep never fire; the
 // table's are the only ones.
 //
+// The table also follows each device's payload seq counter
+// (ingest.SeqTracker) to count readings lost upstream; that state is part
+// of the device's entry, so it is evicted with it (a device evicted with
+// losses not yet reported has them reported by the next dueLoss).
+//
 // Concurrency: seen (which may evict, and so call forget) and setStuck are
 // called on the decode goroutine only (prepare); scored and alert on
-// inference's Run goroutine; snapshot, len and evicted from any. Only seen
-// creates a device. Lock order: mu, then whatever forget takes (the
+// inference's Run goroutine; snapshot, len, evicted, lossTotals and dueLoss
+// from any. Only seen creates a device. Lock order: mu, then whatever forget takes (the
 // engine's device locks); nothing takes mu while holding those.
 type deviceTable struct {
-	mu  sync.Mutex
-	reg *devices.Registry[deviceState]
+	mu      sync.Mutex
+	reg     *devices.Registry[deviceState]
+	totals  lossCounts          // every device's, evicted ones included; mu
+	pending map[string]struct{} // devices with losses not yet in an event; mu
+	orphans []lossEvent         // evicted devices' unreported losses; mu
+
+	duplicates atomic.Uint64 // readings whose seq was seen before
+	lastLoss   atomic.Int64  // UnixNano of the last gap or reset (0: none)
 }
 
 // deviceState is one device's status. Small on purpose: it is paid for
@@ -50,6 +63,8 @@ type deviceState struct {
 	alertAt  int64        // UnixNano (the window's time) of the raise while alert
 	stuck    []string     // sensors stuck now
 	recent   recentScores // the sparkline of /api/history
+	seq      ingest.SeqTracker
+	loss     *seqLoss // nil until the first gap or reset
 }
 
 // sparkLen is how many of a device's latest scores the status page's
@@ -83,8 +98,13 @@ func (r *recentScores) list() []float64 {
 // newDeviceTable returns a table of at most max devices that evicts devices
 // idle for idleTTL (< 0: never) and calls forget for each device it evicts.
 func newDeviceTable(max int, idleTTL time.Duration, forget func(device string, why devices.Reason)) *deviceTable {
-	t := &deviceTable{}
-	t.reg = devices.New(max, idleTTL, func(name string, _ *deviceState, why devices.Reason) {
+	t := &deviceTable{pending: map[string]struct{}{}}
+	// Called inside Touch, so with mu held.
+	t.reg = devices.New(max, idleTTL, func(name string, d *deviceState, why devices.Reason) {
+		if d.loss != nil && d.loss.pending() {
+			t.orphans = append(t.orphans, d.loss.take(name, 0))
+		}
+		delete(t.pending, name)
 		if forget != nil {
 			forget(name, why)
 		}
@@ -92,15 +112,73 @@ func newDeviceTable(max int, idleTTL time.Duration, forget func(device string, w
 	return t
 }
 
-// seen records a reading of device with its own time ts, received at
-// received (the registry's recency and idleness clock). Ingest goroutine.
-func (t *deviceTable) seen(device string, ts, received time.Time) {
+// seen records reading r of its device (its own time, and its receive
+// time as the registry's recency and idleness clock) and follows the
+// device's seq counter. When the reading shows a loss and the device's
+// last ingest.upstream_loss event is lossEventEvery old, it returns the
+// event due (due true). Ingest goroutine.
+func (t *deviceTable) seen(r *ingest.Reading) (ev lossEvent, due bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d, _ := t.reg.Touch(device, received)
-	if ns := ts.UnixNano(); ns > d.lastSeen {
+	d, _ := t.reg.Touch(r.Device, r.Received)
+	if ns := r.Time.UnixNano(); ns > d.lastSeen {
 		d.lastSeen = ns
 	}
+	res := d.seq.Observe(r)
+	switch {
+	case res.Duplicate:
+		t.duplicates.Add(1)
+		return ev, false
+	case res.Missing == 0 && !res.Reset:
+		return ev, false
+	}
+	now := r.Received.UnixNano()
+	t.lastLoss.Store(now)
+	t.totals.add(res)
+	if d.loss == nil {
+		d.loss = &seqLoss{}
+	}
+	d.loss.total.add(res)
+	d.loss.pend.add(res)
+	if d.loss.pendSince == 0 {
+		d.loss.pendSince = now
+	}
+	if d.loss.lastEvent != 0 && now-d.loss.lastEvent < int64(lossEventEvery) {
+		t.pending[r.Device] = struct{}{}
+		return ev, false
+	}
+	delete(t.pending, r.Device)
+	return d.loss.take(r.Device, now), true
+}
+
+// dueLoss returns the events due at now: pending losses of devices whose
+// last event is lossEventEvery old (all pending ones when all), and those
+// of evicted devices.
+func (t *deviceTable) dueLoss(now time.Time, all bool) []lossEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	evs := t.orphans
+	t.orphans = nil
+	ns := now.UnixNano()
+	for name := range t.pending {
+		d := t.reg.Get(name)
+		if d == nil || d.loss == nil || !d.loss.pending() {
+			delete(t.pending, name)
+			continue
+		}
+		if all || ns-d.loss.lastEvent >= int64(lossEventEvery) {
+			evs = append(evs, d.loss.take(name, ns))
+			delete(t.pending, name)
+		}
+	}
+	return evs
+}
+
+// lossTotals returns every device's gaps, missing readings and resets.
+func (t *deviceTable) lossTotals() lossCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.totals
 }
 
 // setStuck records that a device's sensor became stuck or recovered.
@@ -162,6 +240,9 @@ func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
 			at := time.Unix(0, d.alertAt)
 			ds.AlertSince = &at
 		}
+		if l := d.loss; l != nil {
+			ds.SeqGaps, ds.SeqMissing, ds.SeqResets = l.total.gaps, l.total.missing, l.total.resets
+		}
 		if d.scored {
 			s := d.score
 			ds.Score = &s
@@ -195,8 +276,8 @@ func (t *deviceTable) sparklines() []DeviceScores {
 	return out
 }
 
-// collectors returns the table's metrics: edgepm_devices (devices kept) and
-// edgepm_devices_evicted_total{reason}.
+// collectors returns the table's metrics: edgepm_devices (devices kept),
+// edgepm_devices_evicted_total{reason} and the seq counters' (lossCollectors).
 func (t *deviceTable) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_devices",
 		Help: "Devices the gateway keeps state for (bounded by inference.max_devices)."},
@@ -207,5 +288,5 @@ func (t *deviceTable) collectors() []prometheus.Collector {
 			ConstLabels: prometheus.Labels{"reason": string(why)}},
 			func() float64 { return float64(t.evicted(why)) }))
 	}
-	return cs
+	return append(cs, t.lossCollectors()...)
 }

@@ -28,6 +28,7 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 	slab := make([]byte, 0, size)
 	a.m.messages.Add(float64(len(b.Messages)))
 	ctx := context.Background()
+	var losses []lossEvent
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		at := len(slab)
@@ -37,7 +38,9 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 		slab = appendReadingValue(slab, a.cfg.GatewayID, r)
 		recs = append(recs, buffer.Record{Stream: buffer.StreamReadings, Time: r.Received, Key: key,
 			Value: slab[at:len(slab):len(slab)], Headers: wire.SchemaHeaders()})
-		a.devices.seen(r.Device, r.Time, r.Received)
+		if ev, due := a.devices.seen(r); due {
+			losses = append(losses, ev)
+		}
 		// Blocks while inference's queue is full: ingest slows, nothing drops.
 		if err := a.engine.Observe(ctx, inferenceReading(r)); err != nil {
 			a.log.Warn("inference rejected reading", "device", r.Device, "err", err)
@@ -50,6 +53,7 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 		}
 	}
 	recs = a.stuckEvents(recs, b.Stuck)
+	recs = a.lossRecords(recs, losses, time.Now())
 	readings, taken := len(b.Readings), b.Taken
 	return func() error {
 		err := a.appendRetry(a.hardStop, recs, "ingest")

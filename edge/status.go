@@ -33,6 +33,7 @@ type Status struct {
 	Conditions    []string             `json:"conditions"` // what keeps the data path from being ready
 	Warnings      []string             `json:"warnings"`   // worth a look, but the data path works
 	MQTT          MQTTStatus           `json:"mqtt"`
+	Ingest        IngestStatus         `json:"ingest"`
 	Uplink        UplinkStatus         `json:"uplink"`
 	Buffer        BufferStatus         `json:"buffer"`
 	Model         ModelStatus          `json:"model"`
@@ -111,6 +112,11 @@ type DeviceStatus struct {
 	Alert      bool       `json:"alert"`
 	AlertSince *time.Time `json:"alert_since,omitempty"` // the raising window's time, while Alert
 	Stuck      []string   `json:"stuck"`                 // sensors flagged stuck (validation.stuck_after)
+	// Upstream loss seen in the device's payload seq counter while the
+	// gateway kept it (omitted while 0).
+	SeqGaps    uint64 `json:"seq_gaps,omitempty"`
+	SeqMissing uint64 `json:"seq_missing,omitempty"`
+	SeqResets  uint64 `json:"seq_resets,omitempty"`
 }
 
 // Status gathers the current state. Safe for concurrent use.
@@ -122,6 +128,7 @@ func (a *App) Status() Status {
 	if since := a.pipeline.OldestUnacked(); !since.IsZero() {
 		st.MQTT.OldestUnackedSeconds = now.Sub(since).Seconds()
 	}
+	st.Ingest = a.ingestStatus()
 	up := a.producer.Status()
 	st.Uplink = uplinkStatus(up)
 	bs := a.queue.Stats()
@@ -132,7 +139,7 @@ func (a *App) Status() Status {
 	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
 	st.Devices, st.ActiveAlerts = a.devices.snapshot()
 	st.Conditions = nonNil(a.conditions(st, up))
-	st.Warnings = []string{}
+	st.Warnings = nonNil(a.ingestWarnings(now))
 	for _, c := range bs.Conditions {
 		msg := "buffer: " + c.Name + ": " + c.Message
 		if c.Name == buffer.CondWriteFailed || c.Name == buffer.CondFull {

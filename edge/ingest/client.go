@@ -52,10 +52,16 @@ type Client struct {
 	connected atomic.Bool   // connected and every subscription granted
 	gen       atomic.Uint64 // connection generation: +1 on each connect, loss and Disconnect
 	errMu     sync.Mutex
-	subErr    error // why the current connection is not subscribed (nil: it is, or no connection)
-	onConnect func(connected bool)
-	held      holding
-	attempts  connAttempts
+	subErr    error         // why the current connection is not subscribed (nil: it is, or no connection)
+	closed    chan struct{} // closed by Disconnect: ends subscribe retries
+	closeOnce sync.Once
+
+	sysDropped atomic.Uint64 // the broker's $SYS dropped-messages count
+	sysFirst   atomic.Uint64 // the first such count received
+	sysKnown   atomic.Bool   // the broker published one
+	onConnect  func(connected bool)
+	held       holding
+	attempts   connAttempts
 }
 
 // NewClient builds the client for a config with defaults applied; it does
@@ -63,7 +69,7 @@ type Client struct {
 // time the connection comes up (every subscription granted) or is lost
 // after it came up.
 func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Client, error) {
-	in := &Client{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect}
+	in := &Client{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect, closed: make(chan struct{})}
 	for _, s := range cfg.Subscriptions {
 		tt, err := ParseTopicTemplate(s.Topic)
 		if err != nil {
@@ -155,14 +161,22 @@ func (in *Client) Start() {
 // the subscription, and a refused subscription is an error, not readiness.
 func (in *Client) handleConnect(c mqtt.Client) {
 	gen := in.gen.Add(1)
-	err := in.subscribeAll(c, gen)
-	if in.gen.Load() != gen {
-		return // lost meanwhile: the next connection subscribes again
-	}
-	in.setSubErr(err)
-	if err != nil {
-		in.log.Error("mqtt connected but not subscribed; ingest is not ready", "broker", RedactURL(in.cfg.Broker), "err", err)
-		return
+	for {
+		err := in.subscribeAll(c, gen)
+		if in.gen.Load() != gen {
+			return // lost meanwhile: the next connection subscribes again
+		}
+		in.setSubErr(err)
+		if err == nil {
+			break
+		}
+		in.log.Error("mqtt connected but not subscribed; ingest is not ready; retrying", "broker", RedactURL(in.cfg.Broker),
+			"err", err, "retry_in", subscribeRetry)
+		select {
+		case <-time.After(subscribeRetry):
+		case <-in.closed:
+			return
+		}
 	}
 	in.connected.Store(true)
 	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID,
@@ -170,6 +184,7 @@ func (in *Client) handleConnect(c mqtt.Client) {
 	if in.onConnect != nil {
 		in.onConnect(true)
 	}
+	in.watchSys(c, gen)
 }
 
 // notified logs failed connection attempts, with backoff (paho retries
@@ -190,12 +205,16 @@ func (in *Client) lost(_ mqtt.Client, err error) {
 	}
 }
 
-// route runs on paho's router goroutine for every message: it picks the
-// first subscription whose template fits the topic. A topic none fits
+// route runs on paho's router goroutine for every message: a $SYS message
+// goes to handleSys (see watchSys); any other picks the first subscription whose template fits the topic. A topic none fits
 // (from a subscription since removed from the config, on a persistent
 // session) goes with the first template, so the pipeline dead-letters it as
 // bad_topic and acknowledges it rather than leaving it unacknowledged.
 func (in *Client) route(_ mqtt.Client, m mqtt.Message) {
+	if isSys(m.Topic()) {
+		in.handleSys(m)
+		return
+	}
 	sub := 0
 	if len(in.subs) > 1 {
 		topic := m.Topic()
@@ -246,6 +265,7 @@ func (in *Client) StopReceiving() {
 // acknowledgements and publishes to be written.
 func (in *Client) Disconnect(d time.Duration) {
 	in.gen.Add(1)
+	in.closeOnce.Do(func() { close(in.closed) })
 	in.client.Disconnect(uint(d / time.Millisecond))
 	in.connected.Store(false)
 }

@@ -17,6 +17,15 @@
 // Run runs it on a second goroutine while it decodes the next batch, and
 // acknowledges the batch's messages once it returned nil.
 //
+// Client.Connected turns true only once the broker's SUBACK granted every
+// subscription (handleConnect waits for it on paho's per-connection
+// goroutine); a refused one (0x80) is a *SubscribeError from
+// Client.SubscribeErr, retried every 30 s. The Client also subscribes to
+// the broker's $SYS dropped-messages count (SysDroppedTopic), best effort:
+// Client.BrokerDropped. SeqTracker follows one device's payload counter to
+// tell readings lost upstream (gaps) from device restarts (resets) and
+// QoS 1 redeliveries (duplicates); the caller keeps one per device.
+//
 // A new payload format is a Decoder registered by name in this package
 // (see NewDecoder); the checks every format shares (payload size, device
 // list, timestamp skew, finite and in-range values, waveform limits) are

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -12,10 +13,14 @@ import (
 // (MQTT 3.1.1 section 3.9.3).
 const subackFailure = 0x80
 
+// subscribeRetry is how long the Client waits before it subscribes again
+// on a connection whose subscription was refused or not answered.
+const subscribeRetry = 30 * time.Second
+
 // SubscribeError says the broker refused subscriptions: its SUBACK carried
 // the failure code 0x80 for each of Filters (typically its ACL denies this
-// client the topic). Ingest is then not ready; the next connection tries
-// again.
+// client the topic). Ingest is then not ready; the Client subscribes again
+// every subscribeRetry on the same connection, and at each new one.
 type SubscribeError struct {
 	Filters []string
 }

@@ -19,6 +19,14 @@ const (
 	// since.
 	EventSensorStuck     = "sensor.stuck"
 	EventSensorRecovered = "sensor.recovered"
+	// EventUpstreamLoss: a device's payload seq counter skipped numbers
+	// (readings lost before the gateway) or restarted, since its previous
+	// such event (at most one a minute per device; edge). Detail: device,
+	// gaps, missing, resets, since.
+	EventUpstreamLoss = "ingest.upstream_loss"
+	// EventBrokerDropping: the MQTT broker's $SYS dropped-messages counter
+	// grew (edge). Detail: broker, dropped (the broker's total), increase.
+	EventBrokerDropping = "mqtt.broker_dropping"
 
 	// EventBufferDropped: records dropped from one buffer stream for one
 	// reason since the previous such event (DroppedEvent).
@@ -50,7 +58,7 @@ const (
 var EventTypes = []string{
 	EventGatewayStarted, EventGatewayStopped, EventConfigReloaded,
 	EventMQTTConnected, EventMQTTDisconnected, EventInferenceDrift,
-	EventSensorStuck, EventSensorRecovered, EventBufferDropped, EventBufferRecovered,
+	EventSensorStuck, EventSensorRecovered, EventUpstreamLoss, EventBrokerDropping, EventBufferDropped, EventBufferRecovered,
 	EventUplinkOnline, EventUplinkOffline, EventRecordDropped,
 	EventStreamFailing, EventStreamRecovered,
 	EventModelReceived, EventModelVerified, EventModelActivated,
