@@ -51,7 +51,25 @@ func startStack(t *testing.T, extraYAML string) *stack {
 // (indented lines, e.g. "  subscriptions: [...]").
 func startStackMQTT(t *testing.T, mqttYAML, extraYAML string) *stack {
 	t.Helper()
-	s := &stack{t: t, mqtt: testenv.StartMosquitto(t), kafka: testenv.StartKafka(t)}
+	return startStackWith(t, stackOptions{}, mqttYAML, extraYAML)
+}
+
+// stackOptions change what startStackWith starts.
+type stackOptions struct {
+	mosquitto []testenv.MosquittoOption
+	// broker, when set, is the broker URL the appliance is given (a proxy
+	// in front of the test's Mosquitto).
+	broker func(*testenv.MosquittoServer) string
+}
+
+// startStackWith is startStackMQTT with a configured Mosquitto.
+func startStackWith(t *testing.T, o stackOptions, mqttYAML, extraYAML string) *stack {
+	t.Helper()
+	s := &stack{t: t, mqtt: testenv.StartMosquitto(t, o.mosquitto...), kafka: testenv.StartKafka(t)}
+	broker := s.mqtt.URL()
+	if o.broker != nil {
+		broker = o.broker(s.mqtt)
+	}
 	lib := testenv.ONNXRuntimeLib(t)
 	yaml := fmt.Sprintf(`gateway_id: it-gw
 data_dir: %s
@@ -67,7 +85,7 @@ kafka:
   partitions: 2
 inference:
   onnxruntime_lib: %s
-%s`, t.TempDir(), s.mqtt.URL(), mqttYAML, s.kafka.Seeds()[0], lib, extraYAML)
+%s`, t.TempDir(), broker, mqttYAML, s.kafka.Seeds()[0], lib, extraYAML)
 	cfg, err := edge.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)

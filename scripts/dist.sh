@@ -89,6 +89,9 @@ stage() {
   install -D -m 0644 "$root/deploy/systemd/edgepm.service" "$dir/usr/lib/systemd/system/edgepm.service"
   install -D -m 0644 "$root/deploy/edgepm.yaml" "$dir/etc/edgepm/edgepm.yaml"
   install -D -m 0600 "$root/deploy/edgepm.env" "$dir/etc/edgepm/edgepm.env"
+  # Not in /etc/mosquitto: that is Mosquitto's package's folder. postinst
+  # copies it there where Mosquitto is installed (docs/operations.md).
+  install -D -m 0644 "$root/deploy/mosquitto/edgepm.conf" "$dir/usr/share/edgepm/mosquitto/edgepm.conf"
   doc=$dir/usr/share/doc/edgepm
   install -D -m 0644 -t "$doc" "$root/README.md" "$root/docs/operations.md" "$root/docs/configuration.md" \
     "$root/docs/architecture.md" "$root/docs/models.md"

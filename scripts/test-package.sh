@@ -11,6 +11,11 @@
 #      with the config error (and, where systemd runs, systemctl start fails
 #      without a restart loop);
 #   6. dpkg -r keeps the config and the data; dpkg -P removes them.
+# And the Mosquitto drop-in: step 1 runs with /etc/mosquitto/conf.d hidden
+# (Mosquitto not installed: nothing is written there), step 4 with it
+# present (the drop-in is installed), then a reinstall over an
+# administrator's edgepm.conf must keep theirs. The machine's
+# /etc/mosquitto/conf.d is put back as it was.
 # "Previous version" is this tree packaged with a lower version number: the
 # upgrade exercises dpkg's conffile and maintainer-script handling, not
 # format changes between releases.
@@ -36,8 +41,17 @@ host=$(dpkg --print-architecture)
 case $host in amd64) other=arm64 ;; arm64) other=amd64 ;; *) fail "no edgepm package for $host" ;; esac
 work=$(mktemp -d)
 runpid=""
+confd=/etc/mosquitto/conf.d
+[[ ! -e $confd/edgepm.conf ]] || fail "$confd/edgepm.conf exists on this machine; the test would replace it"
+confd_was=no; [[ -d $confd ]] && confd_was=yes
+restore_confd() {
+  rm -f "$confd/edgepm.conf"
+  if [[ -d "$work/conf.d" ]]; then rmdir "$confd" 2>/dev/null || true; mv "$work/conf.d" "$confd"; fi
+  if [[ $confd_was == no ]]; then rmdir "$confd" 2>/dev/null || true; rmdir /etc/mosquitto 2>/dev/null || true; fi
+}
 cleanup() {
   [[ -n "$runpid" ]] && kill "$runpid" 2>/dev/null || true
+  restore_confd
   # A failed run leaves nothing behind either: the machine had no edgepm.
   dpkg -P edgepm >/dev/null 2>&1 || true
   rm -rf "$work" /etc/edgepm /var/lib/edgepm /var/lib/private/edgepm
@@ -66,9 +80,12 @@ export DEBIAN_FRONTEND=noninteractive
 dpkg -P edgepm >/dev/null 2>&1 || true
 rm -rf /etc/edgepm /var/lib/edgepm /var/lib/private/edgepm
 
-# 1. install the previous version
-step "dpkg -i $(basename "$prev_deb")"
+# 1. install the previous version, as on a machine without Mosquitto
+[[ $confd_was == yes ]] && mv "$confd" "$work/conf.d"
+step "dpkg -i $(basename "$prev_deb") (no $confd: Mosquitto not installed)"
 dpkg -i "$prev_deb" >/dev/null
+[[ ! -e $confd ]] || fail "the package created $confd on a machine without Mosquitto"
+[[ -f /usr/share/edgepm/mosquitto/edgepm.conf ]] || fail "the Mosquitto drop-in is not in /usr/share/edgepm/mosquitto"
 unit=/usr/lib/systemd/system/edgepm.service
 for f in /usr/bin/edgepm /usr/lib/edgepm/libonnxruntime.so.1 "$unit" /etc/edgepm/edgepm.yaml /etc/edgepm/edgepm.env \
   /usr/share/doc/edgepm/copyright /usr/share/doc/edgepm/licenses/onnxruntime/LICENSE; do
@@ -117,9 +134,16 @@ echo keep > /var/lib/edgepm/operator-note
 sums_before=$(cd /var/lib/edgepm && find . -type f -exec sha256sum {} + | sort)
 step "data: $(echo "$sums_before" | wc -l) files in /var/lib/edgepm; config edited"
 
-# 4. upgrade
-step "dpkg -i $(basename "$cur_deb") (upgrade from $prev)"
+# 4. upgrade, Mosquitto now present
+if [[ -d "$work/conf.d" ]]; then mv "$work/conf.d" "$confd"; else mkdir -p "$confd"; fi
+step "dpkg -i $(basename "$cur_deb") (upgrade from $prev; $confd present)"
 dpkg -i "$cur_deb" >/dev/null </dev/null
+cmp -s /usr/share/edgepm/mosquitto/edgepm.conf "$confd/edgepm.conf" || fail "the upgrade did not install the Mosquitto drop-in into $confd"
+echo "# the administrator's own limits" > "$confd/edgepm.conf"
+dpkg -i "$cur_deb" >/dev/null </dev/null
+grep -qx "# the administrator's own limits" "$confd/edgepm.conf" || fail "a reinstall overwrote the administrator's $confd/edgepm.conf"
+rm -f "$confd/edgepm.conf"
+step "Mosquitto drop-in: not written without Mosquitto, installed with it, an administrator's file kept"
 dpkg-query -W -f '${Version}' edgepm | grep -qx "$version" || fail "upgrade did not install $version"
 /usr/bin/edgepm version | grep -q "edgepm $version " || fail "edgepm version after upgrade: $(/usr/bin/edgepm version)"
 grep -q '^gateway_id: gw-test-package' /etc/edgepm/edgepm.yaml || fail "upgrade lost the edit of /etc/edgepm/edgepm.yaml"
