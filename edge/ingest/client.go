@@ -101,7 +101,12 @@ func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool))
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
-		SetResumeSubs(true).
+		// handleConnect subscribes on every connection. paho's resumed
+		// subscriptions would race it: on a persistent session paho
+		// walks its store after starting OnConnect, finds the SUBSCRIBE
+		// being sent, sends it again and completes our token without
+		// its SUBACK codes.
+		SetResumeSubs(false).
 		// Every message goes to route (no per-subscription callbacks):
 		// paho then skips its per-message route matching (two
 		// strings.Split per route and message), and a message that
@@ -170,10 +175,14 @@ func (in *Client) handleConnect(c mqtt.Client) {
 		if err == nil {
 			break
 		}
+		wait := subscribeRetrySoon
+		if se := (*SubscribeError)(nil); errors.As(err, &se) {
+			wait = subscribeRetry
+		}
 		in.log.Error("mqtt connected but not subscribed; ingest is not ready; retrying", "broker", RedactURL(in.cfg.Broker),
-			"err", err, "retry_in", subscribeRetry)
+			"err", err, "retry_in", wait)
 		select {
-		case <-time.After(subscribeRetry):
+		case <-time.After(wait):
 		case <-in.closed:
 			return
 		}

@@ -14,8 +14,12 @@ import (
 const subackFailure = 0x80
 
 // subscribeRetry is how long the Client waits before it subscribes again
-// on a connection whose subscription was refused or not answered.
-const subscribeRetry = 30 * time.Second
+// on a connection whose subscription was refused; one not answered is
+// tried again after subscribeRetrySoon.
+const (
+	subscribeRetry     = 30 * time.Second
+	subscribeRetrySoon = time.Second
+)
 
 // SubscribeError says the broker refused subscriptions: its SUBACK carried
 // the failure code 0x80 for each of Filters (typically its ACL denies this
@@ -50,11 +54,16 @@ func (in *Client) subscribeAll(c mqtt.Client, gen uint64) error {
 }
 
 // refused returns a *SubscribeError for the filters whose SUBACK code is a
-// failure (or missing), nil when all were granted.
+// failure, another error when the SUBACK's codes are missing (paho
+// completed the token some other way), nil when all were granted.
 func refused(granted map[string]byte, filters []string) error {
 	var bad []string
 	for _, f := range filters {
-		if code, ok := granted[f]; !ok || code >= subackFailure {
+		code, ok := granted[f]
+		if !ok {
+			return fmt.Errorf("mqtt subscribe %s: no SUBACK code", strings.Join(filters, ", "))
+		}
+		if code >= subackFailure {
 			bad = append(bad, f)
 		}
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ type subProxy struct {
 	held    chan struct{} // closed when a SUBSCRIBE is being held
 	release chan struct{}
 	once    sync.Once
+	subs    chan []byte // the first SUBSCRIBE packets (16)
 }
 
 func startSubProxy(t *testing.T, target string) *subProxy {
@@ -32,7 +34,7 @@ func startSubProxy(t *testing.T, target string) *subProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &subProxy{ln: ln, target: target, held: make(chan struct{}), release: make(chan struct{})}
+	p := &subProxy{ln: ln, target: target, held: make(chan struct{}), release: make(chan struct{}), subs: make(chan []byte, 16)}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { _ = ln.Close(); p.Release(); wg.Wait() })
 	wg.Add(1)
@@ -70,6 +72,10 @@ func (p *subProxy) serve(c net.Conn) {
 			return
 		}
 		if pkt[0]>>4 == 8 { // SUBSCRIBE
+			select {
+			case p.subs <- pkt:
+			default:
+			}
 			select {
 			case <-p.held:
 			default:
@@ -235,5 +241,32 @@ func TestRefusedSubscriptionIsNotReady(t *testing.T) {
 	}
 	if in.Connected() {
 		t.Error("connected with its subscription refused")
+	}
+}
+
+// TestPersistentSessionSubscribesOnce: on a persistent session the client
+// sends one SUBSCRIBE for its filters per connection and reports it
+// granted (paho's resumed subscriptions used to race handleConnect: the
+// SUBSCRIBE went out twice and the token completed without its SUBACK
+// codes, which read as refused).
+func TestPersistentSessionSubscribesOnce(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	proxy := startSubProxy(t, broker.Addr())
+	proxy.Release()
+	in, _ := newSubTestClient(t, proxy.URL(), "persistent-sub-test", false)
+	for end := time.Now().Add(10 * time.Second); !in.Connected(); <-time.After(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("not connected after 10s: %v", in.SubscribeErr())
+		}
+	}
+	in.Disconnect(time.Second) // the $SYS SUBSCRIBE, if any, is out by now or never
+	n := 0
+	for len(proxy.subs) > 0 {
+		if bytes.Contains(<-proxy.subs, []byte("plant/+/+/telemetry")) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d SUBSCRIBE packets for the ingest filter on one connection, want 1", n)
 	}
 }
