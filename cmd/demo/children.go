@@ -13,6 +13,7 @@ import (
 
 type children struct {
 	sim, app *exec.Cmd
+	simLog   string
 	logs     []*os.File
 }
 
@@ -62,6 +63,7 @@ func startChildren(o options, dataDir string, stack *devstack.Stack) (*children,
 		// watching sees degradation, alerts, failure and repair.
 		"--mean-onset", "6h", "--mean-degradation", "2h", "--repair-time", "30m",
 		"--truth-file", filepath.Join(dataDir, "truth.jsonl"))
+	c.simLog = filepath.Join(dataDir, "firmware-sim.log")
 	if err != nil {
 		c.stop()
 		return nil, err
@@ -86,28 +88,34 @@ func (c *children) start(bin, logPath string, args ...string) (*exec.Cmd, error)
 	return cmd, nil
 }
 
-// stop ends the simulator, then the appliance (SIGTERM: ordered drain),
-// each bounded in time.
+// stop ends the simulator, then the appliance.
 func (c *children) stop() {
-	for _, p := range []struct {
-		cmd  *exec.Cmd
-		sig  syscall.Signal
-		wait time.Duration
-	}{{c.sim, syscall.SIGINT, 5 * time.Second}, {c.app, syscall.SIGTERM, 30 * time.Second}} {
-		if p.cmd == nil || p.cmd.Process == nil {
-			continue
-		}
-		_ = p.cmd.Process.Signal(p.sig)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(p.wait):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-	}
+	c.stopSim()
+	c.stopApp()
 	for _, f := range c.logs {
 		_ = f.Close()
+	}
+}
+
+// stopSim ends the simulator (SIGINT: it prints its summary), at most 5 s.
+func (c *children) stopSim() { stopProc(c.sim, syscall.SIGINT, 5*time.Second) }
+
+// stopApp ends the appliance (SIGTERM: ordered drain), at most 30 s.
+func (c *children) stopApp() { stopProc(c.app, syscall.SIGTERM, 30*time.Second) }
+
+// stopProc signals cmd and waits up to wait for it to exit, then kills it.
+// It does nothing for a process already stopped.
+func stopProc(cmd *exec.Cmd, sig syscall.Signal, wait time.Duration) {
+	if cmd == nil || cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }

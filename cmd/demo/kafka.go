@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -15,7 +16,8 @@ type kafkaWatch struct {
 	cl     *kgo.Client
 	mu     sync.Mutex
 	counts map[string]int
-	scores map[string]float64 // device -> latest score seen in Kafka
+	scores map[string]float64  // device -> latest score seen in Kafka
+	seqs   map[string]struct{} // edgepm-seq headers of readings records: distinct deliveries
 }
 
 func newKafkaWatch(seeds []string) (*kafkaWatch, error) {
@@ -25,7 +27,7 @@ func newKafkaWatch(seeds []string) (*kafkaWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafkaWatch{cl: cl, counts: map[string]int{}, scores: map[string]float64{}}, nil
+	return &kafkaWatch{cl: cl, counts: map[string]int{}, scores: map[string]float64{}, seqs: map[string]struct{}{}}, nil
 }
 
 func (k *kafkaWatch) run(ctx context.Context) {
@@ -35,6 +37,15 @@ func (k *kafkaWatch) run(ctx context.Context) {
 		fs.EachRecord(func(r *kgo.Record) {
 			stream := strings.TrimPrefix(r.Topic, "edgepm.")
 			k.counts[stream]++
+			if stream == "readings" {
+				// At least once: a record produced again after a retry
+				// carries the same gateway sequence number.
+				for _, h := range r.Headers {
+					if h.Key == "edgepm-seq" {
+						k.seqs[string(h.Value)] = struct{}{}
+					}
+				}
+			}
 			if stream == "predictions" {
 				var v struct {
 					Device string  `json:"device"`
@@ -53,6 +64,22 @@ func (k *kafkaWatch) count(stream string) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.counts[stream]
+}
+
+// distinctReadings is the number of readings records in Kafka, each
+// counted once.
+func (k *kafkaWatch) distinctReadings() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.seqs)
+}
+
+// settle waits until want distinct readings were consumed (what the
+// appliance delivered), or d passed.
+func (k *kafkaWatch) settle(want int, d time.Duration) {
+	for deadline := time.Now().Add(d); k.distinctReadings() < want && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (k *kafkaWatch) close() { k.cl.Close() }

@@ -1,5 +1,6 @@
 // Package devstack runs the development stack that the demo and manual
-// testing use: an embedded MQTT broker (mochi-mqtt) and a Kafka-protocol
+// testing use: an MQTT broker (embedded mochi-mqtt, or Mosquitto with
+// edgepm's drop-in when Options.Mosquitto is set) and a Kafka-protocol
 // broker (kfake) with a data dir and edgepm's topics, the models topic
 // compacted. It is dev-only: production binaries never import it.
 //
@@ -12,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -41,6 +44,13 @@ type Options struct {
 	Partitions   int32  // default 3
 	MaxMessageMB int    // broker message.max.bytes in MiB; default 1 (Kafka's default)
 	Logger       *slog.Logger
+	// Mosquitto, when set, is the mosquitto binary to run as the MQTT
+	// broker instead of the embedded one, configured with the drop-in file
+	// MosquittoDropIn (deploy/mosquitto/edgepm.conf) as a gateway is. Its
+	// config and persistence go to DataDir/mosquitto (a temp dir without
+	// DataDir).
+	Mosquitto       string
+	MosquittoDropIn string
 }
 
 // Stack is a running dev stack.
@@ -48,6 +58,7 @@ type Stack struct {
 	MQTTURL    string
 	KafkaSeeds []string
 	mqtt       *mochi.Server
+	mosq       *mosquitto
 	kafka      *kfake.Cluster
 }
 
@@ -72,18 +83,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Stack{}
-	srv := mochi.New(&mochi.Options{InlineClient: false, Logger: o.Logger.With("component", "mqtt-broker")})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		return nil, fmt.Errorf("mqtt broker: %w", err)
+	if err := s.startMQTT(o); err != nil {
+		return nil, err
 	}
-	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.MQTTAddr})); err != nil {
-		return nil, fmt.Errorf("mqtt broker listen %s: %w", o.MQTTAddr, err)
-	}
-	if err := srv.Serve(); err != nil {
-		return nil, fmt.Errorf("mqtt broker: %w", err)
-	}
-	s.mqtt, s.MQTTURL = srv, "tcp://"+o.MQTTAddr
-
 	kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.KafkaPort),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(o.MaxMessageMB << 20)})}
 	if o.DataDir != "" {
@@ -91,7 +93,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	kc, err := kfake.NewCluster(kopts...)
 	if err != nil {
-		_ = srv.Close()
+		s.Close()
 		return nil, fmt.Errorf("kafka broker on port %d: %w", o.KafkaPort, err)
 	}
 	s.kafka, s.KafkaSeeds = kc, kc.ListenAddrs()
@@ -100,6 +102,35 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startMQTT starts Mosquitto (o.Mosquitto) or the embedded broker.
+func (s *Stack) startMQTT(o Options) error {
+	s.MQTTURL = "tcp://" + o.MQTTAddr
+	if o.Mosquitto != "" {
+		dir := filepath.Join(o.DataDir, "mosquitto")
+		if o.DataDir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "devstack-mosquitto-"); err != nil {
+				return err
+			}
+		}
+		m, err := startMosquitto(o.Mosquitto, o.MQTTAddr, o.MosquittoDropIn, dir)
+		s.mosq = m
+		return err
+	}
+	srv := mochi.New(&mochi.Options{InlineClient: false, Logger: o.Logger.With("component", "mqtt-broker")})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return fmt.Errorf("mqtt broker: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.MQTTAddr})); err != nil {
+		return fmt.Errorf("mqtt broker listen %s: %w", o.MQTTAddr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		return fmt.Errorf("mqtt broker: %w", err)
+	}
+	s.mqtt = srv
+	return nil
 }
 
 func (s *Stack) createTopics(ctx context.Context, o Options) error {
@@ -140,6 +171,10 @@ func (s *Stack) Close() {
 	if s.mqtt != nil {
 		_ = s.mqtt.Close()
 		s.mqtt = nil
+	}
+	if s.mosq != nil {
+		s.mosq.stop()
+		s.mosq = nil
 	}
 	if s.kafka != nil {
 		s.kafka.Close()
