@@ -87,11 +87,11 @@ func (a *App) checkBrokerDrops(now time.Time) {
 }
 
 // brokerDropsCollector exports the broker's count as
-// edgepm_mqtt_broker_dropped_messages_total, only once the broker
+// edgepm_mqtt_broker_messages_dropped_total, only once the broker
 // published one (an absent series otherwise).
 type brokerDropsCollector struct{ c *ingest.Client }
 
-var brokerDropsDesc = prometheus.NewDesc("edgepm_mqtt_broker_dropped_messages_total",
+var brokerDropsDesc = prometheus.NewDesc("edgepm_mqtt_broker_messages_dropped_total",
 	"The MQTT broker's own count of messages it dropped for full client queues ("+ingest.SysDroppedTopic+"), all clients, since the broker started.",
 	nil, nil)
 

@@ -170,8 +170,8 @@ func TestStockMosquittoDropsAreCounted(t *testing.T) {
 	s.waitFor("a warning that the broker dropped messages", 10*time.Second, func() bool {
 		return strings.Contains(strings.Join(s.ingestStatus().Warnings, "\n"), "the broker dropped messages")
 	})
-	if v := metricLine(t, s.app, "edgepm_mqtt_broker_dropped_messages_total"); v != strconv.FormatUint(dropped, 10) {
-		t.Errorf("edgepm_mqtt_broker_dropped_messages_total %q, want %d", v, dropped)
+	if v := metricLine(t, s.app, "edgepm_mqtt_broker_messages_dropped_total"); v != strconv.FormatUint(dropped, 10) {
+		t.Errorf("edgepm_mqtt_broker_messages_dropped_total %q, want %d", v, dropped)
 	}
 	seen := map[string]bool{}
 	s.consume(30*time.Second, []string{"events"}, func(c *consumed) bool {
