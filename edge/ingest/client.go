@@ -166,14 +166,35 @@ func (in *Client) Start() {
 // the subscription, and a refused subscription is an error, not readiness.
 func (in *Client) handleConnect(c mqtt.Client) {
 	gen := in.gen.Add(1)
+	if !in.subscribeUntilGranted(c, gen) {
+		return
+	}
+	in.connected.Store(true)
+	if in.gen.Load() != gen { // lost while being marked up (lost saw it down)
+		in.connected.Store(false)
+		return
+	}
+	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID,
+		"failed_attempts", in.attempts.connected())
+	if in.onConnect != nil {
+		in.onConnect(true)
+	}
+	in.watchSys(c, gen)
+}
+
+// subscribeUntilGranted subscribes until the broker grants every filter
+// (true), retrying a refusal every subscribeRetry and a missing answer
+// every subscribeRetrySoon, or until the connection of generation gen ends
+// or Disconnect is called (false).
+func (in *Client) subscribeUntilGranted(c mqtt.Client, gen uint64) bool {
 	for {
 		err := in.subscribeAll(c, gen)
 		if in.gen.Load() != gen {
-			return // lost meanwhile: the next connection subscribes again
+			return false // lost meanwhile: the next connection subscribes again
 		}
 		in.setSubErr(err)
 		if err == nil {
-			break
+			return true
 		}
 		wait := subscribeRetrySoon
 		if se := (*SubscribeError)(nil); errors.As(err, &se) {
@@ -184,16 +205,9 @@ func (in *Client) handleConnect(c mqtt.Client) {
 		select {
 		case <-time.After(wait):
 		case <-in.closed:
-			return
+			return false
 		}
 	}
-	in.connected.Store(true)
-	in.log.Info("mqtt connected", "broker", RedactURL(in.cfg.Broker), "client_id", in.cfg.ClientID,
-		"failed_attempts", in.attempts.connected())
-	if in.onConnect != nil {
-		in.onConnect(true)
-	}
-	in.watchSys(c, gen)
 }
 
 // notified logs failed connection attempts, with backoff (paho retries
@@ -215,7 +229,8 @@ func (in *Client) lost(_ mqtt.Client, err error) {
 }
 
 // route runs on paho's router goroutine for every message: a $SYS message
-// goes to handleSys (see watchSys); any other picks the first subscription whose template fits the topic. A topic none fits
+// goes to handleSys (see watchSys); any other picks the first subscription
+// whose template fits the topic. A topic none fits
 // (from a subscription since removed from the config, on a persistent
 // session) goes with the first template, so the pipeline dead-letters it as
 // bad_topic and acknowledges it rather than leaving it unacknowledged.
