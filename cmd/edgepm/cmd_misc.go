@@ -103,6 +103,12 @@ func printStatus(w io.Writer, st *edge.Status) {
 	fmt.Fprintf(w, "gateway %s  %s  version %s  up %s\n", st.Gateway, ready, st.Version,
 		(time.Duration(st.UptimeSeconds) * time.Second).String())
 	fmt.Fprintf(w, "mqtt    connected=%v broker=%s unacked=%d\n", st.MQTT.Connected, st.MQTT.Broker, st.MQTT.Unacked)
+	in := st.Ingest
+	fmt.Fprintf(w, "ingest  seq gaps=%d missing=%d resets=%d duplicates=%d", in.SeqGaps, in.SeqMissing, in.SeqResets, in.SeqDuplicates)
+	if in.BrokerDropped != nil {
+		fmt.Fprintf(w, " broker_dropped=%d", *in.BrokerDropped)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "uplink  online=%v\n", st.Uplink.Online)
 	fmt.Fprintf(w, "buffer  %d records, %d bytes\n", st.Buffer.Records, st.Buffer.Bytes)
 	fmt.Fprintf(w, "model   %s %s loaded=%v\n", st.Model.Name, st.Model.Version, st.Model.Loaded)
@@ -110,5 +116,8 @@ func printStatus(w io.Writer, st *edge.Status) {
 		st.Rates.ReadingsPerSec, st.Rates.PredictionsPerSec, st.ActiveAlerts)
 	if len(st.Conditions) > 0 {
 		fmt.Fprintf(w, "conditions:\n  %s\n", strings.Join(st.Conditions, "\n  "))
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintf(w, "warnings:\n  %s\n", strings.Join(st.Warnings, "\n  "))
 	}
 }
