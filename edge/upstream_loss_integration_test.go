@@ -216,3 +216,25 @@ func TestDropInMosquittoDropsNothing(t *testing.T) {
 		t.Errorf("with the drop-in: broker dropped %d, appliance counted %+v; want nothing", dropped, st.Ingest)
 	}
 }
+
+// TestRedeliveriesAndRestartsAreNotGaps: readings sent again with their
+// old timestamps (what a QoS 1 redelivery after a reconnect is) count as
+// duplicates, a counter that starts again at 1 with newer timestamps (a
+// device restart) as a reset; neither is a gap.
+func TestRedeliveriesAndRestartsAreNotGaps(t *testing.T) {
+	s := startStack(t, "")
+	const topic = "plant/s1/l1/pump-2/telemetry"
+	t0 := time.Now().Add(-time.Hour)
+	lines := readingLines(1, 10, t0)
+	lines = append(lines, lines[4:7]...)                                 // seq 5..7 again, same ts
+	lines = append(lines, readingLines(11, 1, t0)...)                    // in order again
+	lines = append(lines, readingLines(1, 2, t0.Add(20*time.Second))...) // restart: seq 1, 2 at t0+21s, t0+22s
+	s.mosquittoPub(topic, 1, lines)
+	s.waitFor("every reading", 20*time.Second, func() bool {
+		return metricLine(t, s.app, "edgepm_ingest_readings_total") == strconv.Itoa(len(lines))
+	})
+	in := s.ingestStatus().Ingest
+	if in.SeqDuplicates != 3 || in.SeqResets != 1 || in.SeqGaps != 0 || in.SeqMissing != 0 {
+		t.Errorf("ingest status %+v, want 3 duplicates, 1 reset, no gap", in)
+	}
+}
