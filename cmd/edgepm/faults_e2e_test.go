@@ -102,8 +102,8 @@ var payloadFaultTable = []payloadFaultCase{
 	// App.appendRetry retried forever).
 	{kind: sim.FaultOversized, variant: 0, what: "pad_1MiB", reason: ingest.ReasonTooLarge, own: true},
 	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_1MiB", reason: ingest.ReasonTooLarge, own: true},
-	{kind: sim.FaultOversized, variant: 0, what: "pad_just_over_limit", reason: ingest.ReasonTooLarge, size: 64<<10 + 1},
-	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_just_over_limit", reason: ingest.ReasonTooLarge, size: 64<<10 + 1},
+	{kind: sim.FaultOversized, variant: 0, what: "pad_just_over_limit", reason: ingest.ReasonTooLarge, size: ingest.DefaultMaxPayloadBytes + 1},
+	{kind: sim.FaultOversized, variant: 1, what: "many_sensors_just_over_limit", reason: ingest.ReasonTooLarge, size: ingest.DefaultMaxPayloadBytes + 1},
 
 	// +24h is within max_clock_skew but beyond max_future_skew (5m): a clock
 	// running ahead would make the device's later readings look out of order.

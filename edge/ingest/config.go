@@ -16,9 +16,13 @@ type Subscription struct {
 	Topic string `yaml:"topic"`
 	// QoS is 0 or 1. Default 1 (acknowledged only after the buffer commit).
 	QoS *byte `yaml:"qos"`
-	// Format is the payload format of the subscription's messages.
-	// Default "edgepm" (FormatEdgepm), the only one so far.
+	// Format is the payload format of the subscription's messages:
+	// "edgepm" (FormatEdgepm, the default), "flat", "telegraf".
 	Format string `yaml:"format"`
+	// Flat maps payloads of format "flat" (only for that format).
+	Flat *FlatMapping `yaml:"flat"`
+	// Telegraf maps payloads of format "telegraf" (only for that format).
+	Telegraf *TelegrafMapping `yaml:"telegraf"`
 }
 
 // TLSConfig configures TLS for a client connection (the same shape as
@@ -110,7 +114,8 @@ func (c *MQTTConfig) Validate() error {
 		return fmt.Errorf("mqtt.broker: want scheme://host:port (tcp, ssl, ws, wss), got %q", c.Broker)
 	}
 	for i, s := range c.Subscriptions {
-		if _, err := ParseTopicTemplate(s.Topic); err != nil {
+		tt, err := ParseTopicTemplate(s.Topic)
+		if err != nil {
 			return fmt.Errorf("mqtt.subscriptions[%d].topic: %w", i, err)
 		}
 		if *s.QoS > 1 {
@@ -119,6 +124,9 @@ func (c *MQTTConfig) Validate() error {
 		if _, ok := formats[s.Format]; !ok && s.Format != "" {
 			return fmt.Errorf("mqtt.subscriptions[%d].format: unknown payload format %q (known: %s)",
 				i, s.Format, strings.Join(formatNames(), ", "))
+		}
+		if err := c.Subscriptions[i].validateMapping(i, tt); err != nil {
+			return err
 		}
 	}
 	if c.MaxUnacked < 0 {

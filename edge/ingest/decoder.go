@@ -63,10 +63,21 @@ type Source struct {
 // (docs/formats/mqtt-payloads.md), and the default format.
 const FormatEdgepm = "edgepm"
 
+// FormatFlat is flat JSON objects, mapped by the subscription's flat block
+// (FlatMapping).
+const FormatFlat = "flat"
+
+// FormatTelegraf is Telegraf's JSON serializer output, mapped by the
+// subscription's telegraf block (TelegrafMapping).
+const FormatTelegraf = "telegraf"
+
 // formats maps a format name (mqtt.subscriptions[i].format) to the
-// constructor of its decoder.
-var formats = map[string]func(*rules) Decoder{
-	FormatEdgepm: func(r *rules) Decoder { return &edgepmDecoder{rules: r} },
+// constructor of its decoder, given the subscription (with its mapping
+// block validated).
+var formats = map[string]func(*rules, *Subscription) Decoder{
+	FormatEdgepm:   func(r *rules, _ *Subscription) Decoder { return &edgepmDecoder{rules: r} },
+	FormatFlat:     newFlatDecoder,
+	FormatTelegraf: newTelegrafDecoder,
 }
 
 // ErrUnknownFormat is returned by NewDecoder for a format name no decoder has.
@@ -78,11 +89,18 @@ var ErrUnknownFormat = errors.New("unknown payload format")
 // payload size (validation.max_payload_bytes) and the device list
 // (validation.devices).
 func NewDecoder(format string, cfg ValidationConfig) (Decoder, error) {
-	cfg.SetDefaults()
-	return newDecoder(format, &rules{cfg: cfg})
+	return NewSubscriptionDecoder(Subscription{Format: format}, cfg)
 }
 
-func newDecoder(format string, r *rules) (Decoder, error) {
+// NewSubscriptionDecoder is NewDecoder for a subscription's format and
+// mapping block (a flat or telegraf block; nil means its defaults).
+func NewSubscriptionDecoder(s Subscription, cfg ValidationConfig) (Decoder, error) {
+	cfg.SetDefaults()
+	return newDecoder(&s, &rules{cfg: cfg})
+}
+
+func newDecoder(s *Subscription, r *rules) (Decoder, error) {
+	format := s.Format
 	if format == "" {
 		format = FormatEdgepm
 	}
@@ -90,7 +108,16 @@ func newDecoder(format string, r *rules) (Decoder, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, format, strings.Join(formatNames(), ", "))
 	}
-	return admitting{rules: r, format: mk(r)}, nil
+	d := mk(r, s)
+	_, own := d.(payloadDevices)
+	return admitting{rules: r, format: d, ownDevices: own}, nil
+}
+
+// payloadDevices is implemented by the decoders that may take a reading's
+// device from the payload (flat device_field, telegraf device_tag): they
+// check each reading's device against validation.devices themselves.
+type payloadDevices interface {
+	devicesFromPayload()
 }
 
 func formatNames() []string {
@@ -105,13 +132,19 @@ func formatNames() []string {
 // admitting runs the format-independent admission checks before a format
 // decodes, so no format can skip them.
 type admitting struct {
-	rules  *rules
-	format Decoder
+	rules      *rules
+	format     Decoder
+	ownDevices bool // the format checks the device list (payloadDevices)
 }
 
 func (a admitting) Decode(dst []Reading, src Source, payload []byte) ([]Reading, error) {
-	if err := a.rules.admit(src.Device, payload); err != nil {
+	if err := a.rules.admitSize(payload); err != nil {
 		return nil, err
+	}
+	if !a.ownDevices {
+		if err := a.rules.admitDevice(src.Device); err != nil {
+			return nil, err
+		}
 	}
 	return a.format.Decode(dst, src, payload)
 }

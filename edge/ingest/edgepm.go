@@ -14,7 +14,7 @@ type wireReading struct {
 	TS       json.RawMessage    `json:"ts"`
 	Seq      *uint64            `json:"seq"`
 	Values   map[string]float64 `json:"values"`
-	Waveform *Waveform          `json:"waveform"`
+	Waveform *wireWaveform      `json:"waveform"`
 	Readings []wireReading      `json:"readings"`
 
 	// rawValues is the payload's "values" object as sent, set only by the
@@ -111,7 +111,14 @@ func (d *edgepmDecoder) readings(dst []Reading, src Source, w *wireReading) ([]R
 // reading maps one wire reading to a Reading and validates it.
 func (d *edgepmDecoder) reading(src Source, w *wireReading) (Reading, error) {
 	r := Reading{Device: src.Device, Fields: src.Fields, Received: src.Received, Time: src.Received,
-		Values: w.Values, Waveform: w.Waveform, ValuesJSON: w.rawValues}
+		Values: w.Values, ValuesJSON: w.rawValues}
+	if w.Waveform != nil {
+		wf, err := w.Waveform.waveform(d.rules.cfg.MaxWaveformSamples)
+		if err != nil {
+			return r, err
+		}
+		r.Waveform = wf
+	}
 	if w.Seq != nil {
 		r.DeviceSeq = *w.Seq
 	}

@@ -16,12 +16,16 @@ const (
 	ReasonBadTimestamp  = "bad_timestamp"
 	ReasonUnknownDevice = "unknown_device"
 	ReasonBadTopic      = "bad_topic"
+	// ReasonBadDevice: a device id taken from the payload (flat
+	// device_field, telegraf device_tag) that is not a valid device id.
+	ReasonBadDevice = "bad_device"
 )
 
 // Reasons lists every Reason constant (the values of the "reason" label).
 func Reasons() []string {
 	return []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
-		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic}
+		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic,
+		ReasonBadDevice}
 }
 
 // InvalidError is returned for a payload that fails decoding or validation.

@@ -88,7 +88,7 @@ func (p *Pipeline) SetValidation(v ValidationConfig) error {
 	r := &rules{cfg: v}
 	set := &decoderSet{cfg: v, subs: make([]Decoder, len(p.subs))}
 	for i, s := range p.subs {
-		d, err := newDecoder(s.Format, r)
+		d, err := newDecoder(&s, r)
 		if err != nil {
 			return fmt.Errorf("mqtt.subscriptions[%d].format: %w", i, err)
 		}

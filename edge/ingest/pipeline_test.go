@@ -88,7 +88,7 @@ func TestPipeline(t *testing.T) {
 		p.StuckSensors() != 1 {
 		t.Fatalf("stuck %+v", b.Stuck)
 	}
-	if b.MaxPayloadBytes != 64<<10 {
+	if b.MaxPayloadBytes != DefaultMaxPayloadBytes {
 		t.Fatalf("max payload %d", b.MaxPayloadBytes)
 	}
 	if want := "plant/s1/pump-1/telemetry plant/s1/pump-1/telemetry plant/s1/pump-2/telemetry other/pump-3"; strings.Join(rec.acks, " ") != want {
@@ -125,7 +125,7 @@ func TestPipelineFormats(t *testing.T) {
 	if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "mqtt.subscriptions[1].format") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := NewDecoder("flat", ValidationConfig{}); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "known: edgepm") {
+	if _, err := NewDecoder("csv", ValidationConfig{}); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "known: edgepm, flat, telegraf") {
 		t.Fatalf("got %v", err)
 	}
 }

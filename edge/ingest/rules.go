@@ -13,12 +13,16 @@ type rules struct {
 	cfg ValidationConfig
 }
 
-// admit checks what is known before decoding: the payload's size and the
-// device list.
-func (r *rules) admit(device string, payload []byte) error {
+// admitSize checks the payload's size before decoding.
+func (r *rules) admitSize(payload []byte) error {
 	if len(payload) > r.cfg.MaxPayloadBytes {
 		return invalid(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), r.cfg.MaxPayloadBytes)
 	}
+	return nil
+}
+
+// admitDevice checks a device against the device list.
+func (r *rules) admitDevice(device string) error {
 	if !r.deviceAllowed(device) {
 		return invalid(ReasonUnknownDevice, "device %q is not in validation.devices", device)
 	}

@@ -72,6 +72,23 @@ func (s *scratch) valueMap() map[string]float64 {
 	return m
 }
 
+// valueMapOrNew is valueMap, or a new map when s is nil (a decoder used
+// outside the Pipeline).
+func (s *scratch) valueMapOrNew() map[string]float64 {
+	if s == nil {
+		return make(map[string]float64, 8)
+	}
+	return s.valueMap()
+}
+
+// internOrCopy is intern, or a plain copy when s is nil.
+func (s *scratch) internOrCopy(b []byte) string {
+	if s == nil {
+		return string(b)
+	}
+	return s.intern(b)
+}
+
 // match is tt.Match(topic), remembered per (template, topic).
 func (s *scratch) match(tt *TopicTemplate, topic string) (device string, fields map[string]string, ok bool) {
 	k := topicKey{tt, topic}

@@ -67,6 +67,16 @@ func validFieldName(s string) bool {
 	return s != ""
 }
 
+// captures reports whether the template captures a level named field.
+func (t *TopicTemplate) captures(field string) bool {
+	for _, l := range t.levels {
+		if l.field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // String returns the template as written.
 func (t *TopicTemplate) String() string { return t.raw }
 

@@ -18,6 +18,18 @@ const (
 	NullSkip   = "skip"   // a null sensor value is left out of its reading
 )
 
+// The defaults of validation.max_payload_bytes and max_waveform_samples
+// fit each other and the record limits: a waveform of
+// DefaultMaxWaveformSamples float32 samples, base64 in JSON (4/3 x 4 bytes a
+// sample, 171 KiB), fits a default payload, and so does a 25.6 kHz
+// one-second capture as JSON numbers of up to 9 characters; its readings
+// record, with samples as JSON numbers of at most 25 bytes (800 KiB),
+// fits the buffer's 1 MiB record.
+const (
+	DefaultMaxPayloadBytes    = 256 << 10
+	DefaultMaxWaveformSamples = 32768
+)
+
 // Range bounds one sensor's plausible values (inclusive).
 type Range struct {
 	Min float64 `yaml:"min"`
@@ -27,11 +39,13 @@ type Range struct {
 // ValidationConfig says what an acceptable payload is. Zero values mean the
 // documented defaults (docs/configuration.md).
 type ValidationConfig struct {
-	// MaxPayloadBytes is the largest accepted MQTT payload. Default 65536.
+	// MaxPayloadBytes is the largest accepted MQTT payload. Default
+	// DefaultMaxPayloadBytes (256 KiB).
 	MaxPayloadBytes int `yaml:"max_payload_bytes"`
 	// MaxBatch is the most readings in one batch payload. Default 1000.
 	MaxBatch int `yaml:"max_batch"`
-	// MaxWaveformSamples is the most samples in one waveform. Default 65536.
+	// MaxWaveformSamples is the most samples in one waveform. Default
+	// DefaultMaxWaveformSamples (32768).
 	MaxWaveformSamples int `yaml:"max_waveform_samples"`
 	// MaxClockSkew rejects readings whose timestamp is further than this
 	// from the gateway clock. Default 24h; negative disables the check.
@@ -71,13 +85,13 @@ type ValidationConfig struct {
 // SetDefaults fills zero fields with their documented defaults.
 func (c *ValidationConfig) SetDefaults() {
 	if c.MaxPayloadBytes == 0 {
-		c.MaxPayloadBytes = 64 << 10
+		c.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1000
 	}
 	if c.MaxWaveformSamples == 0 {
-		c.MaxWaveformSamples = 65536
+		c.MaxWaveformSamples = DefaultMaxWaveformSamples
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = 24 * time.Hour
