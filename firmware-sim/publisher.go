@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -18,10 +20,22 @@ const (
 	FormatWaveform = "waveform" // one vibration waveform block per reading
 )
 
+// FormatNames lists the payload formats a Publisher writes.
+func FormatNames() []string {
+	names := []string{FormatObject, FormatBatch, FormatWaveform}
+	for n := range encoders {
+		names = append(names, n)
+	}
+	slices.Sort(names[3:])
+	return names
+}
+
 // PublisherConfig configures a Publisher. Zero values mean the defaults.
 type PublisherConfig struct {
-	Format    string // FormatObject (default), FormatBatch, FormatWaveform
-	BatchSize int    // readings per batch message (default 10)
+	// Format is FormatObject (default), FormatBatch, FormatWaveform, or an
+	// Encoder's name (FormatFlat, FormatTelegraf; see encoders).
+	Format    string
+	BatchSize int // readings per batch message (default 10)
 	// TopicTemplate, Site and Line name the telemetry topic (Topic);
 	// defaults DefaultTopicTemplate, DefaultSite, DefaultLine.
 	TopicTemplate, Site, Line string
@@ -64,6 +78,7 @@ type Publisher struct {
 	burst   int
 	msgs    []Message
 	line    []byte
+	enc     Encoder // nil for the formats the switch in publishReading writes
 
 	sent, errs, readings atomic.Int64
 	started              time.Time
@@ -90,9 +105,10 @@ func NewPublisher(src Source, sink Sink, cfg PublisherConfig, log *slog.Logger) 
 	if cfg.WaveformSamples == 0 {
 		cfg.WaveformSamples = 1024
 	}
+	mkEncoder, isEncoder := encoders[cfg.Format]
 	switch {
-	case cfg.Format != FormatObject && cfg.Format != FormatBatch && cfg.Format != FormatWaveform:
-		return nil, fmt.Errorf("new publisher: %w: format: must be object, batch or waveform, got %q", ErrConfig, cfg.Format)
+	case cfg.Format != FormatObject && cfg.Format != FormatBatch && cfg.Format != FormatWaveform && !isEncoder:
+		return nil, fmt.Errorf("new publisher: %w: format: must be one of %s, got %q", ErrConfig, strings.Join(FormatNames(), ", "), cfg.Format)
 	case cfg.BatchSize < 0:
 		return nil, fmt.Errorf("new publisher: %w: batch_size: must be > 0, got %d", ErrConfig, cfg.BatchSize)
 	case cfg.Count < 0:
@@ -107,6 +123,9 @@ func NewPublisher(src Source, sink Sink, cfg PublisherConfig, log *slog.Logger) 
 	}
 	p := &Publisher{src: src, sink: sink, cfg: cfg, log: log, limiter: NewLimiter(cfg.Rate),
 		topics: map[string]string{}, batches: map[string][]Reading{}}
+	if isEncoder {
+		p.enc = mkEncoder(cfg)
+	}
 	if cfg.Truth != nil {
 		p.truth = bufio.NewWriterSize(cfg.Truth, 256<<10)
 	}
@@ -181,6 +200,8 @@ func (p *Publisher) publishReading(ctx context.Context, r Reading) error {
 	topic := p.topic(r)
 	p.msgs = p.msgs[:0]
 	switch {
+	case p.enc != nil:
+		p.msgs = p.enc.Encode(p.msgs, topic, r)
 	case p.cfg.Format == FormatBatch:
 		b := append(p.batches[r.Device], r)
 		if len(b) < p.cfg.BatchSize {

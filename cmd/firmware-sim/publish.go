@@ -56,7 +56,7 @@ func (f *publishFlags) register(fs *flagSet) {
 	fs.DurationVar(&f.meanDegradation, "mean-degradation", sim.DefaultMeanDegradation, "mean simulated time from onset to failure")
 	fs.DurationVar(&f.repairTime, "repair-time", sim.DefaultRepairTime, "simulated time a failed machine is down before it is repaired")
 	fs.StringVar(&f.start, "start", "", "simulated start time, RFC 3339 (default: 2025-01-01T00:00:00Z with --stdout, else now)")
-	fs.StringVar(&f.format, "format", sim.FormatObject, "payload format: object, batch or waveform")
+	fs.StringVar(&f.format, "format", sim.FormatObject, "payload format: "+strings.Join(sim.FormatNames(), ", "))
 	fs.IntVar(&f.batchSize, "batch-size", 10, "readings per message with --format batch")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this much real time (0 = no limit)")
 	fs.Int64Var(&f.count, "count", 0, "stop after this many messages (0 = no limit)")
