@@ -10,18 +10,24 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto install clean dist test-arm64 test-package test-prometheus test-ui
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto telegraf install clean dist test-arm64 test-package test-prometheus test-ui
 
 all: build
 
-## deps: install what the tests and the demo need (ONNX Runtime library, Mosquitto)
-deps: onnxruntime mosquitto
+## deps: install what the tests and the demo need (ONNX Runtime library,
+## Mosquitto, a minimal telegraf for the telegraf end-to-end test)
+deps: onnxruntime mosquitto telegraf
 
 onnxruntime:
 	@scripts/fetch-onnxruntime.sh
 
 mosquitto:
 	@scripts/install-mosquitto.sh
+
+## telegraf: build telegraf (inputs.file, outputs.mqtt, JSON) from the Go
+## module proxy into .local/bin; about 2 minutes the first time, cached
+telegraf:
+	@scripts/install-telegraf.sh
 
 ## build: the appliance, the simulator and the dev tools into bin/
 build:

@@ -38,10 +38,11 @@ func buildSim(t *testing.T) string {
 	return bin
 }
 
-func runSim(bin, broker string, qos, machines int, interval time.Duration, rate float64, count int) error {
+func runSim(bin, broker string, qos, machines int, interval time.Duration, rate float64, count int, extra ...string) error {
 	args := []string{"--broker", broker, "--qos", strconv.Itoa(qos), "--machines", strconv.Itoa(machines),
 		"--interval", interval.String(), "--accel", "1", "--rate", fmt.Sprint(rate), "--count", strconv.Itoa(count),
 		"--quiet", "--client-id", fmt.Sprintf("bench-sim-%d", time.Now().UnixNano())}
+	args = append(args, extra...)
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("firmware-sim %v: %v\n%s", args, err, out)
@@ -106,17 +107,33 @@ func readProc(pid int) procStats {
 // edgepmThroughput drives count messages as fast as the simulator can and
 // reports edgepm's sustained committed readings/s.
 func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate float64, ps procStats) {
+	return formatThroughput(t, sim, qos, machines, count, benchFormats[0])
+}
+
+// benchFormat is a payload format as the simulator writes it (--format)
+// and the edgepm subscription that reads it.
+type benchFormat struct {
+	name, sim, sub string
+}
+
+// benchFormats are the rows of the per-format throughput (the first is
+// edgepm's own format, the reference).
+var benchFormats = []benchFormat{
+	{"edgepm", "object", ""},
+	{"flat", "flat", ", format: flat, flat: {device_field: device, seq_field: seq}"},
+	{"telegraf", "telegraf", ", format: telegraf, telegraf: {timestamp_unit: ms, measurement_prefix: false}"},
+}
+
+// formatThroughput is edgepmThroughput with payloads in format f.
+func formatThroughput(t *testing.T, sim string, qos, machines, count int, f benchFormat) (rate float64, ps procStats) {
 	broker := testenv.StartMosquitto(t)
 	kafka := testenv.StartKafka(t)
-	extra := ""
-	if qos == 0 {
-		extra = "mqtt:\n  subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: 0}]\n"
-	}
 	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "")
-	if extra != "" {
+	if qos == 0 || f.sub != "" {
 		b, _ := os.ReadFile(cfgPath)
+		sub := fmt.Sprintf("subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: %d%s}]", qos, f.sub)
 		s := strings.Replace(string(b), "mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e}",
-			"mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e, subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: 0}]}", 1)
+			"mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e, "+sub+"}", 1)
 		os.WriteFile(cfgPath, []byte(s), 0o644)
 	}
 	if opts := os.Getenv("BENCH_E2E_KAFKA"); opts != "" { // e.g. "compression: lz4", for experiments
@@ -135,7 +152,7 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 	profDone := make(chan struct{})
 	profiling := false
 	simErr := make(chan error, 1)
-	go func() { simErr <- runSim(sim, broker.URL(), qos, machines, time.Second, 0, count) }()
+	go func() { simErr <- runSim(sim, broker.URL(), qos, machines, time.Second, 0, count, "--format", f.sim) }()
 	deadline := time.Now().Add(120 * time.Second)
 	var firstT, lastT time.Time
 	var firstN, lastN float64
@@ -257,7 +274,7 @@ func TestBenchE2E(t *testing.T) {
 	sim := buildSim(t)
 	count := benchCount()
 	fmt.Printf("machine: %d cores (%s/%s), %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	parts := os.Getenv("BENCH_E2E_PARTS") // "throughput", "latency" or both (empty)
+	parts := os.Getenv("BENCH_E2E_PARTS") // "throughput", "formats", "latency" or all (empty)
 	rounds := benchRounds()
 	for _, qos := range []int{1, 0} {
 		if parts == "latency" {
@@ -283,12 +300,43 @@ func TestBenchE2E(t *testing.T) {
 			qos, rounds, 100*median(fracs), 100*fracs[0], 100*fracs[len(fracs)-1], median(rates), rates[0], rates[len(rates)-1],
 			median(ceilings), ceilings[0], ceilings[len(ceilings)-1], peak)
 	}
-	if parts == "throughput" {
+	if parts == "" || parts == "formats" {
+		benchFormatRows(t, sim, count, rounds)
+	}
+	if parts == "throughput" || parts == "formats" {
 		return
 	}
 	p50, p99, n, ps := latency(t, sim, 5000, 20)
 	fmt.Printf("latency at 5,000 readings/s QoS 1 (publish -> prediction consumed from Kafka, %d predictions): p50 %s, p99 %s; peak RSS %.0f MB\n",
 		n, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), ps.hwmMB)
+}
+
+// benchFormatRows prints committed readings/s per payload format at QoS
+// 1. Each round runs every format back to back, so they see the same
+// machine; the figure is the median round, and each format's ratio to the
+// edgepm format's rate of the same round.
+func benchFormatRows(t *testing.T, sim string, count, rounds int) {
+	rates := make([][]float64, len(benchFormats))
+	ratios := make([][]float64, len(benchFormats))
+	for r := range rounds {
+		var ref float64
+		for i, f := range benchFormats {
+			rate, ps := formatThroughput(t, sim, 1, 1000, count, f)
+			if i == 0 {
+				ref = rate
+			}
+			rates[i], ratios[i] = append(rates[i], rate), append(ratios[i], rate/ref)
+			fmt.Printf("format %s round %d: %.0f readings/s committed (%.0f%% of edgepm format); CPU %.2f cores, peak RSS %.0f MB\n",
+				f.name, r+1, rate, 100*rate/ref, ps.cpu, ps.hwmMB)
+		}
+	}
+	for i, f := range benchFormats {
+		slices.Sort(rates[i])
+		slices.Sort(ratios[i])
+		fmt.Printf("format %s QoS 1: median of %d rounds: %.0f readings/s (%.0f-%.0f), %.0f%% of edgepm format (%.0f-%.0f%%)\n",
+			f.name, rounds, median(rates[i]), rates[i][0], rates[i][len(rates[i])-1],
+			100*median(ratios[i]), 100*ratios[i][0], 100*ratios[i][len(ratios[i])-1])
+	}
 }
 
 // benchRounds is the throughput rounds per QoS ($BENCH_E2E_ROUNDS, default 5).
