@@ -28,7 +28,7 @@ var encoders = map[string]func(PublisherConfig) Encoder{
 type flatEncoder struct{}
 
 func (flatEncoder) Encode(msgs []Message, topic string, r Reading) []Message {
-	return append(msgs, Message{Topic: topic, Payload: AppendFlat(nil, r)})
+	return append(msgs, Message{Topic: topic, Payload: AppendFlat(make([]byte, 0, 96+24*len(r.Values)), r)})
 }
 
 // AppendFlat appends r as a flat JSON object to dst:
@@ -65,7 +65,7 @@ func AppendFlat(dst []byte, r Reading) []byte {
 type telegrafEncoder struct{}
 
 func (telegrafEncoder) Encode(msgs []Message, topic string, r Reading) []Message {
-	return append(msgs, Message{Topic: topic, Payload: AppendTelegraf(nil, r)})
+	return append(msgs, Message{Topic: topic, Payload: AppendTelegraf(make([]byte, 0, 112+24*len(r.Values)), r)})
 }
 
 // AppendTelegraf appends r as one Telegraf JSON metric to dst:

@@ -41,13 +41,13 @@ func (d *flatDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Readi
 	}
 	switch r.peek() {
 	case '{':
-		rd, err := d.reading(&r, &src)
+		rd, err := d.reading(&r, src)
 		if err != nil {
 			return nil, err
 		}
 		dst = append(dst, rd)
 	case '[':
-		if dst, err = d.batch(dst, &r, &src); err != nil {
+		if dst, err = d.batch(dst, &r, src); err != nil {
 			return nil, err
 		}
 	default:
@@ -60,7 +60,7 @@ func (d *flatDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Readi
 }
 
 // batch reads a top-level array of objects, each one reading.
-func (d *flatDecoder) batch(dst []Reading, r *jsonReader, src *Source) ([]Reading, error) {
+func (d *flatDecoder) batch(dst []Reading, r *jsonReader, src Source) ([]Reading, error) {
 	n := 0
 	err := r.array(func(i int) error {
 		if n = i + 1; n > d.rules.cfg.MaxBatch {
@@ -87,6 +87,9 @@ func (d *flatDecoder) batch(dst []Reading, r *jsonReader, src *Source) ([]Readin
 
 // prefixed puts prefix before an InvalidError's detail.
 func prefixed(err error, prefix string) error {
+	if err == nil {
+		return nil
+	}
 	var ie *InvalidError
 	if errors.As(err, &ie) {
 		ie.Detail = prefix + ie.Detail
@@ -95,7 +98,7 @@ func prefixed(err error, prefix string) error {
 }
 
 // reading reads one object and maps it to a validated reading.
-func (d *flatDecoder) reading(r *jsonReader, src *Source) (Reading, error) {
+func (d *flatDecoder) reading(r *jsonReader, src Source) (Reading, error) {
 	st := flatState{d: d, src: src}
 	if err := st.object(r); err != nil {
 		return Reading{}, err
@@ -106,9 +109,8 @@ func (d *flatDecoder) reading(r *jsonReader, src *Source) (Reading, error) {
 // flatState is one object being read: its fields as they are met.
 type flatState struct {
 	d      *flatDecoder
-	src    *Source
+	src    Source
 	buf    []byte // the field name prefix of nested objects
-	pathA  [64]byte
 	values map[string]float64
 	labels map[string]string
 	device []byte
@@ -155,7 +157,7 @@ func (st *flatState) member(r *jsonReader, path []byte) error {
 	switch r.peek() {
 	case '{':
 		if len(st.buf) == 0 {
-			st.buf = append(st.pathA[:0], path...)
+			st.buf = append(st.buf, path...)
 		}
 		return st.object(r)
 	case '[':

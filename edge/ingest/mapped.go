@@ -75,6 +75,9 @@ func withLabels(fields, labels map[string]string) map[string]string {
 // unitHint adds the configured timestamp unit to a clock_skew error: a
 // wrong unit is the usual cause.
 func unitHint(err error, block, unit string) error {
+	if err == nil {
+		return nil
+	}
 	var ie *InvalidError
 	if errors.As(err, &ie) && ie.Reason == ReasonClockSkew {
 		ie.Detail += fmt.Sprintf(" (timestamps are read in %s.timestamp_unit: %s)", block, unit)
