@@ -117,6 +117,12 @@ type flatState struct {
 	ts     scalar
 	seq    scalar
 	seen   uint8 // device, ts, seq met (each at most once)
+
+	// json: the values are also being written as a JSON object into the
+	// scratch's buffer from jsonStart (Reading.ValuesJSON), so the record
+	// copies them instead of formatting each number again.
+	json      bool
+	jsonStart int
 }
 
 const (
@@ -276,11 +282,16 @@ func (st *flatState) value(path []byte, v scalar, must bool) error {
 	}
 	if st.values == nil {
 		st.values = st.src.sc.valueMapOrNew()
+		st.json = st.src.sc != nil
+		st.jsonStart = st.src.sc.jsonStart()
 	}
 	name := st.src.sc.internOrCopy(path)
 	if _, dup := st.values[name]; dup {
 		return invalid(ReasonMalformed, "duplicate field %q", path)
 	}
 	st.values[name] = f
+	if st.json {
+		st.json = st.src.sc.appendJSONValue(path, v)
+	}
 	return nil
 }

@@ -236,3 +236,21 @@ func TestFlatMappingValidation(t *testing.T) {
 		}
 	}
 }
+
+// In the Pipeline (with a scratch), the flat decoder also writes the values
+// as JSON for the record, unless a name would need escaping.
+func TestFlatValuesJSON(t *testing.T) {
+	d := newFlatTest(t, &FlatMapping{Separator: "/"}, ValidationConfig{NullValues: NullSkip})
+	sc := newScratch()
+	rs, err := d.Decode(nil, Source{Device: "d", Received: testNow, sc: sc},
+		[]byte(`[{"a":1.50,"b":true,"n":null,"m":{"x":-2e3}},{"q\"":1},{"c":false}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{`{"a":1.50,"b":1,"m/x":-2e3}`, "", `{"c":0}`} {
+		if got := string(rs[i].ValuesJSON); got != want {
+			t.Errorf("reading %d: ValuesJSON %q, want %q", i, got, want)
+		}
+		checkValuesJSON(t, rs[i])
+	}
+}

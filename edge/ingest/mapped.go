@@ -36,6 +36,9 @@ func (st *flatState) finish() (Reading, error) {
 		}
 	}
 	r.Fields = withLabels(r.Fields, st.labels)
+	if st.json {
+		r.ValuesJSON = st.src.sc.endJSON(st.jsonStart)
+	}
 	if len(r.Values) == 0 {
 		return r, invalid(ReasonMissing, "no numeric or boolean field (flat mapping)")
 	}
@@ -44,10 +47,11 @@ func (st *flatState) finish() (Reading, error) {
 
 // payloadDevice checks a device id read from field of the payload.
 func payloadDevice(field string, id []byte, sc *scratch) (string, error) {
-	if err := checkDevice(string(id)); err != nil {
+	dev := sc.internOrCopy(id) // no allocation for a device seen before
+	if err := checkDevice(dev); err != nil {
 		return "", invalid(ReasonBadDevice, "field %q: %s", field, asInvalid(err).Detail)
 	}
-	return sc.internOrCopy(id), nil
+	return dev, nil
 }
 
 // deviceSeq reads the device's counter from field.

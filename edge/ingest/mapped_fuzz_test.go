@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"testing"
 )
@@ -48,10 +49,30 @@ func FuzzFlatDecode(f *testing.F) {
 	}
 	d := newFlatTest(f, &FlatMapping{DeviceField: "device", TimestampUnit: UnitSeconds, SeqField: "n", Labels: []string{"l"}},
 		ValidationConfig{MaxClockSkew: -1, MaxFutureSkew: -1, Ranges: map[string]Range{"a": {Min: -10, Max: 10}}})
+	sc := newScratch()
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		rs, err := decodeAt(d, string(payload))
+		rs, err := d.Decode(nil, Source{Device: "topic-dev", Received: testNow, sc: sc}, payload)
 		checkFuzzResult(t, payload, rs, err)
+		for _, r := range rs {
+			checkValuesJSON(t, r)
+		}
+		sc.recycle()
 	})
+}
+
+// checkValuesJSON: a reading's ValuesJSON, when set, is its Values.
+func checkValuesJSON(t *testing.T, r Reading) {
+	t.Helper()
+	if r.ValuesJSON == nil {
+		return
+	}
+	var got map[string]float64
+	if err := json.Unmarshal(r.ValuesJSON, &got); err != nil {
+		t.Fatalf("ValuesJSON %q: %v", r.ValuesJSON, err)
+	}
+	if !maps.Equal(got, r.Values) {
+		t.Fatalf("ValuesJSON %s, Values %v", r.ValuesJSON, r.Values)
+	}
 }
 
 func FuzzTelegrafDecode(f *testing.F) {

@@ -16,6 +16,7 @@ type scratch struct {
 	free     []map[string]float64 // value maps ready for reuse
 	used     []map[string]float64 // value maps handed out in this batch
 	readings []Reading
+	json     []byte // the ValuesJSON objects mapped formats wrote in this batch
 }
 
 // Bounds of the scratch's caches, by count and by length: names and topics
@@ -30,6 +31,8 @@ const (
 	// maxReusedReadings: a readings slice a burst of batch payloads grew
 	// beyond this is not kept.
 	maxReusedReadings = 64 << 10
+	// maxReusedJSON: a ValuesJSON buffer grown beyond this is not kept.
+	maxReusedJSON = 1 << 20
 )
 
 type topicKey struct {
@@ -89,6 +92,48 @@ func (s *scratch) internOrCopy(b []byte) string {
 	return s.intern(b)
 }
 
+// jsonStart starts a ValuesJSON object in the batch's buffer and returns
+// where (0 when s is nil: no object is written then).
+func (s *scratch) jsonStart() int {
+	if s == nil {
+		return 0
+	}
+	s.json = append(s.json, '{')
+	return len(s.json) - 1
+}
+
+// appendJSONValue appends name:v to the object being written. false when
+// name needs escaping (then the object is abandoned). v is a number (its
+// token is valid JSON) or a boolean (written as 1 or 0).
+func (s *scratch) appendJSONValue(name []byte, v scalar) bool {
+	for _, c := range name {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	if s.json[len(s.json)-1] != '{' {
+		s.json = append(s.json, ',')
+	}
+	s.json = append(append(append(s.json, '"'), name...), '"', ':')
+	switch v.kind {
+	case 't':
+		s.json = append(s.json, '1')
+	case 'f':
+		s.json = append(s.json, '0')
+	default:
+		s.json = append(s.json, v.raw...)
+	}
+	return true
+}
+
+// endJSON closes the object started at start and returns it. It stays
+// valid until recycle (a later append that reallocates leaves it in the
+// old array).
+func (s *scratch) endJSON(start int) []byte {
+	s.json = append(s.json, '}')
+	return s.json[start:len(s.json):len(s.json)]
+}
+
 // match is tt.Match(topic), remembered per (template, topic).
 func (s *scratch) match(tt *TopicTemplate, topic string) (device string, fields map[string]string, ok bool) {
 	k := topicKey{tt, topic}
@@ -117,6 +162,10 @@ func (s *scratch) recycle() {
 	}
 	clear(s.used)
 	s.used = s.used[:0]
+	if cap(s.json) > maxReusedJSON {
+		s.json = nil
+	}
+	s.json = s.json[:0]
 	if cap(s.readings) > maxReusedReadings {
 		s.readings = nil
 		return

@@ -8,7 +8,17 @@ import (
 )
 
 // unitNanos is the length of one count of a numeric timestamp unit.
-var unitNanos = map[string]int64{UnitSeconds: 1e9, UnitMillis: 1e6, UnitMicros: 1e3, UnitNanos: 1}
+func unitNanos(unit string) int64 {
+	switch unit {
+	case UnitSeconds:
+		return 1e9
+	case UnitMillis:
+		return 1e6
+	case UnitMicros:
+		return 1e3
+	}
+	return 1
+}
 
 // maxTimestampSeconds bounds a numeric timestamp (year 5138): beyond, it
 // is bad_timestamp rather than a time.Time arithmetic overflow.
@@ -36,7 +46,7 @@ func mappedTime(field string, v scalar, unit string) (t time.Time, ok bool, err 
 		if unit == UnitRFC3339 {
 			return t, false, invalid(ReasonBadTimestamp, "field %q: got the number %s, want an RFC 3339 string (timestamp_unit: rfc3339)", field, v.raw)
 		}
-		return numericTime(field, v.raw, unitNanos[unit], unit)
+		return numericTime(field, v.raw, unitNanos(unit), unit)
 	}
 	return t, false, invalid(ReasonBadTimestamp, "field %q: got JSON bool, want a number or an RFC 3339 string", field)
 }
