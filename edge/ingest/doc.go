@@ -26,10 +26,15 @@
 // tell readings lost upstream (gaps) from device restarts (resets) and
 // QoS 1 redeliveries (duplicates); the caller keeps one per device.
 //
-// A new payload format is a Decoder registered by name in this package
-// (see NewDecoder); the checks every format shares (payload size, device
-// list, timestamp skew, finite and in-range values, waveform limits) are
-// applied to its readings for it.
+// The formats are "edgepm" (its own JSON, with a reflection-free fast path),
+// "flat" (flat JSON objects mapped by the subscription's flat block,
+// FlatMapping) and "telegraf" (Telegraf's JSON serializer output,
+// TelegrafMapping); the last two read with a strict JSON reader of their
+// own (jsonReader) and may take a reading's device from the payload. A new
+// payload format is a Decoder registered by name in this package (see
+// NewDecoder, the formats map); the checks every format shares (payload
+// size, device list, timestamp skew, finite and in-range values, waveform
+// limits) are applied to its readings for it.
 //
 // # Guarantees
 //
@@ -51,6 +56,8 @@
 //   - Memory is bounded: the queue by mqtt.max_unacked messages (and
 //     16 MiB held beyond it while the queue is full), a batch by 1024
 //     messages, the decoder's caches of names and topics by fixed counts,
+//     the flat and telegraf readers' nesting by 32 levels, the ValuesJSON
+//     buffer of a batch by its payloads (not kept beyond 1 MiB),
 //     the stuck-sensor check by 256 sensors per device and, in devices, by
 //     the caller's device registry, which drops the devices it evicts with
 //     Pipeline.ForgetDevice.
