@@ -32,7 +32,7 @@ func TestBadConfigs(t *testing.T) {
 		"log-level.bad.yaml":        `log_level: must be debug, info, warn or error, got "loud"`,
 		"template.bad.yaml":         "mqtt.subscriptions[0].topic",
 		"qos.bad.yaml":              "mqtt.subscriptions[0].qos: must be 0 or 1, got 2",
-		"format.bad.yaml":           `mqtt.subscriptions[1].format: unknown payload format "sparkplug" (known: edgepm, flat, telegraf)`,
+		"format.bad.yaml":           `mqtt.subscriptions[1].format: unknown payload format "sparkplug" (known: edgepm, flat, telegraf, waveform_f32le)`,
 		"flat-unit.bad.yaml":        `mqtt.subscriptions[0].flat.timestamp_unit: must be one of [s ms us ns rfc3339 none], got "minutes"`,
 		"range.bad.yaml":            "validation.ranges.temp: min must be <= max, got [10, 1]",
 		"buffer-max.bad.yaml":       "buffer.max_bytes: must be > 0, got -1",

@@ -17,12 +17,16 @@ type Subscription struct {
 	// QoS is 0 or 1. Default 1 (acknowledged only after the buffer commit).
 	QoS *byte `yaml:"qos"`
 	// Format is the payload format of the subscription's messages:
-	// "edgepm" (FormatEdgepm, the default), "flat", "telegraf".
+	// "edgepm" (FormatEdgepm, the default), "flat", "telegraf",
+	// "waveform_f32le".
 	Format string `yaml:"format"`
 	// Flat maps payloads of format "flat" (only for that format).
 	Flat *FlatMapping `yaml:"flat"`
 	// Telegraf maps payloads of format "telegraf" (only for that format).
 	Telegraf *TelegrafMapping `yaml:"telegraf"`
+	// Waveform describes payloads of format "waveform_f32le" (only for
+	// that format, and required by it).
+	Waveform *WaveformMapping `yaml:"waveform"`
 }
 
 // TLSConfig configures TLS for a client connection (the same shape as

@@ -71,6 +71,11 @@ const FormatFlat = "flat"
 // subscription's telegraf block (TelegrafMapping).
 const FormatTelegraf = "telegraf"
 
+// FormatWaveformF32LE is a raw waveform: the payload is the samples,
+// float32 little-endian, described by the subscription's waveform block
+// (WaveformMapping).
+const FormatWaveformF32LE = "waveform_f32le"
+
 // formats maps a format name (mqtt.subscriptions[i].format) to the
 // constructor of its decoder, given the subscription (with its mapping
 // block validated).
@@ -78,6 +83,8 @@ var formats = map[string]func(*rules, *Subscription) Decoder{
 	FormatEdgepm:   func(r *rules, _ *Subscription) Decoder { return &edgepmDecoder{rules: r} },
 	FormatFlat:     newFlatDecoder,
 	FormatTelegraf: newTelegrafDecoder,
+
+	FormatWaveformF32LE: newRawWaveformDecoder,
 }
 
 // ErrUnknownFormat is returned by NewDecoder for a format name no decoder has.

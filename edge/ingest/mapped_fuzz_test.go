@@ -89,3 +89,25 @@ func FuzzTelegrafDecode(f *testing.F) {
 		checkFuzzResult(t, payload, rs, err)
 	})
 }
+
+func FuzzRawWaveformDecode(f *testing.F) {
+	for _, s := range []string{"", "\x00\x00\x00\x3f", "\x00\x00\xc0\x7f", "abc", "\x00\x00\x80\x3f\x00\x00\x80\xbf"} {
+		f.Add([]byte(s))
+	}
+	d := newMappedTest(f, Subscription{Topic: "vib/{device}", Format: FormatWaveformF32LE,
+		Waveform: &WaveformMapping{Channel: "v", RateHz: 1000}}, ValidationConfig{MaxWaveformSamples: 64})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		rs, err := d.Decode(nil, Source{Device: "d", Received: testNow}, payload)
+		if err != nil {
+			var ie *InvalidError
+			if !errors.As(err, &ie) || ie.Reason == "" {
+				t.Fatalf("error is not an InvalidError with a reason: %v", err)
+			}
+			return
+		}
+		w := rs[0].Waveform
+		if len(rs) != 1 || w == nil || len(w.Samples) != len(payload)/4 || len(w.Samples) > 64 {
+			t.Fatalf("got %+v for %d bytes", rs, len(payload))
+		}
+	})
+}

@@ -167,7 +167,8 @@ func (s *Subscription) validateMapping(i int, tt *TopicTemplate) error {
 		key    string
 		format string
 		set    bool
-	}{{"flat", FormatFlat, s.Flat != nil}, {"telegraf", FormatTelegraf, s.Telegraf != nil}}
+	}{{"flat", FormatFlat, s.Flat != nil}, {"telegraf", FormatTelegraf, s.Telegraf != nil},
+		{"waveform", FormatWaveformF32LE, s.Waveform != nil}}
 	for _, b := range blocks {
 		if b.set && s.Format != b.format {
 			return fmt.Errorf("%s.%s: only for format %s, but format is %q", path, b.key, b.format, s.Format)
@@ -180,6 +181,12 @@ func (s *Subscription) validateMapping(i int, tt *TopicTemplate) error {
 	case FormatTelegraf:
 		m := s.telegrafMapping()
 		return m.validate(path+".telegraf", tt)
+	case FormatWaveformF32LE:
+		var m WaveformMapping
+		if s.Waveform != nil {
+			m = *s.Waveform
+		}
+		return m.validate(path+".waveform", tt)
 	}
 	return nil
 }
@@ -202,4 +209,25 @@ func (s *Subscription) telegrafMapping() TelegrafMapping {
 	}
 	m.SetDefaults()
 	return m
+}
+
+// WaveformMapping describes the raw payloads of a waveform_f32le
+// subscription (mqtt.subscriptions[i].waveform): the payload is the samples
+// alone, float32 little-endian, of one channel at a fixed rate.
+type WaveformMapping struct {
+	// Channel names the waveform; default: the topic's {channel} level,
+	// so one of the two is required.
+	Channel string `yaml:"channel"`
+	// RateHz is the sample rate; required, > 0.
+	RateHz float64 `yaml:"rate_hz"`
+}
+
+func (m *WaveformMapping) validate(path string, tt *TopicTemplate) error {
+	if m.Channel == "" && !tt.captures("channel") {
+		return fmt.Errorf("%s.channel: required when the topic template %q has no {channel} level", path, tt)
+	}
+	if !(m.RateHz > 0) || m.RateHz > 1e9 {
+		return fmt.Errorf("%s.rate_hz: must be > 0 (and at most 1e9), got %g", path, m.RateHz)
+	}
+	return nil
 }

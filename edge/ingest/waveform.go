@@ -33,7 +33,7 @@ func (w *wireWaveform) waveform(max int) (*Waveform, error) {
 // f32le decodes float32 little-endian samples; at most max of them.
 func f32le(b []byte, max int, channel string) ([]float64, error) {
 	if len(b)%4 != 0 {
-		return nil, invalid(ReasonMalformed, "waveform %q: samples_f32le is %d bytes, not a multiple of 4", channel, len(b))
+		return nil, invalid(ReasonMalformed, "waveform %q: %d bytes of float32 samples, not a multiple of 4", channel, len(b))
 	}
 	n := len(b) / 4
 	if n > max {
@@ -44,4 +44,37 @@ func f32le(b []byte, max int, channel string) ([]float64, error) {
 		out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
 	}
 	return out, nil
+}
+
+// rawWaveformDecoder decodes FormatWaveformF32LE: one waveform of the
+// topic's device, stamped with the receive time (a raw payload carries no
+// time). Immutable and safe for concurrent use.
+type rawWaveformDecoder struct {
+	rules *rules
+	m     WaveformMapping
+}
+
+func newRawWaveformDecoder(r *rules, s *Subscription) Decoder {
+	d := &rawWaveformDecoder{rules: r}
+	if s.Waveform != nil {
+		d.m = *s.Waveform
+	}
+	return d
+}
+
+func (d *rawWaveformDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Reading, error) {
+	channel := d.m.Channel
+	if channel == "" {
+		channel = src.Fields["channel"]
+	}
+	samples, err := f32le(payload, d.rules.cfg.MaxWaveformSamples, channel)
+	if err != nil {
+		return nil, err
+	}
+	r := Reading{Device: src.Device, Fields: src.Fields, Time: src.Received, Received: src.Received,
+		Waveform: &Waveform{Channel: channel, RateHz: d.m.RateHz, Samples: samples}}
+	if err := d.rules.reading(&r); err != nil {
+		return nil, err
+	}
+	return append(dst, r), nil
 }

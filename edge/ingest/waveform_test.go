@@ -54,3 +54,42 @@ func TestWaveformF32LEBad(t *testing.T) {
 		}
 	}
 }
+
+func TestRawWaveform(t *testing.T) {
+	d := newMappedTest(t, Subscription{Topic: "vib/{device}/{channel}", Format: FormatWaveformF32LE,
+		Waveform: &WaveformMapping{RateHz: 25600}}, ValidationConfig{})
+	b, _ := base64.StdEncoding.DecodeString(f32Base64([]float32{0.5, -1.25, 3}))
+	rs, err := d.Decode(nil, Source{Device: "pump-1", Fields: map[string]string{"channel": "axial"}, Received: testNow}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rs[0].Waveform
+	if len(rs) != 1 || rs[0].Device != "pump-1" || !rs[0].Time.Equal(testNow) || w.Channel != "axial" || w.RateHz != 25600 ||
+		len(w.Samples) != 3 || w.Samples[1] != -1.25 {
+		t.Fatalf("got %+v %+v", rs, w)
+	}
+	for payload, want := range map[string]string{"abc": "not a multiple of 4", "": "no samples",
+		string(b[:4]) + "\x00\x00\xc0\x7f": "non_finite"} {
+		if _, err := d.Decode(nil, Source{Device: "p", Fields: map[string]string{"channel": "a"}, Received: testNow}, []byte(payload)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", payload, err, want)
+		}
+	}
+}
+
+func TestRawWaveformMapping(t *testing.T) {
+	for _, c := range []struct {
+		sub  Subscription
+		want string
+	}{
+		{Subscription{Topic: "vib/{device}", Format: FormatWaveformF32LE, Waveform: &WaveformMapping{RateHz: 1}}, "mqtt.subscriptions[0].waveform.channel: required"},
+		{Subscription{Topic: "vib/{device}", Format: FormatWaveformF32LE, Waveform: &WaveformMapping{Channel: "x"}}, "mqtt.subscriptions[0].waveform.rate_hz: must be > 0"},
+		{Subscription{Topic: "vib/{device}/{channel}", Format: FormatWaveformF32LE}, "waveform.rate_hz: must be > 0"},
+		{Subscription{Topic: "vib/{device}", Format: FormatFlat, Waveform: &WaveformMapping{}}, "mqtt.subscriptions[0].waveform: only for format waveform_f32le"},
+	} {
+		cfg := MQTTConfig{Subscriptions: []Subscription{c.sub}}
+		cfg.SetDefaults("gw")
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want %q", c.sub, err, c.want)
+		}
+	}
+}
