@@ -21,12 +21,12 @@ type Subscription struct {
 	// "waveform_f32le".
 	Format string `yaml:"format"`
 	// Flat maps payloads of format "flat" (only for that format).
-	Flat *FlatMapping `yaml:"flat"`
+	Flat *FlatMapping `yaml:"flat,omitempty"`
 	// Telegraf maps payloads of format "telegraf" (only for that format).
-	Telegraf *TelegrafMapping `yaml:"telegraf"`
+	Telegraf *TelegrafMapping `yaml:"telegraf,omitempty"`
 	// Waveform describes payloads of format "waveform_f32le" (only for
 	// that format, and required by it).
-	Waveform *WaveformMapping `yaml:"waveform"`
+	Waveform *WaveformMapping `yaml:"waveform,omitempty"`
 }
 
 // TLSConfig configures TLS for a client connection (the same shape as
@@ -91,6 +91,7 @@ func (c *MQTTConfig) SetDefaults(gateway string) {
 		if c.Subscriptions[i].Format == "" {
 			c.Subscriptions[i].Format = FormatEdgepm
 		}
+		c.Subscriptions[i].setMappingDefaults()
 	}
 	if c.MaxUnacked == 0 {
 		c.MaxUnacked = 2000

@@ -191,6 +191,19 @@ func (s *Subscription) validateMapping(i int, tt *TopicTemplate) error {
 	return nil
 }
 
+// setMappingDefaults gives a flat or telegraf subscription its mapping
+// block with defaults applied (so the effective config shows them).
+func (s *Subscription) setMappingDefaults() {
+	switch s.Format {
+	case FormatFlat:
+		m := s.flatMapping()
+		s.Flat = &m
+	case FormatTelegraf:
+		m := s.telegrafMapping()
+		s.Telegraf = &m
+	}
+}
+
 // flatMapping is the subscription's flat block with defaults applied.
 func (s *Subscription) flatMapping() FlatMapping {
 	var m FlatMapping
