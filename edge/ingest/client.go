@@ -71,7 +71,7 @@ type Client struct {
 func NewClient(cfg MQTTConfig, log *slog.Logger, onConnect func(connected bool)) (*Client, error) {
 	in := &Client{cfg: cfg, log: log, msgs: make(chan *Message, cfg.MaxUnacked), onConnect: onConnect, closed: make(chan struct{})}
 	for _, s := range cfg.Subscriptions {
-		tt, err := ParseTopicTemplate(s.Topic)
+		tt, err := s.template()
 		if err != nil {
 			return nil, err
 		}

@@ -18,7 +18,7 @@ type Subscription struct {
 	QoS *byte `yaml:"qos"`
 	// Format is the payload format of the subscription's messages:
 	// "edgepm" (FormatEdgepm, the default), "flat", "telegraf",
-	// "waveform_f32le".
+	// "waveform_f32le", "sparkplug_b" (which takes no topic).
 	Format string `yaml:"format"`
 	// Flat maps payloads of format "flat" (only for that format).
 	Flat *FlatMapping `yaml:"flat,omitempty"`
@@ -27,6 +27,19 @@ type Subscription struct {
 	// Waveform describes payloads of format "waveform_f32le" (only for
 	// that format, and required by it).
 	Waveform *WaveformMapping `yaml:"waveform,omitempty"`
+	// Sparkplug configures a sparkplug_b subscription (only with that
+	// format); its topics follow from it, not from Topic.
+	Sparkplug *SparkplugConfig `yaml:"sparkplug,omitempty"`
+}
+
+// template returns the subscription's topic template: Topic parsed, or
+// for sparkplug_b the Sparkplug topics of its sparkplug block (defaults
+// applied).
+func (s *Subscription) template() (*TopicTemplate, error) {
+	if s.Format == FormatSparkplugB && s.Sparkplug != nil {
+		return sparkplugTemplate(s.Sparkplug), nil
+	}
+	return ParseTopicTemplate(s.Topic)
 }
 
 // TLSConfig configures TLS for a client connection (the same shape as
@@ -92,6 +105,12 @@ func (c *MQTTConfig) SetDefaults(gateway string) {
 			c.Subscriptions[i].Format = FormatEdgepm
 		}
 		c.Subscriptions[i].setMappingDefaults()
+		if c.Subscriptions[i].Format == FormatSparkplugB {
+			if c.Subscriptions[i].Sparkplug == nil {
+				c.Subscriptions[i].Sparkplug = &SparkplugConfig{}
+			}
+			c.Subscriptions[i].Sparkplug.setDefaults()
+		}
 	}
 	if c.MaxUnacked == 0 {
 		c.MaxUnacked = 2000
@@ -119,7 +138,10 @@ func (c *MQTTConfig) Validate() error {
 		return fmt.Errorf("mqtt.broker: want scheme://host:port (tcp, ssl, ws, wss), got %q", c.Broker)
 	}
 	for i, s := range c.Subscriptions {
-		tt, err := ParseTopicTemplate(s.Topic)
+		if err := s.validateSparkplug(fmt.Sprintf("mqtt.subscriptions[%d]", i)); err != nil {
+			return err
+		}
+		tt, err := s.template()
 		if err != nil {
 			return fmt.Errorf("mqtt.subscriptions[%d].topic: %w", i, err)
 		}

@@ -41,8 +41,14 @@ type Waveform struct {
 // *InvalidError naming the reason: no reading of a bad payload is returned
 // (the whole message becomes one dead letter). Decode never panics on bad
 // input. The readings may alias payload and the Source's memory; they are
-// valid as long as both are. Decoders are immutable and safe for
-// concurrent use.
+// valid as long as both are.
+//
+// Decoders are immutable and safe for concurrent use, with one exception:
+// a format with session state (sparkplug_b: births, aliases, seq) keeps it
+// in what the Pipeline lends through Source, one per subscription, and
+// the Pipeline calls decoders from its one decode goroutine. Called
+// without a Pipeline, a sparkplug_b decoder keeps its own session and is
+// then not safe for concurrent use.
 type Decoder interface {
 	Decode(dst []Reading, src Source, payload []byte) ([]Reading, error)
 }
@@ -53,6 +59,11 @@ type Source struct {
 	Device   string            // the topic's {device} level
 	Fields   map[string]string // the topic's other captures (nil when none); never modified
 	Received time.Time         // when the gateway received the message
+	Topic    string            // the MQTT topic
+
+	// session, when not nil, is the subscription's Sparkplug session
+	// (sparkplug_b), lent by the Pipeline.
+	session *spSession
 
 	// sc, when not nil, lends the decoder value maps and interned sensor
 	// names (the Pipeline's goroutine; see scratch).
@@ -85,6 +96,7 @@ var formats = map[string]func(*rules, *Subscription) Decoder{
 	FormatTelegraf: newTelegrafDecoder,
 
 	FormatWaveformF32LE: newRawWaveformDecoder,
+	FormatSparkplugB:    newSparkplugDecoder,
 }
 
 // ErrUnknownFormat is returned by NewDecoder for a format name no decoder has.

@@ -19,13 +19,19 @@ const (
 	// ReasonBadDevice: a device id taken from the payload (flat
 	// device_field, telegraf device_tag) that is not a valid device id.
 	ReasonBadDevice = "bad_device"
+
+	// Sparkplug B (format sparkplug_b).
+	ReasonMalformedProto = "malformed_protobuf" // not a Tahu Payload, or compressed
+	ReasonNoBirth        = "no_birth"           // data (or a device birth) before its birth certificate
+	ReasonUnknownAlias   = "unknown_alias"      // a metric alias or name its birth did not define
+	ReasonSeqGap         = "seq_gap"            // the edge node's seq skipped (a message was lost)
 )
 
 // Reasons lists every Reason constant (the values of the "reason" label).
 func Reasons() []string {
 	return []string{ReasonMalformed, ReasonWrongType, ReasonNonFinite, ReasonMissing, ReasonTooLarge,
 		ReasonOutOfRange, ReasonClockSkew, ReasonBadTimestamp, ReasonUnknownDevice, ReasonBadTopic,
-		ReasonBadDevice}
+		ReasonBadDevice, ReasonMalformedProto, ReasonNoBirth, ReasonUnknownAlias, ReasonSeqGap}
 }
 
 // InvalidError is returned for a payload that fails decoding or validation.

@@ -21,7 +21,10 @@ type Batch struct {
 	Readings []Reading
 	Invalid  []Invalid     // messages to dead-letter, in message order
 	Stuck    []StuckChange // stuck-sensor changes, in the order noticed
-	Taken    time.Time     // when the batch was taken from the queue
+	// Presence are Sparkplug edge nodes and devices going online or
+	// offline (births and deaths), in message order.
+	Presence []PresenceChange
+	Taken    time.Time // when the batch was taken from the queue
 	// MaxPayloadBytes is validation.max_payload_bytes in force for the
 	// batch (a dead letter keeps at most that much of its payload).
 	MaxPayloadBytes int
@@ -55,6 +58,9 @@ type Pipeline struct {
 	sink Sink
 	log  *slog.Logger
 	set  atomic.Pointer[decoderSet]
+	// sessions are the Sparkplug sessions by subscription index (nil for
+	// other formats); Run's decode goroutine.
+	sessions []*spSession
 
 	stuck        *stuckTracker // Run's decode goroutine
 	lastTurn     atomic.Int64  // unix ns of the decode loop's last turn
@@ -73,7 +79,12 @@ func NewPipeline(subs []Subscription, v ValidationConfig, sink Sink, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{subs: subs, sink: sink, log: log, stuck: newStuckTracker()}
+	p := &Pipeline{subs: subs, sink: sink, log: log, stuck: newStuckTracker(), sessions: make([]*spSession, len(subs))}
+	for i := range subs {
+		if subs[i].Format == FormatSparkplugB {
+			p.sessions[i] = newSpSession()
+		}
+	}
 	if err := p.SetValidation(v); err != nil {
 		return nil, err
 	}
@@ -87,8 +98,8 @@ func (p *Pipeline) SetValidation(v ValidationConfig) error {
 	v.SetDefaults()
 	r := &rules{cfg: v}
 	set := &decoderSet{cfg: v, subs: make([]Decoder, len(p.subs))}
-	for i, s := range p.subs {
-		d, err := newDecoder(&s, r)
+	for i := range p.subs {
+		d, err := newDecoder(&p.subs[i], r)
 		if err != nil {
 			return fmt.Errorf("mqtt.subscriptions[%d].format: %w", i, err)
 		}
@@ -116,6 +127,28 @@ func (p *Pipeline) OldestUnacked() time.Time {
 // registry, which bounds the devices the check keeps, evicted it. It must be
 // called from the Sink (the decode goroutine, which owns that state).
 func (p *Pipeline) ForgetDevice(device string) { p.stuck.forget(device) }
+
+// SetPublish gives sparkplug_b subscriptions the means to send rebirth
+// requests (sparkplug.rebirth.enabled); without it none are sent. Call it
+// before Run.
+func (p *Pipeline) SetPublish(pub Publish) {
+	for _, s := range p.sessions {
+		if s != nil {
+			s.publish = pub
+		}
+	}
+}
+
+// RebirthRequests is the number of Sparkplug rebirth requests sent.
+func (p *Pipeline) RebirthRequests() int64 {
+	var n int64
+	for _, s := range p.sessions {
+		if s != nil {
+			n += s.rebirths.Load()
+		}
+	}
+	return n
+}
 
 // StuckSensors is the number of sensors stuck now.
 func (p *Pipeline) StuckSensors() int64 { return p.stuck.Stuck() }
@@ -221,7 +254,11 @@ func (p *Pipeline) decode(msgs []*Message, sc *scratch) *Batch {
 			b.Invalid = append(b.Invalid, Invalid{Message: m, Err: asInvalid(err)})
 			continue
 		}
-		rs, err := set.subs[m.Sub].Decode(b.Readings, Source{Device: device, Fields: fields, Received: m.Received, sc: sc}, m.Payload)
+		src := Source{Device: device, Fields: fields, Received: m.Received, Topic: m.Topic, session: p.sessions[m.Sub], sc: sc}
+		rs, err := set.subs[m.Sub].Decode(b.Readings, src, m.Payload)
+		if src.session != nil {
+			b.Presence = src.session.takeChanges(b.Presence)
+		}
 		if err != nil {
 			b.Invalid = append(b.Invalid, Invalid{Message: m, Device: device, Err: asInvalid(err)})
 			continue

@@ -120,7 +120,7 @@ func TestPipeline(t *testing.T) {
 // Each subscription decodes with its own format's decoder; an unknown
 // format is refused with the config key.
 func TestPipelineFormats(t *testing.T) {
-	subs := []Subscription{{Topic: "a/{device}"}, {Topic: "b/{device}", Format: "sparkplug_b"}}
+	subs := []Subscription{{Topic: "a/{device}"}, {Topic: "b/{device}", Format: "protobuf"}}
 	_, err := NewPipeline(subs, ValidationConfig{}, func(*Batch) func() error { return nil }, nil)
 	if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "mqtt.subscriptions[1].format") {
 		t.Fatalf("got %v", err)

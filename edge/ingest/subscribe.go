@@ -41,7 +41,9 @@ func (e *SubscribeError) Error() string {
 func (in *Client) subscribeAll(c mqtt.Client, gen uint64) error {
 	filters := make(map[string]byte, len(in.subs))
 	for i, tt := range in.subs {
-		filters[tt.Filter()] = max(filters[tt.Filter()], *in.cfg.Subscriptions[i].QoS)
+		for _, f := range tt.filters() { // a sparkplug_b subscription has several
+			filters[f] = max(filters[f], *in.cfg.Subscriptions[i].QoS)
+		}
 	}
 	tok := c.SubscribeMultiple(filters, nil) // delivered through route
 	if !in.waitToken(tok, gen) {

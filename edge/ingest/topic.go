@@ -16,6 +16,8 @@ type TopicTemplate struct {
 	raw    string
 	levels []templateLevel
 	device int // index of the {device} level
+
+	sp *spTopics // a sparkplug_b subscription's topics, instead of levels
 }
 
 type templateLevel struct {
@@ -80,8 +82,21 @@ func (t *TopicTemplate) captures(field string) bool {
 // String returns the template as written.
 func (t *TopicTemplate) String() string { return t.raw }
 
-// Filter returns the MQTT subscription filter, captures replaced by "+".
+// filters returns the MQTT subscription filters: Filter, or a
+// sparkplug_b subscription's filters.
+func (t *TopicTemplate) filters() []string {
+	if t.sp != nil {
+		return t.sp.filters()
+	}
+	return []string{t.Filter()}
+}
+
+// Filter returns the MQTT subscription filter, captures replaced by "+"
+// (of a sparkplug_b subscription: the first of its filters).
 func (t *TopicTemplate) Filter() string {
+	if t.sp != nil {
+		return t.sp.filters()[0]
+	}
 	parts := make([]string, len(t.levels))
 	for i, l := range t.levels {
 		if l.field != "" {
@@ -96,6 +111,9 @@ func (t *TopicTemplate) Filter() string {
 // fits reports whether topic has the template's levels and literals (what
 // its subscription filter matches), without allocating.
 func (t *TopicTemplate) fits(topic string) bool {
+	if t.sp != nil {
+		return t.sp.fits(topic)
+	}
 	rest := topic
 	for i, l := range t.levels {
 		level := rest
@@ -118,6 +136,9 @@ func (t *TopicTemplate) fits(topic string) bool {
 // id and the other captured fields (nil when there are none besides device).
 // ok is false when the topic does not fit or a captured level is empty.
 func (t *TopicTemplate) Match(topic string) (device string, fields map[string]string, ok bool) {
+	if t.sp != nil {
+		return t.sp.match(topic)
+	}
 	rest := topic
 	for i, l := range t.levels {
 		var level string
