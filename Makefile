@@ -10,13 +10,14 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto telegraf install clean dist test-arm64 test-package test-prometheus test-ui
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto telegraf tahu install clean dist test-arm64 test-package test-prometheus test-ui
 
 all: build
 
 ## deps: install what the tests and the demo need (ONNX Runtime library,
-## Mosquitto, a minimal telegraf for the telegraf end-to-end test)
-deps: onnxruntime mosquitto telegraf
+## Mosquitto, a minimal telegraf for the telegraf end-to-end test, the
+## Eclipse Tahu client of the sparkplug_b test)
+deps: onnxruntime mosquitto telegraf tahu
 
 onnxruntime:
 	@scripts/fetch-onnxruntime.sh
@@ -28,6 +29,13 @@ mosquitto:
 ## module proxy into .local/bin; about 2 minutes the first time, cached
 telegraf:
 	@scripts/install-telegraf.sh
+
+## tahu: npm ci of edge/testdata/tahu (Eclipse Tahu's sparkplug-client, pinned
+## by its package-lock.json); without npm the Tahu test skips (fails with CI=true)
+tahu:
+	@if [[ -d edge/testdata/tahu/node_modules/sparkplug-client ]]; then :; \
+	elif command -v npm >/dev/null; then (cd edge/testdata/tahu && npm ci --no-audit --no-fund --silent); \
+	else echo "npm not found: the sparkplug_b Tahu test will skip (apt-get install nodejs npm)"; fi
 
 ## build: the appliance, the simulator and the dev tools into bin/
 build:

@@ -121,6 +121,8 @@ func (a *App) open() (err error) {
 	if a.pipeline, err = ingest.NewPipeline(cfg.MQTT.Subscriptions, cfg.Validation, a.prepare, log.With("component", "ingest")); err != nil {
 		return err
 	}
+	a.pipeline.SetPublish(a.mqtt.Publish) // Sparkplug rebirth requests
+	a.reg.MustRegister(a.rebirthCollector())
 	a.m = newMetrics(a.reg, func() float64 { return float64(a.mqtt.Queued()) }, func() float64 { return float64(a.pipeline.StuckSensors()) })
 	a.rates = newRateMeter()
 	if a.http, err = newHTTPServer(cfg.HTTP, a.reg, a, log.With("component", "http")); err != nil {

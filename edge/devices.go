@@ -65,6 +65,7 @@ type deviceState struct {
 	recent   recentScores // the sparkline of /api/history
 	seq      ingest.SeqTracker
 	loss     *seqLoss // nil until the first gap or reset
+	offline  bool     // a Sparkplug death was its last birth or death
 }
 
 // sparkLen is how many of a device's latest scores the status page's
@@ -196,6 +197,16 @@ func (t *deviceTable) setStuck(device, sensor string, stuck bool) {
 	}
 }
 
+// setOffline records a Sparkplug device's death (offline) or birth. A
+// device without readings yet is not in the table and is left out.
+func (t *deviceTable) setOffline(device string, offline bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.reg.Get(device); d != nil {
+		d.offline = offline
+	}
+}
+
 // scored records each device's latest score from a scored batch.
 func (t *deviceTable) scored(b *inference.Batch) {
 	t.mu.Lock()
@@ -232,7 +243,7 @@ func (t *deviceTable) snapshot() ([]DeviceStatus, int) {
 	out := make([]DeviceStatus, 0, t.reg.Len())
 	active := 0
 	t.reg.Each(func(name string, d *deviceState) bool {
-		ds := DeviceStatus{Device: name, LastSeen: time.Unix(0, d.lastSeen), Alert: d.alert, Stuck: slices.Clone(d.stuck)}
+		ds := DeviceStatus{Device: name, LastSeen: time.Unix(0, d.lastSeen), Alert: d.alert, Stuck: slices.Clone(d.stuck), Offline: d.offline}
 		if ds.Stuck == nil {
 			ds.Stuck = []string{}
 		}

@@ -20,7 +20,7 @@ import (
 // for the disk) and returns the commit. The records' keys and values share
 // one allocation.
 func (a *App) prepare(b *ingest.Batch) func() error {
-	recs := make([]buffer.Record, 0, len(b.Readings)+len(b.Invalid)+len(b.Stuck))
+	recs := make([]buffer.Record, 0, len(b.Readings)+len(b.Invalid)+len(b.Stuck)+len(b.Presence))
 	size := 0
 	for _, m := range b.Messages {
 		size += len(m.Payload) + len(m.Topic) + len(a.cfg.GatewayID) + 96 // the record's other fields
@@ -54,6 +54,7 @@ func (a *App) prepare(b *ingest.Batch) func() error {
 	}
 	recs = a.stuckEvents(recs, b.Stuck)
 	recs = a.lossRecords(recs, losses, time.Now())
+	recs = a.presenceEvents(recs, b.Presence)
 	readings, taken := len(b.Readings), b.Taken
 	return func() error {
 		err := a.appendRetry(a.hardStop, recs, "ingest")

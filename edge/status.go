@@ -117,6 +117,9 @@ type DeviceStatus struct {
 	SeqGaps    uint64 `json:"seq_gaps,omitempty"`
 	SeqMissing uint64 `json:"seq_missing,omitempty"`
 	SeqResets  uint64 `json:"seq_resets,omitempty"`
+	// Offline is true after a Sparkplug death (NDEATH, DDEATH) until the
+	// next birth; always false for other formats.
+	Offline bool `json:"offline"`
 }
 
 // Status gathers the current state. Safe for concurrent use.

@@ -27,6 +27,12 @@ const (
 	// EventBrokerDropping: the MQTT broker's $SYS dropped-messages counter
 	// grew (edge). Detail: broker, dropped (the broker's total), increase.
 	EventBrokerDropping = "mqtt.broker_dropping"
+	// Sparkplug B presence (edge ingest, format sparkplug_b): a birth
+	// (NBIRTH, DBIRTH) and a death (NDEATH, DDEATH; an NDEATH takes its
+	// devices offline too). Detail: device, cause (the message type),
+	// bd_seq.
+	EventDeviceOnline  = "device.online"
+	EventDeviceOffline = "device.offline"
 
 	// EventBufferDropped: records dropped from one buffer stream for one
 	// reason since the previous such event (DroppedEvent).
@@ -58,7 +64,7 @@ const (
 var EventTypes = []string{
 	EventGatewayStarted, EventGatewayStopped, EventConfigReloaded,
 	EventMQTTConnected, EventMQTTDisconnected, EventInferenceDrift,
-	EventSensorStuck, EventSensorRecovered, EventUpstreamLoss, EventBrokerDropping, EventBufferDropped, EventBufferRecovered,
+	EventSensorStuck, EventSensorRecovered, EventUpstreamLoss, EventBrokerDropping, EventDeviceOnline, EventDeviceOffline, EventBufferDropped, EventBufferRecovered,
 	EventUplinkOnline, EventUplinkOffline, EventRecordDropped,
 	EventStreamFailing, EventStreamRecovered,
 	EventModelReceived, EventModelVerified, EventModelActivated,

@@ -60,6 +60,8 @@ func TestBuiltValuesMatchSchemas(t *testing.T) {
 		wire.RecoveredEvent("gw", buffer.RecoveryReport{MovedTo: "/x", Err: errors.New("bad"), At: at}),
 		wire.EventRecord("gw", wire.EventGatewayStopped, at, nil),
 		wire.EventRecord("gw", wire.EventModelRejected, at, map[string]any{"model": "m", "reason": "signature", "error": "no key"}),
+		wire.EventRecord("gw", wire.EventDeviceOffline, at, map[string]any{"device": "gw1/pump-7", "cause": "NDEATH", "bd_seq": uint64(3)}),
+		wire.EventRecord("gw", wire.EventDeviceOnline, at, map[string]any{"device": "gw1", "cause": "NBIRTH", "bd_seq": uint64(4)}),
 	}
 	for _, e := range events {
 		if err := s.Validate("events", e.Value); err != nil {
