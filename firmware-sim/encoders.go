@@ -21,6 +21,8 @@ type Encoder interface {
 var encoders = map[string]func(PublisherConfig) Encoder{
 	FormatFlat:     func(PublisherConfig) Encoder { return flatEncoder{} },
 	FormatTelegraf: func(PublisherConfig) Encoder { return telegrafEncoder{} },
+
+	FormatSparkplugB: newSparkplugEncoder,
 }
 
 // flatEncoder writes edgepm's flat format with its device in the payload

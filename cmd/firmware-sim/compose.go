@@ -67,6 +67,9 @@ func readFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
 }
 
 func (f *publishFlags) sink(ctx context.Context, stdout io.Writer, log *slog.Logger) (sim.Sink, error) {
+	if f.stdout && f.format == sim.FormatSparkplugB {
+		return nil, fmt.Errorf("--stdout: --format %s is binary protobuf, not lines; publish it to MQTT instead", f.format)
+	}
 	if f.stdout {
 		s := sim.NewWriterSink(stdout)
 		s.WithTopic = f.stdoutTopics
