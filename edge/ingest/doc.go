@@ -30,7 +30,11 @@
 // "flat" (flat JSON objects mapped by the subscription's flat block,
 // FlatMapping) and "telegraf" (Telegraf's JSON serializer output,
 // TelegrafMapping); the last two read with a strict JSON reader of their
-// own (jsonReader) and may take a reading's device from the payload. A new
+// own (jsonReader) and may take a reading's device from the payload.
+// "sparkplug_b" is Eclipse Sparkplug B (Tahu protobuf read with protowire;
+// births, aliases, seq and bdSeq are tracked per edge node, deaths become
+// Batch.Presence changes, and rebirth requests go out through
+// Pipeline.SetPublish when enabled). A new
 // payload format is a Decoder registered by name in this package (see
 // NewDecoder, the formats map); the checks every format shares (payload
 // size, device list, timestamp skew, finite and in-range values, waveform
@@ -60,7 +64,10 @@
 //     buffer of a batch by its payloads (not kept beyond 1 MiB),
 //     the stuck-sensor check by 256 sensors per device and, in devices, by
 //     the caller's device registry, which drops the devices it evicts with
-//     Pipeline.ForgetDevice.
+//     Pipeline.ForgetDevice; a sparkplug_b session by MaxSparkplugMetrics
+//     per payload, MaxSparkplugEntities nodes and devices and
+//     MaxSparkplugDefinitions metric definitions (least recently used
+//     evicted first).
 //
 // # Caveats
 //
@@ -86,7 +93,9 @@
 //
 // Client's methods are safe for concurrent use. Decoders, TopicTemplate
 // and a ValidationConfig with defaults applied are immutable and safe for
-// concurrent use. Pipeline.Run runs once at a time; SetValidation,
+// concurrent use; a sparkplug_b decoder's session state is lent by the
+// Pipeline and used only on its decode goroutine (used without a
+// Pipeline, the decoder keeps its own and is not safe for concurrent use). Pipeline.Run runs once at a time; SetValidation,
 // LastTurn, OldestUnacked and StuckSensors are safe for concurrent use
 // with it.
 package ingest

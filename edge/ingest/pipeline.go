@@ -51,8 +51,9 @@ type Sink func(b *Batch) (commit func() error)
 // Sink and acknowledges the messages once the Sink committed them.
 // Decoding the next batch overlaps the commit (fsync) of the previous one.
 //
-// Run runs it once. SetValidation, LastTurn, OldestUnacked and
-// StuckSensors are safe for concurrent use with Run.
+// Run runs it once. SetValidation, LastTurn, OldestUnacked, StuckSensors
+// and RebirthRequests are safe for concurrent use with Run; SetPublish
+// must come before it.
 type Pipeline struct {
 	subs []Subscription
 	sink Sink
