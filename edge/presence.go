@@ -27,9 +27,9 @@ func (a *App) presenceEvents(recs []buffer.Record, changes []ingest.PresenceChan
 	return recs
 }
 
-// rebirthCollector is edgepm_sparkplug_rebirth_requests_total.
+// rebirthCollector is edgepm_sparkplug_rebirths_requested_total.
 func (a *App) rebirthCollector() prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgepm_sparkplug_rebirth_requests_total",
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgepm_sparkplug_rebirths_requested_total",
 		Help: "Sparkplug rebirth requests (NCMD Node Control/Rebirth) sent (mqtt.subscriptions[i].sparkplug.rebirth)."},
 		func() float64 { return float64(a.pipeline.RebirthRequests()) })
 }

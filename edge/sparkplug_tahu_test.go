@@ -177,7 +177,7 @@ func TestSparkplugTahuClient(t *testing.T) {
 	if got := presenceEvents(t, c); !slices.Equal(got, want) {
 		t.Errorf("presence events:\n got %q\nwant %q", got, want)
 	}
-	if m := metricLine(t, s.app, "edgepm_sparkplug_rebirth_requests_total"); m != "1" {
+	if m := metricLine(t, s.app, "edgepm_sparkplug_rebirths_requested_total"); m != "1" {
 		t.Errorf("rebirth requests: %q", m)
 	}
 }
