@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -282,6 +283,32 @@ func TestSparkplugTopics(t *testing.T) {
 		device, _, ok := tt.Match(topic)
 		if device != want || ok != (want != "") || tt.fits(topic) != ok {
 			t.Errorf("%s: got %q %v, want %q", topic, device, ok, want)
+		}
+	}
+}
+
+// TestSparkplugMillionMetrics: a payload of 10^6 metrics is too_large by
+// its size with the default limit, and by its metric count with a limit
+// raised to let it through, keeping at most MaxSparkplugMetrics parsed.
+func TestSparkplugMillionMetrics(t *testing.T) {
+	payload := make([]byte, 0, 2_000_010)
+	for range 1_000_000 {
+		payload = append(payload, 0x12, 0x00) // metrics: an empty Metric
+	}
+	payload = append(payload, 0x18, 0x01) // seq 1
+	for limit, detail := range map[int]string{0: "payload is 2000002 bytes", 4 << 20: "more than 4096 metrics"} {
+		v := ValidationConfig{MaxPayloadBytes: limit}
+		d, err := NewDecoder(FormatSparkplugB, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Decode(nil, Source{Device: "gw1", Topic: tNDATA, Received: time.Now()}, payload)
+		var ie *InvalidError
+		if !errors.As(err, &ie) || ie.Reason != ReasonTooLarge || !strings.Contains(ie.Detail, detail) {
+			t.Fatalf("max_payload_bytes %d: got %v, want too_large: %s", limit, err, detail)
+		}
+		if own := d.(admitting).format.(*sparkplugDecoder).own; cap(own.pay.metrics) > 2*MaxSparkplugMetrics {
+			t.Fatalf("parse buffer grew to %d metrics", cap(own.pay.metrics))
 		}
 	}
 }
