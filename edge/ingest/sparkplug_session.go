@@ -1,14 +1,16 @@
 package ingest
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 )
 
 // Bounds of a sparkplug_b subscription's session state. A birth that would
-// go beyond them evicts the least recently used edge node or device (which
-// must then be born again: its data is no_birth until it is), so edge
+// go beyond them evicts the least recently used edge nodes and devices
+// (spEvictBatch at a time; they must then be born again: their data is
+// no_birth until they are), so edge
 // nodes sending births for ever, or for ever new devices, cannot grow
 // memory: at most MaxSparkplugEntities nodes and devices and
 // MaxSparkplugDefinitions metric definitions of at most MaxSensorName
@@ -149,43 +151,59 @@ func (s *spSession) forgetDefs(e *spEntity) {
 // never evicts what the message being decoded touched (used == clock).
 func (s *spSession) makeRoom(entities, defs int) {
 	for s.entities+entities > MaxSparkplugEntities || s.defs+defs > MaxSparkplugDefinitions {
-		if !s.evictOldest() {
+		if !s.evictLRU(spEvictBatch) {
 			return
 		}
 	}
 }
 
-// evictOldest drops the least recently used node (with its devices) or
-// device not touched by the message being decoded; false when there is
-// none.
-func (s *spSession) evictOldest() bool {
-	var oldN *spNode
-	var oldD string
-	oldest := s.clock
-	for _, n := range s.nodes {
-		if n.used < oldest {
-			oldN, oldD, oldest = n, "", n.used
+// spEvictBatch is how many nodes and devices one eviction drops at least:
+// a sixteenth of the bound, so that births at the bound cost one scan of
+// the state per spEvictBatch births, not one per birth.
+const spEvictBatch = MaxSparkplugEntities / 16
+
+// evictLRU drops the n least recently used nodes (each with its devices)
+// and devices not touched by the message being decoded (a node is used
+// whenever one of its devices is, so it goes no earlier than they do);
+// false when there is none.
+func (s *spSession) evictLRU(n int) bool {
+	var used []uint64
+	for _, nd := range s.nodes {
+		if nd.used < s.clock {
+			used = append(used, nd.used)
 		}
-		for name, d := range n.devices {
-			if d.used < oldest {
-				oldN, oldD, oldest = n, name, d.used
+		for _, d := range nd.devices {
+			if d.used < s.clock {
+				used = append(used, d.used)
 			}
 		}
 	}
-	switch {
-	case oldN == nil:
+	if len(used) == 0 {
 		return false
-	case oldD != "":
-		s.dropDevice(oldN, oldD)
-	default:
-		for name := range oldN.devices {
-			s.dropDevice(oldN, name)
+	}
+	slices.Sort(used)
+	cut := used[min(n, len(used))-1]
+	for _, nd := range s.nodes {
+		if nd.used <= cut {
+			s.dropNode(nd)
+			continue
 		}
-		s.forgetDefs(&oldN.spEntity)
-		delete(s.nodes, oldN.key)
-		s.entities--
+		for name, d := range nd.devices {
+			if d.used <= cut {
+				s.dropDevice(nd, name)
+			}
+		}
 	}
 	return true
+}
+
+func (s *spSession) dropNode(n *spNode) {
+	for name := range n.devices {
+		s.dropDevice(n, name)
+	}
+	s.forgetDefs(&n.spEntity)
+	delete(s.nodes, n.key)
+	s.entities--
 }
 
 func (s *spSession) dropDevice(n *spNode, name string) {
