@@ -35,7 +35,7 @@ func TestBadConfigs(t *testing.T) {
 		"format.bad.yaml":              `mqtt.subscriptions[1].format: unknown payload format "sparkplug" (known: edgepm, flat, sparkplug_b, telegraf, waveform_f32le)`,
 		"flat-unit.bad.yaml":           `mqtt.subscriptions[0].flat.timestamp_unit: must be one of [s ms us ns rfc3339 none], got "minutes"`,
 		"sparkplug-topic.bad.yaml":     `mqtt.subscriptions[0].topic: not used with format sparkplug_b`,
-		"sparkplug-block.bad.yaml":     `mqtt.subscriptions[0].sparkplug: only with format sparkplug_b, got format "edgepm"`,
+		"sparkplug-block.bad.yaml":     `mqtt.subscriptions[0].sparkplug: only for format sparkplug_b, but format is "edgepm"`,
 		"sparkplug-device-id.bad.yaml": `mqtt.subscriptions[0].sparkplug.device_id: "{node}/{device}": unknown placeholder {node}`,
 		"sparkplug-group.bad.yaml":     `mqtt.subscriptions[0].sparkplug.groups[1]: "a/#" must be one topic level without / + #`,
 		"range.bad.yaml":               "validation.ranges.temp: min must be <= max, got [10, 1]",

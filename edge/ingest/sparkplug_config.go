@@ -153,7 +153,7 @@ func expandID(t, group, node, device string) string {
 func (s *Subscription) validateSparkplug(prefix string) error {
 	if s.Format != FormatSparkplugB {
 		if s.Sparkplug != nil {
-			return fmt.Errorf("%s.sparkplug: only with format %s, got format %q", prefix, FormatSparkplugB, s.Format)
+			return fmt.Errorf("%s.sparkplug: only for format %s, but format is %q", prefix, FormatSparkplugB, s.Format)
 		}
 		return nil
 	}
