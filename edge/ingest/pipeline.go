@@ -251,7 +251,7 @@ func (p *Pipeline) decode(msgs []*Message, sc *scratch) *Batch {
 				Detail: "topic does not match " + m.Template.String()}})
 			continue
 		}
-		if err := checkDevice(device); err != nil {
+		if err := m.Template.checkDevice(device); err != nil {
 			b.Invalid = append(b.Invalid, Invalid{Message: m, Err: asInvalid(err)})
 			continue
 		}

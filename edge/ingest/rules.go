@@ -87,14 +87,17 @@ func (r *rules) value(name string, v float64) error {
 
 // checkDevice checks a device id taken from a topic: 1 to MaxDeviceID
 // bytes of ASCII letters, digits and - _ . : @ (it becomes the Kafka key
-// and appears in logs, metrics and the status page), and / where a
-// sparkplug_b device_id template puts it (a topic level has none).
-func checkDevice(device string) error {
+// and appears in logs, metrics and the status page).
+func checkDevice(device string) error { return checkDeviceID(device, false) }
+
+// checkDeviceID is checkDevice, with / allowed too when slash (the device
+// id a sparkplug_b device_id template composes of topic levels).
+func checkDeviceID(device string, slash bool) error {
 	if device == "" || len(device) > MaxDeviceID {
 		return invalid(ReasonBadTopic, "device id of %d bytes, want 1 to %d", len(device), MaxDeviceID)
 	}
 	for i := 0; i < len(device); i++ {
-		if !deviceChar(device[i]) && device[i] != '/' {
+		if !deviceChar(device[i]) && !(slash && device[i] == '/') {
 			return invalid(ReasonBadTopic, "device id %q: character %q not allowed (letters, digits, - _ . : @)", device, device[i])
 		}
 	}

@@ -32,6 +32,12 @@ func sparkplugTemplate(cfg *SparkplugConfig) *TopicTemplate {
 	return &TopicTemplate{raw: strings.Join(sp.filters(), " "), sp: sp}
 }
 
+// checkDevice checks a device id the template matched (checkDevice; a
+// sparkplug_b id may contain the / of its device_id template).
+func (t *TopicTemplate) checkDevice(device string) error {
+	return checkDeviceID(device, t.sp != nil)
+}
+
 func (s *spTopics) filters() []string {
 	var out []string
 	for _, g := range s.groups {
