@@ -132,9 +132,11 @@ func newDecoder(s *Subscription, r *rules) (Decoder, error) {
 	return admitting{rules: r, format: d, ownDevices: own}, nil
 }
 
-// payloadDevices is implemented by the decoders that may take a reading's
-// device from the payload (flat device_field, telegraf device_tag): they
-// check each reading's device against validation.devices themselves.
+// payloadDevices is implemented by the decoders that check each reading's
+// device against validation.devices themselves: those that may take it
+// from the payload (flat device_field, telegraf device_tag), and
+// sparkplug_b, which must see every message of an edge node, its listed
+// devices or not, to track the node's seq and births.
 type payloadDevices interface {
 	devicesFromPayload()
 }

@@ -29,6 +29,10 @@ func newSparkplugDecoder(r *rules, s *Subscription) Decoder {
 	return d
 }
 
+// devicesFromPayload: the decoder checks validation.devices itself, per
+// reading, after the session has seen the message (payloadDevices).
+func (d *sparkplugDecoder) devicesFromPayload() {}
+
 func (d *sparkplugDecoder) Decode(dst []Reading, src Source, payload []byte) ([]Reading, error) {
 	t, ok := parseSpTopic(src.Topic)
 	if !ok {
@@ -248,6 +252,9 @@ func (d *sparkplugDecoder) reading(dst []Reading, s *spSession, e *spEntity, src
 	}
 	if values == nil {
 		return dst, nil
+	}
+	if err := d.rules.admitDevice(src.Device); err != nil {
+		return nil, err
 	}
 	r := Reading{Device: src.Device, Fields: src.Fields, Received: src.Received, Time: src.Received,
 		DeviceSeq: p.seq, Values: values}

@@ -312,3 +312,23 @@ func TestSparkplugMillionMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestSparkplugDeviceList: with validation.devices, a node's unlisted
+// devices (and the node itself) are dead-lettered as unknown_device, but
+// the session still reads their births and seq, so the listed device's
+// data after them is neither no_birth nor a seq gap.
+func TestSparkplugDeviceList(t *testing.T) {
+	h := newSpHarness(t, SparkplugConfig{})
+	v := ValidationConfig{Devices: []string{"gw1/pump-*"}, UnknownDevice: UnknownDeviceReject}
+	v.SetDefaults()
+	d, err := newDecoder(&Subscription{Format: FormatSparkplugB, Sparkplug: &SparkplugConfig{}}, &rules{cfg: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.mustReject(tNBIRTH, spPay(0, bdSeq(1), birthMetric("cpu", 1, sim.SparkplugDouble, 1)), ReasonUnknownDevice)
+	h.mustRead(tDBIRTH, spPay(1, birthMetric("temp", 1, sim.SparkplugDouble, 60)), "gw1/pump-7", map[string]float64{"temp": 60})
+	h.mustReject("spBv1.0/plant/DBIRTH/gw1/fan-1", spPay(2, birthMetric("rpm", 1, sim.SparkplugDouble, 900)), ReasonUnknownDevice)
+	h.mustReject("spBv1.0/plant/DDATA/gw1/fan-1", spPay(3, aliasMetric(1, sim.SparkplugDouble, 901)), ReasonUnknownDevice)
+	h.mustRead(tDDATA, spPay(4, aliasMetric(1, sim.SparkplugDouble, 61)), "gw1/pump-7", map[string]float64{"temp": 61})
+}
