@@ -10,11 +10,11 @@ import (
 // Bounds of a sparkplug_b subscription's session state. A birth that would
 // go beyond them evicts the least recently used edge nodes and devices
 // (spEvictBatch at a time; they must then be born again: their data is
-// no_birth until they are), so edge
-// nodes sending births for ever, or for ever new devices, cannot grow
-// memory: at most MaxSparkplugEntities nodes and devices and
-// MaxSparkplugDefinitions metric definitions of at most MaxSensorName
-// bytes each (about 250 bytes each with their map entries: 16 MiB at most).
+// no_birth until they are), so edge nodes sending births for ever, or for
+// ever new devices, cannot grow memory: at most MaxSparkplugEntities nodes
+// and devices and MaxSparkplugDefinitions metric definitions of at most
+// MaxSensorName bytes each, about 22 MiB of heap at most (measured: 19.6
+// MiB for 62,478 definitions of 128-byte names on 11,264 devices).
 const (
 	MaxSparkplugEntities    = 16384
 	MaxSparkplugDefinitions = 65536
