@@ -125,7 +125,7 @@ func TestPipelineFormats(t *testing.T) {
 	if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "mqtt.subscriptions[1].format") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := NewDecoder("csv", ValidationConfig{}); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "known: edgepm, flat, telegraf") {
+	if _, err := NewDecoder("csv", ValidationConfig{}); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "known: edgepm, flat, sparkplug_b, telegraf") {
 		t.Fatalf("got %v", err)
 	}
 }
