@@ -256,8 +256,9 @@ func (d *sparkplugDecoder) reading(dst []Reading, s *spSession, e *spEntity, src
 	if err := d.rules.admitDevice(src.Device); err != nil {
 		return nil, err
 	}
-	r := Reading{Device: src.Device, Fields: src.Fields, Received: src.Received, Time: src.Received,
-		DeviceSeq: p.seq, Values: values}
+	// No DeviceSeq: seq counts the edge node's messages, not the device's
+	// (checkSeq follows it); as a device counter it would read as loss.
+	r := Reading{Device: src.Device, Fields: src.Fields, Received: src.Received, Time: src.Received, Values: values}
 	if p.hasTimestamp {
 		r.Time = time.UnixMilli(int64(p.timestamp))
 	}
