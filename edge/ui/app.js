@@ -195,7 +195,7 @@ function renderMachines(s, h) {
   const rows = list(s.devices).map(d => {
     const stuck = list(d.stuck);
     return `<tr data-device="${esc(d.device)}" class="${d.alert ? 'alert' : ''}">` +
-      `<td>${esc(d.device)}</td>` +
+      `<td>${esc(d.device)}${d.offline ? ' <span class="bad" title="Sparkplug death (NDEATH/DDEATH); back at its next birth">offline</span>' : ''}</td>` +
       `<td class="num" title="${esc(mean.words)}">${d.score == null ? '–' : mean.fmt(d.score)}</td>` +
       `<td>${sparkline(spark[d.device] || [], m.loaded ? m.raise : null, m.loaded ? m.clear : null)}</td>` +
       `<td>${d.alert ? '<b class="bad">ALERT</b>' + (d.alert_since ? ' since ' + when(d.alert_since) : '') : '<span class="ok">ok</span>'}</td>` +
