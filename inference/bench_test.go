@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgepm/edgepm/inference/features"
 	"github.com/edgepm/edgepm/inference/modelpkg"
+	"github.com/edgepm/edgepm/internal/testenv"
 )
 
 // benchRows returns n queued-row values for model m over 50 devices, as
@@ -158,7 +159,7 @@ func BenchmarkScore(b *testing.B) {
 // tensor filled beforehand and 64 Engine.score calls of the same batch
 // (input, Run, output check, the alert rule for every row, metrics, the
 // Batch view, emit), so that both see the same machine. Times are the
-// benchmark thread's CPU time (threadCPU; ONNX Runtime runs on the calling
+// benchmark thread's CPU time (testenv.ThreadCPU; ONNX Runtime runs on the calling
 // thread with the default one intra-op thread), which leaves out the time
 // other processes on a shared VM take from the core; wall-clock time where
 // that is not available. 2 of the batch's 50 devices have an alert raised.
@@ -181,7 +182,7 @@ func BenchmarkScoreOverhead(b *testing.B) {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				clock := func() time.Duration {
-					if d, ok := threadCPU(); ok {
+					if d, ok := testenv.ThreadCPU(); ok {
 						return d
 					}
 					return time.Duration(time.Now().UnixNano())
