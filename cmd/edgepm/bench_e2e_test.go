@@ -122,6 +122,16 @@ var benchFormats = []benchFormat{
 	{"edgepm", "object", ""},
 	{"flat", "flat", ", format: flat, flat: {device_field: device, seq_field: seq}"},
 	{"telegraf", "telegraf", ", format: telegraf, telegraf: {timestamp_unit: ms, measurement_prefix: false}"},
+	{"sparkplug_b", "sparkplug_b", ", format: sparkplug_b"}, // its topics come from the sparkplug block
+}
+
+// topicKey is the subscription's topic key: none for sparkplug_b, whose
+// topics follow from its (default) sparkplug block.
+func (f benchFormat) topicKey() string {
+	if f.name == "sparkplug_b" {
+		return ""
+	}
+	return `topic: "plant/{site}/{line}/{device}/telemetry", `
 }
 
 // formatThroughput is edgepmThroughput with payloads in format f.
@@ -131,7 +141,7 @@ func formatThroughput(t *testing.T, sim string, qos, machines, count int, f benc
 	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "")
 	if qos == 0 || f.sub != "" {
 		b, _ := os.ReadFile(cfgPath)
-		sub := fmt.Sprintf("subscriptions: [{topic: \"plant/{site}/{line}/{device}/telemetry\", qos: %d%s}]", qos, f.sub)
+		sub := fmt.Sprintf("subscriptions: [{%sqos: %d%s}]", f.topicKey(), qos, f.sub)
 		s := strings.Replace(string(b), "mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e}",
 			"mqtt: {broker: "+broker.URL()+", client_id: edgepm-e2e, "+sub+"}", 1)
 		os.WriteFile(cfgPath, []byte(s), 0o644)
