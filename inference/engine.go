@@ -53,6 +53,10 @@ type Engine struct {
 
 	freed     atomic.Int64 // sessions destroyed (tests, metrics)
 	realClock bool         // cfg.Now is time.Now: latency can use the monotonic clock alone
+
+	// Run's goroutine only:
+	batchN uint64     // batches scored (latency sampling: score)
+	rule   cachedRule // the alert rule of the last batch's model and override
 }
 
 // NewEngine returns an engine with no model; Load one before readings are

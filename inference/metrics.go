@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	}
 	m.batches.init(ns, sub)
 	m.latency.init(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
-		"Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).", nil, nil),
+		"Time from a window being ready to its prediction being emitted, sampled in one batch of 8 (its oldest row).", nil, nil),
 		50_000, 14, 1e9) // 50 us .. 409.6 ms
 	m.queueWaits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_waits_total",
 		Help: "Rows that found the scoring queue full and waited for room (backpressure from Run)."})

@@ -366,7 +366,7 @@ func TestLatencyHistogram(t *testing.T) {
 		m.latency.observe(uint64(d))
 	}
 	want := `
-# HELP edgepm_inference_window_to_prediction_seconds Time from a window being ready to its prediction being emitted, sampled once per batch (its oldest row).
+# HELP edgepm_inference_window_to_prediction_seconds Time from a window being ready to its prediction being emitted, sampled in one batch of 8 (its oldest row).
 # TYPE edgepm_inference_window_to_prediction_seconds histogram
 edgepm_inference_window_to_prediction_seconds_bucket{le="5e-05"} 2
 edgepm_inference_window_to_prediction_seconds_bucket{le="0.0001"} 4
