@@ -28,6 +28,10 @@ type ModelInfo struct {
 	Versions []*ModelEnvelope // archived versions, oldest first
 	// Missing lists versions whose chunks are incomplete on the topic.
 	Missing []string
+	// BadPointer is why the latest pointer record could not be read, when
+	// it could not: gateways reject it and keep serving Current (the last
+	// readable pointer), so Current is not cleared by it.
+	BadPointer string `json:",omitempty"`
 }
 
 // newModelsClient makes a client for the models topic: producer settings
@@ -166,10 +170,7 @@ func listModels(ctx context.Context, cfg Config, log *slog.Logger) ([]ModelInfo,
 		mi := get(k.name)
 		switch k.kind {
 		case kindPointer:
-			mi.Current = nil
-			if r.Value != nil {
-				mi.Current, _ = decodeEnvelope(r.Value)
-			}
+			readListedPointer(mi, k.name, r.Value)
 		case kindArchive:
 			mi.Versions = slices.DeleteFunc(mi.Versions, func(e *ModelEnvelope) bool { return e.Version == k.version })
 			if env, err := decodeEnvelope(r.Value); err == nil && r.Value != nil {
@@ -198,6 +199,22 @@ func listModels(ctx context.Context, cfg Config, log *slog.Logger) ([]ModelInfo,
 	}
 	slices.SortFunc(out, func(a, b ModelInfo) int { return cmpString(a.Name, b.Name) })
 	return out, nil
+}
+
+// readListedPointer applies a pointer record to mi as a gateway would: a
+// tombstone retires the model, a readable pointer replaces Current, and an
+// unreadable one is noted while Current keeps the version gateways serve.
+func readListedPointer(mi *ModelInfo, name string, v []byte) {
+	if v == nil {
+		mi.Current, mi.BadPointer = nil, ""
+		return
+	}
+	env, _, _, err := decodePointer(name, v)
+	if err != nil {
+		mi.BadPointer = err.Error()
+		return
+	}
+	mi.Current, mi.BadPointer = env, ""
 }
 
 func cmpString(a, b string) int {

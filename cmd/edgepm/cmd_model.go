@@ -242,6 +242,9 @@ func cmdModelList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				cur += " (rolled back from " + c.RolledBackFrom + ")"
 			}
 		}
+		if mi.BadPointer != "" {
+			cur += " (latest pointer unreadable, ignored by gateways)"
+		}
 		var kept []string
 		for _, v := range mi.Versions {
 			kept = append(kept, v.Version)

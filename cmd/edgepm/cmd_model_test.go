@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
@@ -90,6 +94,15 @@ func TestModelCommands(t *testing.T) {
 		t.Fatal("rollback to a missing version succeeded")
 	}
 
+	// A garbage pointer record is rejected by gateways, which keep serving
+	// 1.0.1: the list must say so, not show the model as retired.
+	produceRaw(t, seeds, "edgepm.models", "edgepm-default", []byte("not an envelope"))
+	out.Reset()
+	cmdModel([]string{"list", "--brokers", seeds[0]}, &out, &errb)
+	if s := out.String(); strings.Contains(s, "(retired)") || !strings.Contains(s, "1.0.1 (rolled back from 1.0.2) (latest pointer unreadable") {
+		t.Fatalf("list after a garbage pointer:\n%s", s)
+	}
+
 	// Names that cannot be one directory on a gateway are refused before
 	// anything is written to the topic.
 	for _, bad := range []string{"../../x", "..", ".hidden", `a`, "current"} {
@@ -117,6 +130,21 @@ func TestModelCommands(t *testing.T) {
 	cmdModel([]string{"list", "--brokers", seeds[0], "--json"}, &out, &errb)
 	if strings.Contains(out.String(), "..") || strings.Contains(out.String(), "hidden") {
 		t.Fatalf("a refused version reached the topic:\n%s", out.String())
+	}
+}
+
+// produceRaw writes one record as is (no envelope, no checks).
+func produceRaw(t *testing.T, seeds []string, topic, key string, value []byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
 	}
 }
 
