@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -20,7 +22,7 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
-		kgo.WithLogger(kgoLogger{log}),
+		kgo.WithLogger(newKgoLogger(log)),
 	}
 	if cfg.TLS.On() {
 		tc, err := cfg.TLS.Build("kafka.tls")
@@ -91,7 +93,25 @@ func saslMechanism(s SASLConfig) sasl.Mechanism {
 
 // kgoLogger forwards franz-go's log lines to slog: errors and warnings at
 // their level, info as debug (kgo's info is chatty about reconnects).
-type kgoLogger struct{ l *slog.Logger }
+//
+// During an outage kgo warns on every attempt to reach a broker, which is
+// several lines a second for as long as the outage lasts. So a failed dial
+// is always debug (the producer's link state and the model watcher say once
+// that Kafka is unreachable, and once that it is back), and any other
+// warning or error is logged at its level at most once per message per
+// kgoRepeatEvery, the repeats in between at debug.
+type kgoLogger struct {
+	l       *slog.Logger
+	repeats *logRepeats
+}
+
+// kgoRepeatEvery is how often the same kgo warning or error is logged at
+// its level.
+const kgoRepeatEvery = time.Minute
+
+func newKgoLogger(l *slog.Logger) kgoLogger {
+	return kgoLogger{l: l, repeats: &logRepeats{every: kgoRepeatEvery, now: time.Now}}
+}
 
 func (k kgoLogger) Level() kgo.LogLevel {
 	if k.l.Enabled(context.Background(), slog.LevelDebug) {
@@ -108,7 +128,40 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	case kgo.LogLevelWarn:
 		lv = slog.LevelWarn
 	}
+	if lv > slog.LevelDebug && (msg == kgoDialFailed || !k.repeats.due(msg)) {
+		lv = slog.LevelDebug
+	}
 	k.l.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}
+
+// kgoDialFailed is kgo's warning for a failed connection attempt.
+const kgoDialFailed = "unable to open connection to broker"
+
+// logRepeats says whether a message is due to be logged at its level: the
+// first time, then once per every. It remembers at most maxLogRepeats
+// messages (kgo's are constant strings; the bound is a safeguard). Safe for
+// concurrent use.
+type logRepeats struct {
+	mu    sync.Mutex
+	every time.Duration
+	now   func() time.Time
+	last  map[string]time.Time
+}
+
+const maxLogRepeats = 256
+
+func (r *logRepeats) due(msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if t, ok := r.last[msg]; ok && now.Sub(t) < r.every {
+		return false
+	}
+	if r.last == nil || len(r.last) >= maxLogRepeats {
+		r.last = map[string]time.Time{}
+	}
+	r.last[msg] = now
+	return true
 }
 
 func discardIfNil(l *slog.Logger) *slog.Logger {
