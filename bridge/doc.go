@@ -92,7 +92,22 @@
 // is validated before it becomes a path, so nothing on the topic can write
 // outside the model directory. Restore activates the stored package of the
 // served name without Kafka. A tombstone of the served name calls Retire.
-// The wire format is docs/formats/model-delivery.md.
+// While Kafka does not answer, the watcher retries with an exponential,
+// jittered backoff (ModelWatcherConfig.RetryBackoffMin/Max, 1s to 60s by
+// default, reset once Kafka answers; its client's own retries follow the
+// same bounds) and logs one line when Kafka stops answering and one when it
+// answers again. A rejection is counted and evented each time; the same
+// rejection is logged at error level once. The wire format is
+// docs/formats/model-delivery.md.
+//
+// # Logs
+//
+// franz-go's failed connection attempts are logged at debug; its other
+// warnings and errors at their level once per message per minute (debug in
+// between), so an outage gives a few lines, not one per retry: the
+// producer's link state (kafka offline/online) and the watcher's
+// reachability lines say what happened. Each component's logger carries
+// component= once: the producer adds "bridge", the watcher "models".
 //
 // # Blocking and concurrency
 //

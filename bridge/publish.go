@@ -35,8 +35,9 @@ type ModelInfo struct {
 }
 
 // newModelsClient makes a client for the models topic: producer settings
-// sized for chunk records, and a consumer of the topic when consume is set.
-func newModelsClient(cfg Config, log *slog.Logger, consume bool) (*kgo.Client, error) {
+// sized for chunk records, and a consumer of the topic when consume is set;
+// extra options come last.
+func newModelsClient(cfg Config, log *slog.Logger, consume bool, extra ...kgo.Opt) (*kgo.Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func newModelsClient(cfg Config, log *slog.Logger, consume bool) (*kgo.Client, e
 		opts = append(opts, kgo.ConsumeTopics(cfg.Topic(DefaultModelsTopic)),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	}
-	return kgo.NewClient(opts...)
+	return kgo.NewClient(append(opts, extra...)...)
 }
 
 // PublishModel signs nothing itself (sign pkg first): it writes pkg's chunks,

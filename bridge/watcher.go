@@ -61,6 +61,10 @@ type ModelWatcherConfig struct {
 	Retire func(name string)
 	// Events receives deploy status events (optional; nil = logs only).
 	Events Appender
+	// RetryBackoffMin and RetryBackoffMax bound the exponential, jittered
+	// backoff between attempts to reach Kafka while it does not answer
+	// (reset after an answer). Defaults 1s and 60s.
+	RetryBackoffMin, RetryBackoffMax time.Duration
 }
 
 func (c *ModelWatcherConfig) validate() error {
@@ -71,6 +75,8 @@ func (c *ModelWatcherConfig) validate() error {
 		return fmt.Errorf("%w: ModelWatcherConfig.Name: %v", ErrInvalidConfig, modelpkg.ValidateName("model name", c.Name))
 	case c.MaxStagingBytes < 0:
 		return fmt.Errorf("%w: ModelWatcherConfig.MaxStagingBytes: must be >= 0, got %d", ErrInvalidConfig, c.MaxStagingBytes)
+	case c.RetryBackoffMin < 0 || c.RetryBackoffMax < 0:
+		return fmt.Errorf("%w: ModelWatcherConfig.RetryBackoffMin/Max: must be >= 0", ErrInvalidConfig)
 	}
 	return c.Kafka.Validate()
 }
@@ -118,6 +124,15 @@ type ModelWatcher struct {
 	// Run's goroutine only.
 	rd    reader
 	stage *staging
+	reach reach
+	// Seams for tests: the clock of the outage log lines, and the wait
+	// between attempts to reach Kafka (false: ctx ended).
+	now   func() time.Time
+	pause func(ctx context.Context, d time.Duration) bool
+	// rejectLogged is the last rejection logged at error level (mu): the
+	// same rejection again (a re-read, a pointer pushed again) is counted
+	// and evented but logged at debug.
+	rejectLogged string
 
 	mu       sync.Mutex
 	selected string                 // (mu) the name served; "" until chosen
@@ -149,13 +164,20 @@ func NewModelWatcher(cfg ModelWatcherConfig, log *slog.Logger, reg prometheus.Re
 	if cfg.MaxStagingBytes == 0 {
 		cfg.MaxStagingBytes = defaultMaxStagingBytes
 	}
+	if cfg.RetryBackoffMin == 0 {
+		cfg.RetryBackoffMin = defaultWatcherBackoffMin
+	}
+	if cfg.RetryBackoffMax == 0 {
+		cfg.RetryBackoffMax = defaultWatcherBackoffMax
+	}
+	cfg.RetryBackoffMax = max(cfg.RetryBackoffMax, cfg.RetryBackoffMin)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("new model watcher: %w", err)
 	}
 	w := &ModelWatcher{
 		cfg: cfg, kcfg: cfg.Kafka.WithDefaults(), log: discardIfNil(log).With("component", "models"),
 		store: modelpkg.NewStore(cfg.Dir), models: map[string]*modelState{},
-		m: newWatcherMetrics(reg),
+		m: newWatcherMetrics(reg), now: time.Now, pause: sleepCtx,
 	}
 	w.rd.init()
 	if err := w.resolveSelection(); err != nil {
@@ -267,40 +289,65 @@ func (w *ModelWatcher) state(name string) *modelState {
 const catchUpIdle = 3 * time.Second
 
 // Run consumes the models topic until ctx ends. Kafka being unreachable is
-// not an error: the client keeps retrying. Nothing is staged or activated
-// until the topic has been read up to the end offsets it had when Run
-// started, so the latest pointer decides, not an older one read on the
-// way. Returns nil when ctx ends.
+// not an error: Run retries with an exponential, jittered backoff
+// (RetryBackoffMin to RetryBackoffMax, reset once Kafka answers; the
+// client's own retries follow the same bounds) and logs one line when Kafka
+// stops answering and one when it answers again. Nothing is staged or
+// activated until the topic has been read up to the end offsets it had
+// when Run started, so the latest pointer decides, not an older one read on
+// the way. Returns nil when ctx ends.
 func (w *ModelWatcher) Run(ctx context.Context) error {
-	cl, err := newModelsClient(w.kcfg, w.log, true)
+	cl, err := newModelsClient(w.kcfg, w.log, true,
+		kgo.RetryBackoffFn(w.kgoBackoff), kgo.RequestRetries(watcherRequestRetries))
 	if err != nil {
 		return fmt.Errorf("model watcher: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	for ctx.Err() == nil {
-		caught := w.rd.caughtUp(ctx, adm, w.kcfg.Topic(DefaultModelsTopic), w.log)
-		if caught {
-			w.settle(cl)
+		caught, err := w.caughtUp(ctx, adm, w.kcfg.Topic(DefaultModelsTopic))
+		if err == nil {
+			err = w.poll(ctx, cl, caught)
 		}
-		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if !caught {
-			pctx, cancel = context.WithTimeout(ctx, catchUpIdle)
-		}
-		fs := cl.PollFetches(pctx)
-		cancel()
-		fs.EachError(func(t string, p int32, err error) {
-			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-				w.log.Debug("models fetch", "topic", t, "partition", p, "err", err)
-			}
-		})
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) { n++; w.handle(r) })
-		if !caught && n == 0 && ctx.Err() == nil {
-			w.rd.idle()
+		if err != nil && ctx.Err() == nil && !w.pause(ctx, w.failed(err)) {
+			break
 		}
 	}
 	return nil
+}
+
+// watcherRequestRetries bounds kgo's retries inside one request of the
+// watcher, so that Run's backoff, not kgo's, paces the attempts.
+const watcherRequestRetries = 2
+
+// poll reads what the topic has (waiting at most catchUpIdle while
+// catching up) and handles it; settle acts on it once caught up. It
+// returns a fetch error other than the end of ctx or of the wait.
+func (w *ModelWatcher) poll(ctx context.Context, cl *kgo.Client, caught bool) error {
+	if caught {
+		w.settle(cl)
+	}
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if !caught {
+		pctx, cancel = context.WithTimeout(ctx, catchUpIdle)
+	}
+	fs := cl.PollFetches(pctx)
+	cancel()
+	var ferr error
+	fs.EachError(func(t string, p int32, err error) {
+		if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
+			ferr = fmt.Errorf("fetch %s partition %d: %w", t, p, err)
+		}
+	})
+	n := 0
+	fs.EachRecord(func(r *kgo.Record) { n++; w.handle(r) })
+	if n > 0 {
+		w.succeeded()
+	}
+	if !caught && n == 0 && ctx.Err() == nil {
+		w.rd.idle()
+	}
+	return ferr
 }
 
 // Close is a no-op kept for symmetry: Run closes its client when it returns.

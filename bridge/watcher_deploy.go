@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/edgepm/edgepm/inference/modelpkg"
@@ -167,14 +169,24 @@ func (w *ModelWatcher) assemble(env *ModelEnvelope) (*modelpkg.Package, string, 
 	return pkg, "", nil
 }
 
+// reject records, counts and events a rejection of name/version. It is
+// logged at error level once: the same rejection again (the pointer read
+// again or pushed again) is logged at debug.
 func (w *ModelWatcher) reject(name, version, reason string, err error) {
+	key := name + "\x00" + version + "\x00" + reason + "\x00" + err.Error()
 	w.mu.Lock()
 	st := w.state(name)
 	st.failed, st.state, st.lastErr = version, ModelRejected, reason+": "+err.Error()
 	st.rejected, st.rejectedAt = version, time.Now()
+	again := w.rejectLogged == key
+	w.rejectLogged = key
 	w.mu.Unlock()
 	w.m.deploys.WithLabelValues(reason).Inc()
-	w.log.Error("model rejected", "model", name, "version", version, "reason", reason, "err", err)
+	lv := slog.LevelError
+	if again {
+		lv = slog.LevelDebug
+	}
+	w.log.Log(context.Background(), lv, "model rejected", "model", name, "version", version, "reason", reason, "err", err)
 	w.event(EventModelRejected, &ModelEnvelope{Name: name, Version: version}, map[string]any{"reason": reason, "error": err.Error()})
 }
 

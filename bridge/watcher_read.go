@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -53,24 +52,29 @@ func (r *reader) seen(p int32, o int64) bool {
 }
 
 // caughtUp reports whether every partition was read up to the end offset
-// listed when Run started (listing it first if needed).
-func (r *reader) caughtUp(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) bool {
+// listed when Run started (listing it first if needed); the error is why
+// the offsets could not be listed.
+func (w *ModelWatcher) caughtUp(ctx context.Context, adm *kadm.Client, topic string) (bool, error) {
+	r := &w.rd
 	if r.done {
-		return true
+		return true, nil
 	}
-	if r.ends == nil && !r.list(ctx, adm, topic, log) {
-		return false
+	if r.ends == nil {
+		if err := r.list(ctx, adm, topic); err != nil {
+			return false, err
+		}
+		w.succeeded()
 	}
 	for p, end := range r.ends {
 		if end <= r.starts[p] {
 			continue // empty partition
 		}
 		if last, ok := r.pos[p]; !ok || last < end-1 {
-			return false
+			return false, nil
 		}
 	}
 	r.done = true
-	return true
+	return true, nil
 }
 
 // idle notes a poll that returned nothing while catching up: twice in a row
@@ -83,7 +87,9 @@ func (r *reader) idle() {
 	}
 }
 
-func (r *reader) list(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) bool {
+// list takes the topic's start and end offsets (none when the topic does
+// not exist yet: nothing to catch up with).
+func (r *reader) list(ctx context.Context, adm *kadm.Client, topic string) error {
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	ends, err := adm.ListEndOffsets(lctx, topic)
@@ -99,18 +105,15 @@ func (r *reader) list(ctx context.Context, adm *kadm.Client, topic string, log *
 	}
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		r.starts, r.ends = map[int32]int64{}, map[int32]int64{} // no topic yet: nothing to catch up with
-		return true
+		return nil
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			log.Debug("list models topic offsets", "err", err)
-		}
-		return false
+		return fmt.Errorf("list offsets of %s: %w", topic, err)
 	}
 	r.starts, r.ends = map[int32]int64{}, map[int32]int64{}
 	starts.Each(func(o kadm.ListedOffset) { r.starts[o.Partition] = o.Offset })
 	ends.Each(func(o kadm.ListedOffset) { r.ends[o.Partition] = o.Offset })
-	return true
+	return nil
 }
 
 // note remembers the first offset, per partition, of a chunk of
