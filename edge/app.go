@@ -88,7 +88,7 @@ func (a *App) open() (err error) {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	bopts := withEventReports(cfg.Buffer.options(), cfg.GatewayID)
-	bopts.Logger, bopts.Registerer = log.With("component", "buffer"), a.reg
+	bopts.Logger, bopts.Registerer = log, a.reg // the buffer names its component
 	if a.queue, err = buffer.Open(filepath.Join(cfg.DataDir, "buffer.db"), bopts); err != nil {
 		return fmt.Errorf("open buffer: %w", err)
 	}
@@ -316,7 +316,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), Policy: a.policy,
 		Activate: a.card.loader(a.engine, a.policy), Events: a.queue,
 		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
-	}, a.log.With("component", "models"), a.reg)
+	}, a.log, a.reg) // the watcher names its component
 	if err != nil {
 		return nil, fmt.Errorf("model watcher: %w", err)
 	}

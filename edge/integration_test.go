@@ -31,6 +31,7 @@ type stack struct {
 	kafka *testenv.KafkaServer
 	app   *edge.App
 	cfg   edge.Config
+	log   *slog.Logger // nil: testLogger
 	stop  context.CancelFunc
 	done  chan error
 }
@@ -60,10 +61,21 @@ type stackOptions struct {
 	// broker, when set, is the broker URL the appliance is given (a proxy
 	// in front of the test's Mosquitto).
 	broker func(*testenv.MosquittoServer) string
+	// kafka holds extra keys for the kafka section (indented lines).
+	kafka string
 }
 
 // startStackWith is startStackMQTT with a configured Mosquitto.
 func startStackWith(t *testing.T, o stackOptions, mqttYAML, extraYAML string) *stack {
+	t.Helper()
+	s := prepareStack(t, o, mqttYAML, extraYAML)
+	s.startApp()
+	return s
+}
+
+// prepareStack starts the brokers and parses the appliance's config; the
+// appliance is not started (set s.log or change s.cfg first).
+func prepareStack(t *testing.T, o stackOptions, mqttYAML, extraYAML string) *stack {
 	t.Helper()
 	s := &stack{t: t, mqtt: testenv.StartMosquitto(t, o.mosquitto...), kafka: testenv.StartKafka(t)}
 	broker := s.mqtt.URL()
@@ -83,21 +95,25 @@ kafka:
   brokers: [%s]
   create_topics: true
   partitions: 2
+%s
 inference:
   onnxruntime_lib: %s
-%s`, t.TempDir(), broker, mqttYAML, s.kafka.Seeds()[0], lib, extraYAML)
+%s`, t.TempDir(), broker, mqttYAML, s.kafka.Seeds()[0], o.kafka, lib, extraYAML)
 	cfg, err := edge.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.cfg = cfg
-	s.startApp()
 	return s
 }
 
 func (s *stack) startApp() {
 	s.t.Helper()
-	app, err := edge.New(s.cfg, testLogger(s.t))
+	log := s.log
+	if log == nil {
+		log = testLogger(s.t)
+	}
+	app, err := edge.New(s.cfg, log)
 	if err != nil {
 		s.t.Fatal(err)
 	}
