@@ -85,8 +85,8 @@ func (s bufferSource) export(stream string, after uint64, limit int, fn func(buf
 func bufferInspect(args []string, stdout, stderr io.Writer) int {
 	fs, src := bufferFlags("inspect", stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if !src.ok() || fs.NArg() > 0 {
 		fmt.Fprint(stderr, "edgepm buffer inspect: one of --data-dir and --salvage is required\n"+bufferUsage)
@@ -109,7 +109,11 @@ func bufferInspect(args []string, stdout, stderr io.Writer) int {
 }
 
 func printReport(w io.Writer, rep *buffer.Report, now time.Time) {
-	fmt.Fprintf(w, "buffer %s: file %s, format %d, created %s\n\n", rep.Path, humanBytes(rep.FileSize), rep.Format, rep.Created)
+	if rep.Salvage == nil {
+		fmt.Fprintf(w, "buffer %s: file %s, format %d, created %s\n\n", rep.Path, humanBytes(rep.FileSize), rep.Format, rep.Created)
+	} else { // the file's header is what could not be read: no format or creation time
+		fmt.Fprintf(w, "buffer %s: file %s, salvaged\n\n", rep.Path, humanBytes(rep.FileSize))
+	}
 	if s := rep.Salvage; s != nil {
 		fmt.Fprintf(w, "page scan (%d-byte pages): %d pages, %d intact records, %d recovered, %d of no known stream, %d damaged\n\n",
 			s.PageSize, s.Pages, s.Intact, s.Recovered, s.Unattributed, s.Damaged)
@@ -156,8 +160,8 @@ func bufferExport(args []string, stdout, stderr io.Writer) int {
 	stream := fs.String("stream", "", "stream to export (readings, predictions, alerts, events, deadletter)")
 	after := fs.Uint64("after", 0, "export records with seq > N")
 	limit := fs.Int("limit", 0, "export at most N records (0 = all)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if !src.ok() || *stream == "" || fs.NArg() > 0 {
 		fmt.Fprint(stderr, "edgepm buffer export: --stream and one of --data-dir and --salvage are required\n"+bufferUsage)
