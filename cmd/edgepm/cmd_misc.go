@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"strings"
 	"time"
@@ -21,16 +19,21 @@ func cmdVersion(stdout io.Writer) int {
 }
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	const configUsage = "usage: edgepm config check [--config FILE] [-q]"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, configUsage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: edgepm config check [--config FILE]")
+		fmt.Fprintln(stderr, configUsage)
 		return 2
 	}
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/edgepm/edgepm.yaml", "config file")
 	quiet := fs.Bool("q", false, "print nothing on success")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	cfg, err := edge.Load(*cfgPath)
 	if err != nil {
@@ -57,42 +60,6 @@ func redact(c *edge.Config) {
 	if c.Kafka.SASL.Password != "" {
 		c.Kafka.SASL.Password = "<redacted>"
 	}
-}
-
-func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:9510", "the appliance's http.listen address")
-	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + *addr + "/api/status")
-	if err != nil {
-		fmt.Fprintf(stderr, "edgepm: is the appliance running? %v\n", err)
-		return 1
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		fmt.Fprintf(stderr, "edgepm: read status: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		_, _ = stdout.Write(body)
-		return 0
-	}
-	var st edge.Status
-	if err := json.Unmarshal(body, &st); err != nil {
-		fmt.Fprintf(stderr, "edgepm: decode status: %v\n", err)
-		return 1
-	}
-	printStatus(stdout, &st)
-	if !st.Ready {
-		return 3
-	}
-	return 0
 }
 
 func printStatus(w io.Writer, st *edge.Status) {

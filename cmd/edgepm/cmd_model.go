@@ -31,8 +31,8 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "edgepm-model.key", "private key file to create (public key: FILE.pub)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -87,6 +87,9 @@ func cmdModel(args []string, stdout, stderr io.Writer) int {
 		return cmdModelList(ctx, args[1:], stdout, stderr)
 	case "rollback":
 		return cmdModelRollback(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, modelUsage)
+		return 0
 	}
 	fmt.Fprintf(stderr, "edgepm model: unknown command %q\n%s", args[0], modelUsage)
 	return 2
@@ -133,8 +136,8 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	keyPath := fs.String("key", "", "private key file from `edgepm keygen`")
 	unsigned := fs.Bool("unsigned", false, "push without a signature (gateways need allow_unsigned: development only)")
 	chunk := fs.Int("chunk-size", bridge.DefaultChunkSize, "bytes per chunk record (below the broker's message.max.bytes)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *file == "" || *manPath == "" || (*keyPath == "" && !*unsigned) {
 		fmt.Fprint(stderr, "edgepm model push: --file, --manifest and --key (or --unsigned) are required\n"+modelUsage)
@@ -215,8 +218,8 @@ func cmdModelList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	kf := addKafkaFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, err := kf.kafka()
 	if err != nil {
@@ -267,8 +270,8 @@ func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writ
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)

@@ -1,7 +1,7 @@
 // Command edgepm is the edge appliance and its operator commands.
 //
 //	edgepm run --config /etc/edgepm/edgepm.yaml
-//	edgepm status [--addr 127.0.0.1:9510]
+//	edgepm status [--config FILE | --addr HOST:PORT]
 //	edgepm config check --config FILE
 //	edgepm buffer inspect|export --data-dir DIR
 //	edgepm keygen | edgepm model push|list|rollback
@@ -16,9 +16,12 @@ import (
 
 const usage = `edgepm: predictive-maintenance edge appliance
 
-usage:
+usage (every command takes --help):
   edgepm run [--config FILE]              run the appliance (systemd Type=notify)
-  edgepm status [--addr HOST:PORT]        show a running appliance's state
+  edgepm status [--config FILE | --addr HOST:PORT]
+                                          show a running appliance's state (address: --addr,
+                                          else http.listen of --config or EDGEPM_HTTP_LISTEN,
+                                          else /etc/edgepm/edgepm.yaml, else 127.0.0.1:9510)
   edgepm config check [--config FILE]     validate a config file and print it with defaults
   edgepm buffer inspect --data-dir DIR    streams, depths, bytes, oldest age, drops
   edgepm buffer export --data-dir DIR --stream S   records as JSON lines
