@@ -2,16 +2,12 @@ package edge
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/edge/ingest"
@@ -76,10 +72,8 @@ func Load(path string) (Config, error) {
 func Parse(data []byte) (Config, error) {
 	var cfg Config
 	if len(bytes.TrimSpace(data)) > 0 {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("parse: %w", err)
+		if err := decodeYAML(data, &cfg, os.LookupEnv); err != nil {
+			return Config{}, err
 		}
 	}
 	if err := cfg.applyEnv(os.LookupEnv); err != nil {

@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +29,10 @@ func TestGoodConfigs(t *testing.T) {
 
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"unknown-key.bad.yaml":         "field brokr not found",
+		"unknown-key.bad.yaml":         "mqtt.brokr: unknown key (line 3)",
+		"buffer-unknown-key.bad.yaml":  "buffer.max_byts: unknown key (line 3)",
+		"buffer-type.bad.yaml":         `buffer.max_bytes: must be a whole number, got "lots" (line 4)`,
+		"env-unset.bad.yaml":           "mqtt.password: ${EDGEPM_TEST_UNSET_PASSWORD}: environment variable not set (set it, or write $${ for a literal ${) (line 4)",
 		"relative-datadir.bad.yaml":    `data_dir: must be an absolute path, got "relative/dir"`,
 		"log-level.bad.yaml":           `log_level: must be debug, info, warn or error, got "loud"`,
 		"template.bad.yaml":            "mqtt.subscriptions[0].topic",
@@ -47,7 +52,7 @@ func TestBadConfigs(t *testing.T) {
 		"scoring.bad.yaml":             `inference.scoring: must be fast or reference, got "fastest"`,
 		"compression.bad.yaml":         "brotli",
 		"stuck.bad.yaml":               "validation.stuck_after: must be 0 (off) or at least 2",
-		"duration.bad.yaml":            "soon",
+		"duration.bad.yaml":            `shutdown_timeout: must be a duration such as 30s or 5m, got "soon" (line 2)`,
 	}
 	files, _ := filepath.Glob("testdata/config/*.bad.yaml")
 	if len(files) != len(want) {
@@ -67,6 +72,45 @@ func TestBadConfigs(t *testing.T) {
 		if !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: error %q does not contain %q", f, err, msg)
 		}
+		if goName.MatchString(err.Error()) {
+			t.Errorf("%s: error %q names a Go type", f, err)
+		}
+	}
+}
+
+// goName matches what an error in the user's terms never holds: Go type
+// and package names, YAML tags.
+var goName = regexp.MustCompile(`\b(edge|ingest|bridge|time)\.[A-Z]|\[\]string|\bint64\b|!!|unmarshal|not found in type`)
+
+// ${VAR} is expanded in any value, typed after expansion, never in comments;
+// $${ is a literal ${.
+func TestConfigExpandsEnvironment(t *testing.T) {
+	t.Setenv("EDGEPM_TEST_SITE", "plant-7")
+	t.Setenv("EDGEPM_TEST_MQTT_HOST", "mqtt.local")
+	t.Setenv("EDGEPM_TEST_BUFFER_BYTES", "2097152")
+	cfg, err := Parse([]byte(`# ${EDGEPM_TEST_UNSET_IN_COMMENT} in a comment is not expanded
+gateway_id: gw-${EDGEPM_TEST_SITE}
+mqtt:
+  broker: tcp://${EDGEPM_TEST_MQTT_HOST}:1883
+  username: "$${USER}"
+buffer:
+  max_bytes: ${EDGEPM_TEST_BUFFER_BYTES}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayID != "gw-plant-7" || cfg.MQTT.Broker != "tcp://mqtt.local:1883" || cfg.Buffer.MaxBytes != 2097152 ||
+		cfg.MQTT.Username != "${USER}" {
+		t.Fatalf("expanded: gateway_id %q, mqtt.broker %q, buffer.max_bytes %d, mqtt.username %q",
+			cfg.GatewayID, cfg.MQTT.Broker, cfg.Buffer.MaxBytes, cfg.MQTT.Username)
+	}
+	_, err = Parse([]byte(`gateway_id: gw
+kafka:
+  brokers: ["${EDGEPM_TEST_UNSET_BROKER}:9092"]
+`))
+	if !errors.Is(err, ErrUnsetVariable) || !strings.Contains(err.Error(), "kafka.brokers[0]: ${EDGEPM_TEST_UNSET_BROKER}") ||
+		!strings.Contains(err.Error(), "(line 3)") {
+		t.Fatalf("unset variable: %v", err)
 	}
 }
 
