@@ -144,7 +144,14 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if _, err := os.Stat(f); err != nil {
 		t.Skip("no deploy/edgepm.yaml")
 	}
-	if _, err := Load(f); err != nil {
+	t.Setenv("EDGEPM_GATEWAY_ID", "")
+	cfg, err := Load(f)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The example leaves gateway_id to the host name: copied across a
+	// fleet, a fixed id would make (gateway, stream, seq) collide.
+	if host, _ := os.Hostname(); host != "" && cfg.GatewayID != host {
+		t.Errorf("example config's gateway_id %q, want the host name %q", cfg.GatewayID, host)
 	}
 }
