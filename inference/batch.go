@@ -68,12 +68,13 @@ func (b *Batch) Device(i int) string {
 	return b.rows[i].dev.name
 }
 
-// Score returns output[0] of prediction i.
+// Score returns prediction i's score: its output at the manifest's
+// output_index (0 unless set).
 func (b *Batch) Score(i int) float64 {
 	if b.preds != nil {
 		return b.preds[i].Score
 	}
-	return float64(b.Outputs(i)[0])
+	return float64(b.Outputs(i)[b.group(i).man.OutputIndex])
 }
 
 // WindowEnd returns the time of the newest reading in prediction i's window.

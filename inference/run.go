@@ -304,7 +304,7 @@ func (e *Engine) alertsFor(b *Batch, m *model, rows []row, o []float32, k int) (
 			continue
 		}
 		r := &rows[i]
-		score := float64(ro[0])
+		score := float64(ro[m.man.OutputIndex])
 		state, threshold, flipped := rule.step(&r.dev.alert, score, r.end)
 		if flipped {
 			b.Alerts = append(b.Alerts, AlertEvent{Device: r.dev.name, Model: m.man.Name, ModelVersion: m.man.Version,

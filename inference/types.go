@@ -34,7 +34,7 @@ type Prediction struct {
 	Model        string
 	ModelVersion string
 	WindowEnd    time.Time // time of the newest reading in the window
-	Score        float64   // output[0]; a failure probability in [0,1] for failure_probability models
+	Score        float64   // output[output_index] (0 unless the manifest sets it); a failure probability in [0,1] for failure_probability models
 	Outputs      []float32 // raw model outputs of this row
 	FeatureHash  string    // first 16 hex chars of sha256 of the float32 LE feature bytes
 	Features     []float32 // set when EngineConfig.IncludeFeatures

@@ -3,6 +3,8 @@ package inference
 import (
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -57,33 +59,66 @@ func (e *Engine) prepare(pkg *modelpkg.Package) (*model, error) {
 }
 
 // checkGraph loads the graph once to read its inputs and outputs and checks
-// them against the manifest. It returns the output width K.
+// them against the manifest, naming both sides of a mismatch. It returns
+// the output width K.
 func checkGraph(onnx []byte, man *modelpkg.Manifest) (int, *modelpkg.RejectError) {
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(onnx)
 	if err != nil {
 		return 0, reject("", modelpkg.ReasonONNXLoad, err, "onnx runtime cannot load the graph")
 	}
 	if len(ins) != 1 || ins[0].Name != man.InputName {
-		return 0, reject("", modelpkg.ReasonInputName, nil, "graph inputs %s, manifest wants exactly one input %q", ioNames(ins), man.InputName)
+		return 0, reject("", modelpkg.ReasonInputName, nil, "ONNX inputs are %s, manifest input_name declares exactly one input %q", ioNames(ins), man.InputName)
 	}
-	in := ins[0]
-	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
-		return 0, reject("", modelpkg.ReasonInputType, nil, "input %q is %s, want a float32 tensor", in.Name, in.String())
-	}
-	if len(in.Dimensions) != 2 || in.Dimensions[0] > 0 || in.Dimensions[1] != int64(len(man.Features)) {
-		return 0, reject("", modelpkg.ReasonInputShape, nil, "input %q has shape %v, want [N, %d] with a dynamic batch dimension", in.Name, in.Dimensions, len(man.Features))
+	if rerr := checkInput(ins[0], len(man.Features)); rerr != nil {
+		return 0, rerr
 	}
 	for _, o := range outs {
-		if o.Name != man.OutputName {
-			continue
+		if o.Name == man.OutputName {
+			return checkOutput(o, man.OutputIndex)
 		}
-		if o.OrtValueType != ort.ONNXTypeTensor || o.DataType != ort.TensorElementDataTypeFloat ||
-			len(o.Dimensions) != 2 || o.Dimensions[0] > 0 || o.Dimensions[1] < 1 {
-			return 0, reject("", modelpkg.ReasonOutputShape, nil, "output %q is %s, want float32 [N, K]", o.Name, o.String())
-		}
-		return int(o.Dimensions[1]), nil
 	}
-	return 0, reject("", modelpkg.ReasonMissingOutput, nil, "graph outputs %s, manifest wants %q", ioNames(outs), man.OutputName)
+	return 0, reject("", modelpkg.ReasonMissingOutput, nil, "ONNX outputs are %s, manifest output_name declares %q", ioNames(outs), man.OutputName)
+}
+
+// checkInput checks the input is a float32 [N, f] tensor with a dynamic N.
+func checkInput(in ort.InputOutputInfo, f int) *modelpkg.RejectError {
+	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
+		return reject("", modelpkg.ReasonInputType, nil, "ONNX input %q is %s, manifest needs a float32 tensor", in.Name, in.String())
+	}
+	d := in.Dimensions
+	switch {
+	case len(d) != 2 || d[1] != int64(f):
+		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has shape %s, manifest declares %d features ([N, %d])", in.Name, shapeString(d), f, f)
+	case d[0] > 0:
+		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has a fixed batch axis %s; edgepm needs a dynamic one (torch.onnx.export dynamic_axes={%q: {0: \"N\"}})", in.Name, shapeString(d), in.Name)
+	}
+	return nil
+}
+
+// checkOutput checks the output is a float32 [N, K] tensor with K > index
+// and returns K.
+func checkOutput(o ort.InputOutputInfo, index int) (int, *modelpkg.RejectError) {
+	d := o.Dimensions
+	if o.OrtValueType != ort.ONNXTypeTensor || o.DataType != ort.TensorElementDataTypeFloat ||
+		len(d) != 2 || d[0] > 0 || d[1] < 1 {
+		return 0, reject("", modelpkg.ReasonOutputShape, nil, "ONNX output %q is %s, manifest needs float32 [N, K] with a dynamic N", o.Name, o.String())
+	}
+	if int64(index) >= d[1] {
+		return 0, reject("", modelpkg.ReasonOutputShape, nil, "ONNX output %q has shape %s, manifest output_index %d needs at least %d columns", o.Name, shapeString(d), index, index+1)
+	}
+	return int(d[1]), nil
+}
+
+// shapeString writes a shape as [N, 32], with N for a dynamic axis.
+func shapeString(d []int64) string {
+	parts := make([]string, len(d))
+	for i, x := range d {
+		parts[i] = "N"
+		if x > 0 {
+			parts[i] = strconv.FormatInt(x, 10)
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func ioNames(infos []ort.InputOutputInfo) []string {

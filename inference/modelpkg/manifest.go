@@ -12,8 +12,15 @@ import (
 	"github.com/edgepm/edgepm/inference/features"
 )
 
-// SchemaVersion is the manifest schema this package reads and writes.
+// SchemaVersion is the oldest manifest schema this package reads, and the
+// one it writes for a manifest that uses none of version 2's fields
+// (NeededSchemaVersion), so that gateways that read only version 1 keep
+// accepting such packages.
 const SchemaVersion = 1
+
+// SchemaVersion2 adds output_index, alert_when and the anomaly_score
+// semantics. A reader accepts versions SchemaVersion..SchemaVersion2.
+const SchemaVersion2 = 2
 
 // Output semantics (Manifest.OutputSemantics).
 const (
@@ -24,6 +31,17 @@ const (
 	// as NASA C-MAPSS where a cycle has no fixed duration. Alerts as for
 	// SemanticsRUL, with thresholds in cycles.
 	SemanticsRULCycles = "remaining_useful_life_cycles"
+	// SemanticsAnomalyScore is an unbounded score where high is anomalous
+	// (an autoencoder's reconstruction error, an isolation score); alerts
+	// when above the thresholds. Schema version 2.
+	SemanticsAnomalyScore = "anomaly_score"
+)
+
+// Alert directions (Manifest.AlertWhen): which side of the thresholds is
+// alarming. Each output semantics has exactly one.
+const (
+	AlertAbove = "above"
+	AlertBelow = "below"
 )
 
 // LowIsBad reports whether a low score is the alarming end (remaining
@@ -32,22 +50,41 @@ func LowIsBad(semantics string) bool {
 	return semantics == SemanticsRUL || semantics == SemanticsRULCycles
 }
 
+// AlertDirection returns the alert direction of an output semantics
+// (AlertAbove or AlertBelow), or "" for an unknown semantics.
+func AlertDirection(semantics string) string {
+	switch {
+	case LowIsBad(semantics):
+		return AlertBelow
+	case semantics == SemanticsFailureProbability || semantics == SemanticsAnomalyScore:
+		return AlertAbove
+	}
+	return ""
+}
+
 // Manifest describes a model package. See docs/formats/model-package.md.
 type Manifest struct {
-	SchemaVersion   int                   `json:"schema_version"`
-	Name            string                `json:"name"`
-	Version         string                `json:"version"`
-	Description     string                `json:"description,omitempty"`
-	ONNXSHA256      string                `json:"onnx_sha256"`
-	InputName       string                `json:"input_name"`
-	OutputName      string                `json:"output_name"`
-	OutputSemantics string                `json:"output_semantics"`
-	Window          features.WindowConfig `json:"window"`
-	Features        []features.Spec       `json:"features"`
-	FeatureStats    []FeatureStat         `json:"feature_stats"`
-	Thresholds      Thresholds            `json:"thresholds"`
-	Targeting       Targeting             `json:"targeting"`
-	Samples         []Sample              `json:"samples"`
+	SchemaVersion   int    `json:"schema_version"`
+	Name            string `json:"name"`
+	Version         string `json:"version"`
+	Description     string `json:"description,omitempty"`
+	ONNXSHA256      string `json:"onnx_sha256"`
+	InputName       string `json:"input_name"`
+	OutputName      string `json:"output_name"`
+	OutputSemantics string `json:"output_semantics"`
+	// OutputIndex is the column of the output tensor that is the score
+	// (schema version 2; 0 = the first).
+	OutputIndex int `json:"output_index,omitempty"`
+	// AlertWhen states the alert direction (schema version 2; "" = the
+	// semantics' own). It must agree with the semantics: it is there so
+	// that a package says in plain words which side alarms.
+	AlertWhen    string                `json:"alert_when,omitempty"`
+	Window       features.WindowConfig `json:"window"`
+	Features     []features.Spec       `json:"features"`
+	FeatureStats []FeatureStat         `json:"feature_stats"`
+	Thresholds   Thresholds            `json:"thresholds"`
+	Targeting    Targeting             `json:"targeting"`
+	Samples      []Sample              `json:"samples"`
 	// Tolerance is the largest absolute difference allowed between a
 	// sample's expected and actual outputs (0 = DefaultTolerance).
 	Tolerance float64 `json:"tolerance,omitempty"`
@@ -123,17 +160,22 @@ func (m *Manifest) Encode() ([]byte, error) {
 // Feature-spec problems are reported as *SpecError so callers can tell them
 // apart.
 func (m *Manifest) Validate() error {
+	if err := m.validateVersion(); err != nil {
+		return err
+	}
 	switch {
-	case m.SchemaVersion != SchemaVersion:
-		return fmt.Errorf("schema_version: must be %d, got %d", SchemaVersion, m.SchemaVersion)
 	case m.Name == "" || m.Version == "":
 		return fmt.Errorf("name, version: must not be empty")
 	case !validHexSHA(m.ONNXSHA256):
 		return fmt.Errorf("onnx_sha256: want 64 lowercase hex digits, got %q", m.ONNXSHA256)
 	case m.InputName == "" || m.OutputName == "":
 		return fmt.Errorf("input_name, output_name: must not be empty")
-	case m.OutputSemantics != SemanticsFailureProbability && !LowIsBad(m.OutputSemantics):
+	case AlertDirection(m.OutputSemantics) == "":
 		return fmt.Errorf("output_semantics: unknown %q", m.OutputSemantics)
+	case m.AlertWhen != "" && m.AlertWhen != AlertDirection(m.OutputSemantics):
+		return fmt.Errorf("alert_when: %s alerts %s the thresholds, got %q", m.OutputSemantics, AlertDirection(m.OutputSemantics), m.AlertWhen)
+	case m.OutputIndex < 0:
+		return fmt.Errorf("output_index: must be >= 0, got %d", m.OutputIndex)
 	case len(m.FeatureStats) != 0 && len(m.FeatureStats) != len(m.Features):
 		return fmt.Errorf("feature_stats: %d entries for %d features", len(m.FeatureStats), len(m.Features))
 	case m.Tolerance < 0 || math.IsNaN(m.Tolerance):
@@ -151,11 +193,55 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("samples: at least one sample input with its expected output is required")
 	}
 	for i, s := range m.Samples {
-		if len(s.Input) != len(m.Features) || len(s.Output) == 0 {
-			return fmt.Errorf("samples[%d]: input has %d values for %d features, output %d values", i, len(s.Input), len(m.Features), len(s.Output))
+		if len(s.Input) != len(m.Features) || len(s.Output) <= m.OutputIndex {
+			return fmt.Errorf("samples[%d]: input has %d values for %d features, output %d values (output_index %d)", i, len(s.Input), len(m.Features), len(s.Output), m.OutputIndex)
 		}
 	}
+	if err := m.validateStats(); err != nil {
+		return err
+	}
 	return m.validateSpec()
+}
+
+// validateVersion accepts versions 1 and 2, and version 1 only without
+// version 2's fields (a gateway that reads only 1 would reject them as
+// unknown; a writer that uses them must say 2).
+func (m *Manifest) validateVersion() error {
+	if m.SchemaVersion < SchemaVersion || m.SchemaVersion > SchemaVersion2 {
+		return fmt.Errorf("schema_version: must be %d or %d, got %d", SchemaVersion, SchemaVersion2, m.SchemaVersion)
+	}
+	if need := m.NeededSchemaVersion(); m.SchemaVersion < need {
+		return fmt.Errorf("schema_version: %d, but output_index, alert_when or output_semantics %q need %d", m.SchemaVersion, m.OutputSemantics, need)
+	}
+	return nil
+}
+
+// NeededSchemaVersion returns the oldest schema version that can express m:
+// SchemaVersion2 when it uses output_index, alert_when or anomaly_score,
+// else SchemaVersion. Writers set SchemaVersion to it.
+func (m *Manifest) NeededSchemaVersion() int {
+	if m.OutputIndex != 0 || m.AlertWhen != "" || m.OutputSemantics == SemanticsAnomalyScore {
+		return SchemaVersion2
+	}
+	return SchemaVersion
+}
+
+// validateStats rejects feature_stats that cannot normalise or impute: a
+// mean or std that is NaN or infinite, or a negative std.
+func (m *Manifest) validateStats() error {
+	for i, st := range m.FeatureStats {
+		if math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) || math.IsNaN(st.Std) || math.IsInf(st.Std, 0) || st.Std < 0 {
+			return fmt.Errorf("feature_stats[%d] (%s): mean %g std %g: need finite numbers and std >= 0", i, m.featureName(i), st.Mean, st.Std)
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) featureName(i int) string {
+	if i < len(m.Features) {
+		return m.Features[i].String()
+	}
+	return "?"
 }
 
 // SpecError reports an invalid feature spec or window.
@@ -185,6 +271,9 @@ func (t Thresholds) Validate(sem string) error {
 	}
 	if sem == SemanticsFailureProbability && !(t.Clear <= t.Raise && t.Raise <= 1 && t.Clear >= 0) {
 		return fmt.Errorf("thresholds: need 0 <= clear <= raise <= 1, got clear %g raise %g", t.Clear, t.Raise)
+	}
+	if sem == SemanticsAnomalyScore && !(t.Clear <= t.Raise) {
+		return fmt.Errorf("thresholds: anomaly_score needs clear <= raise, got clear %g raise %g", t.Clear, t.Raise)
 	}
 	if LowIsBad(sem) && !(t.Clear >= t.Raise) {
 		return fmt.Errorf("thresholds: remaining useful life needs clear >= raise, got clear %g raise %g", t.Clear, t.Raise)

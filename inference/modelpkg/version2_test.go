@@ -1,0 +1,126 @@
+package modelpkg
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/edgepm/edgepm/inference/features"
+)
+
+// TestSchemaVersion2 covers the version-2 fields: a version-1 package
+// still decodes unchanged; output_index, alert_when and anomaly_score need
+// version 2; alert_when must agree with the semantics.
+func TestSchemaVersion2(t *testing.T) {
+	pkg := testPackage(t, "m", "1", 4)
+	v1, err := pkg.Decode()
+	if err != nil || v1.SchemaVersion != SchemaVersion || v1.NeededSchemaVersion() != SchemaVersion {
+		t.Fatalf("version 1 package: %v, version %d", err, v1.SchemaVersion)
+	}
+	if b, _ := v1.Encode(); string(b) != string(pkg.Manifest) {
+		t.Fatal("re-encoding a version 1 manifest changed it (new fields must be omitted when unset)")
+	}
+	cases := []struct {
+		name string
+		edit func(m *Manifest)
+		want string // "" = valid
+	}{
+		{"index in v1", func(m *Manifest) { m.OutputIndex = 1 }, "schema_version: 1, but output_index"},
+		{"v2 without its fields", func(m *Manifest) { m.SchemaVersion = 2 }, ""},
+		{"index beyond samples", func(m *Manifest) { m.SchemaVersion, m.OutputIndex = 2, 1 }, "output 1 values (output_index 1)"},
+		{"negative index", func(m *Manifest) { m.SchemaVersion, m.OutputIndex = 2, -1 }, "output_index: must be >= 0"},
+		{"alert agrees", func(m *Manifest) { m.SchemaVersion, m.AlertWhen = 2, AlertAbove }, ""},
+		{"alert disagrees", func(m *Manifest) { m.SchemaVersion, m.AlertWhen = 2, AlertBelow }, "failure_probability alerts above"},
+		{"alert in v1", func(m *Manifest) { m.AlertWhen = AlertAbove }, "need 2"},
+		{"anomaly v1", func(m *Manifest) { m.OutputSemantics = SemanticsAnomalyScore }, "need 2"},
+		{"anomaly v2", func(m *Manifest) {
+			m.SchemaVersion, m.OutputSemantics, m.Thresholds = 2, SemanticsAnomalyScore, Thresholds{Raise: 40, Clear: 30}
+		}, ""},
+		{"anomaly clear > raise", func(m *Manifest) {
+			m.SchemaVersion, m.OutputSemantics, m.Thresholds = 2, SemanticsAnomalyScore, Thresholds{Raise: 3, Clear: 30}
+		}, "anomaly_score needs clear <= raise"},
+		{"version 3", func(m *Manifest) { m.SchemaVersion = 3 }, "schema_version: must be 1 or 2"},
+		{"nan stat", func(m *Manifest) { m.FeatureStats[2].Mean = math.NaN() }, "feature_stats[2] (vibration_rms.max)"},
+		{"inf std", func(m *Manifest) { m.FeatureStats[0].Std = math.Inf(1) }, "feature_stats[0]"},
+		{"negative std", func(m *Manifest) { m.FeatureStats[1].Std = -1 }, "std >= 0"},
+	}
+	for _, c := range cases {
+		m, _ := pkg.Decode()
+		c.edit(m)
+		err := m.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+		if c.want == "" { // a valid version-2 manifest round-trips through the decoder
+			b, _ := m.Encode()
+			if _, err := DecodeManifest(b); err != nil {
+				t.Errorf("%s: decode: %v", c.name, err)
+			}
+		}
+	}
+}
+
+func TestDecodeBuildSpec(t *testing.T) {
+	const good = `name: n
+version: "2"
+window: {size: 4}
+input: {name: x, features: [{sensor: a, stat: mean}, {sensor: a, stat: ewma, alpha: 0.5}]}
+output: {name: y, semantics: remaining_useful_life_cycles, alert: below}
+thresholds: {raise: 10, clear: 20, min_duration: 1m}
+targeting: {gateways: [gw-*]}
+training: {seed: 3}
+`
+	s, err := DecodeBuildSpec([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SchemaVersion != SchemaVersion || m.AlertWhen != "" || m.Features[1].Alpha != 0.5 || string(m.Training) != `{"seed":3}` {
+		t.Fatalf("manifest %+v", m)
+	}
+	bad := map[string]string{
+		"unknown":      good + "extra: 1\n",
+		"nan":          strings.Replace(good, "raise: 10", "raise: .nan", 1),
+		"kind":         strings.Replace(good, "size: 4", "size: [4]", 1),
+		"no alert":     strings.Replace(good, ", alert: below", "", 1),
+		"wrong alert":  strings.Replace(good, "alert: below", "alert: above", 1),
+		"semantics":    strings.Replace(good, "remaining_useful_life_cycles", "remaining_useful_life", 1),
+		"no features":  strings.Replace(good, "features: [{sensor: a, stat: mean}, {sensor: a, stat: ewma, alpha: 0.5}]", "features: []", 1),
+		"stats length": good + "feature_stats: [{mean: 1, std: 1}]\n",
+	}
+	for name, b := range bad {
+		if b == good {
+			t.Fatalf("%s: edit did not apply", name)
+		}
+		s, err := DecodeBuildSpec([]byte(b))
+		if err == nil {
+			_, err = s.Manifest()
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestStatsOf(t *testing.T) {
+	specs := []features.Spec{{Sensor: "a", Stat: features.Mean}, {Sensor: "b", Stat: features.Max}}
+	st, err := StatsOf([][]float32{{1, 10}, {3, 10}}, specs)
+	if err != nil || st[0] != (FeatureStat{Mean: 2, Std: 1}) || st[1] != (FeatureStat{Mean: 10, Std: 0}) {
+		t.Fatalf("%v %v", st, err)
+	}
+	if _, err := StatsOf(nil, specs); err == nil {
+		t.Error("no rows accepted")
+	}
+	if _, err := StatsOf([][]float32{{1, float32(math.Inf(1))}}, specs); err == nil || !strings.Contains(err.Error(), "b.max") {
+		t.Errorf("infinite column: %v", err)
+	}
+	if _, err := StatsOf([][]float32{{1}}, specs); err == nil {
+		t.Error("short row accepted")
+	}
+}
