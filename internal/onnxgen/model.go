@@ -34,6 +34,12 @@ type Model struct {
 	Mean, InvStd    []float32 // optional standardisation (both nil or len F)
 	Layers          []Dense
 	Metadata        [][2]string // metadata_props key/value pairs, in order
+
+	// For tests of what a gateway rejects: InputInt64 declares the input
+	// int64 (a Cast to float feeds the layers); InputDims overrides the
+	// declared input shape [-1, F] (-1: a symbolic axis).
+	InputInt64 bool
+	InputDims  []int64
 }
 
 // Features returns the input width F of the first layer.
@@ -98,6 +104,10 @@ func Marshal(m *Model) ([]byte, error) {
 	var g buf
 	cur := m.InputName
 	var inits []buf
+	if m.InputInt64 {
+		g.msg(1, node("Cast", "cast", []string{cur}, []string{"input_float"}, attr{name: "to", i: elemFloat}))
+		cur = "input_float"
+	}
 	if m.Mean != nil {
 		f := int64(len(m.Mean))
 		inits = append(inits, tensorProto("mean", []int64{f}, m.Mean), tensorProto("inv_std", []int64{f}, m.InvStd))
@@ -130,7 +140,14 @@ func Marshal(m *Model) ([]byte, error) {
 	for _, t := range inits {
 		g.msg(5, t)
 	}
-	g.msg(11, valueInfo(m.InputName, []int64{-1, int64(m.Features())}, []string{"N", ""}))
+	inDims, elem := []int64{-1, int64(m.Features())}, int64(elemFloat)
+	if m.InputDims != nil {
+		inDims = m.InputDims
+	}
+	if m.InputInt64 {
+		elem = elemInt64
+	}
+	g.msg(11, typedValueInfo(m.InputName, elem, inDims, symbolNames(len(inDims))))
 	g.msg(12, valueInfo(m.OutputName, []int64{-1, int64(m.Outputs())}, []string{"N", ""}))
 
 	var mp buf
@@ -152,6 +169,15 @@ func Marshal(m *Model) ([]byte, error) {
 		mp.msg(14, e)
 	}
 	return mp, nil
+}
+
+// symbolNames names the symbolic axes of an n-axis shape N, D1, D2...
+func symbolNames(n int) []string {
+	names := []string{"N"}
+	for i := 1; i < n; i++ {
+		names = append(names, fmt.Sprintf("D%d", i))
+	}
+	return names
 }
 
 func opName(a Activation) string {

@@ -45,6 +45,7 @@ func (b *buf) float(field int, f float32) {
 // ONNX enum values used here (onnx.proto).
 const (
 	elemFloat   = 1 // TensorProto.DataType FLOAT
+	elemInt64   = 7 // TensorProto.DataType INT64
 	attrFloat   = 1 // AttributeProto.AttributeType FLOAT
 	attrInt     = 2 // INT
 	irVersion   = 8
@@ -70,6 +71,11 @@ func tensorProto(name string, dims []int64, data []float32) buf {
 // valueInfo encodes a float32 tensor ValueInfoProto; a dim < 0 is symbolic
 // and named by the matching entry of params.
 func valueInfo(name string, dims []int64, params []string) buf {
+	return typedValueInfo(name, elemFloat, dims, params)
+}
+
+// typedValueInfo is valueInfo for a tensor of element type elem.
+func typedValueInfo(name string, elem int64, dims []int64, params []string) buf {
 	var shape buf
 	for i, d := range dims {
 		var dim buf
@@ -81,7 +87,7 @@ func valueInfo(name string, dims []int64, params []string) buf {
 		shape.msg(1, dim)
 	}
 	var tt buf
-	tt.int(1, elemFloat)
+	tt.int(1, elem)
 	tt.msg(2, shape)
 	var typ buf
 	typ.msg(1, tt)
