@@ -47,6 +47,21 @@ func resolveONNXRuntime(configured string) (string, error) {
 // offline serves the last accepted model at once.
 func modelStoreDir(dataDir string) string { return filepath.Join(dataDir, "models") }
 
+// InitRuntime finds the ONNX Runtime library as `edgepm run` does
+// (configured is the path from the config or $ONNXRUNTIME_LIB; "" looks in
+// the default places) and loads it. It returns the path loaded. Used by operator commands that
+// open models (`edgepm model build`, `validate`, `push`).
+func InitRuntime(configured string) (string, error) {
+	lib, err := resolveONNXRuntime(configured)
+	if err != nil {
+		return "", err
+	}
+	if err := inference.InitRuntime(lib); err != nil {
+		return "", fmt.Errorf("load onnx runtime %s: %w", lib, err)
+	}
+	return lib, nil
+}
+
 func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
 	lib, err := resolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {

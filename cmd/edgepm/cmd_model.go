@@ -67,7 +67,10 @@ func writeNewFile(path string, b []byte, mode os.FileMode) error {
 }
 
 const modelUsage = `usage:
-  edgepm model push --file m.onnx --manifest m.json|m.yaml --key KEYFILE [kafka flags] [--chunk-size BYTES] [--unsigned]
+  edgepm model build --onnx m.onnx --spec spec.yaml --out DIR [--train readings.jsonl|.csv] [--key KEYFILE]
+  edgepm model validate DIR [--gateway ID] [--public-key KEY.pub]
+  edgepm model sign DIR --key KEYFILE
+  edgepm model push --dir DIR | --file m.onnx --manifest m.json|m.yaml [--key KEYFILE | --unsigned] [--force] [kafka flags] [--chunk-size BYTES]
   edgepm model list [kafka flags] [--json]
   edgepm model rollback NAME --to VERSION [kafka flags]
 kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...
@@ -81,6 +84,12 @@ func cmdModel(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	switch args[0] {
+	case "build":
+		return cmdModelBuild(args[1:], stdout, stderr)
+	case "validate":
+		return cmdModelValidate(args[1:], stdout, stderr)
+	case "sign":
+		return cmdModelSign(args[1:], stdout, stderr)
 	case "push":
 		return cmdModelPush(ctx, args[1:], stdout, stderr)
 	case "list":
@@ -136,20 +145,28 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	keyPath := fs.String("key", "", "private key file from `edgepm keygen`")
 	unsigned := fs.Bool("unsigned", false, "push without a signature (gateways need allow_unsigned: development only)")
 	chunk := fs.Int("chunk-size", bridge.DefaultChunkSize, "bytes per chunk record (below the broker's message.max.bytes)")
+	dir := fs.String("dir", "", "package directory (from `edgepm model build`) instead of --file and --manifest")
+	force := fs.Bool("force", false, "push even if the package does not validate (gateways will reject it)")
+	lib := fs.String("onnxruntime-lib", os.Getenv("ONNXRUNTIME_LIB"), "libonnxruntime.so for the validation (default: $ONNXRUNTIME_LIB, then where `edgepm run` looks)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	if *file == "" || *manPath == "" || (*keyPath == "" && !*unsigned) {
-		fmt.Fprint(stderr, "edgepm model push: --file, --manifest and --key (or --unsigned) are required\n"+modelUsage)
+	if (*dir == "") == (*file == "" || *manPath == "") || (*dir == "" && *keyPath == "" && !*unsigned) {
+		fmt.Fprint(stderr, "edgepm model push: --dir, or --file, --manifest and --key (or --unsigned), are required\n"+modelUsage)
 		return 2
 	}
 	cfg, err := kf.kafka()
 	if err != nil {
 		return failModel(stderr, err)
 	}
-	pkg, err := buildPackage(*file, *manPath, *keyPath)
+	pkg, err := pushPackage(*dir, *file, *manPath, *keyPath)
 	if err != nil {
 		return failModel(stderr, err)
+	}
+	if !*force {
+		if err := validateForPush(pkg, *lib); err != nil {
+			return failModel(stderr, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
 	defer cancel()
@@ -191,15 +208,7 @@ func buildPackage(onnxPath, manPath, keyPath string) (*modelpkg.Package, error) 
 	if keyPath == "" {
 		return pkg, nil
 	}
-	kb, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	priv, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
-	if err != nil || len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("key %s: not an edgepm keygen private key (base64 of %d bytes)", keyPath, ed25519.PrivateKeySize)
-	}
-	if err := modelpkg.Sign(pkg, ed25519.PrivateKey(priv)); err != nil {
+	if err := signWithKeyFile(pkg, keyPath); err != nil {
 		return nil, err
 	}
 	return pkg, nil

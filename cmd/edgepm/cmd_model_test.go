@@ -20,6 +20,7 @@ import (
 )
 
 func TestModelCommands(t *testing.T) {
+	t.Setenv("ONNXRUNTIME_LIB", testenv.ONNXRuntimeLib(t)) // push validates the package first
 	seeds := testenv.StartKafka(t).Seeds()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k")

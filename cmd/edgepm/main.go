@@ -4,7 +4,8 @@
 //	edgepm status [--config FILE | --addr HOST:PORT]
 //	edgepm config check --config FILE
 //	edgepm buffer inspect|export --data-dir DIR
-//	edgepm keygen | edgepm model push|list|rollback
+//	edgepm keygen | edgepm model build|validate|sign|push|list|rollback
+//	edgepm features export
 //	edgepm version
 package main
 
@@ -26,7 +27,9 @@ usage (every command takes --help):
   edgepm buffer inspect --data-dir DIR    streams, depths, bytes, oldest age, drops
   edgepm buffer export --data-dir DIR --stream S   records as JSON lines
   edgepm keygen                           make an ed25519 model-signing key pair
+  edgepm model build|validate|sign ...    make and check model packages (docs/models.md)
   edgepm model push|list|rollback ...     deliver models over Kafka
+  edgepm features export --spec S --in readings --out rows.csv   feature rows as the gateway computes them
   edgepm version                          print the version
 `
 
@@ -52,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdKeygen(args[1:], stdout, stderr)
 	case "model":
 		return cmdModel(args[1:], stdout, stderr)
+	case "features":
+		return cmdFeatures(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":
