@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,85 @@ func TestExportedRowsAreScoredRows(t *testing.T) {
 		if p.Device != w.Device || !p.WindowEnd.Equal(w.WindowEnd) || !slices.Equal(p.Features, w.Features) {
 			t.Fatalf("row %d: engine %s %v %v, export %s %v %v", i, p.Device, p.WindowEnd, p.Features, w.Device, w.WindowEnd, w.Features)
 		}
+	}
+}
+
+// windowPackage returns a schema-2 package with a window input [N, 3, 2]
+// of sensors a and b whose one output is the sum of the normalised window.
+func windowPackage(t testing.TB) (*modelpkg.Package, *onnxgen.Model) {
+	t.Helper()
+	w := make([]float32, 6)
+	for i := range w {
+		w[i] = 1
+	}
+	g := &onnxgen.Model{Name: "win", InputName: "window", OutputName: "rul", Producer: "test",
+		InputDims: []int64{-1, 3, 2}, FlattenInput: true, Layers: []onnxgen.Dense{{W: [][]float32{w}, B: []float32{0}}}}
+	onnx, err := onnxgen.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &modelpkg.Manifest{SchemaVersion: 2, Name: "win", Version: "1", InputName: "window", OutputName: "rul",
+		InputKind: modelpkg.InputWindow, Sensors: []string{"a", "b"}, OutputSemantics: modelpkg.SemanticsRULCycles,
+		Window:       features.WindowConfig{Size: 3, MinSamples: 1, Hop: 1},
+		FeatureStats: []modelpkg.FeatureStat{{Mean: 10, Std: 2}, {Mean: 0, Std: 1}},
+		Thresholds:   Thresholds{Raise: 5, Clear: 10}}
+	in := []float32{0, 0, 1, 2, 3, 4}
+	m.Samples = []modelpkg.Sample{{Input: in, Output: onnxgen.Eval(g, in)}}
+	pkg, err := modelpkg.NewPackage(m, onnx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkg, g
+}
+
+// TestWindowInputServes: a [N, T, S] model scores the normalised window,
+// front-padded while the window fills, with missing values at 0.
+func TestWindowInputServes(t *testing.T) {
+	pkg, _ := windowPackage(t)
+	e := newTestEngine(t, EngineConfig{MaxDelay: -1, IncludeFeatures: true})
+	if err := e.Load(pkg); err != nil {
+		t.Fatal(err)
+	}
+	c := startRun(t, e)
+	at := time.Unix(1_700_000_000, 0)
+	vals := []map[string]float64{{"a": 12, "b": 1}, {"a": 14}, {"a": 10, "b": -2}, {"a": 8, "b": 3}}
+	want := [][]float32{{0, 0, 0, 0, 1, 1}, {0, 0, 1, 1, 2, 0}, {1, 1, 2, 0, 0, -2}, {2, 0, 0, -2, -1, 3}}
+	for i, v := range vals {
+		if err := e.Observe(context.Background(), Reading{Device: "d", Time: at.Add(time.Duration(i) * time.Second), Values: v}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "prediction", func() bool { return c.count() == i+1 })
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.preds {
+		var sum float32
+		for _, x := range want[i] {
+			sum += x
+		}
+		if !slices.Equal(p.Features, want[i]) || p.Score != float64(sum) {
+			t.Errorf("prediction %d: input %v score %g, want %v and %g", i, p.Features, p.Score, want[i], sum)
+		}
+	}
+}
+
+// TestWindowInputChecks: the graph's [N, T, S] must match window.size and
+// the sensors, with errors naming both sides.
+func TestWindowInputChecks(t *testing.T) {
+	initRuntime(t)
+	pkg, _ := windowPackage(t)
+	if _, err := CheckPackage(pkg, EngineConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := pkg.Decode()
+	m.Window.Size = 4
+	m.Samples[0].Input = make([]float32, 8)
+	bad, err := modelpkg.NewPackage(m, pkg.ONNX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = CheckPackage(bad, EngineConfig{})
+	if modelpkg.RejectReason(err) != modelpkg.ReasonInputShape || !strings.Contains(err.Error(), "has shape [N, 3, 2], manifest declares a window of 4 readings of 2 sensors") {
+		t.Fatalf("window of 4 for a [N, 3, 2] graph: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ func CheckPackage(pkg *modelpkg.Package, cfg EngineConfig) (*modelpkg.Manifest, 
 
 // Evaluate checks onnx's input and output against man (as Engine.Load
 // does; man's samples are not used and need not be valid yet) and returns
-// the model's outputs for each row of inputs (len(man.Features) values
+// the model's outputs for each row of inputs (man.InputWidth() values
 // each): what a package builder records as the samples. Outputs that are
 // not finite are returned as they are. InitRuntime must have been called;
 // safe for concurrent use.
@@ -42,14 +42,14 @@ func Evaluate(onnx []byte, man *modelpkg.Manifest, inputs [][]float32) ([][]floa
 		rerr.Model = man.ID()
 		return nil, rerr
 	}
-	f := len(man.Features)
+	f := man.InputWidth()
 	for i, in := range inputs {
 		if len(in) != f {
-			return nil, fmt.Errorf("evaluate %s: row %d has %d values for %d features", man.ID(), i, len(in), f)
+			return nil, fmt.Errorf("evaluate %s: row %d has %d values for an input of %d", man.ID(), i, len(in), f)
 		}
 	}
 	const batch = 64
-	sc, err := newScorer(onnx, man.InputName, man.OutputName, f, k, batch, EngineConfig{}.withDefaults().Session)
+	sc, err := newScorer(onnx, man.InputName, man.OutputName, man.InputShape(), k, batch, EngineConfig{}.withDefaults().Session)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: create session: %w", man.ID(), err)
 	}

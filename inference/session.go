@@ -18,6 +18,7 @@ import (
 type scorer struct {
 	sess    *ort.DynamicAdvancedSession
 	f, k    int
+	row     []int64 // shape of one input row: [f], or [T, S] for a window input
 	in, out []float32
 	buckets []bucket
 }
@@ -56,9 +57,13 @@ func sessionOptions(sc SessionConfig) (*ort.SessionOptions, error) {
 	return o, nil
 }
 
-// newScorer creates the session and bucket tensors for f inputs and k
-// outputs per row.
-func newScorer(onnx []byte, inName, outName string, f, k, maxBatch int, sc SessionConfig) (*scorer, error) {
+// newScorer creates the session and bucket tensors for input rows of shape
+// row ([F] or [T, S]) and k outputs per row.
+func newScorer(onnx []byte, inName, outName string, row []int64, k, maxBatch int, sc SessionConfig) (*scorer, error) {
+	f := 1
+	for _, d := range row {
+		f *= int(d)
+	}
 	opts, err := sessionOptions(sc)
 	if err != nil {
 		return nil, fmt.Errorf("session options: %w", err)
@@ -68,7 +73,7 @@ func newScorer(onnx []byte, inName, outName string, f, k, maxBatch int, sc Sessi
 	if err != nil {
 		return nil, err
 	}
-	s := &scorer{sess: sess, f: f, k: k, in: make([]float32, maxBatch*f), out: make([]float32, maxBatch*k)}
+	s := &scorer{sess: sess, f: f, k: k, row: row, in: make([]float32, maxBatch*f), out: make([]float32, maxBatch*k)}
 	for n := 1; ; n *= 2 {
 		n = min(n, maxBatch)
 		if err := s.addBucket(n); err != nil {
@@ -83,7 +88,7 @@ func newScorer(onnx []byte, inName, outName string, f, k, maxBatch int, sc Sessi
 }
 
 func (s *scorer) addBucket(n int) error {
-	in, err := ort.NewTensor(ort.NewShape(int64(n), int64(s.f)), s.in[:n*s.f])
+	in, err := ort.NewTensor(s.shape(n), s.in[:n*s.f])
 	if err != nil {
 		return fmt.Errorf("input tensor: %w", err)
 	}
@@ -94,6 +99,11 @@ func (s *scorer) addBucket(n int) error {
 	}
 	s.buckets = append(s.buckets, bucket{n: n, in: in, out: out, ins: []ort.Value{in}, outs: []ort.Value{out}})
 	return nil
+}
+
+// shape returns the input tensor shape of n rows.
+func (s *scorer) shape(n int) ort.Shape {
+	return ort.NewShape(append([]int64{int64(n)}, s.row...)...)
 }
 
 // maxRows returns the largest batch run accepts.
@@ -137,7 +147,7 @@ func (s *scorer) slabInputs(sl *featSlab, bi int) ([]ort.Value, error) {
 		return sl.ins[bi], nil
 	}
 	n := s.buckets[bi].n
-	t, err := ort.NewTensor(ort.NewShape(int64(n), int64(s.f)), sl.data[:n*s.f])
+	t, err := ort.NewTensor(s.shape(n), sl.data[:n*s.f])
 	if err != nil {
 		return nil, fmt.Errorf("input tensor over feature slab: %w", err)
 	}

@@ -2,13 +2,14 @@ package inference
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"github.com/edgepm/edgepm/inference/features"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
@@ -33,7 +34,7 @@ func (e *Engine) prepare(pkg *modelpkg.Package) (*model, error) {
 	if !man.Targeting.Targets(e.cfg.Gateway) {
 		return nil, reject(id, modelpkg.ReasonTargeting, nil, "gateway %q not in %v", e.cfg.Gateway, man.Targeting.Gateways)
 	}
-	plan, err := features.NewPlan(man.Features, man.Imputation())
+	plan, err := man.Plan()
 	if err != nil {
 		return nil, reject(id, modelpkg.ReasonFeatureSpec, err, "invalid feature spec")
 	}
@@ -45,7 +46,7 @@ func (e *Engine) prepare(pkg *modelpkg.Package) (*model, error) {
 		rerr.Model = id
 		return nil, rerr
 	}
-	sc, err := newScorer(pkg.ONNX, man.InputName, man.OutputName, len(man.Features), k, e.cfg.MaxBatch, e.cfg.Session)
+	sc, err := newScorer(pkg.ONNX, man.InputName, man.OutputName, man.InputShape(), k, e.cfg.MaxBatch, e.cfg.Session)
 	if err != nil {
 		return nil, reject(id, modelpkg.ReasonONNXLoad, err, "create session")
 	}
@@ -69,7 +70,7 @@ func checkGraph(onnx []byte, man *modelpkg.Manifest) (int, *modelpkg.RejectError
 	if len(ins) != 1 || ins[0].Name != man.InputName {
 		return 0, reject("", modelpkg.ReasonInputName, nil, "ONNX inputs are %s, manifest input_name declares exactly one input %q", ioNames(ins), man.InputName)
 	}
-	if rerr := checkInput(ins[0], len(man.Features)); rerr != nil {
+	if rerr := checkInput(ins[0], man); rerr != nil {
 		return 0, rerr
 	}
 	for _, o := range outs {
@@ -80,15 +81,16 @@ func checkGraph(onnx []byte, man *modelpkg.Manifest) (int, *modelpkg.RejectError
 	return 0, reject("", modelpkg.ReasonMissingOutput, nil, "ONNX outputs are %s, manifest output_name declares %q", ioNames(outs), man.OutputName)
 }
 
-// checkInput checks the input is a float32 [N, f] tensor with a dynamic N.
-func checkInput(in ort.InputOutputInfo, f int) *modelpkg.RejectError {
+// checkInput checks the input is a float32 tensor of the manifest's row
+// shape ([N, F], or [N, T, S] for a window input) with a dynamic N.
+func checkInput(in ort.InputOutputInfo, man *modelpkg.Manifest) *modelpkg.RejectError {
 	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
 		return reject("", modelpkg.ReasonInputType, nil, "ONNX input %q is %s, manifest needs a float32 tensor", in.Name, in.String())
 	}
-	d := in.Dimensions
+	d, row := in.Dimensions, man.InputShape()
 	switch {
-	case len(d) != 2 || d[1] != int64(f):
-		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has shape %s, manifest declares %d features ([N, %d])", in.Name, shapeString(d), f, f)
+	case len(d) != len(row)+1 || !slices.Equal(d[1:], row):
+		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has shape %s, manifest declares %s", in.Name, shapeString(d), declared(man))
 	case d[0] > 0:
 		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has a fixed batch axis %s; edgepm needs a dynamic one (torch.onnx.export dynamic_axes={%q: {0: \"N\"}})", in.Name, shapeString(d), in.Name)
 	}
@@ -107,6 +109,15 @@ func checkOutput(o ort.InputOutputInfo, index int) (int, *modelpkg.RejectError) 
 		return 0, reject("", modelpkg.ReasonOutputShape, nil, "ONNX output %q has shape %s, manifest output_index %d needs at least %d columns", o.Name, shapeString(d), index, index+1)
 	}
 	return int(d[1]), nil
+}
+
+// declared says what input shape the manifest declares, in its words.
+func declared(man *modelpkg.Manifest) string {
+	if man.InputKind == modelpkg.InputWindow {
+		t := man.Window.WithDefaults().Size
+		return fmt.Sprintf("a window of %d readings of %d sensors ([N, %d, %d])", t, len(man.Sensors), t, len(man.Sensors))
+	}
+	return fmt.Sprintf("%d features ([N, %d])", len(man.Features), len(man.Features))
 }
 
 // shapeString writes a shape as [N, 32], with N for a dynamic axis.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/edgepm/edgepm/inference/features"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/inference/replay"
 )
@@ -52,9 +51,9 @@ func exportFeatures(specPath, inPath, outPath string, stdout io.Writer) (replay.
 	if err != nil {
 		return replay.Counts{}, err
 	}
-	plan, err := features.NewPlan(man.Features, man.Imputation())
+	plan, err := man.Plan()
 	if err != nil {
-		return replay.Counts{}, fmt.Errorf("%s: features: %w", specPath, err)
+		return replay.Counts{}, fmt.Errorf("%s: %w", specPath, err)
 	}
 	x, err := replay.NewExporter(plan, man.Window)
 	if err != nil {
@@ -69,7 +68,7 @@ func exportFeatures(specPath, inPath, outPath string, stdout io.Writer) (replay.
 	if err != nil {
 		return replay.Counts{}, err
 	}
-	rw, err := replay.NewRowWriter(dst, man.Features)
+	rw, err := replay.NewRowWriter(dst, man.InputColumns())
 	if err == nil {
 		err = replay.Read(src, replay.FormatOf(inPath), func(r replay.Reading) error {
 			row, ok, err := x.Push(r)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/edgepm/edgepm/edge"
 	"github.com/edgepm/edgepm/inference"
-	"github.com/edgepm/edgepm/inference/features"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/inference/replay"
 )
@@ -72,18 +71,10 @@ func buildModel(onnxPath, specPath, train, lib string) (*modelpkg.Package, *mode
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	if _, err := features.NewPlan(man.Features, nil); err != nil {
-		return nil, nil, fmt.Errorf("%s: input.features: %w", specPath, err)
-	}
 	var rows [][]float32
 	if train != "" {
-		if rows, err = trainingRows(train, man); err != nil {
+		if rows, err = trainingStats(train, man); err != nil {
 			return nil, nil, err
-		}
-		if man.FeatureStats == nil {
-			if man.FeatureStats, err = modelpkg.StatsOf(rows, man.Features); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", train, err)
-			}
 		}
 	}
 	if _, err := edge.InitRuntime(lib); err != nil {
@@ -102,24 +93,82 @@ func buildModel(onnxPath, specPath, train, lib string) (*modelpkg.Package, *mode
 	return pkg, man, nil
 }
 
-// trainingRows replays the training readings through the model's features
-// (with imputation as served once feature_stats are known: 0 until then).
-func trainingRows(path string, man *modelpkg.Manifest) ([][]float32, error) {
+// trainingStats sets man.FeatureStats from the training readings unless
+// the spec gave them (the features' statistics over the rows, or each
+// sensor's over the readings for a window input) and returns the rows the
+// gateway would score for those readings.
+func trainingStats(path string, man *modelpkg.Manifest) ([][]float32, error) {
+	var err error
+	if man.InputKind == modelpkg.InputWindow && man.FeatureStats == nil {
+		if man.FeatureStats, err = sensorStats(path, man.Sensors); err != nil {
+			return nil, err
+		}
+	}
+	// Features are imputed with 0 until their stats are known.
+	rows, err := trainingRows(path, man)
+	if err != nil || man.FeatureStats != nil {
+		return rows, err
+	}
+	if man.FeatureStats, err = modelpkg.StatsOf(rows, man.StatNames()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows, nil
+}
+
+// sensorStats returns the mean and std of each sensor's finite values.
+func sensorStats(path string, sensors []string) ([]modelpkg.FeatureStat, error) {
+	cols := make([][]float32, len(sensors))
+	err := readReadings(path, func(r replay.Reading) error {
+		for i, s := range sensors {
+			if v, ok := r.Values[s]; ok && v-v == 0 {
+				cols[i] = append(cols[i], float32(v))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	stats := make([]modelpkg.FeatureStat, len(sensors))
+	for i, c := range cols {
+		rows := make([][]float32, len(c))
+		for j := range c {
+			rows[j] = c[j : j+1]
+		}
+		st, err := modelpkg.StatsOf(rows, sensors[i:i+1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: sensor %s: %w", path, sensors[i], err)
+		}
+		stats[i] = st[0]
+	}
+	return stats, nil
+}
+
+// readReadings calls fn for each reading in the file at path.
+func readReadings(path string, fn func(replay.Reading) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read training readings: %w", err)
+		return fmt.Errorf("read readings: %w", err)
 	}
 	defer f.Close()
-	plan, err := features.NewPlan(man.Features, man.Imputation())
+	if err := replay.Read(f, replay.FormatOf(path), fn); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// trainingRows replays the training readings through the model's plan.
+func trainingRows(path string, man *modelpkg.Manifest) ([][]float32, error) {
+	plan, err := man.Plan()
 	if err != nil {
-		return nil, fmt.Errorf("input.features: %w", err)
+		return nil, fmt.Errorf("input: %w", err)
 	}
 	x, err := replay.NewExporter(plan, man.Window)
 	if err != nil {
 		return nil, fmt.Errorf("window: %w", err)
 	}
 	var rows [][]float32
-	err = replay.Read(f, replay.FormatOf(path), func(r replay.Reading) error {
+	err = readReadings(path, func(r replay.Reading) error {
 		row, ok, err := x.Push(r)
 		if ok {
 			rows = append(rows, row.Features)
@@ -127,7 +176,7 @@ func trainingRows(path string, man *modelpkg.Manifest) ([][]float32, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: %d readings gave no feature row (%d without any of the model's sensors, %d out of order); check the sensor names and the window",
@@ -149,7 +198,10 @@ func recordSamples(onnx []byte, man *modelpkg.Manifest, given, rows [][]float32)
 			inputs = append(inputs, rows[i])
 		}
 	default:
-		inputs = [][]float32{man.Imputation()}
+		inputs = [][]float32{make([]float32, man.InputWidth())} // window inputs: the normalised means
+		if man.InputKind != modelpkg.InputWindow {
+			inputs[0] = man.Imputation()
+		}
 	}
 	outs, err := inference.Evaluate(onnx, man, inputs)
 	if err != nil {

@@ -105,7 +105,7 @@ func TestModelBuildValidateSign(t *testing.T) {
 		}
 		return err
 	})
-	want, err := modelpkg.StatsOf(rows, man.Features)
+	want, err := modelpkg.StatsOf(rows, man.StatNames())
 	if err != nil || fmt.Sprint(want) != fmt.Sprint(man.FeatureStats) {
 		t.Fatalf("feature_stats %v, want %v (%v)", man.FeatureStats, want, err)
 	}
@@ -247,5 +247,53 @@ func TestModelPushRefusesInvalid(t *testing.T) {
 	}
 	if rc, out, errs := runCmd("model", "push", "--dir", badDir, "--force", "--brokers", seeds[0]); rc != 0 || !strings.Contains(out, "pushed") {
 		t.Fatalf("push --force: rc %d: %s %s", rc, out, errs)
+	}
+}
+
+const windowSpec = `name: byom-window
+version: 1.0.0
+window: {kind: count, size: 4, min_samples: 1, hop: 1}
+input: {name: window, kind: window, sensors: [temp, vib]}
+output: {name: rul, semantics: remaining_useful_life_cycles, alert: below}
+thresholds: {raise: 20, clear: 30}
+`
+
+// TestModelBuildWindowAndExport: a window-input model builds with sensor
+// stats from the training readings, and features export writes the rows
+// it scores (T×S columns) and reports the skipped readings.
+func TestModelBuildWindowAndExport(t *testing.T) {
+	w := make([]float32, 8)
+	for i := range w {
+		w[i] = float32(i) * 0.1
+	}
+	g := &onnxgen.Model{Name: "win", InputName: "window", OutputName: "rul", Producer: "test",
+		InputDims: []int64{-1, 4, 2}, FlattenInput: true, Layers: []onnxgen.Dense{{W: [][]float32{w}, B: []float32{50}}}}
+	dir := byomDir(t, g, windowSpec)
+	pkgDir := filepath.Join(dir, "pkg")
+	rc, out, errs := runCmd("model", "build", "--onnx", filepath.Join(dir, "m.onnx"), "--spec", filepath.Join(dir, "spec.yaml"),
+		"--train", filepath.Join(dir, "train.jsonl"), "--out", pkgDir)
+	if rc != 0 {
+		t.Fatalf("build rc %d: %s %s", rc, out, errs)
+	}
+	pkg, _ := modelpkg.LoadPackageDir(pkgDir)
+	man, err := pkg.Decode()
+	if err != nil || man.InputKind != modelpkg.InputWindow || len(man.FeatureStats) != 2 || man.FeatureStats[0].Mean != 22.875 {
+		t.Fatalf("manifest %+v: %v", man, err) // temp is 20 + i%7 for i < 40: mean 20 + 115/40
+	}
+	rows := filepath.Join(dir, "rows.csv")
+	rc, _, errs = runCmd("features", "export", "--spec", pkgDir, "--in", filepath.Join(dir, "train.jsonl"), "--out", rows)
+	if rc != 0 || !strings.Contains(errs, `"readings":40,"rows":40,"missing_sensors":4`) {
+		t.Fatalf("export rc %d: %s", rc, errs)
+	}
+	b, _ := os.ReadFile(rows)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 41 || lines[0] != "device,window_end,temp[-3],vib[-3],temp[-2],vib[-2],temp[-1],vib[-1],temp[0],vib[0]" {
+		t.Fatalf("rows.csv: %d lines, header %s", len(lines), lines[0])
+	}
+	if rc, _, errs := runCmd("features", "export", "--spec", pkgDir, "--in", filepath.Join(dir, "missing.jsonl"), "--out", rows); rc != 1 || errs == "" {
+		t.Fatalf("export of a missing file: rc %d %s", rc, errs)
+	}
+	if rc, _, _ := runCmd("features"); rc != 2 {
+		t.Fatalf("features without export: rc %d", rc)
 	}
 }

@@ -14,6 +14,7 @@ type Plan struct {
 	channels []string // scalar channels, in order of first use
 	waves    []string // waveform channels, in order of first use
 	steps    []step
+	raw      *rawPlan // non-nil: the vector is the normalised window (NewRawPlan)
 }
 
 type step struct {
@@ -63,8 +64,13 @@ func addChannel(chs []string, name string) (int, []string) {
 	return len(chs), append(chs, name)
 }
 
-// Len returns the number of features.
-func (p *Plan) Len() int { return len(p.steps) }
+// Len returns the number of features (size × sensors for a raw plan).
+func (p *Plan) Len() int {
+	if p.raw != nil {
+		return p.raw.size * len(p.channels)
+	}
+	return len(p.steps)
+}
 
 // Specs returns a copy of the feature specs.
 func (p *Plan) Specs() []Spec { return append([]Spec(nil), p.specs...) }
@@ -106,6 +112,9 @@ func (p *Plan) Fits(w *Window, cfg WindowConfig) bool {
 // allocate except for band energies (FFT buffers).
 func (p *Plan) Compute(w *Window, dst []float32) (imputed int) {
 	w.linearize()
+	if p.raw != nil {
+		return p.computeRaw(w, dst)
+	}
 	sc := getScratch(w.n, len(w.channels))
 	defer scratchPool.Put(sc)
 	newest := w.times[w.n-1]

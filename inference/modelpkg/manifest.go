@@ -18,8 +18,8 @@ import (
 // accepting such packages.
 const SchemaVersion = 1
 
-// SchemaVersion2 adds output_index, alert_when and the anomaly_score
-// semantics. A reader accepts versions SchemaVersion..SchemaVersion2.
+// SchemaVersion2 adds input_kind and sensors (window inputs), output_index,
+// alert_when and the anomaly_score semantics. A reader accepts versions SchemaVersion..SchemaVersion2.
 const SchemaVersion2 = 2
 
 // Output semantics (Manifest.OutputSemantics).
@@ -35,6 +35,12 @@ const (
 	// (an autoencoder's reconstruction error, an isolation score); alerts
 	// when above the thresholds. Schema version 2.
 	SemanticsAnomalyScore = "anomaly_score"
+)
+
+// Input kinds (Manifest.InputKind).
+const (
+	InputFeatures = "features"
+	InputWindow   = "window"
 )
 
 // Alert directions (Manifest.AlertWhen): which side of the thresholds is
@@ -64,14 +70,20 @@ func AlertDirection(semantics string) string {
 
 // Manifest describes a model package. See docs/formats/model-package.md.
 type Manifest struct {
-	SchemaVersion   int    `json:"schema_version"`
-	Name            string `json:"name"`
-	Version         string `json:"version"`
-	Description     string `json:"description,omitempty"`
-	ONNXSHA256      string `json:"onnx_sha256"`
-	InputName       string `json:"input_name"`
-	OutputName      string `json:"output_name"`
-	OutputSemantics string `json:"output_semantics"`
+	SchemaVersion int    `json:"schema_version"`
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	Description   string `json:"description,omitempty"`
+	ONNXSHA256    string `json:"onnx_sha256"`
+	InputName     string `json:"input_name"`
+	// InputKind is InputFeatures ("" too: [N, F], one value per feature) or
+	// InputWindow ([N, T, S]: the count window's T = window.size readings
+	// of Sensors, normalised with FeatureStats). Schema version 2.
+	InputKind string `json:"input_kind,omitempty"`
+	// Sensors are the S channels of a window input, in tensor order.
+	Sensors         []string `json:"sensors,omitempty"`
+	OutputName      string   `json:"output_name"`
+	OutputSemantics string   `json:"output_semantics"`
 	// OutputIndex is the column of the output tensor that is the score
 	// (schema version 2; 0 = the first).
 	OutputIndex int `json:"output_index,omitempty"`
@@ -176,8 +188,6 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("alert_when: %s alerts %s the thresholds, got %q", m.OutputSemantics, AlertDirection(m.OutputSemantics), m.AlertWhen)
 	case m.OutputIndex < 0:
 		return fmt.Errorf("output_index: must be >= 0, got %d", m.OutputIndex)
-	case len(m.FeatureStats) != 0 && len(m.FeatureStats) != len(m.Features):
-		return fmt.Errorf("feature_stats: %d entries for %d features", len(m.FeatureStats), len(m.Features))
 	case m.Tolerance < 0 || math.IsNaN(m.Tolerance):
 		return fmt.Errorf("tolerance: must be >= 0, got %g", m.Tolerance)
 	}
@@ -192,15 +202,18 @@ func (m *Manifest) Validate() error {
 	if len(m.Samples) == 0 {
 		return fmt.Errorf("samples: at least one sample input with its expected output is required")
 	}
-	for i, s := range m.Samples {
-		if len(s.Input) != len(m.Features) || len(s.Output) <= m.OutputIndex {
-			return fmt.Errorf("samples[%d]: input has %d values for %d features, output %d values (output_index %d)", i, len(s.Input), len(m.Features), len(s.Output), m.OutputIndex)
-		}
-	}
 	if err := m.validateStats(); err != nil {
 		return err
 	}
-	return m.validateSpec()
+	if err := m.validateSpec(); err != nil {
+		return err
+	}
+	for i, s := range m.Samples {
+		if len(s.Input) != m.InputWidth() || len(s.Output) <= m.OutputIndex {
+			return fmt.Errorf("samples[%d]: input has %d values for an input of %d, output %d values (output_index %d)", i, len(s.Input), m.InputWidth(), len(s.Output), m.OutputIndex)
+		}
+	}
+	return nil
 }
 
 // validateVersion accepts versions 1 and 2, and version 1 only without
@@ -211,7 +224,7 @@ func (m *Manifest) validateVersion() error {
 		return fmt.Errorf("schema_version: must be %d or %d, got %d", SchemaVersion, SchemaVersion2, m.SchemaVersion)
 	}
 	if need := m.NeededSchemaVersion(); m.SchemaVersion < need {
-		return fmt.Errorf("schema_version: %d, but output_index, alert_when or output_semantics %q need %d", m.SchemaVersion, m.OutputSemantics, need)
+		return fmt.Errorf("schema_version: %d, but input_kind, sensors, output_index, alert_when or output_semantics %q need %d", m.SchemaVersion, m.OutputSemantics, need)
 	}
 	return nil
 }
@@ -220,7 +233,7 @@ func (m *Manifest) validateVersion() error {
 // SchemaVersion2 when it uses output_index, alert_when or anomaly_score,
 // else SchemaVersion. Writers set SchemaVersion to it.
 func (m *Manifest) NeededSchemaVersion() int {
-	if m.OutputIndex != 0 || m.AlertWhen != "" || m.OutputSemantics == SemanticsAnomalyScore {
+	if m.OutputIndex != 0 || m.AlertWhen != "" || m.OutputSemantics == SemanticsAnomalyScore || m.InputKind != "" || len(m.Sensors) > 0 {
 		return SchemaVersion2
 	}
 	return SchemaVersion
@@ -238,7 +251,10 @@ func (m *Manifest) validateStats() error {
 }
 
 func (m *Manifest) featureName(i int) string {
-	if i < len(m.Features) {
+	switch {
+	case m.InputKind == InputWindow && i < len(m.Sensors):
+		return "sensor " + m.Sensors[i]
+	case i < len(m.Features):
 		return m.Features[i].String()
 	}
 	return "?"
@@ -251,16 +267,98 @@ func (e *SpecError) Error() string { return e.Err.Error() }
 func (e *SpecError) Unwrap() error { return e.Err }
 
 func (m *Manifest) validateSpec() error {
-	if len(m.Features) == 0 {
-		return &SpecError{fmt.Errorf("features: must not be empty")}
-	}
-	if _, err := features.NewPlan(m.Features, nil); err != nil {
-		return &SpecError{err}
-	}
 	if err := m.Window.WithDefaults().Validate(); err != nil {
 		return &SpecError{err}
 	}
+	switch m.InputKind {
+	case "", InputFeatures:
+		if len(m.Features) == 0 {
+			return &SpecError{fmt.Errorf("features: must not be empty")}
+		}
+		if len(m.Sensors) != 0 {
+			return &SpecError{fmt.Errorf("sensors: only for input_kind %s (features are the input)", InputWindow)}
+		}
+		if len(m.FeatureStats) != 0 && len(m.FeatureStats) != len(m.Features) {
+			return fmt.Errorf("feature_stats: %d entries for %d features", len(m.FeatureStats), len(m.Features))
+		}
+	case InputWindow:
+		if err := m.validateWindowInput(); err != nil {
+			return err
+		}
+	default:
+		return &SpecError{fmt.Errorf("input_kind: unknown %q (want %s or %s)", m.InputKind, InputFeatures, InputWindow)}
+	}
+	if _, err := m.Plan(); err != nil {
+		return &SpecError{err}
+	}
 	return nil
+}
+
+// validateWindowInput checks a window input: sensors, a count window, and
+// one feature_stats entry per sensor (required: they normalise the input).
+func (m *Manifest) validateWindowInput() error {
+	w := m.Window.WithDefaults()
+	switch {
+	case len(m.Features) != 0:
+		return &SpecError{fmt.Errorf("features: must be empty for input_kind %s (sensors are the input)", InputWindow)}
+	case w.Kind != features.KindCount:
+		return &SpecError{fmt.Errorf("window.kind: input_kind %s needs a count window, got %s", InputWindow, w.Kind)}
+	case len(m.FeatureStats) != len(m.Sensors):
+		return fmt.Errorf("feature_stats: input_kind %s needs one {mean, std} per sensor to normalise with: %d entries for %d sensors", InputWindow, len(m.FeatureStats), len(m.Sensors))
+	}
+	return nil
+}
+
+// Plan returns the feature plan that computes the model's input rows:
+// features with the training means as fill values, or the normalised raw
+// window for input_kind window.
+func (m *Manifest) Plan() (*features.Plan, error) {
+	if m.InputKind != InputWindow {
+		return features.NewPlan(m.Features, m.Imputation())
+	}
+	mean, std := make([]float64, len(m.FeatureStats)), make([]float64, len(m.FeatureStats))
+	for i, st := range m.FeatureStats {
+		mean[i], std[i] = st.Mean, st.Std
+	}
+	return features.NewRawPlan(m.Sensors, m.Window.WithDefaults().Size, mean, std)
+}
+
+// InputShape returns the shape of one input row: [F] for features, [T, S]
+// for a window input.
+func (m *Manifest) InputShape() []int64 {
+	if m.InputKind == InputWindow {
+		return []int64{int64(m.Window.WithDefaults().Size), int64(len(m.Sensors))}
+	}
+	return []int64{int64(len(m.Features))}
+}
+
+// InputWidth returns the number of float32 values of one input row.
+func (m *Manifest) InputWidth() int {
+	n := 1
+	for _, d := range m.InputShape() {
+		n *= int(d)
+	}
+	return n
+}
+
+// InputColumns names the values of one input row, in order: the feature
+// specs (vibration_rms.mean), or sensor[t] for a window input with t from
+// -(T-1) (oldest) to 0 (newest).
+func (m *Manifest) InputColumns() []string {
+	var cols []string
+	if m.InputKind != InputWindow {
+		for _, s := range m.Features {
+			cols = append(cols, s.String())
+		}
+		return cols
+	}
+	size := m.Window.WithDefaults().Size
+	for t := range size {
+		for _, s := range m.Sensors {
+			cols = append(cols, fmt.Sprintf("%s[%d]", s, t-(size-1)))
+		}
+	}
+	return cols
 }
 
 // Validate checks the thresholds for a model of the given output semantics

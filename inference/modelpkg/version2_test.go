@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgepm/edgepm/inference/features"
 )
@@ -25,7 +26,7 @@ func TestSchemaVersion2(t *testing.T) {
 		edit func(m *Manifest)
 		want string // "" = valid
 	}{
-		{"index in v1", func(m *Manifest) { m.OutputIndex = 1 }, "schema_version: 1, but output_index"},
+		{"index in v1", func(m *Manifest) { m.OutputIndex = 1 }, "schema_version: 1, but input_kind, sensors, output_index"},
 		{"v2 without its fields", func(m *Manifest) { m.SchemaVersion = 2 }, ""},
 		{"index beyond samples", func(m *Manifest) { m.SchemaVersion, m.OutputIndex = 2, 1 }, "output 1 values (output_index 1)"},
 		{"negative index", func(m *Manifest) { m.SchemaVersion, m.OutputIndex = 2, -1 }, "output_index: must be >= 0"},
@@ -109,7 +110,7 @@ training: {seed: 3}
 }
 
 func TestStatsOf(t *testing.T) {
-	specs := []features.Spec{{Sensor: "a", Stat: features.Mean}, {Sensor: "b", Stat: features.Max}}
+	specs := []string{"a.mean", "b.max"}
 	st, err := StatsOf([][]float32{{1, 10}, {3, 10}}, specs)
 	if err != nil || st[0] != (FeatureStat{Mean: 2, Std: 1}) || st[1] != (FeatureStat{Mean: 10, Std: 0}) {
 		t.Fatalf("%v %v", st, err)
@@ -122,5 +123,45 @@ func TestStatsOf(t *testing.T) {
 	}
 	if _, err := StatsOf([][]float32{{1}}, specs); err == nil {
 		t.Error("short row accepted")
+	}
+}
+
+func TestWindowInputManifest(t *testing.T) {
+	pkg := testPackage(t, "m", "1", 2)
+	base := func() *Manifest {
+		m, _ := pkg.Decode()
+		m.SchemaVersion, m.InputKind, m.Sensors, m.Features = 2, InputWindow, []string{"a", "b"}, nil
+		m.Window = features.WindowConfig{Size: 3, MinSamples: 1, Hop: 1}
+		m.Samples = []Sample{{Input: make([]float32, 6), Output: []float32{1}}}
+		return m
+	}
+	if err := base().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := base()
+	if m.InputWidth() != 6 || strings.Join(m.InputColumns(), ",") != "a[-2],b[-2],a[-1],b[-1],a[0],b[0]" {
+		t.Fatalf("width %d columns %v", m.InputWidth(), m.InputColumns())
+	}
+	cases := map[string]func(m *Manifest){
+		"schema_version: 1, but input_kind": func(m *Manifest) { m.SchemaVersion = 1 },
+		"features: must be empty":           func(m *Manifest) { m.Features = []features.Spec{{Sensor: "a", Stat: features.Mean}} },
+		"needs a count window": func(m *Manifest) {
+			m.Window = features.WindowConfig{Kind: features.KindDuration, Duration: features.Duration(time.Minute)}
+		},
+		"2 entries for 3 sensors":              func(m *Manifest) { m.Sensors = append(m.Sensors, "c") },
+		"empty or repeated":                    func(m *Manifest) { m.Sensors[1] = "a" },
+		"input has 5 values for an input of 6": func(m *Manifest) { m.Samples[0].Input = m.Samples[0].Input[:5] },
+		"input_kind: unknown":                  func(m *Manifest) { m.InputKind = "image" },
+		"sensors: only for input_kind": func(m *Manifest) {
+			m.InputKind = InputFeatures
+			m.Features = []features.Spec{{Sensor: "a", Stat: features.Mean}}
+		},
+	}
+	for want, edit := range cases {
+		m := base()
+		edit(m)
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func TestExporterCountsAndWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	w, _ := NewRowWriter(&buf, specs)
+	w, _ := NewRowWriter(&buf, []string{"a.mean", "b.last"})
 	push := func(sec int64, v map[string]float64) {
 		row, ok, err := x.Push(Reading{Device: "d", Time: time.Unix(sec, 0), Values: v})
 		if err != nil {

@@ -10,20 +10,17 @@ import (
 )
 
 // RowWriter writes feature rows as CSV: a header `device,window_end,` and
-// one column per feature named as features.Spec.String() does
-// (vibration_rms.mean), then one line per row with window_end in unix ms
+// one column per input value (modelpkg.Manifest.InputColumns: a feature as
+// vibration_rms.mean, a window value as vibration_rms[-3]), then one line per row with window_end in unix ms
 // and each value in the shortest form that reads back as the same float32.
 type RowWriter struct {
 	w   *csv.Writer
 	rec []string
 }
 
-// NewRowWriter writes the header for specs to w.
-func NewRowWriter(w io.Writer, specs []features.Spec) (*RowWriter, error) {
-	head := []string{"device", "window_end"}
-	for _, s := range specs {
-		head = append(head, s.String())
-	}
+// NewRowWriter writes the header for columns to w.
+func NewRowWriter(w io.Writer, columns []string) (*RowWriter, error) {
+	head := append([]string{"device", "window_end"}, columns...)
 	rw := &RowWriter{w: csv.NewWriter(w), rec: make([]string, len(head))}
 	if err := rw.w.Write(head); err != nil {
 		return nil, fmt.Errorf("write feature rows: %w", err)

@@ -37,9 +37,12 @@ type Model struct {
 
 	// For tests of what a gateway rejects: InputInt64 declares the input
 	// int64 (a Cast to float feeds the layers); InputDims overrides the
-	// declared input shape [-1, F] (-1: a symbolic axis).
-	InputInt64 bool
-	InputDims  []int64
+	// declared input shape [-1, F] (-1: a symbolic axis). A sequence
+	// model's input [-1, T, S] is given with InputDims and FlattenInput,
+	// which feeds the layers Flatten(input) of T*S columns.
+	InputInt64   bool
+	InputDims    []int64
+	FlattenInput bool
 }
 
 // Features returns the input width F of the first layer.
@@ -107,6 +110,10 @@ func Marshal(m *Model) ([]byte, error) {
 	if m.InputInt64 {
 		g.msg(1, node("Cast", "cast", []string{cur}, []string{"input_float"}, attr{name: "to", i: elemFloat}))
 		cur = "input_float"
+	}
+	if m.FlattenInput {
+		g.msg(1, node("Flatten", "flatten", []string{cur}, []string{"input_flat"}, attr{name: "axis", i: 1}))
+		cur = "input_flat"
 	}
 	if m.Mean != nil {
 		f := int64(len(m.Mean))
