@@ -13,9 +13,10 @@ import (
 )
 
 const featuresUsage = `usage:
-  edgepm features export --spec SPEC --in readings.jsonl|readings.csv --out rows.csv
-SPEC is a model spec (YAML, as for model build), a manifest.json or a package directory;
-use the package (its feature_stats give the imputed values) to get exactly the rows it scores.
+  edgepm features export --spec SPEC --in readings.jsonl|readings.csv --out rows.csv [--train readings]
+SPEC is a model spec (YAML, as for model build), a manifest.json or a package directory.
+A package's feature_stats normalise window inputs and fill missing features; a spec without
+them gets them from --train (default: --in) exactly as model build --train computes them.
 `
 
 func cmdFeatures(args []string, stdout, stderr io.Writer) int {
@@ -28,6 +29,7 @@ func cmdFeatures(args []string, stdout, stderr io.Writer) int {
 	specPath := fs.String("spec", "", "model spec (YAML), manifest.json or package directory")
 	in := fs.String("in", "", "readings: JSON lines as consumed from edgepm.readings, or CSV (device,ts,SENSOR...)")
 	out := fs.String("out", "", "feature rows CSV to write (- for stdout)")
+	train := fs.String("train", "", "training readings for feature_stats when SPEC has none (default: --in)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -35,7 +37,10 @@ func cmdFeatures(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "edgepm features export: --spec, --in and --out are required\n"+featuresUsage)
 		return 2
 	}
-	counts, err := exportFeatures(*specPath, *in, *out, stdout)
+	if *train == "" {
+		*train = *in
+	}
+	counts, err := exportFeatures(*specPath, *in, *out, *train, stdout)
 	if err != nil {
 		return failModel(stderr, fmt.Errorf("features export: %w", err))
 	}
@@ -46,10 +51,15 @@ func cmdFeatures(args []string, stdout, stderr io.Writer) int {
 
 // exportFeatures writes the rows of the readings in inPath to outPath and
 // returns the counts.
-func exportFeatures(specPath, inPath, outPath string, stdout io.Writer) (replay.Counts, error) {
+func exportFeatures(specPath, inPath, outPath, train string, stdout io.Writer) (replay.Counts, error) {
 	man, err := loadFeatureSpec(specPath)
 	if err != nil {
 		return replay.Counts{}, err
+	}
+	if man.FeatureStats == nil {
+		if _, err := trainingStats(train, man); err != nil {
+			return replay.Counts{}, err
+		}
 	}
 	plan, err := man.Plan()
 	if err != nil {
