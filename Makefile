@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 deps onnxruntime mosquitto telegraf tahu install clean dist test-arm64 test-package test-prometheus test-ui
+.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 example-pytorch deps onnxruntime mosquitto telegraf tahu install clean dist test-arm64 test-package test-prometheus test-ui
 
 all: build
 
@@ -96,6 +96,30 @@ DATASETS ?= ../shared/datasets
 ## model-fd001: retrain the C-MAPSS FD001 remaining-useful-life model (docs/models.md)
 model-fd001:
 	$(GO) run ./cmd/edgepm-train -dataset cmapss-fd001 -data $(DATASETS)/cmapss -out models/cmapss-fd001
+
+## example-pytorch: bring your own model (docs/models.md): train a PyTorch
+## 1D-CNN on C-MAPSS FD001 from the rows edgepm computes, 5 seeds; build,
+## sign, validate and serve seed 1; replay test_FD001 through it and score
+EXAMPLE := .local/example-pytorch
+EXAMPLE_PY ?= /usr/bin/python3
+EXAMPLE_TRAIN ?= --channels 12 --hidden 32 --epochs 40
+example-pytorch: build
+	@$(EXAMPLE_PY) -c 'import torch, onnx' 2>/dev/null || apt-get install -y python3-torch python3-onnx
+	mkdir -p $(EXAMPLE)
+	test -f $(EXAMPLE)/test.csv || $(EXAMPLE_PY) examples/pytorch-fd001/prep.py $(DATASETS)/cmapss $(EXAMPLE)
+	test -f $(EXAMPLE)/train_rows.csv || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
+		--in $(EXAMPLE)/train.csv --out $(EXAMPLE)/train_rows.csv
+	test -f $(EXAMPLE)/test_rows.csv || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
+		--train $(EXAMPLE)/train.csv --in $(EXAMPLE)/test.csv --out $(EXAMPLE)/test_rows.csv
+	for s in 1 2 3 4 5; do test -f $(EXAMPLE)/seed-$$s/metrics.json || \
+		$(EXAMPLE_PY) examples/pytorch-fd001/train.py --work $(EXAMPLE) --seed $$s $(EXAMPLE_TRAIN) || exit 1; done
+	$(EXAMPLE_PY) examples/pytorch-fd001/summary.py $(EXAMPLE)
+	bin/edgepm model build --onnx $(EXAMPLE)/seed-1/model.onnx --spec examples/pytorch-fd001/spec.yaml \
+		--train $(EXAMPLE)/train.csv --out $(EXAMPLE)/package
+	test -f $(EXAMPLE)/key || bin/edgepm keygen --out $(EXAMPLE)/key
+	bin/edgepm model sign $(EXAMPLE)/package --key $(EXAMPLE)/key
+	bin/edgepm model validate $(EXAMPLE)/package --public-key $(EXAMPLE)/key.pub
+	examples/pytorch-fd001/serve.sh $(EXAMPLE) $(DATASETS)
 
 ## dist: release packages for linux/amd64 and linux/arm64 into dist/: Debian
 ## packages, tarballs with the same files, SHA256SUMS (docs/operations.md)

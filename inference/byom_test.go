@@ -228,3 +228,42 @@ func TestWindowInputChecks(t *testing.T) {
 		t.Fatalf("window of 4 for a [N, 3, 2] graph: %v", err)
 	}
 }
+
+// BenchmarkPyTorchFD001Score256 scores a batch of 256 windows ([256, 30,
+// 14]) with the example's PyTorch 1D-CNN (examples/pytorch-fd001/model) on
+// one ONNX Runtime thread: the scoring cost of a full batch, without
+// feature computation. Target (issue 18): under 1 ms per op.
+//
+//	go test -run '^$' -bench PyTorchFD001 -benchtime 200x -count 3 ./inference
+func BenchmarkPyTorchFD001Score256(b *testing.B) {
+	initRuntime(b)
+	pkg, err := modelpkg.LoadPackageDir("../examples/pytorch-fd001/model")
+	if err != nil {
+		b.Skip("example package not built:", err)
+	}
+	man, err := pkg.Decode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, rerr := checkGraph(pkg.ONNX, man)
+	if rerr != nil {
+		b.Fatal(rerr)
+	}
+	const n = 256
+	sc, err := newScorer(pkg.ONNX, man.InputName, man.OutputName, man.InputShape(), k, n, EngineConfig{}.withDefaults().Session)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sc.destroy()
+	in := sc.input(n)
+	for i := 0; i < n; i++ {
+		copy(in[i*sc.f:], man.Samples[i%len(man.Samples)].Input)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := sc.runOn(sc.buckets[len(sc.buckets)-1].ins, len(sc.buckets)-1, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/window")
+}
