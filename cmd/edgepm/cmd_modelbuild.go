@@ -48,8 +48,8 @@ func cmdModelBuild(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failModel(stderr, fmt.Errorf("model build: %w", err))
 	}
-	fmt.Fprintf(stdout, "built %s in %s: schema_version %d, %d features, %d samples, %d bytes of ONNX, signed %v\n",
-		man.ID(), *out, man.SchemaVersion, len(man.Features), len(man.Samples), len(pkg.ONNX), pkg.Signature != nil)
+	fmt.Fprintf(stdout, "built %s in %s: schema_version %d, input %s %v, %d samples, %d bytes of ONNX, signed %v\n",
+		man.ID(), *out, man.SchemaVersion, inputKind(man), man.InputShape(), len(man.Samples), len(pkg.ONNX), pkg.Signature != nil)
 	return 0
 }
 

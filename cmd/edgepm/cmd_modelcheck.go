@@ -48,8 +48,8 @@ func cmdModelValidate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failModel(stderr, fmt.Errorf("model validate %s: %w", dir, err))
 	}
-	fmt.Fprintf(stdout, "%s: valid (schema_version %d, %d features, %d samples within tolerance, signed %v)\n",
-		man.ID(), man.SchemaVersion, len(man.Features), len(man.Samples), pkg.Signature != nil)
+	fmt.Fprintf(stdout, "%s: valid (schema_version %d, input %s %v, %d samples within tolerance, signed %v)\n",
+		man.ID(), man.SchemaVersion, inputKind(man), man.InputShape(), len(man.Samples), pkg.Signature != nil)
 	return 0
 }
 
@@ -158,4 +158,12 @@ func validateForPush(pkg *modelpkg.Package, lib string) error {
 		return fmt.Errorf("model push: package does not validate, nothing pushed (fix it, or pass --force): %w", err)
 	}
 	return nil
+}
+
+// inputKind names a manifest's input kind (features when unset).
+func inputKind(man *modelpkg.Manifest) string {
+	if man.InputKind == "" {
+		return modelpkg.InputFeatures
+	}
+	return man.InputKind
 }
