@@ -89,6 +89,8 @@ func checkInput(in ort.InputOutputInfo, man *modelpkg.Manifest) *modelpkg.Reject
 	}
 	d, row := in.Dimensions, man.InputShape()
 	switch {
+	case len(d) == len(row)+1 && slices.Min(append([]int64{1}, d[1:]...)) <= 0:
+		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has shape %s with a dynamic axis after the batch axis, unsupported: manifest declares %s; export with only axis 0 dynamic", in.Name, shapeString(d), declared(man))
 	case len(d) != len(row)+1 || !slices.Equal(d[1:], row):
 		return reject("", modelpkg.ReasonInputShape, nil, "ONNX input %q has shape %s, manifest declares %s", in.Name, shapeString(d), declared(man))
 	case d[0] > 0:

@@ -87,7 +87,7 @@ func buildModel(onnxPath, specPath, train, lib string) (*modelpkg.Package, *mode
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := inference.CheckPackage(pkg, inference.EngineConfig{}); err != nil {
+	if _, err := validatePackage(pkg, ""); err != nil {
 		return nil, nil, err
 	}
 	return pkg, man, nil
