@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-T, S, CAP = 30, 14, 125.0
+T, S, CAP = 30, 14, 125.0  # T: window.size of spec.yaml (--window)
 
 
 def load(work, name):
@@ -51,7 +51,7 @@ class CNN(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv1d(S, c, 3, padding=1), nn.ReLU(),
             nn.Conv1d(c, c, 3, stride=2, padding=1), nn.ReLU())
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * 15, hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * ((T + 1) // 2), hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(self, x):
@@ -93,6 +93,7 @@ def scores(pred, true):
 
 
 def main():
+    global T
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--seed", type=int, default=1)
@@ -104,7 +105,9 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.0, help="Adam weight decay (L2)")
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--window", type=int, default=30, help="window.size of the spec the rows were exported with")
     args = ap.parse_args()
+    T = args.window
     torch.set_num_threads(1)
     x, unit, cycle, rul = load(args.work, "train")
     began = time.time()
