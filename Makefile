@@ -107,11 +107,12 @@ example-pytorch: build
 	@$(EXAMPLE_PY) -c 'import torch, onnx' 2>/dev/null || apt-get install -y python3-torch python3-onnx
 	mkdir -p $(EXAMPLE)
 	test -f $(EXAMPLE)/test.csv || $(EXAMPLE_PY) examples/pytorch-fd001/prep.py $(DATASETS)/cmapss $(EXAMPLE)
-	test -f $(EXAMPLE)/train_rows.csv || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
+	test $(EXAMPLE)/train_rows.csv -nt examples/pytorch-fd001/spec.yaml || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
 		--in $(EXAMPLE)/train.csv --out $(EXAMPLE)/train_rows.csv
-	test -f $(EXAMPLE)/test_rows.csv || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
+	test $(EXAMPLE)/test_rows.csv -nt examples/pytorch-fd001/spec.yaml || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
 		--train $(EXAMPLE)/train.csv --in $(EXAMPLE)/test.csv --out $(EXAMPLE)/test_rows.csv
-	for s in 1 2 3 4 5; do test -f $(EXAMPLE)/seed-$$s/metrics.json || \
+	test $(EXAMPLE)/train.npz -nt $(EXAMPLE)/train_rows.csv || rm -f $(EXAMPLE)/train.npz $(EXAMPLE)/test.npz
+	for s in 1 2 3 4 5; do test $(EXAMPLE)/seed-$$s/metrics.json -nt $(EXAMPLE)/train_rows.csv || \
 		$(EXAMPLE_PY) examples/pytorch-fd001/train.py --work $(EXAMPLE) --seed $$s $(EXAMPLE_TRAIN) || exit 1; done
 	$(EXAMPLE_PY) examples/pytorch-fd001/summary.py $(EXAMPLE)
 	bin/edgepm model build --onnx $(EXAMPLE)/seed-1/model.onnx --spec examples/pytorch-fd001/spec.yaml \
