@@ -17,7 +17,8 @@ func TestEveryHelpExitsZero(t *testing.T) {
 	commands := [][]string{
 		{}, {"run"}, {"status"}, {"config"}, {"config", "check"}, {"buffer"}, {"buffer", "inspect"},
 		{"buffer", "export"}, {"keygen"}, {"model"}, {"model", "push"}, {"model", "list"},
-		{"model", "rollback"}, {"version"},
+		{"model", "rollback"}, {"model", "build"}, {"model", "validate"}, {"model", "sign"},
+		{"features"}, {"features", "export"}, {"version"},
 	}
 	for _, cmd := range commands {
 		for _, h := range []string{"--help", "-h"} {

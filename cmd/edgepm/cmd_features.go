@@ -20,6 +20,10 @@ them gets them from --train (default: --in) exactly as model build --train compu
 `
 
 func cmdFeatures(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, featuresUsage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "export" {
 		fmt.Fprint(stderr, featuresUsage)
 		return 2
@@ -30,8 +34,8 @@ func cmdFeatures(args []string, stdout, stderr io.Writer) int {
 	in := fs.String("in", "", "readings: JSON lines as consumed from edgepm.readings, or CSV (device,ts,SENSOR...)")
 	out := fs.String("out", "", "feature rows CSV to write (- for stdout)")
 	train := fs.String("train", "", "training readings for feature_stats when SPEC has none (default: --in)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	if *specPath == "" || *in == "" || *out == "" {
 		fmt.Fprint(stderr, "edgepm features export: --spec, --in and --out are required\n"+featuresUsage)

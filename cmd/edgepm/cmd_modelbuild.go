@@ -31,8 +31,8 @@ func cmdModelBuild(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "package directory to write")
 	keyPath := fs.String("key", "", "sign with this private key from `edgepm keygen` (else unsigned; see `model sign`)")
 	lib := fs.String("onnxruntime-lib", os.Getenv("ONNXRUNTIME_LIB"), "libonnxruntime.so (default: $ONNXRUNTIME_LIB, then where `edgepm run` looks)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *onnxPath == "" || *specPath == "" || *out == "" {
 		fmt.Fprint(stderr, "edgepm model build: --onnx, --spec and --out are required\n"+modelUsage)

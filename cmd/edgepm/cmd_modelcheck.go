@@ -24,8 +24,8 @@ func cmdModelValidate(args []string, stdout, stderr io.Writer) int {
 	pubPath := fs.String("public-key", "", "also verify the signature with this public key (a .pub file or its base64)")
 	lib := fs.String("onnxruntime-lib", os.Getenv("ONNXRUNTIME_LIB"), "libonnxruntime.so (default: $ONNXRUNTIME_LIB, then where `edgepm run` looks)")
 	dir, args := leadingArg(args)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if dir == "" && fs.NArg() > 0 {
 		dir = fs.Arg(0)
@@ -84,8 +84,8 @@ func cmdModelSign(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	keyPath := fs.String("key", "", "private key file from `edgepm keygen`")
 	dir, args := leadingArg(args)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if dir == "" && fs.NArg() > 0 {
 		dir = fs.Arg(0)
