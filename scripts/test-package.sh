@@ -112,7 +112,7 @@ grep -q "architecture" <<<"$out" || fail "dpkg refused the $other package, but n
 dpkg-query -W -f '${Version} ${Architecture}' edgepm | grep -q "^$prev $host$" || fail "the refused install changed the installed package"
 
 # 3. edits and data: the installed binary writes a buffer in /var/lib/edgepm
-sed -i 's/^gateway_id: .*/gateway_id: gw-test-package/' /etc/edgepm/edgepm.yaml
+sed -i -E 's/^#? *gateway_id: .*/gateway_id: gw-test-package/' /etc/edgepm/edgepm.yaml
 echo "EDGEPM_LOG_LEVEL=debug" >> /etc/edgepm/edgepm.env
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 19599)
 mkdir -p /var/lib/edgepm
