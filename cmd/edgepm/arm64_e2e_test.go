@@ -13,7 +13,6 @@ package main
 //	QEMU_LD_PREFIX     the arm64 C library root (/usr/aarch64-linux-gnu)
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,8 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,27 +149,15 @@ inference:
 // emulator is slow to load the model), until MQTT is connected.
 func startArgv(t *testing.T, argv []string, httpAddr string, d time.Duration) *proc {
 	t.Helper()
-	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	// ONNXRUNTIME_LIB would override the config's inference.onnxruntime_lib,
 	// which names the library of the binary's architecture.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ONNXRUNTIME_LIB=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
+			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	w := lockedWriter{p.mu, p.log}
-	p.cmd.Stdout, p.cmd.Stderr = w, w
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
-		}
-	})
+	p := launch(t, cmd, httpAddr)
 	deadline := time.Now().Add(d)
 	for {
 		if st, err := p.status(); err == nil && st.MQTT.Connected && st.Ready {

@@ -89,9 +89,24 @@ inference:
 
 func startProc(t *testing.T, cfgPath, httpAddr string, env ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr}
-	p.cmd = exec.Command(edgepmBin, "run", "--config", cfgPath)
-	p.cmd.Env = append(os.Environ(), env...)
+	cmd := exec.Command(edgepmBin, "run", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), env...)
+	p := launch(t, cmd, httpAddr)
+	if !eventually(30*time.Second, func() bool {
+		st, err := p.status()
+		return err == nil && st.MQTT.Connected
+	}) {
+		t.Fatalf("edgepm did not come up with MQTT connected; log:\n%s", p.logs())
+	}
+	return p
+}
+
+// launch starts cmd as an edgepm process serving HTTP on httpAddr, its
+// output captured in the proc's log, killed with the test (and with the
+// test binary: Pdeathsig). It does not wait for anything.
+func launch(t *testing.T, cmd *exec.Cmd, httpAddr string) *proc {
+	t.Helper()
+	p := &proc{t: t, log: &bytes.Buffer{}, mu: &sync.Mutex{}, http: httpAddr, cmd: cmd}
 	w := lockedWriter{p.mu, p.log}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -104,12 +119,6 @@ func startProc(t *testing.T, cfgPath, httpAddr string, env ...string) *proc {
 			_ = p.cmd.Wait()
 		}
 	})
-	if !eventually(30*time.Second, func() bool {
-		st, err := p.status()
-		return err == nil && st.MQTT.Connected
-	}) {
-		t.Fatalf("edgepm did not come up with MQTT connected; log:\n%s", p.logs())
-	}
 	return p
 }
 
