@@ -100,8 +100,8 @@ func (a *App) open() (err error) {
 	}
 	a.reg.MustRegister(newBuildInfo(a.engine.Active), prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ready",
 		Help: "1 when /readyz reports ready (connected, a model loaded, every stream accepted, ingest committing), else 0."},
-		func() float64 { // a Status snapshot per scrape: O(devices), fine at scrape intervals
-			if a.Status().Ready {
+		func() float64 {
+			if ready, _ := a.readiness(); ready {
 				return 1
 			}
 			return 0

@@ -42,12 +42,12 @@ func newHTTPServer(cfg HTTPConfig, gather prometheus.Gatherer, app *App, log *sl
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		st := app.Status()
+		ready, conditions := app.readiness()
 		w.Header().Set("Content-Type", "application/json")
-		if !st.Ready {
+		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ready": st.Ready, "conditions": st.Conditions})
+		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "conditions": conditions})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {

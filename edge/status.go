@@ -141,18 +141,33 @@ func (a *App) Status() Status {
 	st.Model.LastRejection = lastRejection(st.Models)
 	st.Rates = Rates{ReadingsPerSec: a.rates.readingRate(), PredictionsPerSec: a.rates.predictionRate()}
 	st.Devices, st.ActiveAlerts = a.devices.snapshot()
-	st.Conditions = nonNil(a.conditions(st, up))
-	st.Warnings = nonNil(a.ingestWarnings(now))
+	st.Conditions, st.Warnings, st.Ready = a.health(now, up, bs)
+	return st
+}
+
+// readiness is what /readyz and edgepm_ready report. Unlike Status it
+// takes no snapshot of the devices, so a probe costs the same whatever
+// their number. Safe for concurrent use.
+func (a *App) readiness() (ready bool, conditions []string) {
+	conditions, _, ready = a.health(time.Now(), a.producer.Status(), a.queue.Stats())
+	return ready, conditions
+}
+
+// health returns the conditions that keep the data path from working, the
+// warnings worth a look, and whether the appliance is ready (started and
+// no condition), from the uplink and buffer snapshots up and bs.
+func (a *App) health(now time.Time, up bridge.Status, bs buffer.Stats) (conditions, warnings []string, ready bool) {
+	conditions = nonNil(a.conditions(up))
+	warnings = nonNil(a.ingestWarnings(now))
 	for _, c := range bs.Conditions {
 		msg := "buffer: " + c.Name + ": " + c.Message
 		if c.Name == buffer.CondWriteFailed || c.Name == buffer.CondFull {
-			st.Conditions = append(st.Conditions, msg)
+			conditions = append(conditions, msg)
 		} else {
-			st.Warnings = append(st.Warnings, msg)
+			warnings = append(warnings, msg)
 		}
 	}
-	st.Ready = a.ready.Load() && len(st.Conditions) == 0
-	return st
+	return conditions, warnings, a.ready.Load() && len(conditions) == 0
 }
 
 // modelStatus is the card of the model being served.
@@ -218,14 +233,14 @@ func nonNil[T any](s []T) []T {
 const unackedLimit = 10 * time.Second
 
 // conditions lists what keeps the data path from being healthy.
-func (a *App) conditions(st Status, up bridge.Status) []string {
+func (a *App) conditions(up bridge.Status) []string {
 	var c []string
 	if err := a.mqtt.SubscribeErr(); err != nil {
 		c = append(c, err.Error()) // connected, but a subscription was refused or not answered
-	} else if !st.MQTT.Connected {
+	} else if !a.mqtt.Connected() {
 		c = append(c, "mqtt: not connected to "+ingest.RedactURL(a.cfg.MQTT.Broker))
 	}
-	if !st.Model.Loaded {
+	if _, _, loaded := a.engine.Active(); !loaded {
 		c = append(c, "inference: no model loaded")
 	}
 	c = append(c, up.Conditions()...) // streams Kafka does not take, by topic
