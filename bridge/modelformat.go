@@ -56,6 +56,11 @@ type ModelEnvelope struct {
 	Published   time.Time `json:"published"`
 	// RolledBackFrom is set on a pointer written by `edgepm model rollback`.
 	RolledBackFrom string `json:"rolled_back_from,omitempty"`
+	// Release (schema 2 pointers) is the exact JSON bytes of the signed
+	// Release, and ReleaseSignature its ed25519 signature (both base64 in
+	// JSON). Archive records carry neither.
+	Release          []byte `json:"release,omitempty"`
+	ReleaseSignature []byte `json:"release_signature,omitempty"`
 }
 
 // ID is "name:version".
@@ -63,7 +68,7 @@ func (e *ModelEnvelope) ID() string { return e.Name + ":" + e.Version }
 
 func (e *ModelEnvelope) validate() error {
 	switch {
-	case e.Schema != 1:
+	case e.Schema != 1 && e.Schema != 2:
 		return fmt.Errorf("model envelope schema %d not supported", e.Schema)
 	case !modelpkg.ValidName(e.Name) || !modelpkg.ValidName(e.Version):
 		return fmt.Errorf("model envelope: bad name %q or version %q", e.Name, e.Version)

@@ -37,6 +37,7 @@ const (
 	ReasonChunkMissing = "chunk_missing" // a staged chunk could not be read back
 	ReasonChunkSHA256  = "chunk_sha256"  // a chunk does not match its digest in the envelope
 	ReasonStore        = "store"         // the package could not be written to the model store
+	ReasonRelease      = "release"       // the pointer's release is unsigned, signed by an unknown key, or replays an older counter
 )
 
 // RejectError says why a model package was not accepted. Whoever rejected
