@@ -32,6 +32,12 @@ type ModelInfo struct {
 	// it could not: gateways reject it and keep serving Current (the last
 	// readable pointer), so Current is not cleared by it.
 	BadPointer string `json:",omitempty"`
+	// Release is the release the current pointer carries (decoded, its
+	// signature not checked; nil for a schema 1 pointer), and MaxCounter
+	// the highest release counter of the pointers read for the name: a
+	// new release needs a higher one.
+	Release    *Release `json:",omitempty"`
+	MaxCounter uint64   `json:",omitempty"`
 }
 
 // newModelsClient makes a client for the models topic: producer settings
@@ -58,10 +64,17 @@ func newModelsClient(cfg Config, log *slog.Logger, consume bool, extra ...kgo.Op
 	return kgo.NewClient(append(opts, extra...)...)
 }
 
-// PublishModel signs nothing itself (sign pkg first): it writes pkg's chunks,
-// its archive record and then the pointer that makes gateways switch, and
-// tombstones versions beyond KeepVersions. chunkSize 0 = DefaultChunkSize.
-func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkSize int, log *slog.Logger) (*ModelEnvelope, error) {
+// PublishModel does not sign the package (sign pkg first): it writes pkg's
+// archive record, its chunks and then the pointer that makes gateways
+// switch, and tombstones versions beyond KeepVersions. chunkSize 0 =
+// DefaultChunkSize. Without WithReleaseKey the pointer is a schema 1
+// envelope without a release (only gateways with allow_unsigned take it);
+// with it, a signed release (a push, or what WithRelease says).
+func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkSize int, log *slog.Logger, opts ...PublishOption) (*ModelEnvelope, error) {
+	o := collectOptions(opts)
+	if o.rel != nil && o.key == nil {
+		return nil, errors.New("publish model: a release needs a signing key")
+	}
 	env, chunks, err := splitPackage(pkg, chunkSize, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("publish model: %w", err)
@@ -80,15 +93,23 @@ func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkS
 	if err := publishRecords(ctx, cl, topic, env, chunks); err != nil {
 		return nil, err
 	}
+	if o.key != nil {
+		if env, err = signedPushPointer(ctx, cfg, env, o, log); err != nil {
+			return nil, fmt.Errorf("publish model %s: %w", env.ID(), err)
+		}
+	}
+	if err := produceEnvelope(ctx, cl, topic, env.Name, kindPointer, env); err != nil {
+		return nil, err
+	}
 	if err := pruneVersions(ctx, cl, cfg, env.Name, log); err != nil {
 		discardIfNil(log).Warn("prune old model versions", "model", env.Name, "err", err)
 	}
 	return env, nil
 }
 
-// publishRecords writes the archive, then the chunks, then the pointer: a
-// gateway that reads the archive of the version it serves stages the chunks
-// as they arrive, and switches when the pointer (last) arrives.
+// publishRecords writes the archive, then the chunks (the pointer goes
+// last): a gateway that reads the archive of the version it serves stages
+// the chunks as they arrive, and switches when the pointer arrives.
 func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *ModelEnvelope, chunks [][]byte) error {
 	if err := produceEnvelope(ctx, cl, topic, archiveKey(env.Name, env.Version), kindArchive, env); err != nil {
 		return err
@@ -105,7 +126,26 @@ func publishRecords(ctx context.Context, cl *kgo.Client, topic string, env *Mode
 			return fmt.Errorf("publish model %s: chunk: %w", env.ID(), err)
 		}
 	}
-	return produceEnvelope(ctx, cl, topic, env.Name, kindPointer, env)
+	return nil
+}
+
+// signedPushPointer is the schema 2 pointer of a version just published:
+// o's release (default: a push of env's version) signed with o's key.
+func signedPushPointer(ctx context.Context, cfg Config, env *ModelEnvelope, o publishOptions, log *slog.Logger) (*ModelEnvelope, error) {
+	rel := Release{Action: ActionPush}
+	if o.rel != nil {
+		rel = *o.rel
+	}
+	rel.Name, rel.Version = env.Name, env.Version
+	infos, err := listModels(ctx, cfg, log)
+	if err != nil {
+		return env, err
+	}
+	mi := findModel(infos, env.Name)
+	if mi == nil {
+		return env, fmt.Errorf("the archive record just written is not on the topic")
+	}
+	return releasePointer(mi, &rel, o.key, env.Published)
 }
 
 func produceEnvelope(ctx context.Context, cl *kgo.Client, topic, key, kind string, env *ModelEnvelope) error {
@@ -211,11 +251,18 @@ func readListedPointer(mi *ModelInfo, name string, v []byte) {
 		return
 	}
 	env, _, _, err := decodePointer(name, v)
+	var rel *Release
+	if err == nil && len(env.Release) > 0 {
+		rel, err = DecodeRelease(env.Release)
+	}
 	if err != nil {
 		mi.BadPointer = err.Error()
 		return
 	}
-	mi.Current, mi.BadPointer = env, ""
+	mi.Current, mi.BadPointer, mi.Release = env, "", rel
+	if rel != nil {
+		mi.MaxCounter = max(mi.MaxCounter, rel.Counter)
+	}
 }
 
 func cmpString(a, b string) int {
@@ -272,41 +319,61 @@ func readModelsTopic(ctx context.Context, cfg Config, log *slog.Logger, fn func(
 }
 
 // RollbackModel makes gateways run version of name again: it re-publishes
-// that version's archived envelope as the pointer, marked rolled back.
-func RollbackModel(ctx context.Context, cfg Config, name, version string, log *slog.Logger) (*ModelEnvelope, error) {
+// that version's archived envelope (all its chunks must be on the topic)
+// as the pointer, marked rolled back. With WithReleaseKey the pointer
+// carries a signed release of action rollback (counter: the highest on the
+// topic plus one; WithRelease may set the reason or rollout).
+func RollbackModel(ctx context.Context, cfg Config, name, version string, log *slog.Logger, opts ...PublishOption) (*ModelEnvelope, error) {
 	if err := errors.Join(modelpkg.ValidateName("model name", name), modelpkg.ValidateName("model version", version)); err != nil {
 		return nil, fmt.Errorf("rollback model: %w", err)
+	}
+	o := collectOptions(opts)
+	if o.rel != nil && o.key == nil {
+		return nil, errors.New("rollback model: a release needs a signing key")
 	}
 	infos, err := listModels(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("rollback model: %w", err)
 	}
-	for _, mi := range infos {
-		if mi.Name != name {
-			continue
-		}
-		for _, v := range mi.Versions {
-			if v.Version != version {
-				continue
-			}
-			if slices.Contains(mi.Missing, version) {
-				return nil, fmt.Errorf("rollback model %s: version %s has missing chunks on the topic; push it again", name, version)
-			}
-			env := *v
-			env.Published = time.Now().UTC()
-			if mi.Current != nil {
-				env.RolledBackFrom = mi.Current.Version
-			}
-			cl, err := newModelsClient(cfg, log, false)
-			if err != nil {
-				return nil, fmt.Errorf("rollback model: %w", err)
-			}
-			defer cl.Close()
-			return &env, produceEnvelope(ctx, cl, cfg.WithDefaults().Topic(DefaultModelsTopic), name, kindPointer, &env)
-		}
-		return nil, fmt.Errorf("rollback model %s: version %s not on the topic (kept: %s)", name, version, versionList(mi.Versions))
+	mi := findModel(infos, name)
+	if mi == nil {
+		return nil, fmt.Errorf("rollback model: no model %q on the topic", name)
 	}
-	return nil, fmt.Errorf("rollback model: no model %q on the topic", name)
+	env, err := rollbackPointer(mi, version, o)
+	if err != nil {
+		return nil, fmt.Errorf("rollback model %s: %w", name, err)
+	}
+	if err := producePointer(ctx, cfg, log, env); err != nil {
+		return nil, fmt.Errorf("rollback model %s: %w", name, err)
+	}
+	return env, nil
+}
+
+// rollbackPointer is the pointer that makes gateways serve version again.
+func rollbackPointer(mi *ModelInfo, version string, o publishOptions) (*ModelEnvelope, error) {
+	now := time.Now()
+	var env *ModelEnvelope
+	var err error
+	if o.key == nil {
+		if env, err = archived(mi, version); err != nil {
+			return nil, err
+		}
+		cp := *env
+		cp.Published, env = now.UTC(), &cp
+	} else {
+		rel := Release{Action: ActionRollback}
+		if o.rel != nil {
+			rel = *o.rel
+		}
+		rel.Name, rel.Version = mi.Name, version
+		if env, err = releasePointer(mi, &rel, o.key, now); err != nil {
+			return nil, err
+		}
+	}
+	if mi.Current != nil {
+		env.RolledBackFrom = mi.Current.Version
+	}
+	return env, nil
 }
 
 func versionList(vs []*ModelEnvelope) string {

@@ -72,7 +72,7 @@ const modelUsage = `usage:
   edgepm model sign DIR --key KEYFILE
   edgepm model push --dir DIR | --file m.onnx --manifest m.json|m.yaml [--key KEYFILE | --unsigned] [--force] [kafka flags] [--chunk-size BYTES]
   edgepm model list [kafka flags] [--json]
-  edgepm model rollback NAME --to VERSION [kafka flags]
+  edgepm model rollback NAME --to VERSION [--key KEYFILE] [kafka flags]
 kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...
 `
 
@@ -171,9 +171,16 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
 	defer cancel()
 	start := time.Now()
-	env, err := bridge.PublishModel(ctx, cfg, pkg, *chunk, nil)
+	opts, err := releaseKeyOption(*keyPath)
 	if err != nil {
 		return failModel(stderr, err)
+	}
+	env, err := bridge.PublishModel(ctx, cfg, pkg, *chunk, nil, opts...)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	if len(opts) == 0 {
+		fmt.Fprintln(stderr, "edgepm: warning: no --key: the pointer carries no signed release; gateways with inference.public_keys refuse it (only allow_unsigned takes it)")
 	}
 	fmt.Fprintf(stdout, "pushed %s: %d bytes in %d chunks to %s in %s (sha256 %s, signed %v)\n",
 		env.ID(), env.ONNXSize, env.Chunks, cfg.WithDefaults().Topic(bridge.DefaultModelsTopic),
@@ -275,6 +282,7 @@ func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.SetOutput(stderr)
 	kf := addKafkaFlags(fs)
 	to := fs.String("to", "", "version to return to")
+	keyPath := fs.String("key", "", "private key file from `edgepm keygen`: the pointer carries a signed release (gateways with public keys need one)")
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -295,12 +303,29 @@ func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
 	defer cancel()
-	env, err := bridge.RollbackModel(ctx, cfg, name, *to, nil)
+	opts, err := releaseKeyOption(*keyPath)
+	if err != nil {
+		return failModel(stderr, err)
+	}
+	env, err := bridge.RollbackModel(ctx, cfg, name, *to, nil, opts...)
 	if err != nil {
 		return failModel(stderr, err)
 	}
 	fmt.Fprintf(stdout, "%s now points at %s (was %s)\n", name, env.Version, dashIfEmpty(env.RolledBackFrom))
 	return 0
+}
+
+// releaseKeyOption makes the pointer a signed release when a key file is
+// given (none: a schema 1 pointer, for gateways with allow_unsigned).
+func releaseKeyOption(keyPath string) ([]bridge.PublishOption, error) {
+	if keyPath == "" {
+		return nil, nil
+	}
+	priv, err := readKeyFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	return []bridge.PublishOption{bridge.WithReleaseKey(priv)}, nil
 }
 
 func printModelJSON(stdout, stderr io.Writer, v any) int {
