@@ -28,6 +28,7 @@ type Batch struct {
 // batchGroup is a run of a batch's rows scored by one model.
 type batchGroup struct {
 	man        *modelpkg.Manifest // the model's (name, version)
+	m          *model             // the model (its alert rule and input, for the shadow)
 	start, end int                // the group's rows are Batch.rows[start:end]
 	k          int                // outputs per row
 	outs       []float32          // k outputs per row, for rows[start:end]

@@ -74,6 +74,18 @@ type EngineConfig struct {
 	// the rows into the input tensor. Scores, predictions and alerts are the
 	// same either way; the reference path is the plain one to compare with.
 	Scoring string
+	// ShadowQueue bounds the shadow model's work (LoadShadow): how many
+	// scored groups of rows (one per model per batch, at most MaxBatch
+	// rows) may wait for it (default DefaultShadowQueue, 32). When it is
+	// full, Run drops the shadow's copy, counted in
+	// edgepm_inference_shadow_dropped_total, and never waits.
+	ShadowQueue int
+	// OnShadow receives each batch of shadow predictions, from the
+	// shadow's goroutine (not Run's). The Batch is valid only during the
+	// call and has no Alerts. It should return at once: while it runs the
+	// shadow scores nothing and its queue fills (then drops), but the
+	// served model is never slowed. nil: the shadow only compares.
+	OnShadow func(*Batch)
 }
 
 // Scoring paths (EngineConfig.Scoring; config key inference.scoring).
@@ -106,6 +118,9 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.ShadowQueue == 0 {
+		c.ShadowQueue = DefaultShadowQueue
 	}
 	if c.DriftInterval == 0 {
 		c.DriftInterval = DefaultDriftInterval
@@ -140,6 +155,8 @@ func (c EngineConfig) validate() error {
 		return fmt.Errorf("inference.max_batch: must be in [1, 65536], got %d", c.MaxBatch)
 	case c.QueueSize < 1:
 		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
+	case c.ShadowQueue < 1:
+		return fmt.Errorf("shadow queue: must be >= 1 batches, got %d", c.ShadowQueue)
 	case c.MaxDevices < 1:
 		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
 	case c.Session.IntraOpThreads < 0:

@@ -69,15 +69,32 @@
 // both against the same reference for every kind of alert rule. Cost
 // beyond ONNX Runtime's own Run: docs/bench/inference.md.
 //
+// # Shadow model
+//
+// LoadShadow adds a challenger that scores the same windows as the served
+// model (the feature vectors Observe computed for it) on its own goroutine
+// and ONNX Runtime session, and compares: ShadowStats gives the share of
+// windows on which both made the same alert decision (each by its own
+// raise threshold and direction) and the mean absolute score difference.
+// Its predictions go to EngineConfig.OnShadow; it raises no alerts and
+// changes no device state. It cannot delay or change served scoring: after
+// emit, Run copies each batch's vectors into a free job of a bounded queue
+// (EngineConfig.ShadowQueue) or, when none is free, drops them, counted in
+// edgepm_inference_shadow_dropped_total; it never waits for the shadow. A
+// shadow's ONNX Runtime error or non-finite output is only counted
+// (edgepm_inference_shadow_score_errors_total) and logged. Without a
+// shadow the served path pays one atomic load per batch.
+//
 // # Blocking and concurrency
 //
-// Observe, Load, Active, Drift, SetThresholds, Thresholds and Close are safe
-// for concurrent use. Observe blocks only while the row queue is full
+// Observe, Load, LoadShadow, ClearShadow, ShadowStats, Active, Drift,
+// SetThresholds, Thresholds and Close are safe for concurrent use. Observe blocks only while the row queue is full
 // (backpressure, counted in edgepm_inference_queue_waits_total); it holds
 // the model's slab lock while it copies a row in and offers it to the queue,
 // so concurrent Observe calls for one model queue their rows one at a time.
-// Load blocks for the validation and warm-up (milliseconds for small
-// models). Run is the single scoring goroutine; emit and OnDrift
+// Load and LoadShadow block for the validation and warm-up (milliseconds
+// for small models); ClearShadow for the shadow's batch in progress.
+// OnShadow is called from the shadow's goroutine. Run is the single scoring goroutine; emit and OnDrift
 // are called from it and should return quickly; Run also sweeps idle
 // devices. Close waits for Run to drain.
 //

@@ -55,8 +55,13 @@ type Engine struct {
 	realClock bool         // cfg.Now is time.Now: latency can use the monotonic clock alone
 
 	// Run's goroutine only:
-	batchN uint64     // batches scored (latency sampling: score)
-	rule   cachedRule // the alert rule of the last batch's model and override
+	batchN    uint64     // batches scored (latency sampling: score)
+	rule      cachedRule // the alert rule of the last batch's model and override
+	shadowFit shadowFit  // how the last batch's model feeds the shadow
+
+	shadow    atomic.Pointer[shadowSlot]            // the shadow model (shadow.go); nil: none
+	shadowWG  sync.WaitGroup                        // shadow goroutines
+	shadowRun func(*scorer, int) ([]float32, error) // replaces scorer.run for the shadow (tests); nil: scorer.run
 }
 
 // NewEngine returns an engine with no model; Load one before readings are
@@ -132,6 +137,10 @@ func (e *Engine) Load(pkg *modelpkg.Package) error {
 		e.clearDriftGauges()
 	}
 	e.log.Info("model active", "model", m.id, "features", len(m.man.Features))
+	if s := e.shadow.Load(); s != nil && inputDiff(m.man, s.m.man) != "" {
+		e.log.Warn("the shadow model does not read the new model's input: it scores nothing until it is replaced or cleared",
+			"model", m.id, "shadow", s.m.id, "difference", inputDiff(m.man, s.m.man))
+	}
 	if t := e.thresholds.Load(); t != nil {
 		if err := t.Validate(m.man.OutputSemantics); err != nil {
 			e.log.Warn("threshold override does not fit the new model; using its manifest thresholds",
@@ -163,6 +172,8 @@ func (e *Engine) Close() error {
 		e.sendMu.Lock()
 		defer e.sendMu.Unlock()
 		e.releaseQueued()
+		e.ClearShadow()
+		e.shadowWG.Wait()
 		e.loadMu.Lock()
 		if m := e.cur.Swap(nil); m != nil {
 			m.retire()

@@ -31,6 +31,11 @@ type metrics struct {
 	evicted     *prometheus.CounterVec // reason: max_devices, idle
 	badOutputs  prometheus.Counter
 	clockResets prometheus.Counter
+
+	shadowScored  prometheus.Counter
+	shadowDropped *prometheus.CounterVec // reason: queue_full, input_mismatch, cleared
+	shadowErrors  prometheus.Counter
+	shadowInfo    *prometheus.GaugeVec // name, version
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*metrics, error) {
@@ -66,6 +71,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "Rows whose model outputs were not finite (NaN or Inf); no prediction is emitted for them."}),
 	}
 	m.batches.init(ns, sub)
+	m.shadowMetrics(ns, sub)
 	m.latency.init(prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "window_to_prediction_seconds"),
 		"Time from a window being ready to its prediction being emitted, sampled in one batch of 8 (its oldest row).", nil, nil),
 		50_000, 14, 1e9) // 50 us .. 409.6 ms
@@ -87,12 +93,27 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 	}
 	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, &m.batches,
 		&m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.freed,
-		m.devices, m.evicted, m.badOutputs} {
+		m.devices, m.evicted, m.badOutputs, m.shadowScored, m.shadowDropped, m.shadowErrors, m.shadowInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// shadowMetrics creates the shadow model's collectors (shadow.go).
+func (m *metrics) shadowMetrics(ns, sub string) {
+	m.shadowScored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shadow_rows_scored_total",
+		Help: "Windows the shadow model scored (compared with the served model and emitted as shadow predictions)."})
+	m.shadowDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shadow_dropped_total",
+		Help: "Windows of the served model the shadow model did not score, by reason (queue_full, input_mismatch, cleared)."}, []string{"reason"})
+	m.shadowErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shadow_score_errors_total",
+		Help: "Windows the shadow model failed to score (ONNX Runtime error or non-finite output); served predictions are not affected."})
+	m.shadowInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "shadow_model_info",
+		Help: "1 for the shadow model scored next to the served one; absent when none."}, []string{"name", "version"})
+	for _, r := range []string{shadowQueueFull, shadowInputMismatch, shadowCleared} {
+		m.shadowDropped.WithLabelValues(r) // pre-set: rate() sees 0 before the first drop
+	}
 }
 
 // pow2Hist is a histogram with buckets start, 2*start, 4*start, ... (n

@@ -160,6 +160,9 @@ func (e *Engine) score(batch []row, emit func(*Batch)) {
 	if len(b.rows) > 0 || len(b.Alerts) > 0 {
 		emit(b)
 	}
+	if s := e.shadow.Load(); s != nil { // the only cost on this path without a shadow
+		e.toShadow(s, b)
+	}
 	e.outBuf = outs[:0]
 	e.finish()
 	if e.batchN++; e.batchN%latencyEvery == 1 { // the first batch, then one in latencyEvery
@@ -286,7 +289,7 @@ func (e *Engine) scoreGroup(b *Batch, batch []row, start, end int, outs []float3
 	e.met.batches.observe(len(rows))
 	if n := len(b.rows) - first; n > 0 {
 		e.met.scored.Add(uint64(n))
-		b.groups = append(b.groups, batchGroup{man: m.man, start: first, end: first + n, k: k, outs: o})
+		b.groups = append(b.groups, batchGroup{man: m.man, m: m, start: first, end: first + n, k: k, outs: o})
 	}
 	return outs
 }

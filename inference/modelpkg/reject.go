@@ -27,6 +27,7 @@ const (
 	ReasonOutputShape    = "output_shape"    // output is not a float32 [N, K] tensor
 	ReasonWarmup         = "warmup"          // the warm-up run failed
 	ReasonSampleMismatch = "sample_mismatch" // a sample input did not give its expected output
+	ReasonShadowInput    = "shadow_input"    // a shadow model does not read the served model's input (kind, window, sensors, features)
 )
 
 // Checks of the delivery over the models topic (the bridge's model watcher,
