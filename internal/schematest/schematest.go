@@ -26,6 +26,7 @@ var streamSchemas = map[string]string{
 	"predictions": "prediction.schema.json",
 	"alerts":      "alert.schema.json",
 	"deadletter":  "deadletter.schema.json",
+	"gateways":    "gateways.schema.json",
 }
 
 // Load compiles every schema under dir (docs/schemas). Each file is

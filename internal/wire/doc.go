@@ -17,7 +17,10 @@
 // the same JSON without reflection (tests keep them equal to encoding/json).
 // Event records are built by EventRecord; DroppedEvent and RecoveredEvent turn
 // the buffer's reports (buffer.DropReport, buffer.RecoveryReport) into the
-// buffer.dropped and buffer.recovered events.
+// buffer.dropped and buffer.recovered events. Heartbeat (schema
+// HeartbeatSchema, versioned on its own) is the value of the compacted
+// gateways topic (docs/formats/gateways.md); HeartbeatRecord builds its record
+// for the gateways stream (StreamGateways).
 //
 // # Concurrency
 //

@@ -50,6 +50,18 @@ func TestBuiltValuesMatchSchemas(t *testing.T) {
 		"deadletter": wire.MustJSON(wire.DeadLetter{V: wire.Version, Gateway: "gw", Topic: "a/b", Reason: "malformed_json",
 			Error: "bad", Received: 5, Payload: []byte("{"), PayloadBytes: 1}),
 	}
+	agree, diff := 0.97, 0.01
+	hb, err := wire.HeartbeatRecord(&wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: "gw", TS: at, IntervalSeconds: 30,
+		Version: "1.2.3", StartedAt: at.Add(-time.Hour), UptimeSeconds: 3600, Ready: true,
+		Model:  &wire.HeartbeatModel{Name: "m", Version: "2", State: "active", KeyID: "k", Counter: 7, ActivatedAt: &at},
+		Shadow: &wire.HeartbeatShadow{Name: "m", Version: "3", State: "active", Windows: 10, AlertAgreement: &agree, MeanAbsDiff: &diff},
+		Uplink: wire.HeartbeatUplink{State: "online"}, Buffer: wire.HeartbeatBuffer{Bytes: 10, MaxBytes: 100},
+		Ingest: wire.HeartbeatIngest{Connected: true, ReadingsPerSec: 2}, Drift: &wire.HeartbeatDrift{Drifting: 1, Features: []string{"t.mean"}, MaxScore: 4},
+		Conditions: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values["gateways"] = hb.Value
 	for stream, v := range values {
 		if err := s.Validate(stream, v); err != nil {
 			t.Error(err)
@@ -83,6 +95,7 @@ func TestSchemasRejectBadValues(t *testing.T) {
 		{"alerts", `{"v":1,"gateway":"gw","device":"d","model":"m","model_version":"1","state":"up","score":1,"threshold":1,"ts":1}`},
 		{"deadletter", `{"v":1,"gateway":"gw","topic":"t","reason":"nope","error":"e","received":1,"payload":"","payload_bytes":0}`},
 		{"events", `{"v":1,"gateway":"gw","type":"gateway.exploded","ts":1}`},
+		{"gateways", `{"v":1,"gateway":"gw","ts":1,"interval_s":30,"version":"x","started_at":"2026-01-01T00:00:00Z","uptime_s":1,"ready":true,"uplink":{"state":"online","backlog_records":0,"backlog_oldest_age_s":0},"buffer":{"bytes":0,"max_bytes":1,"dropped":0},"alerts_active":0,"devices":0,"ingest":{"connected":true,"readings_per_s":0,"invalid_per_s":0,"seq_missing":0},"conditions":[]}`}, // ts not a time
 		{"events", `{"v":1,"gateway":"gw","type":"gateway.stopped","ts":1,"detail":{"x":1}}`},
 		{"events", `{"v":1,"gateway":"gw","type":"buffer.dropped","ts":1,"detail":{"stream":"readings","reason":"ttl"}}`},
 		{"events", `{"v":1,"gateway":"gw","type":"uplink.online","ts":"now","detail":{"previous":"offline","offline_seconds":1}}`},

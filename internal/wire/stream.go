@@ -26,6 +26,8 @@ func StreamOf(r buffer.Record) (string, bool) {
 	switch {
 	case !has("v", "gateway"):
 		return "", false
+	case has("interval_s", "started_at"):
+		return StreamGateways, true
 	case has("type", "ts"):
 		return buffer.StreamEvents, true
 	case has("state", "threshold", "score"):

@@ -21,6 +21,7 @@ func TestStreamOf(t *testing.T) {
 		buffer.StreamDeadletter: MustJSON(DeadLetter{V: Version, Gateway: "gw", Topic: "t", Reason: "wrong_type",
 			Payload: []byte("x"), PayloadBytes: 1}),
 		buffer.StreamEvents: DroppedEvent("gw", buffer.DropReport{Stream: "readings", Reason: "ttl", At: now}).Value,
+		StreamGateways:      heartbeatValue(t, now),
 	}
 	for want, v := range cases {
 		if got, ok := StreamOf(buffer.Record{Value: v}); !ok || got != want {
@@ -32,4 +33,14 @@ func TestStreamOf(t *testing.T) {
 			t.Errorf("StreamOf(%q) = %q, want not ok", v, got)
 		}
 	}
+}
+
+func heartbeatValue(t *testing.T, now time.Time) []byte {
+	t.Helper()
+	r, err := HeartbeatRecord(&Heartbeat{V: HeartbeatSchema, Gateway: "gw", TS: now, IntervalSeconds: 30,
+		StartedAt: now, Conditions: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Value
 }
