@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // setupTopics runs once Kafka is first reached: it creates missing topics
@@ -94,31 +96,52 @@ func (p *Producer) checkTopics(ctx context.Context, recheck bool) bool {
 	return true
 }
 
+// compactedStreams are the buffer streams whose topics hold state by key,
+// not a log: created compacted, and warned about when they are not.
+var compactedStreams = map[string]bool{wire.StreamGateways: true}
+
 // ensureTopics creates the stream topics and the compacted models topic when
-// cfg.CreateTopics is set (existing topics are left alone), then checks that
-// the models topic is compacted and logs a warning if not. cfg must have
-// defaults applied (WithDefaults).
+// cfg.CreateTopics is set (existing topics are left alone; the gateways
+// stream's topic is compacted too), then checks that the compacted topics
+// are compacted and logs a warning if not. cfg must have defaults applied
+// (WithDefaults).
 func ensureTopics(ctx context.Context, cl *kgo.Client, cfg Config, streams []string, log *slog.Logger) error {
 	log = discardIfNil(log)
 	adm := kadm.NewClient(cl)
-	models := cfg.Topic(DefaultModelsTopic)
-	if cfg.CreateTopics {
-		var topics []string
-		for _, s := range streams {
-			topics = append(topics, cfg.Topic(s))
+	compacted := []string{cfg.Topic(DefaultModelsTopic)}
+	var logs []string
+	for _, s := range streams {
+		if compactedStreams[s] {
+			compacted = append(compacted, cfg.Topic(s))
+		} else {
+			logs = append(logs, cfg.Topic(s))
 		}
-		if err := createTopics(ctx, adm, cfg, nil, topics...); err != nil {
+	}
+	if cfg.CreateTopics {
+		if err := createTopics(ctx, adm, cfg, nil, logs...); err != nil {
 			return err
 		}
 		compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-		if err := createTopics(ctx, adm, cfg, compact, models); err != nil {
+		if err := createTopics(ctx, adm, cfg, compact, compacted...); err != nil {
 			return err
 		}
 	}
-	return checkCompacted(ctx, adm, models, log)
+	for i, t := range compacted {
+		what := "gateways topic"
+		if i == 0 {
+			what = "models topic"
+		}
+		if err := checkCompacted(ctx, adm, t, what, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func createTopics(ctx context.Context, adm *kadm.Client, cfg Config, configs map[string]*string, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
 	resp, err := adm.CreateTopics(ctx, int32(cfg.Partitions), int16(cfg.ReplicationFactor), configs, topics...)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
@@ -131,27 +154,33 @@ func createTopics(ctx context.Context, adm *kadm.Client, cfg Config, configs map
 	return nil
 }
 
-// checkCompacted warns when the models topic exists and is not compacted
-// (a deleted-by-retention manifest would make gateways forget models).
-func checkCompacted(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) error {
+// checkCompacted warns when a compacted topic (models, gateways) exists and
+// is not compacted: a deleted-by-retention manifest would make gateways
+// forget models, a deleted heartbeat would make the fleet forget a quiet
+// gateway. A missing models topic is logged here (model delivery waits for
+// it); a missing stream topic is reported by checkTopics like any other.
+// what names the topic in the warning ("models topic").
+func checkCompacted(ctx context.Context, adm *kadm.Client, topic, what string, log *slog.Logger) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
 	rc, err := rcs.On(topic, nil)
 	if err != nil || rc.Err != nil {
-		log.Warn("models topic not found; model delivery waits for it", "topic", topic)
+		if what == "models topic" {
+			log.Warn("models topic not found; model delivery waits for it", "topic", topic)
+		}
 		return nil
 	}
 	for _, c := range rc.Configs {
 		if c.Key == "cleanup.policy" && c.Value != nil {
 			if *c.Value != "compact" && *c.Value != "compact,delete" && *c.Value != "delete,compact" {
-				log.Warn("models topic is not compacted: old manifests may expire; set cleanup.policy=compact",
+				log.Warn(what+" is not compacted: old records may expire; set cleanup.policy=compact",
 					"topic", topic, "cleanup.policy", *c.Value)
 			}
 			return nil
 		}
 	}
-	log.Warn("models topic cleanup.policy unknown; it should be compact", "topic", topic)
+	log.Warn(what+" cleanup.policy unknown; it should be compact", "topic", topic)
 	return nil
 }

@@ -166,8 +166,10 @@ func (a *App) Run(ctx context.Context) error {
 	ratesDone := goDone(func() { a.rates.run(ctx) })
 	histDone := goDone(func() { a.sampleHistory(ctx) })
 	lossDone := goDone(func() { a.lossLoop(ctx) })
+	hbDone := goDone(func() { a.heartbeats(ctx) })
 	a.watchdog(ctx)
 	<-lossDone // it writes events: done before the buffer closes
+	<-hbDone   // it writes heartbeats: likewise
 	err := a.shutdown(r)
 	<-ratesDone
 	<-histDone

@@ -35,6 +35,7 @@ type Config struct {
 	Buffer     BufferConfig            `yaml:"buffer"`
 	Kafka      bridge.Config           `yaml:"kafka"`
 	Inference  InferenceConfig         `yaml:"inference"`
+	Fleet      FleetConfig             `yaml:"fleet"`
 }
 
 // HTTPConfig configures the local health/metrics/status server.
@@ -109,6 +110,8 @@ func (c *Config) setDefaults() {
 	c.MQTT.SetDefaults(c.GatewayID)
 	c.Validation.SetDefaults()
 	c.Buffer.setDefaults()
+	c.Fleet.setDefaults()
+	c.Buffer.heartbeats = c.Fleet.heartbeatInterval() > 0
 	if c.Kafka.GatewayID == "" {
 		c.Kafka.GatewayID = c.GatewayID
 	}
@@ -142,7 +145,7 @@ func (c *Config) validate() error {
 	if err := c.Validation.Validate(); err != nil {
 		return err
 	}
-	for _, v := range []interface{ validate() error }{&c.Buffer, &c.Inference} {
+	for _, v := range []interface{ validate() error }{&c.Fleet, &c.Buffer, &c.Inference} {
 		if err := v.validate(); err != nil {
 			return err
 		}

@@ -42,11 +42,10 @@ func (c *Config) recordRoom(stream string, keyLen int) int {
 // streamCap is a stream's byte cap in the buffer; <= 0 when it has none.
 func (c *Config) streamCap(stream string) int64 {
 	o := c.Buffer.options()
-	streams := o.Streams
-	if streams == nil {
-		streams = buffer.DefaultStreamsFor(o.MaxBytes)
+	if so, ok := o.Streams[stream]; ok && so.MaxBytes != 0 {
+		return so.MaxBytes
 	}
-	return streams[stream].MaxBytes
+	return buffer.DefaultStreamsFor(o.MaxBytes)[stream].MaxBytes // 0: the default cap
 }
 
 // checkLimits rejects limits that cannot work together: a payload

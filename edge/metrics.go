@@ -23,6 +23,7 @@ type metrics struct {
 	unacked      prometheus.GaugeFunc
 	stuck        prometheus.GaugeFunc
 	stuckEvents  *prometheus.CounterVec
+	heartbeats   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metrics {
@@ -52,13 +53,15 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 			Help: "Sensors reporting the same value for validation.stuck_after consecutive readings, now."}, stuck),
 		stuckEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_sensor_stuck_events_total",
 			Help: "Sensors that became stuck (state=stuck) or recovered (state=recovered)."}, []string{"state"}),
+		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepm_heartbeats_written_total",
+			Help: "Heartbeats (the gateway's state on the gateways topic) committed to the buffer; one not committed is counted in edgepm_records_dropped_total{stream=\"gateways\"}."}),
 	}
 	for _, r := range ingest.Reasons() {
 		m.invalid.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.readings, m.invalid, m.commitSecs, m.commitErrors,
-			m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors, m.stuck, m.stuckEvents)
+			m.alertPubErrs, m.mqttUp, m.unacked, m.dropped, m.encodeErrors, m.stuck, m.stuckEvents, m.heartbeats)
 	}
 	return m
 }

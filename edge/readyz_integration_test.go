@@ -62,7 +62,7 @@ func (s *stack) createKafkaTopics(topics ...string) {
 func TestReadyzNamesMissingTopic(t *testing.T) {
 	s := prepareStack(t, stackOptions{}, "", "")
 	s.cfg.Kafka.CreateTopics = false
-	s.createKafkaTopics("edgepm.readings", "edgepm.predictions", "edgepm.alerts", "edgepm.deadletter")
+	s.createKafkaTopics("edgepm.readings", "edgepm.predictions", "edgepm.alerts", "edgepm.deadletter", "edgepm.gateways")
 	s.startApp() // appends gateway.started to the events stream
 	var r readyz
 	s.waitFor("/readyz to name the missing events topic", 60*time.Second, func() bool {

@@ -1,0 +1,176 @@
+package edge
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/inference"
+	"github.com/edgepm/edgepm/internal/wire"
+)
+
+// driftingScore is the drift score (training standard deviations the
+// serving mean has moved, inference.FeatureDrift.Score) above which a
+// heartbeat counts a feature as drifting; maxDriftNames bounds the names it
+// carries.
+const (
+	driftingScore = 3
+	maxDriftNames = 8
+)
+
+// heartbeatWait bounds a heartbeat's buffer append: a heartbeat that finds
+// no room in time is counted and skipped, the next one follows.
+const heartbeatWait = 5 * time.Second
+
+// heartbeatCounters are the counters at the previous heartbeat, for rates
+// over the last interval. heartbeatLoop's goroutine only.
+type heartbeatCounters struct {
+	at                time.Time
+	readings, invalid int64
+}
+
+// heartbeatLoop writes the gateway's state to the gateways stream at once
+// and then every interval, until ctx ends. Run waits for it before the
+// shutdown closes the buffer.
+func (a *App) heartbeatLoop(ctx context.Context, interval time.Duration) {
+	last := heartbeatCounters{at: a.started}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		a.writeHeartbeat(ctx, interval, &last)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writeHeartbeat appends one heartbeat; a failure is counted and logged
+// (the next heartbeat carries the state anyway).
+func (a *App) writeHeartbeat(ctx context.Context, interval time.Duration, last *heartbeatCounters) {
+	hb := a.heartbeat(time.Now(), interval, last)
+	rec, err := wire.HeartbeatRecord(&hb)
+	if err != nil {
+		a.m.encodeErrors.WithLabelValues("heartbeat").Inc()
+		a.log.Error("heartbeat not written", "err", err)
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, heartbeatWait)
+	defer cancel()
+	if err := a.queue.Append(actx, []buffer.Record{rec}); err != nil {
+		a.m.dropped.WithLabelValues(wire.StreamGateways, "not_committed").Inc()
+		a.log.Warn("heartbeat not buffered", "err", err)
+		return
+	}
+	a.m.heartbeats.Inc()
+}
+
+// heartbeat is the gateway's state at now, as /api/status computes it, with
+// ingest rates since the previous heartbeat (last, updated). It takes no
+// snapshot of the devices' states, only their count.
+func (a *App) heartbeat(now time.Time, interval time.Duration, last *heartbeatCounters) wire.Heartbeat {
+	up, bs := a.producer.Status(), a.queue.Stats()
+	conditions, _, ready := a.health(now, up, bs)
+	ms := a.modelStatus()
+	hb := wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: a.cfg.GatewayID, TS: now.UTC(),
+		IntervalSeconds: interval.Seconds(), Version: Version, StartedAt: a.started.UTC(),
+		UptimeSeconds: now.Sub(a.started).Seconds(), Ready: ready, Conditions: conditions,
+		Model: heartbeatModel(ms, a.watcher.Models()), Drift: heartbeatDrift(a.engine),
+		Uplink: wire.HeartbeatUplink{State: up.State, BacklogRecords: up.Backlog.Records,
+			BacklogOldestAge: up.Backlog.OldestAge.Seconds()},
+		Buffer:       wire.HeartbeatBuffer{Bytes: bs.Bytes, MaxBytes: bs.MaxBytes, Dropped: bufferDropped(bs)},
+		AlertsActive: a.devices.alerting(), Devices: a.devices.len(),
+	}
+	hb.Ingest = a.heartbeatIngest(now, last)
+	return hb
+}
+
+// heartbeatIngest is the MQTT side with rates since last (then updated).
+func (a *App) heartbeatIngest(now time.Time, last *heartbeatCounters) wire.HeartbeatIngest {
+	readings, invalid := a.rates.readings.Load(), a.hist.invalid.Load()
+	in := wire.HeartbeatIngest{Connected: a.mqtt.Connected(), SeqMissing: a.devices.lossTotals().missing}
+	if secs := now.Sub(last.at).Seconds(); secs > 0 {
+		in.ReadingsPerSec = float64(readings-last.readings) / secs
+		in.InvalidPerSec = float64(invalid-last.invalid) / secs
+	}
+	*last = heartbeatCounters{at: now, readings: readings, invalid: invalid}
+	return in
+}
+
+// heartbeatModel is the served model of ms, with the model watcher's state
+// of its name ("builtin" when the watcher has none: the start-up model);
+// nil when no model is loaded.
+func heartbeatModel(ms ModelStatus, models []bridge.ModelStatus) *wire.HeartbeatModel {
+	if !ms.Loaded {
+		return nil
+	}
+	hm := &wire.HeartbeatModel{Name: ms.Name, Version: ms.Version, State: "builtin", KeyID: ms.KeyID,
+		ActivatedAt: ms.ActivatedAt}
+	for _, m := range models {
+		if m.Name == ms.Name && (m.Active == ms.Version || m.Active == "") {
+			hm.State, hm.Rejected, hm.LastError = m.State, m.Rejected, m.LastError
+		}
+	}
+	return hm
+}
+
+// heartbeatDrift summarises the served model's drift: how many features
+// score above driftingScore, the names of the worst (at most
+// maxDriftNames) and the highest score; nil before the first scored row.
+func heartbeatDrift(eng *inference.Engine) *wire.HeartbeatDrift {
+	r, ok := eng.Drift()
+	if !ok || r.Rows == 0 {
+		return nil
+	}
+	feats := slices.DeleteFunc(slices.Clone(r.Features), func(f inference.FeatureDrift) bool {
+		return math.IsNaN(f.Score) || math.IsInf(f.Score, 0)
+	})
+	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Score, x.Score) })
+	d := &wire.HeartbeatDrift{}
+	for _, f := range feats {
+		d.MaxScore = max(d.MaxScore, f.Score)
+		if f.Score > driftingScore {
+			d.Drifting++
+			if len(d.Features) < maxDriftNames {
+				d.Features = append(d.Features, f.Feature)
+			}
+		}
+	}
+	return d
+}
+
+// bufferDropped is the records dropped by caps and TTL, every stream,
+// across restarts.
+func bufferDropped(bs buffer.Stats) uint64 {
+	var n uint64
+	for _, s := range bs.Streams {
+		n += s.Dropped
+	}
+	return n
+}
+
+// alerting returns how many devices are in alert, without a snapshot.
+func (t *deviceTable) alerting() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	t.reg.Each(func(_ string, d *deviceState) bool {
+		if d.alert {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// heartbeats runs heartbeatLoop when heartbeats are on (fleet config).
+func (a *App) heartbeats(ctx context.Context) {
+	if d := a.cfg.Fleet.heartbeatInterval(); d > 0 {
+		a.heartbeatLoop(ctx, d)
+	}
+}
