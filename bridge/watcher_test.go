@@ -291,7 +291,11 @@ func publishRaw(t *testing.T, cfg Config, env *ModelEnvelope, chunks [][]byte) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := publishRecords(context.Background(), cl, cfg.WithDefaults().Topic(DefaultModelsTopic), env, chunks); err != nil {
+	topic := cfg.WithDefaults().Topic(DefaultModelsTopic)
+	if err := publishRecords(context.Background(), cl, topic, env, chunks); err != nil {
+		t.Fatal(err)
+	}
+	if err := produceEnvelope(context.Background(), cl, topic, env.Name, kindPointer, env); err != nil {
 		t.Fatal(err)
 	}
 }
