@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func TestGoodConfigs(t *testing.T) {
@@ -53,6 +56,7 @@ func TestBadConfigs(t *testing.T) {
 		"compression.bad.yaml":         "brotli",
 		"stuck.bad.yaml":               "validation.stuck_after: must be 0 (off) or at least 2",
 		"duration.bad.yaml":            `shutdown_timeout: must be a duration such as 30s or 5m, got "soon" (line 2)`,
+		"fleet-interval.bad.yaml":      "fleet.heartbeat_interval: must be 0 (off) or between 1s and 1h, got 100ms",
 	}
 	files, _ := filepath.Glob("testdata/config/*.bad.yaml")
 	if len(files) != len(want) {
@@ -153,5 +157,35 @@ func TestExampleConfigIsValid(t *testing.T) {
 	// fleet, a fixed id would make (gateway, stream, seq) collide.
 	if host, _ := os.Hostname(); host != "" && cfg.GatewayID != host {
 		t.Errorf("example config's gateway_id %q, want the host name %q", cfg.GatewayID, host)
+	}
+}
+
+// fleet.heartbeat_interval defaults to 30s and adds the gateways buffer
+// stream (capped, above the lowest priority); 0 or fleet.enabled false
+// turn heartbeats off and leave the buffer's streams as they were, while
+// buffer.streams.gateways still loads.
+func TestFleetHeartbeatConfig(t *testing.T) {
+	cfg, err := Parse([]byte("gateway_id: gw\nbuffer: {max_bytes: 1073741824}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Fleet.heartbeatInterval(); d != DefaultHeartbeatInterval {
+		t.Errorf("default heartbeat interval %s", d)
+	}
+	gs, ok := cfg.Buffer.options().Streams[wire.StreamGateways]
+	if !ok || gs.MaxBytes != 1<<20 || gs.Priority != 80 || gs.Overflow != buffer.DropOldest {
+		t.Errorf("gateways stream %+v, %v", gs, ok)
+	}
+	for _, off := range []string{"fleet: {heartbeat_interval: 0s}", "fleet: {enabled: false}"} {
+		cfg, err := Parse([]byte("gateway_id: gw\n" + off + "\nbuffer: {streams: {gateways: {max_bytes: 4096}}}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", off, err)
+		}
+		if d := cfg.Fleet.heartbeatInterval(); d != 0 {
+			t.Errorf("%s: heartbeat interval %s, want 0 (off)", off, d)
+		}
+		if _, ok := cfg.Buffer.options().Streams[wire.StreamGateways]; ok {
+			t.Errorf("%s: the buffer has a gateways stream", off)
+		}
 	}
 }
