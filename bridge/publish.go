@@ -279,43 +279,7 @@ func cmpString(a, b string) int {
 // end offsets taken at the start (duplicate keys: later records win).
 func readModelsTopic(ctx context.Context, cfg Config, log *slog.Logger, fn func(*kgo.Record)) error {
 	cfg = cfg.WithDefaults()
-	cl, err := newModelsClient(cfg, log, true)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	topic := cfg.Topic(DefaultModelsTopic)
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("list models: end offsets: %w", err)
-	}
-	if err := ends.Error(); err != nil {
-		return fmt.Errorf("list models: %w", err)
-	}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
-	for len(left) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return fmt.Errorf("list models: %w", ctx.Err())
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
-		if ferr != nil {
-			return fmt.Errorf("list models: fetch: %w", ferr)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			fn(r)
-			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
-				delete(left, r.Partition)
-			}
-		})
-	}
-	return nil
+	return readTopic(ctx, cfg, log, "list models", cfg.Topic(DefaultModelsTopic), fn)
 }
 
 // RollbackModel makes gateways run version of name again: it re-publishes

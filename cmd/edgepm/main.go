@@ -6,6 +6,7 @@
 //	edgepm buffer inspect|export --data-dir DIR
 //	edgepm keygen | edgepm model build|validate|sign|push|list|rollback
 //	edgepm features export
+//	edgepm decommission --gateway ID
 //	edgepm version
 package main
 
@@ -30,6 +31,9 @@ usage (every command takes --help):
   edgepm model build|validate|sign ...    make and check model packages (docs/models.md)
   edgepm model push|list|rollback ...     deliver models over Kafka
   edgepm features export --spec S --in readings --out rows.csv   feature rows as the gateway computes them
+  edgepm decommission --gateway ID [--force] [kafka flags]
+                                          remove a stopped gateway from the fleet (tombstone
+                                          on the gateways topic)
   edgepm version                          print the version
 `
 
@@ -57,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdModel(args[1:], stdout, stderr)
 	case "features":
 		return cmdFeatures(args[1:], stdout, stderr)
+	case "decommission":
+		return cmdDecommission(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":
