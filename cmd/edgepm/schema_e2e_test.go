@@ -18,12 +18,13 @@ import (
 )
 
 // schemaTopics are the topics edgepm produces to, by buffer stream.
-var schemaTopics = []string{"readings", "predictions", "alerts", "deadletter", "events"}
+var schemaTopics = []string{"readings", "predictions", "alerts", "deadletter", "events", "gateways"}
 
 // TestProducedRecordsMatchSchemas runs edgepm against a private Mosquitto
 // and kfake, makes it write every kind of record (readings, predictions,
 // alerts, dead letters including a truncated one, and events including
-// gateway.started, buffer.dropped, uplink.online and gateway.stopped), and
+// gateway.started, buffer.dropped, uplink.online and gateway.stopped, and
+// heartbeats: one at each start, at the default interval), and
 // validates every record it produced, on every topic, against the JSON
 // Schemas in docs/schemas. It fails when a produced value stops matching
 // its published schema.
