@@ -63,6 +63,8 @@ func TestHeartbeatsArrive(t *testing.T) {
 		}
 	}
 	hbs, _ := heartbeats(t, c)
+	lastRec := c.recs[wire.StreamGateways][len(c.recs[wire.StreamGateways])-1]
+	t.Logf("a heartbeat value: %d bytes, key %d bytes, headers %d: %s", len(lastRec.Value), len(lastRec.Key), len(lastRec.Headers), lastRec.Value)
 	rate := 0.0
 	for i, hb := range hbs {
 		rate = max(rate, hb.Ingest.ReadingsPerSec)
