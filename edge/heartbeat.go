@@ -80,7 +80,8 @@ func (a *App) heartbeat(now time.Time, interval time.Duration, last *heartbeatCo
 	hb := wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: a.cfg.GatewayID, TS: now.UTC(),
 		IntervalSeconds: interval.Seconds(), Version: Version, StartedAt: a.started.UTC(),
 		UptimeSeconds: now.Sub(a.started).Seconds(), Ready: ready, Conditions: conditions,
-		Model: heartbeatModel(ms, a.watcher.Models()), Drift: heartbeatDrift(a.engine),
+		Model: heartbeatModel(ms, a.watcher.Models()), Shadow: heartbeatShadow(a.engine.ShadowStats()),
+		Drift: heartbeatDrift(a.engine),
 		Uplink: wire.HeartbeatUplink{State: up.State, BacklogRecords: up.Backlog.Records,
 			BacklogOldestAge: up.Backlog.OldestAge.Seconds()},
 		Buffer:       wire.HeartbeatBuffer{Bytes: bs.Bytes, MaxBytes: bs.MaxBytes, Dropped: bufferDropped(bs)},
@@ -119,12 +120,34 @@ func heartbeatModel(ms ModelStatus, models []bridge.ModelStatus) *wire.Heartbeat
 	return hm
 }
 
+// heartbeatShadow is the challenger the engine scores in shadow (nil: none)
+// and its comparison with the served model; the comparison is absent
+// before the first window both scored.
+func heartbeatShadow(st *inference.ShadowStats) *wire.HeartbeatShadow {
+	if st == nil {
+		return nil
+	}
+	hs := &wire.HeartbeatShadow{Name: st.Name, Version: st.Version, State: "active", Windows: st.Windows, Dropped: st.Dropped}
+	if st.Windows > 0 {
+		hs.AlertAgreement, hs.MeanAbsDiff = finitePtr(st.AlertAgreement), finitePtr(st.MeanAbsDiff)
+	}
+	return hs
+}
+
 // heartbeatDrift summarises the served model's drift: how many features
 // score above driftingScore, the names of the worst (at most
 // maxDriftNames) and the highest score; nil before the first scored row.
 func heartbeatDrift(eng *inference.Engine) *wire.HeartbeatDrift {
 	r, ok := eng.Drift()
-	if !ok || r.Rows == 0 {
+	if !ok {
+		return nil
+	}
+	return driftOf(r)
+}
+
+// driftOf is heartbeatDrift of the report r.
+func driftOf(r inference.DriftReport) *wire.HeartbeatDrift {
+	if r.Rows == 0 {
 		return nil
 	}
 	feats := slices.DeleteFunc(slices.Clone(r.Features), func(f inference.FeatureDrift) bool {

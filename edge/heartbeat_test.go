@@ -1,0 +1,62 @@
+package edge
+
+import (
+	"math"
+	"testing"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/inference"
+)
+
+// The served model's state is the model watcher's state of its name while
+// the watcher serves it (or still fetches it), "builtin" otherwise; no
+// model, no model block.
+func TestHeartbeatModel(t *testing.T) {
+	if m := heartbeatModel(ModelStatus{}, nil); m != nil {
+		t.Errorf("no model loaded: %+v", m)
+	}
+	ms := ModelStatus{Loaded: true, Name: "pump", Version: "2", KeyID: "k1"}
+	if m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "other", Active: "1", State: bridge.ModelActive}}); m.State != "builtin" || m.KeyID != "k1" {
+		t.Errorf("start-up model: %+v", m)
+	}
+	m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "pump", Active: "2", State: bridge.ModelRejected, Rejected: "3", LastError: "signature"}})
+	if m.State != bridge.ModelRejected || m.Rejected != "3" || m.LastError != "signature" {
+		t.Errorf("served from the topic, newer one rejected: %+v", m)
+	}
+	if m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "pump", Active: "1", State: bridge.ModelActive}}); m.State != "builtin" {
+		t.Errorf("the watcher serves another version than the engine: %+v", m)
+	}
+}
+
+// The shadow block carries the engine's comparison once a window was
+// scored by both, never a value JSON cannot carry.
+func TestHeartbeatShadow(t *testing.T) {
+	if s := heartbeatShadow(nil); s != nil {
+		t.Errorf("no shadow: %+v", s)
+	}
+	s := heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Dropped: 2})
+	if s.Name != "pump" || s.Version != "3" || s.State != "active" || s.Dropped != 2 || s.AlertAgreement != nil || s.MeanAbsDiff != nil {
+		t.Errorf("before the first window: %+v", s)
+	}
+	s = heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Windows: 10, AlertAgreement: 0.9, MeanAbsDiff: math.NaN()})
+	if s.Windows != 10 || s.AlertAgreement == nil || *s.AlertAgreement != 0.9 || s.MeanAbsDiff != nil {
+		t.Errorf("after 10 windows: %+v", s)
+	}
+}
+
+// Drift: features above the drifting score are counted and named (at most
+// maxDriftNames, worst first); non-finite scores are left out.
+func TestHeartbeatDriftSummary(t *testing.T) {
+	var feats []inference.FeatureDrift
+	for i := range 12 {
+		feats = append(feats, inference.FeatureDrift{Feature: string(rune('a' + i)), Score: float64(i)})
+	}
+	feats = append(feats, inference.FeatureDrift{Feature: "nan", Score: math.NaN()})
+	d := driftOf(inference.DriftReport{Rows: 5, Features: feats})
+	if d.Drifting != 8 || len(d.Features) != maxDriftNames || d.Features[0] != "l" || d.MaxScore != 11 {
+		t.Errorf("drift summary %+v", d)
+	}
+	if d := driftOf(inference.DriftReport{}); d != nil {
+		t.Errorf("no rows: %+v", d)
+	}
+}
