@@ -16,7 +16,9 @@
 // HTTP server serves the embedded status page (ui/) and, for it,
 // /api/status and /api/history: the last hour sampled every 10 s into
 // fixed-size rings, the last 100 alerts and each device's last 60 scores
-// (history.go).
+// (history.go). Every fleet.heartbeat_interval it writes a heartbeat, the
+// gateway's state as /api/status computes it (wire.Heartbeat), to the
+// buffer's gateways stream, the compacted gateways topic (heartbeat.go).
 //
 // # Guarantees
 //
@@ -39,6 +41,11 @@
 //     reading, every eviction counted in edgepm_devices_evicted_total. A
 //     local alert's topic is built from the fields its device's reading
 //     carried, never from a table that may have evicted the device.
+//   - Heartbeats are written in order through the buffer (their own capped
+//     stream), so after an outage the newest state arrives last; one that
+//     cannot be committed within 5 s is skipped and counted
+//     (edgepm_records_dropped_total{stream="gateways"}), never retried
+//     behind the next one.
 //
 // # Concurrency
 //
