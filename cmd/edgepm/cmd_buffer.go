@@ -157,7 +157,7 @@ type exportLine struct {
 
 func bufferExport(args []string, stdout, stderr io.Writer) int {
 	fs, src := bufferFlags("export", stderr)
-	stream := fs.String("stream", "", "stream to export (readings, predictions, alerts, events, deadletter)")
+	stream := fs.String("stream", "", "stream to export (readings, predictions, alerts, events, deadletter, gateways)")
 	after := fs.Uint64("after", 0, "export records with seq > N")
 	limit := fs.Int("limit", 0, "export at most N records (0 = all)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
