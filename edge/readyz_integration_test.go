@@ -81,3 +81,25 @@ func TestReadyzNamesMissingTopic(t *testing.T) {
 		t.Fatalf("/readyz %d ready=%v conditions %q after the topic was created", r.code, r.Ready, r.Conditions)
 	}
 }
+
+// TestReadyzNamesMissingGatewaysTopic: the gateways topic is a stream topic
+// like the others: missing (kafka.create_topics false), /readyz names it
+// while the heartbeats wait in the buffer; created, they drain.
+func TestReadyzNamesMissingGatewaysTopic(t *testing.T) {
+	s := prepareStack(t, stackOptions{}, "", "fleet: {heartbeat_interval: 1s}")
+	s.cfg.Kafka.CreateTopics = false
+	s.createKafkaTopics("edgepm.readings", "edgepm.predictions", "edgepm.alerts", "edgepm.deadletter", "edgepm.events")
+	s.startApp()
+	var r readyz
+	s.waitFor("/readyz to name the missing gateways topic", 60*time.Second, func() bool {
+		r = s.readyz()
+		return r.code == http.StatusServiceUnavailable && len(r.Conditions) > 0
+	})
+	if len(r.Conditions) != 1 || !strings.Contains(r.Conditions[0], "kafka topic edgepm.gateways") {
+		t.Fatalf("/readyz %d conditions %q, want one naming edgepm.gateways", r.code, r.Conditions)
+	}
+	s.createKafkaTopics("edgepm.gateways")
+	s.waitFor("/readyz 200 and the held heartbeats delivered", 60*time.Second, func() bool {
+		return s.readyz().code == http.StatusOK && s.gatewaysStream().Acked > 1
+	})
+}
