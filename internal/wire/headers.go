@@ -26,6 +26,10 @@ const (
 	HeaderSeq     = "edgepm-seq"
 	// HeaderBacklog ("1") marks records sent from a backlog.
 	HeaderBacklog = "edgepm-backlog"
+	// HeaderShadow (ShadowValue) marks a prediction of a shadow model: a
+	// challenger scored next to the served model, whose predictions raise
+	// no alerts. Its HeaderModel names the shadow model.
+	HeaderShadow = "edgepm-shadow"
 	// HeaderModelKind (pointer, archive, chunk) and HeaderChunk ("I/N") are
 	// set on the model topic's records.
 	HeaderModelKind = "edgepm-model-kind"
@@ -34,6 +38,9 @@ const (
 
 // BacklogValue is the value of HeaderBacklog.
 const BacklogValue = "1"
+
+// ShadowValue is the value of HeaderShadow.
+const ShadowValue = "1"
 
 var versionText = strconv.Itoa(Version)
 
@@ -55,4 +62,10 @@ func SchemaHeaders() []buffer.Header { return schemaHeaders }
 // name:version (a new slice).
 func ModelHeaders(name, version string) []buffer.Header {
 	return []buffer.Header{schemaHeaders[0], {Key: HeaderModel, Value: []byte(name + ":" + version)}}
+}
+
+// ShadowHeaders returns the header list of a shadow model's prediction (a
+// new slice): ModelHeaders of the shadow model, then HeaderShadow.
+func ShadowHeaders(name, version string) []buffer.Header {
+	return append(ModelHeaders(name, version), buffer.Header{Key: HeaderShadow, Value: []byte(ShadowValue)})
 }
