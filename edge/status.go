@@ -73,6 +73,7 @@ type ModelStatus struct {
 	KeyID         string        `json:"key_id,omitempty"`
 	ActivatedAt   *time.Time    `json:"activated_at,omitempty"`
 	Drift         *DriftSummary `json:"drift,omitempty"`
+	Shadow        *ShadowStatus `json:"shadow,omitempty"` // absent when no shadow model is scored
 	LastRejection *Rejection    `json:"last_rejection,omitempty"`
 }
 
@@ -192,6 +193,7 @@ func (a *App) modelStatus() ModelStatus {
 	if r, ok := a.engine.Drift(); ok && r.Rows > 0 {
 		m.Drift = driftSummary(r)
 	}
+	m.Shadow = shadowStatus(a.engine.ShadowStats())
 	return m
 }
 

@@ -195,3 +195,35 @@ func (c *modelCard) loader(eng *inference.Engine, policy modelpkg.Policy) func(*
 		return nil
 	}
 }
+
+// ShadowStatus is the shadow model scored next to the served one and how
+// the two compare on the windows both scored since it was loaded
+// (inference.ShadowStats): what the gateway heartbeat reports too.
+type ShadowStatus struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	LoadedAt time.Time `json:"loaded_at"`
+	Windows  uint64    `json:"windows"` // scored by both models
+	Dropped  uint64    `json:"dropped"` // served windows the shadow did not score (it was behind)
+	Errors   uint64    `json:"errors"`  // windows the shadow failed to score
+	// AlertAgreement is the share of windows on which both models made the
+	// same alert decision (each by its own threshold and direction), 0..1;
+	// MeanAbsDiff the mean |served score - shadow score|. Both are absent
+	// before the first window.
+	AlertAgreement *float64 `json:"alert_agreement,omitempty"`
+	MeanAbsDiff    *float64 `json:"mean_abs_diff,omitempty"`
+}
+
+// shadowStatus is the status of st (nil: no shadow).
+func shadowStatus(st *inference.ShadowStats) *ShadowStatus {
+	if st == nil {
+		return nil
+	}
+	s := &ShadowStatus{Name: st.Name, Version: st.Version, LoadedAt: st.Since, Windows: st.Windows,
+		Dropped: st.Dropped, Errors: st.Errors}
+	if st.Windows > 0 {
+		agree, diff := st.AlertAgreement, st.MeanAbsDiff
+		s.AlertAgreement, s.MeanAbsDiff = &agree, &diff
+	}
+	return s
+}
