@@ -95,7 +95,7 @@ func (a *App) open() (err error) {
 	if a.policy, err = cfg.Inference.policy(); err != nil {
 		return err
 	}
-	if a.engine, err = newEngine(cfg, a.policy, &a.card, log.With("component", "inference"), a.reg, a.driftEvent); err != nil {
+	if a.engine, err = newEngine(cfg, a.policy, &a.card, log.With("component", "inference"), a.reg, a.driftEvent, a.emitShadow); err != nil {
 		return err
 	}
 	a.reg.MustRegister(newBuildInfo(a.engine.Active), prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgepm_ready",
@@ -232,7 +232,8 @@ func (a *App) shutdown(r *running) error {
 	waitUntil(r.watcher, deadline)
 	r.stopEngine()
 	waitUntil(r.engine, deadline)
-	close(a.outs.stop) // emit stops waiting; the output loops commit what is queued
+	a.engine.ClearShadow() // its batch in progress reaches the output queue before the loops stop
+	close(a.outs.stop)     // emit stops waiting; the output loops commit what is queued
 	waitUntil(r.preds, deadline)
 	waitUntil(r.alerts, deadline)
 	a.flushLoss(time.Now(), true) // losses not yet reported

@@ -41,7 +41,7 @@ inference: {onnxruntime_lib: %s, max_devices: %d, device_idle_ttl: 1h}
 	if a.policy, err = cfg.Inference.policy(); err != nil {
 		tb.Fatal(err)
 	}
-	if a.engine, err = newEngine(cfg, a.policy, nil, log, a.reg, nil); err != nil {
+	if a.engine, err = newEngine(cfg, a.policy, nil, log, a.reg, nil, nil); err != nil {
 		tb.Fatal(err)
 	}
 	a.devices = newDeviceTable(cfg.Inference.MaxDevices, cfg.Inference.DeviceIdleTTL, a.forgetDevice)

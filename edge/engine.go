@@ -62,7 +62,10 @@ func InitRuntime(configured string) (string, error) {
 	return lib, nil
 }
 
-func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Logger, reg prometheus.Registerer, onDrift func(inference.DriftReport)) (*inference.Engine, error) {
+// newEngine creates the inference engine and loads the start-up model;
+// onDrift gets its drift reports and onShadow its shadow predictions.
+func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Logger, reg prometheus.Registerer,
+	onDrift func(inference.DriftReport), onShadow func(*inference.Batch)) (*inference.Engine, error) {
 	lib, err := resolveONNXRuntime(cfg.Inference.ONNXRuntimeLib)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,7 @@ func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Lo
 		ClockResetAfter: cfg.Inference.ClockResetAfter,
 		DriftInterval:   cfg.Inference.DriftInterval,
 		OnDrift:         onDrift,
+		OnShadow:        onShadow,
 		Scoring:         cfg.Inference.Scoring,
 	}
 	eng, err := inference.NewEngine(ecfg, log, reg)

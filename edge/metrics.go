@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, unacked, stuck func() float64) *metri
 		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepm_mqtt_connected",
 			Help: "1 while the MQTT connection is up."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_records_dropped_total",
-			Help: "Records the appliance gave up on before the buffer, by stream and reason (too_large, unknown_stream, output_queue_full, not_committed)."},
+			Help: "Records the appliance gave up on before the buffer, by stream and reason (too_large, unknown_stream, output_queue_full, not_committed, shadow_output_queue_full)."},
 			[]string{"stream", "reason"}),
 		encodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepm_encode_errors_total",
 			Help: "Record values that could not be encoded as JSON, by kind."}, []string{"what"}),

@@ -28,15 +28,29 @@ type outputs struct {
 	alerts chan []inference.AlertEvent
 	stop   chan struct{} // closed at shutdown: emit stops waiting, loops drain and return
 
-	// Used only by emit (inference's Run goroutine): the record headers of
-	// the last model seen, shared read-only by its records.
-	hdrModel, hdrVersion string
-	hdr                  []buffer.Header
+	served headerCache // emit's (inference's Run goroutine)
+	shadow headerCache // emitShadow's (the shadow model's goroutine)
 }
 
 func newOutputs() *outputs {
 	return &outputs{preds: make(chan []buffer.Record, 256), alerts: make(chan []inference.AlertEvent, 1024),
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), served: headerCache{build: wire.ModelHeaders}, shadow: headerCache{build: wire.ShadowHeaders}}
+}
+
+// headerCache keeps the record headers of the last model seen, shared
+// read-only by its records. Not safe for concurrent use: one per goroutine.
+type headerCache struct {
+	build         func(name, version string) []buffer.Header
+	name, version string
+	hdr           []buffer.Header
+}
+
+// get returns the record headers for a model.
+func (c *headerCache) get(name, version string) []buffer.Header {
+	if c.hdr == nil || name != c.name || version != c.version {
+		c.name, c.version, c.hdr = name, version, c.build(name, version)
+	}
+	return c.hdr
 }
 
 // emit is called by inference with each scored batch, on its Run goroutine.
@@ -59,9 +73,27 @@ func (a *App) emit(b *inference.Batch) {
 		a.m.dropped.WithLabelValues(buffer.StreamAlerts, "output_queue_full").Add(float64(len(alerts)))
 		a.log.Error("alerts not buffered for Kafka: the buffer is not keeping up (they were published locally)", "alerts", len(alerts))
 	}
-	if n > 0 && !enqueue(a.outs.preds, a.predictionRecords(b), predictionWait, a.outs.stop) {
+	if n > 0 && !enqueue(a.outs.preds, a.predictionRecords(b, &a.outs.served), predictionWait, a.outs.stop) {
 		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "output_queue_full").Add(float64(n))
 		a.log.Warn("predictions not buffered: the buffer is not keeping up", "predictions", n)
+	}
+}
+
+// emitShadow is called by inference with each batch of shadow predictions,
+// on the shadow model's goroutine. They go to the predictions stream with
+// the edgepm-shadow header and nowhere else (no alerts, no device table,
+// no rates). It never waits, and it leaves the served predictions half of
+// the output queue: past that, shadow predictions are dropped first
+// (counted, reason shadow_output_queue_full).
+func (a *App) emitShadow(b *inference.Batch) {
+	if len(a.outs.preds) >= cap(a.outs.preds)/2 {
+		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "shadow_output_queue_full").Add(float64(b.Len()))
+		return
+	}
+	select {
+	case a.outs.preds <- a.predictionRecords(b, &a.outs.shadow):
+	default:
+		a.m.dropped.WithLabelValues(buffer.StreamPredictions, "shadow_output_queue_full").Add(float64(b.Len()))
 	}
 }
 
@@ -167,8 +199,8 @@ func (a *App) commitOutputs(recs []buffer.Record, what string) {
 
 // predictionRecords encodes a batch's predictions as edgepm.predictions
 // records. Their keys and values share one allocation; records of one model
-// share their headers. Run's goroutine only (it uses a.outs' header cache).
-func (a *App) predictionRecords(b *inference.Batch) []buffer.Record {
+// share their headers, from hdr (the calling goroutine's cache).
+func (a *App) predictionRecords(b *inference.Batch, hdr *headerCache) []buffer.Record {
 	now := time.Now()
 	n := b.Len()
 	recs := make([]buffer.Record, n)
@@ -182,17 +214,9 @@ func (a *App) predictionRecords(b *inference.Batch) []buffer.Record {
 		at = len(slab)
 		slab = appendPredictionValue(slab, a.cfg.GatewayID, b, i, now)
 		recs[i] = buffer.Record{Stream: buffer.StreamPredictions, Time: now, Key: key,
-			Value: slab[at:len(slab):len(slab)], Headers: a.outs.headers(name, version)}
+			Value: slab[at:len(slab):len(slab)], Headers: hdr.get(name, version)}
 	}
 	return recs
-}
-
-// headers returns the record headers for a model, shared by its records.
-func (o *outputs) headers(name, version string) []buffer.Header {
-	if o.hdr == nil || name != o.hdrModel || version != o.hdrVersion {
-		o.hdrModel, o.hdrVersion, o.hdr = name, version, wire.ModelHeaders(name, version)
-	}
-	return o.hdr
 }
 
 func (a *App) alertRecords(recs []buffer.Record, alerts []inference.AlertEvent) []buffer.Record {

@@ -94,7 +94,7 @@ func BenchmarkPredictionRecords(b *testing.B) {
 	batch := inference.BatchOf(preds, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		a.predictionRecords(batch)
+		a.predictionRecords(batch, &a.outs.served)
 	}
 	b.ReportMetric(float64(b.N*len(preds))/b.Elapsed().Seconds(), "records/s")
 }

@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -31,7 +32,7 @@ func inputDiff(a, b *modelpkg.Manifest) string {
 	case ka != kb:
 		return fmt.Sprintf("input_kind %s (served) vs %s (shadow)", ka, kb)
 	case !reflect.DeepEqual(a.Window.WithDefaults(), b.Window.WithDefaults()):
-		return fmt.Sprintf("window %+v (served) vs %+v (shadow)", a.Window.WithDefaults(), b.Window.WithDefaults())
+		return fmt.Sprintf("window %s (served) vs %s (shadow)", windowJSON(a), windowJSON(b))
 	case ka == modelpkg.InputWindow && !slices.Equal(a.Sensors, b.Sensors):
 		return fmt.Sprintf("sensors %v (served) vs %v (shadow)", a.Sensors, b.Sensors)
 	case ka == modelpkg.InputWindow:
@@ -45,6 +46,16 @@ func inputDiff(a, b *modelpkg.Manifest) string {
 		}
 	}
 	return ""
+}
+
+// windowJSON writes a manifest's window (with defaults) as the manifest
+// would.
+func windowJSON(m *modelpkg.Manifest) string {
+	b, err := json.Marshal(m.Window.WithDefaults())
+	if err != nil {
+		return fmt.Sprint(m.Window.WithDefaults())
+	}
+	return string(b)
 }
 
 // inputKind names a manifest's input kind ("" is features).
