@@ -11,6 +11,7 @@ import (
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/schematest"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 	"github.com/edgepm/edgepm/models"
 )
 
@@ -47,7 +48,8 @@ type predictionValue struct {
 // window the served model scores is also scored by the shadow; its
 // predictions reach edgepm.predictions through the buffer and the bridge
 // with edgepm-shadow: 1 and the shadow's edgepm-model, are counted in
-// /api/status (valid against its schema) and the shadow metrics, and the
+// /api/status (valid against its schema), the heartbeat and the shadow
+// metrics, and the
 // served predictions carry no shadow header. The shadow is the served
 // model under another version, so the two agree on every window.
 func TestShadowPredictionsThroughKafka(t *testing.T) {
@@ -55,7 +57,7 @@ func TestShadowPredictionsThroughKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startStack(t, "  allow_unsigned: true")
+	s := startStack(t, "  allow_unsigned: true\nfleet: {heartbeat_interval: 1s}")
 	other := defaultAs(t, "2.0.0", func(m *modelpkg.Manifest) { m.Window.Size = 20 })
 	var rerr *modelpkg.RejectError
 	if err := s.app.LoadShadow(other); !errors.As(err, &rerr) || rerr.Reason != modelpkg.ReasonShadowInput {
@@ -123,6 +125,22 @@ func TestShadowPredictionsThroughKafka(t *testing.T) {
 	}
 	if got := metricLine(t, s.app, "edgepm_inference_shadow_rows_scored_total"); got != strconv.Itoa(windows) {
 		t.Fatalf("edgepm_inference_shadow_rows_scored_total %q, want %d", got, windows)
+	}
+	// The heartbeat carries the same comparison.
+	hc := s.consume(30*time.Second, []string{wire.StreamGateways}, func(c *consumed) bool {
+		hbs, _ := heartbeats(t, c)
+		return len(hbs) > 0 && hbs[len(hbs)-1].Shadow != nil && hbs[len(hbs)-1].Shadow.Windows == windows
+	})
+	hbs, _ := heartbeats(t, hc)
+	hs := hbs[len(hbs)-1].Shadow
+	if hs.Name != "edgepm-default" || hs.Version != "1.1.0-shadow" || hs.State != "active" || hs.Dropped != 0 ||
+		hs.AlertAgreement == nil || *hs.AlertAgreement != 1 || hs.MeanAbsDiff == nil || *hs.MeanAbsDiff != 0 {
+		t.Fatalf("heartbeat shadow %+v", hs)
+	}
+	for _, r := range hc.recs[wire.StreamGateways] {
+		if err := set.Validate(wire.StreamGateways, r.Value); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.app.ClearShadow()
 	st.Model.Shadow = nil
