@@ -24,6 +24,12 @@ type InferenceConfig struct {
 	// manifest.sig) to serve at start-up when no model has been accepted
 	// from Kafka yet. Default: the model embedded in the binary.
 	ModelDir string `yaml:"model_dir"`
+	// ShadowModelDir is a model package directory to score in shadow next
+	// to the served model from start-up (inference.Engine.LoadShadow: it
+	// must read the served model's input and pass the signature policy),
+	// until a release from Kafka names another shadow or none. Default:
+	// none. A package that cannot be loaded is logged and skipped.
+	ShadowModelDir string `yaml:"shadow_model_dir"`
 	// PublicKeys are the ed25519 keys (base64, as `edgepm keygen` prints)
 	// that may sign models.
 	PublicKeys []string `yaml:"public_keys"`

@@ -99,6 +99,13 @@ func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Lo
 		_ = eng.Close()
 		return nil, fmt.Errorf("inference.thresholds: %w", err)
 	}
+	if dir := cfg.Inference.ShadowModelDir; dir != "" {
+		if err := loadShadowDir(eng, dir, policy); err != nil {
+			log.Error("shadow model not loaded; serving without one", "key", "inference.shadow_model_dir", "dir", dir, "err", err)
+		} else {
+			log.Info("shadow model loaded", "dir", dir)
+		}
+	}
 	return eng, nil
 }
 

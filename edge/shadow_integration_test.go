@@ -149,3 +149,38 @@ func TestShadowPredictionsThroughKafka(t *testing.T) {
 		t.Fatalf("status after ClearShadow: %s", body)
 	}
 }
+
+// TestShadowModelDir: inference.shadow_model_dir loads a shadow at
+// start-up; one that does not read the served model's input is logged and
+// skipped, and the appliance serves without a shadow.
+func TestShadowModelDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pkg  *modelpkg.Package
+		want string // shadow version in /api/status; "" none
+	}{
+		{"fits", defaultAs(t, "1.2.0", nil), "1.2.0"},
+		{"other window", defaultAs(t, "1.3.0", func(m *modelpkg.Manifest) { m.Window.Hop = 7 }), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := modelpkg.WritePackageDir(dir, tc.pkg); err != nil {
+				t.Fatal(err)
+			}
+			s := startStack(t, "  allow_unsigned: true\n  shadow_model_dir: "+dir)
+			var st struct {
+				Model struct{ Shadow *struct{ Version string } }
+			}
+			if err := json.Unmarshal(s.httpGet("/api/status"), &st); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if st.Model.Shadow != nil {
+				got = st.Model.Shadow.Version
+			}
+			if got != tc.want {
+				t.Fatalf("shadow version %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
