@@ -33,7 +33,8 @@ type metrics struct {
 	clockResets prometheus.Counter
 
 	shadowScored  prometheus.Counter
-	shadowDropped *prometheus.CounterVec // reason: queue_full, input_mismatch, cleared
+	shadowDropped *prometheus.CounterVec        // reason: queue_full, input_mismatch, cleared
+	shadowDrops   map[string]prometheus.Counter // shadowDropped's series by reason, looked up once
 	shadowErrors  prometheus.Counter
 	shadowInfo    *prometheus.GaugeVec // name, version
 }
@@ -111,8 +112,9 @@ func (m *metrics) shadowMetrics(ns, sub string) {
 		Help: "Windows the shadow model failed to score (ONNX Runtime error or non-finite output); served predictions are not affected."})
 	m.shadowInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "shadow_model_info",
 		Help: "1 for the shadow model scored next to the served one; absent when none."}, []string{"name", "version"})
+	m.shadowDrops = make(map[string]prometheus.Counter, 3)
 	for _, r := range []string{shadowQueueFull, shadowInputMismatch, shadowCleared} {
-		m.shadowDropped.WithLabelValues(r) // pre-set: rate() sees 0 before the first drop
+		m.shadowDrops[r] = m.shadowDropped.WithLabelValues(r) // pre-set: rate() sees 0 before the first drop
 	}
 }
 

@@ -184,5 +184,5 @@ const (
 // drop counts n windows the shadow will not score.
 func (s *shadowSlot) drop(e *Engine, reason string, n int) {
 	s.dropped.Add(uint64(n))
-	e.met.shadowDropped.WithLabelValues(reason).Add(float64(n))
+	e.met.shadowDrops[reason].Add(float64(n))
 }

@@ -26,7 +26,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/models"
 )
 
 func buildSim(t *testing.T) string {
@@ -83,6 +85,9 @@ func bareCeiling(t *testing.T, sim string, qos, machines, count int) float64 {
 type procStats struct {
 	cpu   float64
 	hwmMB float64
+	// Windows scored by the served model and by a shadow model, and the
+	// shadow's windows dropped because it was behind (at the end of a run).
+	scored, shadowScored, shadowDropped float64
 }
 
 func readProc(pid int) procStats {
@@ -114,15 +119,16 @@ func edgepmThroughput(t *testing.T, sim string, qos, machines, count int) (rate 
 // and the edgepm subscription that reads it.
 type benchFormat struct {
 	name, sim, sub string
+	inference      string // extra inference: keys (indented lines)
 }
 
 // benchFormats are the rows of the per-format throughput (the first is
 // edgepm's own format, the reference).
 var benchFormats = []benchFormat{
-	{"edgepm", "object", ""},
-	{"flat", "flat", ", format: flat, flat: {device_field: device, seq_field: seq}"},
-	{"telegraf", "telegraf", ", format: telegraf, telegraf: {timestamp_unit: ms, measurement_prefix: false}"},
-	{"sparkplug_b", "sparkplug_b", ", format: sparkplug_b"}, // its topics come from the sparkplug block
+	{name: "edgepm", sim: "object"},
+	{name: "flat", sim: "flat", sub: ", format: flat, flat: {device_field: device, seq_field: seq}"},
+	{name: "telegraf", sim: "telegraf", sub: ", format: telegraf, telegraf: {timestamp_unit: ms, measurement_prefix: false}"},
+	{name: "sparkplug_b", sim: "sparkplug_b", sub: ", format: sparkplug_b"}, // its topics come from the sparkplug block
 }
 
 // topicKey is the subscription's topic key: none for sparkplug_b, whose
@@ -138,7 +144,7 @@ func (f benchFormat) topicKey() string {
 func formatThroughput(t *testing.T, sim string, qos, machines, count int, f benchFormat) (rate float64, ps procStats) {
 	broker := testenv.StartMosquitto(t)
 	kafka := testenv.StartKafka(t)
-	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), "")
+	cfgPath, httpAddr := writeConfig(t, t.TempDir(), broker.URL(), kafka.Seeds(), f.inference)
 	if qos == 0 || f.sub != "" {
 		b, _ := os.ReadFile(cfgPath)
 		sub := fmt.Sprintf("subscriptions: [{%sqos: %d%s}]", f.topicKey(), qos, f.sub)
@@ -201,6 +207,9 @@ func formatThroughput(t *testing.T, sim string, qos, machines, count int, f benc
 	}
 	ps = readProc(p.cmd.Process.Pid)
 	ps.cpu = (ps.cpu - cpu0) / time.Since(start).Seconds()
+	ps.scored = metricValue(p, "edgepm_inference_rows_scored_total")
+	ps.shadowScored = metricValue(p, "edgepm_inference_shadow_rows_scored_total")
+	ps.shadowDropped = metricValue(p, `edgepm_inference_shadow_dropped_total{reason="queue_full"}`)
 	if profiling {
 		<-profDone
 		fetchProfile(t, httpAddr, "allocs", filepath.Join(profDir, fmt.Sprintf("edgepm-qos%d.allocs", qos)))
@@ -291,7 +300,7 @@ func TestBenchE2E(t *testing.T) {
 	parts := os.Getenv("BENCH_E2E_PARTS") // "throughput", "formats", "latency" or all (empty)
 	rounds := benchRounds()
 	for _, qos := range []int{1, 0} {
-		if parts == "latency" || parts == "formats" {
+		if parts == "latency" || parts == "formats" || parts == "shadow" {
 			break
 		}
 		// Each round measures the ceiling and then edgepm, back to back,
@@ -317,7 +326,10 @@ func TestBenchE2E(t *testing.T) {
 	if parts == "" || parts == "formats" {
 		benchFormatRows(t, sim, count, rounds)
 	}
-	if parts == "throughput" || parts == "formats" {
+	if parts == "" || parts == "shadow" {
+		benchShadowRows(t, sim, count, rounds)
+	}
+	if parts == "throughput" || parts == "formats" || parts == "shadow" {
 		return
 	}
 	p50, p99, n, ps := latency(t, sim, 5000, 20)
@@ -353,6 +365,62 @@ func benchFormatRows(t *testing.T, sim string, count, rounds int) {
 			f.name, rounds, median(rates[i]), rates[i][0], rates[i][len(rates[i])-1],
 			100*median(ratios[i]), 100*ratios[i][0], 100*ratios[i][len(ratios[i])-1])
 	}
+}
+
+// benchShadowRows prints committed readings/s at QoS 1 (edgepm format)
+// without and with a shadow model (the default model under another
+// version, inference.shadow_model_dir: the same windows scored twice),
+// back to back in each round, a different one first each round; the
+// figure is the median round and the median ratio of the two rates, with
+// the share of the served windows the shadow scored (the rest it dropped,
+// being behind).
+func benchShadowRows(t *testing.T, sim string, count, rounds int) {
+	shadow := benchFormats[0]
+	shadow.name, shadow.inference = "edgepm+shadow", "  shadow_model_dir: "+shadowModelDir(t)
+	runs := []benchFormat{benchFormats[0], shadow}
+	var rates [2][]float64
+	var ratios, kept []float64
+	for r := range rounds {
+		var round [2]float64
+		for k := range runs {
+			i := (k + r) % len(runs)
+			rate, ps := formatThroughput(t, sim, 1, 1000, count, runs[i])
+			round[i] = rate
+			fmt.Printf("%s round %d: %.0f readings/s committed; CPU %.2f cores, peak RSS %.0f MB; windows scored %.0f, by the shadow %.0f, shadow dropped %.0f\n",
+				runs[i].name, r+1, rate, ps.cpu, ps.hwmMB, ps.scored, ps.shadowScored, ps.shadowDropped)
+			if i == 1 && ps.scored > 0 {
+				kept = append(kept, ps.shadowScored/ps.scored)
+			}
+		}
+		rates[0], rates[1] = append(rates[0], round[0]), append(rates[1], round[1])
+		ratios = append(ratios, round[1]/round[0])
+	}
+	for _, v := range [][]float64{rates[0], rates[1], ratios, kept} {
+		slices.Sort(v)
+	}
+	fmt.Printf("scoring with a shadow model, QoS 1: median of %d rounds: %.0f readings/s (%.0f-%.0f) vs %.0f without (%.0f-%.0f): %.0f%% (%.0f-%.0f%%); the shadow scored %.0f%% of the served windows (%.0f-%.0f%%)\n",
+		rounds, median(rates[1]), rates[1][0], rates[1][len(rates[1])-1], median(rates[0]), rates[0][0], rates[0][len(rates[0])-1],
+		100*median(ratios), 100*ratios[0], 100*ratios[len(ratios)-1], 100*median(kept), 100*kept[0], 100*kept[len(kept)-1])
+}
+
+// shadowModelDir writes the embedded default model as version
+// 1.0.0-shadow (same input, same scores) and returns its directory.
+func shadowModelDir(t *testing.T) string {
+	mb, onnx := models.Default()
+	man, err := modelpkg.DecodeManifest(mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man.Version = "1.0.0-shadow"
+	pkg, err := modelpkg.NewPackage(man, onnx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := modelpkg.WritePackageDir(dir, pkg); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // benchRounds is the throughput rounds per QoS ($BENCH_E2E_ROUNDS, default 5).
