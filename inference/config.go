@@ -75,10 +75,11 @@ type EngineConfig struct {
 	// same either way; the reference path is the plain one to compare with.
 	Scoring string
 	// ShadowQueue bounds the shadow model's work (LoadShadow): how many
-	// scored groups of rows (one per model per batch, at most MaxBatch
-	// rows) may wait for it (default DefaultShadowQueue, 32). When it is
-	// full, Run drops the shadow's copy, counted in
-	// edgepm_inference_shadow_dropped_total, and never waits.
+	// scored rows may wait for it (default DefaultShadowQueue, 1024; the
+	// shadow takes them all at once and scores them in runs of MaxBatch).
+	// Past it, Run drops the shadow's copy of a row, counted in
+	// edgepm_inference_shadow_dropped_total, and never waits. The shadow
+	// keeps two buffers of ShadowQueue feature vectors.
 	ShadowQueue int
 	// OnShadow receives each batch of shadow predictions, from the
 	// shadow's goroutine (not Run's). The Batch is valid only during the
@@ -156,7 +157,7 @@ func (c EngineConfig) validate() error {
 	case c.QueueSize < 1:
 		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
 	case c.ShadowQueue < 1:
-		return fmt.Errorf("shadow queue: must be >= 1 batches, got %d", c.ShadowQueue)
+		return fmt.Errorf("shadow queue: must be >= 1 rows, got %d", c.ShadowQueue)
 	case c.MaxDevices < 1:
 		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
 	case c.Session.IntraOpThreads < 0:

@@ -78,8 +78,8 @@
 // raise threshold and direction) and the mean absolute score difference.
 // Its predictions go to EngineConfig.OnShadow; it raises no alerts and
 // changes no device state. It cannot delay or change served scoring: after
-// emit, Run copies each batch's vectors into a free job of a bounded queue
-// (EngineConfig.ShadowQueue) or, when none is free, drops them, counted in
+// emit, Run copies each batch's vectors into the shadow's bounded inbox
+// (EngineConfig.ShadowQueue rows) or, past its bound, drops them, counted in
 // edgepm_inference_shadow_dropped_total; it never waits for the shadow. A
 // shadow's ONNX Runtime error or non-finite output is only counted
 // (edgepm_inference_shadow_score_errors_total) and logged. Without a

@@ -8,8 +8,8 @@ import (
 	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
-// DefaultShadowQueue is the default of EngineConfig.ShadowQueue.
-const DefaultShadowQueue = 32
+// DefaultShadowQueue is the default of EngineConfig.ShadowQueue (rows).
+const DefaultShadowQueue = 1024
 
 // ShadowStats says how a shadow model compares with the served model on the
 // windows both scored since the shadow was loaded (Engine.ShadowStats).
@@ -39,9 +39,9 @@ type ShadowStats struct {
 // shapes, warm-up, samples) and makes it the shadow model: it scores the
 // same windows as the served model, on its own goroutine and ONNX Runtime
 // session, and its predictions go to EngineConfig.OnShadow. It never delays
-// or changes the served model's scoring: Run hands each scored batch's
-// feature vectors to a bounded queue (EngineConfig.ShadowQueue batches) and
-// drops them, counted, when it is full.
+// or changes the served model's scoring: Run copies each scored batch's
+// feature vectors into a bounded inbox (EngineConfig.ShadowQueue rows) and
+// drops them, counted, when it is full; it never waits for the shadow.
 //
 // The shadow must read the served model's input: the same input kind,
 // window, sensors and features (in order), or LoadShadow returns a
@@ -72,7 +72,7 @@ func (e *Engine) LoadShadow(pkg *modelpkg.Package) error {
 		e.log.Error("shadow model rejected", "err", rerr)
 		return rerr
 	}
-	s := newShadowSlot(m, e.cfg.ShadowQueue, e.cfg.MaxBatch, e.cfg.Now())
+	s := newShadowSlot(m, e.cfg.ShadowQueue, e.cfg.Now())
 	e.shadowWG.Add(1)
 	go func() {
 		defer e.shadowWG.Done()
@@ -111,48 +111,50 @@ func (e *Engine) ShadowStats() *ShadowStats {
 	return s.stats()
 }
 
-// shadowSlot is a loaded shadow model, its queue and its comparison. Run
-// takes empty jobs from free, fills them and sends them on jobs (never
-// blocking: there are only as many jobs as jobs' capacity); the slot's
-// goroutine (shadowLoop) scores them and puts them back.
+// shadowSlot is a loaded shadow model, its inbox and its comparison. Run
+// appends copies of the served rows to inbox (toShadow) under mu, up to
+// limit rows; the slot's goroutine (shadowLoop) swaps the inbox for its
+// empty job under mu and scores it. When it finds the inbox empty it marks
+// itself idle and waits on wake; Run sends on wake only when it finds it
+// idle, so a busy shadow costs Run a lock and a copy per batch, no wake-up.
 type shadowSlot struct {
 	m     *model // its scorer is used by the slot's goroutine only
 	since time.Time
-	jobs  chan *shadowJob
-	free  chan *shadowJob
+	limit int           // rows the inbox holds (EngineConfig.ShadowQueue)
+	wake  chan struct{} // capacity 1
 	stop  chan struct{} // closed by stopShadow
 	done  chan struct{} // closed when shadowLoop returns
 
-	dropped atomic.Uint64 // windows not handed over (Run) or not scored (cleared)
+	mu      sync.Mutex
+	inbox   *shadowJob // filled by Run; guarded by mu
+	idle    bool       // the goroutine waits on wake; guarded by mu
+	stopped bool       // stopShadow ran: Run drops; guarded by mu
+
+	dropped atomic.Uint64 // windows not taken (Run) or not scored (cleared)
 	errors  atomic.Uint64
 
-	mu      sync.Mutex // guards the comparison sums
+	cmpMu   sync.Mutex // guards the comparison sums
 	windows uint64
 	agreed  uint64
 	absDiff float64
 
 	// The goroutine's own:
-	batch  Batch // handed to OnShadow, reused
+	work   *shadowJob // the job being scored
+	batch  Batch      // handed to OnShadow, reused
 	errLog rateLog
 }
 
-func newShadowSlot(m *model, queue, maxBatch int, now time.Time) *shadowSlot {
-	s := &shadowSlot{m: m, since: now, jobs: make(chan *shadowJob, queue), free: make(chan *shadowJob, queue),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	f := m.sc.f
-	for range queue {
-		s.free <- &shadowJob{rows: make([]row, 0, maxBatch), feats: make([]float32, 0, maxBatch*f),
-			served: make([]servedScore, 0, maxBatch)}
-	}
-	return s
+func newShadowSlot(m *model, limit int, now time.Time) *shadowSlot {
+	return &shadowSlot{m: m, since: now, limit: limit, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), inbox: newShadowJob(limit, m.sc.f), work: newShadowJob(limit, m.sc.f)}
 }
 
 // stats returns a snapshot of the slot's comparison.
 func (s *shadowSlot) stats() *ShadowStats {
 	st := &ShadowStats{Name: s.m.man.Name, Version: s.m.man.Version, Since: s.since,
 		Dropped: s.dropped.Load(), Errors: s.errors.Load()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.cmpMu.Lock()
+	defer s.cmpMu.Unlock()
 	st.Windows = s.windows
 	if s.windows > 0 {
 		st.AlertAgreement = float64(s.agreed) / float64(s.windows)
@@ -166,17 +168,19 @@ func (s *shadowSlot) stats() *ShadowStats {
 func (e *Engine) stopShadow(s *shadowSlot) {
 	close(s.stop)
 	<-s.done
-	for n := len(s.jobs); n > 0; n-- {
-		j := <-s.jobs
-		s.drop(e, shadowCleared, len(j.rows))
-	}
+	s.mu.Lock()
+	s.stopped = true
+	left := len(s.inbox.rows)
+	s.inbox.reset()
+	s.mu.Unlock()
+	s.drop(e, shadowCleared, left)
 	s.m.free()
 	e.met.shadowInfo.DeleteLabelValues(s.m.man.Name, s.m.man.Version)
 }
 
 // Reasons shadow work is dropped (edgepm_inference_shadow_dropped_total).
 const (
-	shadowQueueFull     = "queue_full"     // the shadow is behind: its queue is full
+	shadowQueueFull     = "queue_full"     // the shadow is behind: its inbox is full
 	shadowInputMismatch = "input_mismatch" // the served model reads another input than the shadow
 	shadowCleared       = "cleared"        // queued when the shadow was cleared or replaced
 )

@@ -9,10 +9,10 @@ import (
 // shadow model and with one loaded (another 32-16-1 MLP on the same
 // features): over-ort-ns/row is the served path's cost on Run's thread
 // beyond ONNX Runtime, which a shadow must not raise beyond its hand-over
-// (the copy of the batch into a queued job). The shadow scores on its own
-// goroutine, competing for the CPU; shadow-kept-% is the share of windows
-// it scored rather than dropped (queue_full) while the served path ran
-// flat out, which on a 2-core machine it cannot match.
+// (the copy of the batch into its inbox, a wake-up when it was idle). The
+// shadow scores on its own goroutine, competing for the CPU; shadow-kept-%
+// is the share of windows it scored rather than dropped (queue_full) while
+// the served path ran flat out.
 func BenchmarkScoreShadow(b *testing.B) {
 	for _, shadow := range []bool{false, true} {
 		for _, n := range []int{1, 32, 256} {
