@@ -128,7 +128,7 @@ func TestModelDelivery64MBToEngine(t *testing.T) {
 
 	ctx := context.Background()
 	start := time.Now()
-	env, err := PublishModel(ctx, cfg, big, 0, nil)
+	env, err := PublishModel(ctx, cfg, big, 0, nil, WithReleaseKey(priv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +173,12 @@ func TestModelDelivery64MBToEngine(t *testing.T) {
 	}
 	chunks[2] = append([]byte(nil), chunks[2]...)
 	chunks[2][100] ^= 0xff
-	publishRaw(t, cfg, benv, chunks)
+	publishRaw(t, cfg, benv, chunks, priv)
 	waitRejected("3.0.0", "chunk_sha256")
 	stillServing("a corrupted chunk")
 
 	// A wrong signature.
-	if _, err := PublishModel(ctx, cfg, bigPackage(t, "4.0.0", small, otherPriv), 0, nil); err != nil {
+	if _, err := PublishModel(ctx, cfg, bigPackage(t, "4.0.0", small, otherPriv), 0, nil, WithReleaseKey(priv)); err != nil {
 		t.Fatal(err)
 	}
 	waitRejected("4.0.0", "signature")
@@ -198,7 +198,7 @@ func TestModelDelivery64MBToEngine(t *testing.T) {
 	if err := modelpkg.Sign(mism, priv); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PublishModel(ctx, cfg, mism, 0, nil); err != nil {
+	if _, err := PublishModel(ctx, cfg, mism, 0, nil, WithReleaseKey(priv)); err != nil {
 		t.Fatal(err)
 	}
 	waitRejected("5.0.0", "sample")

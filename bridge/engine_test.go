@@ -57,7 +57,7 @@ func TestModelPushToEngineActivation(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if _, err := PublishModel(context.Background(), cfg, pkg, 0, nil); err != nil {
+		if _, err := PublishModel(context.Background(), cfg, pkg, 0, nil, WithReleaseKey(priv)); err != nil {
 			t.Fatal(err)
 		}
 		want := m["version"].(string)

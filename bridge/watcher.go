@@ -55,6 +55,15 @@ type ModelWatcherConfig struct {
 	// (Engine.Load); an error rejects it and the current model keeps
 	// serving. Required.
 	Activate func(*modelpkg.Package) error
+	// Shadow receives the shadow package the release of the served name
+	// names for this gateway, once the served version is active, after the
+	// same checks as a served package (size, signature, digests); an error
+	// rejects it (the served model is not affected). ClearShadow is called
+	// when the release no longer names that shadow, before another one is
+	// handed over, and when the name is retired. Both optional: with
+	// Shadow nil, shadows are not staged (state not_supported).
+	Shadow      func(*modelpkg.Package) error
+	ClearShadow func()
 	// Retire is called when a tombstone retires the served model name
 	// (optional). The engine keeps serving the retired model until the
 	// hook replaces it (the edge loads its start-up model).
@@ -104,6 +113,18 @@ type ModelStatus struct {
 	// none has been); a later activation does not clear them.
 	Rejected   string     `json:"rejected,omitempty"`
 	RejectedAt *time.Time `json:"rejected_at,omitempty"`
+	// The release accepted for the served name (absent for a pointer
+	// without one, accepted under allow_unsigned): its counter, action and
+	// rollout id.
+	ReleaseCounter uint64 `json:"release_counter,omitempty"`
+	ReleaseAction  string `json:"release_action,omitempty"`
+	Rollout        string `json:"rollout,omitempty"`
+	// Shadow is the version the release has this gateway score in shadow,
+	// ShadowState one of the Shadow* states, ShadowError why it was
+	// rejected.
+	Shadow      string `json:"shadow,omitempty"`
+	ShadowState string `json:"shadow_state,omitempty"`
+	ShadowError string `json:"shadow_error,omitempty"`
 }
 
 // ModelWatcher consumes the compacted models topic from the beginning,
@@ -122,9 +143,10 @@ type ModelWatcher struct {
 	m     watcherMetrics
 
 	// Run's goroutine only.
-	rd    reader
-	stage *staging
-	reach reach
+	rd          reader
+	stage       *staging // the served version being received
+	shadowStage *staging // the shadow version being received
+	reach       reach
 	// Seams for tests: the clock of the outage log lines, and the wait
 	// between attempts to reach Kafka (false: ctx ended).
 	now   func() time.Time
@@ -152,6 +174,8 @@ type modelState struct {
 	lastErr       string
 	rejected      string    // version last rejected, kept after later activations
 	rejectedAt    time.Time // when
+	release       *Release  // the release accepted last (nil: none, or unsigned under allow_unsigned)
+	shadow        shadowState
 }
 
 // NewModelWatcher checks cfg and resolves the served model name (Name, else
@@ -266,6 +290,9 @@ func (w *ModelWatcher) Models() []ModelStatus {
 			ms.Wanted = st.want.Version
 		} else if name != w.selected && st.ptr.targeted {
 			ms.Wanted = st.ptr.env.Version
+		}
+		if name == w.selected {
+			st.fillRelease(&ms)
 		}
 		out = append(out, ms)
 	}

@@ -58,6 +58,7 @@ func (w *ModelWatcher) chooseName() string {
 		return ""
 	}
 	w.selected = best
+	w.rd.keepArchivesOf(best)
 	for name, st := range w.models {
 		if name != best {
 			w.markUnselected(name, st)
@@ -90,7 +91,7 @@ func (w *ModelWatcher) apply(name string, p pointer) {
 		w.mu.Unlock()
 		w.log.Info("model not targeted at this gateway; the current model keeps serving", "model", p.env.ID())
 	default:
-		w.want(p.env)
+		w.applyRelease(name, p.env)
 	}
 }
 
@@ -156,12 +157,18 @@ func (w *ModelWatcher) progress(cl offsetSetter, name string) {
 	case !w.stage.complete() && !rewound:
 		w.rewind(cl, env)
 	}
+	w.progressShadow(cl, name)
 }
 
 func (w *ModelWatcher) rewind(cl offsetSetter, env *ModelEnvelope) {
 	w.mu.Lock()
 	w.state(env.Name).rewound = env.Version
 	w.mu.Unlock()
+	w.rewindFor(cl, env)
+}
+
+// rewindFor seeks back to the chunks of env read before it was staged.
+func (w *ModelWatcher) rewindFor(cl offsetSetter, env *ModelEnvelope) {
 	offs := w.rd.rewindTo(env.Name, env.Version)
 	if len(offs) == 0 {
 		return // none of its chunks was read yet: they are staged as they arrive
@@ -175,6 +182,7 @@ func (w *ModelWatcher) rewind(cl offsetSetter, env *ModelEnvelope) {
 // engine's model, and model.retired is emitted when something was active.
 // The state says retired once all that is done.
 func (w *ModelWatcher) retire(name string) {
+	w.wantShadow(name, "")
 	w.dropStage()
 	_, err := w.store.Current(name)
 	w.mu.Lock()
@@ -192,7 +200,7 @@ func (w *ModelWatcher) retire(name string) {
 		w.event(EventModelRetired, &ModelEnvelope{Name: name}, nil)
 	}
 	w.mu.Lock()
-	st.want, st.active, st.state, st.lastErr = nil, "", ModelRetired, ""
+	st.want, st.active, st.state, st.lastErr, st.release = nil, "", ModelRetired, "", nil
 	w.mu.Unlock()
 }
 

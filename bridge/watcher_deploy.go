@@ -124,6 +124,11 @@ func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *modelpkg.Package) bool 
 	w.mu.Lock()
 	st := w.state(env.Name)
 	st.active, st.state, st.lastErr = env.Version, ModelActive, ""
+	if sh := &st.shadow; sh.loaded != "" {
+		// The served model changed under the shadow: hand the shadow over
+		// again (progressShadow, from disk) whatever the engine kept.
+		sh.loaded, sh.state = "", ShadowPending
+	}
 	w.mu.Unlock()
 	w.m.deploys.WithLabelValues("activated").Inc()
 	if env.RolledBackFrom != "" {

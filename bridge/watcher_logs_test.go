@@ -105,7 +105,7 @@ func TestModelWatcherBacksOffWhileKafkaIsDown(t *testing.T) {
 // rejected, counted and evented twice, and logged at error level once.
 func TestModelRejectionLoggedOnce(t *testing.T) {
 	srv := testenv.StartKafka(t)
-	pub, _, _ := ed25519.GenerateKey(nil)
+	pub, priv, _ := ed25519.GenerateKey(nil)
 	_, otherPriv, _ := ed25519.GenerateKey(nil)
 	cfg := Config{Brokers: srv.Seeds(), GatewayID: "gw-test"}
 	var logs syncBuffer
@@ -121,7 +121,7 @@ func TestModelRejectionLoggedOnce(t *testing.T) {
 	forged := testPackage(t, "4.0.0", randomBytes(1<<16, 3), otherPriv)
 	rejected := func() float64 { return testutil.ToFloat64(w.m.deploys.WithLabelValues(modelpkg.ReasonSignature)) }
 	for i := 1; i <= 2; i++ {
-		publish(t, cfg, forged, 0)
+		publish(t, cfg, forged, 0, WithReleaseKey(priv))
 		waitFor(t, 30*time.Second, "the forged version rejected", func() bool { return rejected() == float64(i) })
 	}
 	if n := len(logs.lines("level=ERROR msg=\"model rejected\"")); n != 1 {

@@ -17,6 +17,7 @@ import (
 const (
 	maxTrackedNames = 256  // model names tracked for status (the served name always is)
 	maxChunkNotes   = 4096 // versions whose first chunk offsets are remembered
+	maxArchives     = 256  // archive envelopes kept (a canary's stable, a shadow)
 )
 
 // reader is the watcher's position on the models topic: which offsets were
@@ -33,11 +34,57 @@ type reader struct {
 	notes        map[string]map[int32]int64
 	notesLost    bool // maxChunkNotes was reached: a rewind goes to the start
 	cleaned      bool // staging of unwanted versions removed after catching up
+	// archives holds the archive envelopes read, by name then version:
+	// of the served name (of every name until it is chosen), at most
+	// maxArchives in all.
+	archives  map[string]map[string]*ModelEnvelope
+	narchives int
 }
 
 func (r *reader) init() {
 	r.pos = map[int32]int64{}
 	r.notes = map[string]map[int32]int64{}
+	r.archives = map[string]map[string]*ModelEnvelope{}
+}
+
+// archive returns the archive envelope of name:version read on the topic
+// (nil when none).
+func (r *reader) archive(name, version string) *ModelEnvelope {
+	return r.archives[name][version]
+}
+
+// keepArchive records (env non-nil) or forgets the archive of
+// name:version; it reports false when the bound was reached.
+func (r *reader) keepArchive(name, version string, env *ModelEnvelope) bool {
+	m := r.archives[name]
+	if _, ok := m[version]; ok {
+		delete(m, version)
+		r.narchives--
+	}
+	if env == nil {
+		return true
+	}
+	if r.narchives >= maxArchives {
+		return false
+	}
+	if m == nil {
+		m = map[string]*ModelEnvelope{}
+		r.archives[name] = m
+	}
+	m[version] = env
+	r.narchives++
+	return true
+}
+
+// keepArchivesOf forgets the archives of every name but name (once the
+// served name is chosen).
+func (r *reader) keepArchivesOf(name string) {
+	for n, m := range r.archives {
+		if n != name {
+			r.narchives -= len(m)
+			delete(r.archives, n)
+		}
+	}
 }
 
 // seen records offset o of partition p and reports whether it was handled
@@ -187,9 +234,33 @@ func (w *ModelWatcher) handle(r *kgo.Record) {
 			w.readPointer(k.name, r.Value, r.Timestamp)
 		}
 	case kindArchive:
-		if !replay && w.rd.done && r.Value != nil {
+		if replay {
+			return
+		}
+		w.noteArchive(k, r.Value)
+		if w.rd.done && r.Value != nil {
 			w.expect(k, r.Value)
 		}
+	}
+}
+
+// noteArchive keeps the archive envelope of a version of the served name
+// (of any name until one is chosen): the stable version of a canary and a
+// shadow are found through it. A tombstone or an unreadable archive
+// forgets the version.
+func (w *ModelWatcher) noteArchive(k modelKey, v []byte) {
+	if name := w.selectedName(); name != "" && name != k.name {
+		return
+	}
+	var env *ModelEnvelope
+	if v != nil {
+		e, _, _, err := decodePointer(k.name, v)
+		if err == nil && e.Version == k.version {
+			env = e
+		}
+	}
+	if !w.rd.keepArchive(k.name, k.version, env) {
+		w.m.ignored.WithLabelValues("too_many_archives").Inc()
 	}
 }
 
@@ -204,12 +275,16 @@ func (w *ModelWatcher) handleChunk(r *kgo.Record, k modelKey, replay bool) {
 	if r.Value == nil {
 		return // a pruned chunk
 	}
-	if s := w.stage; s != nil && s.env.Name == k.name && s.env.Version == k.version {
-		w.stageChunk(k.chunk, r.Value)
-		return
-	}
+	// Noted even when staged: a staging dropped (a canary's version on a
+	// gateway outside it) may be wanted again later (its promotion).
 	if name := w.selectedName(); !replay && (name == "" || name == k.name) {
 		w.rd.note(k, r.Partition, r.Offset)
+	}
+	for _, s := range []*staging{w.stage, w.shadowStage} {
+		if s != nil && s.env.Name == k.name && s.env.Version == k.version {
+			w.stageChunk(s, k.chunk, r.Value)
+			return
+		}
 	}
 }
 

@@ -44,9 +44,9 @@ func namedPackage(t testing.TB, name, version string, onnx []byte, priv ed25519.
 	return pkg
 }
 
-func publish(t *testing.T, cfg Config, pkg *modelpkg.Package, chunkSize int) *ModelEnvelope {
+func publish(t *testing.T, cfg Config, pkg *modelpkg.Package, chunkSize int, opts ...PublishOption) *ModelEnvelope {
 	t.Helper()
-	env, err := PublishModel(context.Background(), cfg, pkg, chunkSize, nil)
+	env, err := PublishModel(context.Background(), cfg, pkg, chunkSize, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +73,20 @@ func produceRaw(t *testing.T, cfg Config, recs ...*kgo.Record) {
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// signedPointer is env as a schema 2 pointer value carrying rel (name,
+// version and schema filled in) signed with priv.
+func signedPointer(t *testing.T, env *ModelEnvelope, rel Release, priv ed25519.PrivateKey) []byte {
+	t.Helper()
+	rel.Schema, rel.Name, rel.Version = 1, env.Name, env.Version
+	body, sig, err := SignRelease(&rel, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := *env
+	p.Schema, p.Release, p.ReleaseSignature = 2, body, sig
+	return mustJSON(t, &p)
 }
 
 func raw(key string, value []byte) *kgo.Record { return &kgo.Record{Key: []byte(key), Value: value} }
@@ -239,7 +253,7 @@ func TestModelWatcherBoundsStaging(t *testing.T) {
 	runWatcher(t, w)
 
 	// Declared larger than MaxStagingBytes: rejected with reason size.
-	huge := publish(t, cfg, namedPackage(t, "pump-health", "1.0.0", randomBytes(2<<20, 1), priv), 0)
+	huge := publish(t, cfg, namedPackage(t, "pump-health", "1.0.0", randomBytes(2<<20, 1), priv), 0, WithReleaseKey(priv))
 	waitFor(t, 20*time.Second, "1.0.0 rejected", func() bool {
 		m := modelState_(w, "pump-health")
 		return m.State == ModelRejected && m.Wanted == "1.0.0"
@@ -266,7 +280,7 @@ func TestModelWatcherBoundsStaging(t *testing.T) {
 	for i := 2; i < len(chunks); i++ {
 		recs = append(recs, raw(chunkKey(env.Name, env.Version, i), chunks[i]))
 	}
-	recs = append(recs, raw(env.Name, arch)) // the pointer
+	recs = append(recs, raw(env.Name, signedPointer(t, env, Release{Action: ActionPush, Counter: 2}, priv))) // the pointer
 	produceRaw(t, cfg, recs...)
 	waitFor(t, 20*time.Second, "2.0.0 rejected", func() bool {
 		m := modelState_(w, "pump-health")

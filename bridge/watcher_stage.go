@@ -7,17 +7,20 @@ import (
 	"slices"
 )
 
-// staging is the one version whose chunks are being received: only the
-// wanted version of the served name, after its size and signature were
-// checked. Every chunk is checked (index, exact length, sha256 from the
-// envelope) before it is written, so at most env.ONNXSize bytes
-// (<= MaxStagingBytes) are ever staged. Run's goroutine only.
+// staging is a version whose chunks are being received: the wanted
+// version of the served name (ModelWatcher.stage), or the shadow version
+// its release names (ModelWatcher.shadowStage), each after its size and
+// signature were checked. Every chunk is checked (index, exact length,
+// sha256 from the envelope) before it is written, so at most env.ONNXSize
+// bytes (<= MaxStagingBytes) are ever staged per version. Run's goroutine
+// only.
 type staging struct {
-	env   *ModelEnvelope
-	have  []bool
-	count int
-	bytes int64
-	bad   error // first bad chunk read before the version was wanted
+	env    *ModelEnvelope
+	shadow bool // the shadow's staging
+	have   []bool
+	count  int
+	bytes  int64
+	bad    error // first bad chunk read before the version was wanted
 }
 
 func (s *staging) is(env *ModelEnvelope) bool {
@@ -47,10 +50,21 @@ func checkChunk(env *ModelEnvelope, i int, b []byte) error {
 // startStage makes env the version being staged. Chunks of it staged by an
 // earlier run are kept if they still verify; everything else staged goes.
 func (w *ModelWatcher) startStage(env *ModelEnvelope) {
-	if err := w.store.CleanStaging(env.Name, env.Version); err != nil {
+	w.stage = w.newStaging(env, false)
+}
+
+// newStaging cleans the staging area but for env and the other staging,
+// and returns env's staging with the chunks an earlier run staged that
+// still verify.
+func (w *ModelWatcher) newStaging(env *ModelEnvelope, shadow bool) *staging {
+	keep := []string{env.Version}
+	if o := w.otherStage(shadow); o != nil && o.env.Name == env.Name {
+		keep = append(keep, o.env.Version)
+	}
+	if err := w.store.CleanStaging(env.Name, keep...); err != nil {
 		w.log.Warn("clean model staging", "err", err)
 	}
-	s := &staging{env: env, have: make([]bool, env.Chunks)}
+	s := &staging{env: env, shadow: shadow, have: make([]bool, env.Chunks)}
 	for _, i := range w.store.StagedChunks(env.Name, env.Version) {
 		b, err := w.store.Chunk(env.Name, env.Version, i)
 		if err == nil && i < env.Chunks && checkChunk(env, i, b) == nil {
@@ -59,35 +73,59 @@ func (w *ModelWatcher) startStage(env *ModelEnvelope) {
 		}
 		w.store.DropChunk(env.Name, env.Version, i)
 	}
-	w.stage = s
-	w.m.stagedBytes.Set(float64(s.bytes))
+	w.setStagedBytes(s, shadow)
+	return s
 }
 
-// dropStage stops staging and removes what was staged.
+// otherStage is the staging that is not the shadow's (shadow) or not the
+// served version's.
+func (w *ModelWatcher) otherStage(shadow bool) *staging {
+	if shadow {
+		return w.stage
+	}
+	return w.shadowStage
+}
+
+// setStagedBytes sets the staged bytes gauge: s's (the shadow's when
+// shadow) plus the other staging's.
+func (w *ModelWatcher) setStagedBytes(s *staging, shadow bool) {
+	n := int64(0)
+	for _, x := range []*staging{s, w.otherStage(shadow)} {
+		if x != nil {
+			n += x.bytes
+		}
+	}
+	w.m.stagedBytes.Set(float64(n))
+}
+
+// dropStage stops staging the served version and removes what was staged
+// (the shadow's staging stays).
 func (w *ModelWatcher) dropStage() {
 	w.stage = nil
-	w.m.stagedBytes.Set(0)
+	w.setStagedBytes(nil, false)
 	w.cleanStaging()
 }
 
-// cleanStaging removes staged chunks of every version but the one being
+// cleanStaging removes staged chunks of every version but those being
 // staged (versions nobody wants any more, leftovers of an earlier run).
 func (w *ModelWatcher) cleanStaging() {
-	var name, version string
-	if w.stage != nil {
-		name, version = w.stage.env.Name, w.stage.env.Version
+	var name string
+	var keep []string
+	for _, s := range []*staging{w.stage, w.shadowStage} {
+		if s != nil && (name == "" || name == s.env.Name) {
+			name, keep = s.env.Name, append(keep, s.env.Version)
+		}
 	}
-	if err := w.store.CleanStaging(name, version); err != nil {
+	if err := w.store.CleanStaging(name, keep...); err != nil {
 		w.log.Warn("clean model staging", "err", err)
 	}
 }
 
-// stageChunk checks and writes chunk i of the version being staged. A bad
+// stageChunk checks and writes chunk i of the version s stages. A bad
 // chunk is not written: it rejects the version (once) with reason
 // chunk_sha256; the version is tried again when all its chunks are here
 // (e.g. the bad one was pushed again).
-func (w *ModelWatcher) stageChunk(i int, b []byte) {
-	s := w.stage
+func (w *ModelWatcher) stageChunk(s *staging, i int, b []byte) {
 	env := s.env
 	switch {
 	case i >= env.Chunks:
@@ -98,7 +136,9 @@ func (w *ModelWatcher) stageChunk(i int, b []byte) {
 	}
 	if err := checkChunk(env, i, b); err != nil {
 		w.m.ignored.WithLabelValues("chunk_sha256").Inc()
-		if w.wanted(env) {
+		if s.shadow {
+			w.rejectShadowOnce(env, err)
+		} else if w.wanted(env) {
 			w.rejectOnce(env, "chunk_sha256", err)
 		} else if s.bad == nil {
 			s.bad = err // reported if its pointer comes
@@ -115,10 +155,14 @@ func (w *ModelWatcher) stageChunk(i int, b []byte) {
 	}
 	s.add(i, len(b))
 	w.m.staged.Inc()
-	w.m.stagedBytes.Set(float64(s.bytes))
+	w.setStagedBytes(s, s.shadow)
 	if s.complete() {
 		w.mu.Lock()
-		if st := w.state(env.Name); st.failed == env.Version {
+		st := w.state(env.Name)
+		switch {
+		case s.shadow && st.shadow.env == env && st.shadow.state == ShadowRejected:
+			st.shadow.state, st.shadow.lastErr = ShadowWaitingChunks, "" // every chunk is good now: try again
+		case !s.shadow && st.failed == env.Version:
 			st.failed = "" // every chunk is good now: try again
 		}
 		w.mu.Unlock()
@@ -158,7 +202,7 @@ func (w *ModelWatcher) expect(k modelKey, v []byte) {
 	}
 	w.mu.Lock()
 	st := w.models[k.name]
-	busy := k.name != w.selected || st != nil && (st.active == env.Version ||
+	busy := k.name != w.selected || st != nil && (st.active == env.Version || st.shadow.version == env.Version ||
 		st.want != nil && st.want.Version != st.active && st.failed != st.want.Version && w.stage != nil && w.stage.is(st.want))
 	w.mu.Unlock()
 	if busy || w.store.Has(env.Name, env.Version) {

@@ -112,7 +112,7 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 	ctx := context.Background()
 
 	big := testPackage(t, "2.0.0", randomBytes(size, 1), priv)
-	env, err := PublishModel(ctx, cfg, big, 0, nil)
+	env, err := PublishModel(ctx, cfg, big, 0, nil, WithReleaseKey(priv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 	benv, chunks, _ := splitPackage(bad, 0, time.Now())
 	chunks[2] = append([]byte(nil), chunks[2]...)
 	chunks[2][100] ^= 0xff
-	publishRaw(t, cfg, benv, chunks)
+	publishRaw(t, cfg, benv, chunks, priv)
 	waitFor(t, 20*time.Second, "3.0.0 rejected", func() bool {
 		m := modelState_(w, "pump-health")
 		return m.State == "rejected" && m.Wanted == "3.0.0"
@@ -149,7 +149,7 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 		t.Fatalf("after corrupt chunk: %+v", m)
 	}
 	forged := testPackage(t, "4.0.0", randomBytes(1<<20, 3), otherPriv)
-	if _, err := PublishModel(ctx, cfg, forged, 0, nil); err != nil {
+	if _, err := PublishModel(ctx, cfg, forged, 0, nil, WithReleaseKey(priv)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "4.0.0 rejected", func() bool {
@@ -160,13 +160,13 @@ func TestModelDeliveryChunkedVerifiedStored(t *testing.T) {
 		t.Fatalf("after forged signature: %+v", m)
 	}
 	good := testPackage(t, "5.0.0", randomBytes(1<<20, 4), priv)
-	if _, err := PublishModel(ctx, cfg, good, 0, nil); err != nil {
+	if _, err := PublishModel(ctx, cfg, good, 0, nil, WithReleaseKey(priv)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "5.0.0 active", func() bool { return acts.last() == "pump-health:5.0.0" })
 
 	// Rollback to 2.0.0 (stored locally) and list.
-	if _, err := RollbackModel(ctx, cfg, "pump-health", "2.0.0", nil); err != nil {
+	if _, err := RollbackModel(ctx, cfg, "pump-health", "2.0.0", nil, WithReleaseKey(priv)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "rolled back", func() bool { return acts.last() == "pump-health:2.0.0" })
@@ -284,18 +284,25 @@ func indexOf(s, sub string) int {
 	return -1
 }
 
-func publishRaw(t *testing.T, cfg Config, env *ModelEnvelope, chunks [][]byte) {
+// publishRaw writes env's archive, chunks as given and pointer: a signed
+// push release when priv is set, else a schema 1 pointer.
+func publishRaw(t *testing.T, cfg Config, env *ModelEnvelope, chunks [][]byte, priv ed25519.PrivateKey) {
 	t.Helper()
 	cl, err := newModelsClient(cfg, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	topic := cfg.WithDefaults().Topic(DefaultModelsTopic)
-	if err := publishRecords(context.Background(), cl, topic, env, chunks); err != nil {
+	ctx, topic := context.Background(), cfg.WithDefaults().Topic(DefaultModelsTopic)
+	if err := publishRecords(ctx, cl, topic, env, chunks); err != nil {
 		t.Fatal(err)
 	}
-	if err := produceEnvelope(context.Background(), cl, topic, env.Name, kindPointer, env); err != nil {
+	if priv != nil {
+		if env, err = signedPushPointer(ctx, cfg, env, publishOptions{key: priv}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := produceEnvelope(ctx, cl, topic, env.Name, kindPointer, env); err != nil {
 		t.Fatal(err)
 	}
 }

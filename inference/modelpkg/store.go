@@ -271,9 +271,11 @@ func (s *Store) StagedChunks(name, version string) []int {
 	return out
 }
 
-// CleanStaging removes everything staged except keepName/keepVersion
-// ("" keeps nothing): versions nobody wants any more, stray files.
-func (s *Store) CleanStaging(keepName, keepVersion string) error {
+// CleanStaging removes everything staged except the keepVersions of
+// keepName ("" keeps nothing): versions nobody wants any more, stray files.
+// (A gateway stages at most two versions of its name: the served one and a
+// shadow.)
+func (s *Store) CleanStaging(keepName string, keepVersions ...string) error {
 	names, err := os.ReadDir(s.stagingRoot())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -289,7 +291,7 @@ func (s *Store) CleanStaging(keepName, keepVersion string) error {
 		}
 		versions, _ := os.ReadDir(filepath.Join(s.stagingRoot(), n.Name()))
 		for _, v := range versions {
-			if v.Name() != keepVersion {
+			if !slices.Contains(keepVersions, v.Name()) {
 				errs = append(errs, os.RemoveAll(filepath.Join(s.stagingRoot(), n.Name(), v.Name())))
 			}
 		}

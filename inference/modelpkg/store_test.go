@@ -120,11 +120,17 @@ func TestStoreStaging(t *testing.T) {
 	if _, err := s.Chunk("m", "2", 1); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("dropped chunk: %v", err)
 	}
-	if err := s.CleanStaging("m", "2"); err != nil {
+	for _, v := range []string{"3", "4"} { // a shadow being staged, a version nobody wants
+		if err := s.PutChunk("m", v, 0, []byte("s")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CleanStaging("m", "2", "3"); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.StagedChunks("other", "1")) != 0 || len(s.StagedChunks("m", "2")) != 2 {
-		t.Fatalf("clean kept other %v, m/2 %v", s.StagedChunks("other", "1"), s.StagedChunks("m", "2"))
+	if len(s.StagedChunks("other", "1")) != 0 || len(s.StagedChunks("m", "2")) != 2 || len(s.StagedChunks("m", "3")) != 1 || len(s.StagedChunks("m", "4")) != 0 {
+		t.Fatalf("clean kept other %v, m/2 %v, m/3 %v, m/4 %v", s.StagedChunks("other", "1"), s.StagedChunks("m", "2"),
+			s.StagedChunks("m", "3"), s.StagedChunks("m", "4"))
 	}
 	if err := s.CleanStaging("", ""); err != nil || len(s.StagedChunks("m", "2")) != 0 {
 		t.Fatalf("clean all: %v", err)
