@@ -1,7 +1,8 @@
 // Package bridge is everything of edgepm that talks to Kafka, with franz-go:
 // the Producer that drains the durable buffer to Kafka topics, the
 // ModelWatcher that receives model packages from the compacted models topic,
-// the operator-side PublishModel/ListModels/RollbackModel, topic set-up with
+// the operator-side PublishModel/ListModels/RollbackModel and the signed
+// releases (PublishRelease, LatestRelease), topic set-up with
 // kadm, and the TLS/SASL client configuration shared by every client.
 //
 // # Basics
@@ -77,8 +78,14 @@
 // consumer group. The engine serves one model, so a gateway follows one
 // model name (ModelWatcherConfig.Name, else the first name targeting it,
 // remembered on disk); other names are only reported. Once it has read up
-// to the topic's end offsets, it acts on the latest pointer of that name:
-// it checks the declared size and the manifest signature before staging
+// to the topic's end offsets, it acts on the latest pointer of that name.
+// The pointer's signed release (Release) must verify with the policy keys
+// and carry a counter not below the highest accepted for the name (kept on
+// disk), else the pointer is refused (reason release; allow_unsigned
+// accepts a pointer without a release). The release says which version
+// this gateway serves (a canary's stable version outside the canary) and
+// which shadow it scores beside it. For the version served, the watcher
+// checks the declared size and the manifest signature before staging
 // anything, stages only that version's chunks (each checked for index,
 // length and digest before it is written, so never more than the declared
 // size), verifies the ONNX sha256 and the signature, stores the package
@@ -92,6 +99,9 @@
 // is validated before it becomes a path, so nothing on the topic can write
 // outside the model directory. Restore activates the stored package of the
 // served name without Kafka. A tombstone of the served name calls Retire.
+// The shadow is staged the same way, only once the served version is
+// active, and handed to the Shadow hook (inference.Engine.LoadShadow);
+// ClearShadow when a release drops it.
 // While Kafka does not answer, the watcher retries with an exponential,
 // jittered backoff (ModelWatcherConfig.RetryBackoffMin/Max, 1s to 60s by
 // default, reset once Kafka answers; its client's own retries follow the
@@ -117,7 +127,8 @@
 // disk. Close closes
 // the Kafka client; call it after Run returned. ModelWatcher.Run blocks until
 // its context ends; Restore blocks while the package loads and must not run
-// beside Run; Models is safe for concurrent use. PublishModel, ListModels and RollbackModel block until done
+// beside Run; Models is safe for concurrent use. PublishModel, ListModels,
+// RollbackModel, PublishRelease and LatestRelease block until done
 // or their context ends. Shutdown order (enforced by
 // edge): stop ingest, drain the pipeline, cancel Run's context and wait for
 // Run, Close the producer, close the buffer (last).
