@@ -83,16 +83,20 @@ func (w *ModelWatcher) apply(name string, p pointer) {
 			version = p.env.Version
 		}
 		w.reject(name, version, p.reason, p.err)
-	case !p.targeted:
-		w.dropStage()
-		w.mu.Lock()
-		st := w.state(name)
-		st.want, st.state, st.lastErr = nil, ModelNotTargeted, ""
-		w.mu.Unlock()
-		w.log.Info("model not targeted at this gateway; the current model keeps serving", "model", p.env.ID())
 	default:
-		w.applyRelease(name, p.env)
+		w.applyRelease(name, p.env, p.targeted)
 	}
+}
+
+// notTargeted handles a pointer of the served name whose manifest does not
+// target this gateway: the current model (and shadow) keep serving.
+func (w *ModelWatcher) notTargeted(name string, env *ModelEnvelope) {
+	w.dropStage()
+	w.mu.Lock()
+	st := w.state(name)
+	st.want, st.state, st.lastErr = nil, ModelNotTargeted, ""
+	w.mu.Unlock()
+	w.log.Info("model not targeted at this gateway; the current model keeps serving", "model", env.ID())
 }
 
 // want makes env the version to run: nothing to do when it is active;

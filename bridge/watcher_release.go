@@ -142,13 +142,21 @@ func storedEnvelope(name, version string, pkg *modelpkg.Package) *ModelEnvelope 
 		ONNXSHA256: modelpkg.SHA256Hex(pkg.ONNX), ONNXSize: int64(len(pkg.ONNX)), ChunkSHA256: []string{}}
 }
 
-// applyRelease acts on a decoded pointer of the served name that targets
-// this gateway: its release is checked (a refused one leaves everything as
-// it is), then the version it serves here is wanted and its shadow set.
-func (w *ModelWatcher) applyRelease(name string, env *ModelEnvelope) {
+// applyRelease acts on a decoded pointer of the served name: its release
+// is checked first (a refused one leaves everything as it is), then the
+// manifest's targeting, then the version it serves here is wanted and its
+// shadow set.
+func (w *ModelWatcher) applyRelease(name string, env *ModelEnvelope, targeted bool) {
 	rel, reason, err := w.checkRelease(env)
 	if err != nil {
 		w.reject(name, env.Version, reason, err)
+		return
+	}
+	w.mu.Lock()
+	w.state(name).release = rel
+	w.mu.Unlock()
+	if !targeted {
+		w.notTargeted(name, env)
 		return
 	}
 	served, shadow, err := w.served(env, rel)
@@ -156,9 +164,6 @@ func (w *ModelWatcher) applyRelease(name string, env *ModelEnvelope) {
 		w.reject(name, env.Version, modelpkg.ReasonRelease, err)
 		return
 	}
-	w.mu.Lock()
-	w.state(name).release = rel
-	w.mu.Unlock()
 	w.want(served)
 	w.wantShadow(name, shadow)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/models"
@@ -71,10 +72,11 @@ func TestModelCommands(t *testing.T) {
 			Manifest  []byte
 		}
 		Versions []struct{ Version string }
+		Release  struct{ Counter uint64 }
 	}
 	if err := json.Unmarshal(out.Bytes(), &infos); err != nil || len(infos) != 1 ||
-		infos[0].Current.Version != "1.0.2" || len(infos[0].Versions) != 2 {
-		t.Fatalf("list: %v %s", err, out.String())
+		infos[0].Current.Version != "1.0.2" || len(infos[0].Versions) != 2 || infos[0].Release.Counter != 2 {
+		t.Fatalf("list (two signed releases): %v %s", err, out.String())
 	}
 	pkg := &modelpkg.Package{Manifest: infos[0].Current.Manifest, Signature: infos[0].Current.Signature}
 	pubKey, _ := decodeB64Key(pub)
@@ -83,8 +85,12 @@ func TestModelCommands(t *testing.T) {
 	}
 
 	out.Reset()
-	if rc := cmdModel([]string{"rollback", "edgepm-default", "--to", "1.0.1", "--brokers", seeds[0]}, &out, &errb); rc != 0 {
+	if rc := cmdModel([]string{"rollback", "edgepm-default", "--to", "1.0.1", "--key", key, "--brokers", seeds[0]}, &out, &errb); rc != 0 {
 		t.Fatalf("rollback rc %d: %s", rc, errb.String())
+	}
+	rel, err := bridge.LatestRelease(context.Background(), bridge.Config{Brokers: seeds}, "edgepm-default")
+	if err != nil || rel == nil || rel.Counter != 3 || rel.Action != bridge.ActionRollback || rel.Version != "1.0.1" {
+		t.Fatalf("release after a signed rollback: %+v %v", rel, err)
 	}
 	out.Reset()
 	cmdModel([]string{"list", "--brokers", seeds[0]}, &out, &errb)
