@@ -174,7 +174,6 @@ func (w *ModelWatcher) handOverShadow(env *ModelEnvelope, pkg *modelpkg.Package)
 		return false
 	}
 	w.setShadow(env.Name, func(sh *shadowState) { sh.loaded, sh.state, sh.lastErr = env.Version, ShadowActive, "" })
-	w.m.deploys.WithLabelValues("shadow").Inc()
 	w.log.Info("shadow model scoring beside the served one", "model", env.ID())
 	return true
 }
