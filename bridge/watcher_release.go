@@ -5,53 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/edgepm/edgepm/inference/modelpkg"
-	"github.com/edgepm/edgepm/internal/atomicfile"
 )
 
 // ErrReleaseConflict is returned (wrapped; reason release) for a pointer
 // whose release has the counter already accepted for its name but other
 // bytes: two different decisions cannot share a counter.
 var ErrReleaseConflict = errors.New("release counter already accepted with other contents")
-
-// releaseFile is DIR/NAME/release: "COUNTER SHA256\n", the highest release
-// counter accepted for NAME and the sha256 of that release's bytes.
-const releaseFile = "release"
-
-// accepted is the highest release a gateway accepted for a name.
-type accepted struct {
-	counter uint64
-	digest  string // hex sha256 of the release bytes
-}
-
-func (w *ModelWatcher) releasePath(name string) string {
-	return filepath.Join(w.cfg.Dir, name, releaseFile)
-}
-
-// loadAccepted reads the highest release accepted for name (zero when
-// none). name is valid (the served name), so it is one path element.
-func (w *ModelWatcher) loadAccepted(name string) (accepted, error) {
-	b, err := os.ReadFile(w.releasePath(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return accepted{}, nil
-	}
-	if err != nil {
-		return accepted{}, fmt.Errorf("read the accepted release counter: %w", err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 2 && len(f[1]) == sha256.Size*2 {
-		if n, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-			return accepted{counter: n, digest: f[1]}, nil
-		}
-	}
-	return accepted{}, fmt.Errorf("%s does not hold \"COUNTER SHA256\" (remove it to accept the next signed release)", w.releasePath(name))
-}
 
 // checkRelease verifies the release a pointer of the served name carries:
 // signed by a configured key, for the pointer's name and version, with a
@@ -81,23 +42,24 @@ func (w *ModelWatcher) checkRelease(env *ModelEnvelope) (*Release, string, error
 }
 
 // acceptCounter compares a verified release's counter with the highest
-// accepted for name and persists it when higher (temp, fsync, rename).
+// accepted for name (the store's DIR/NAME/.release) and persists it when
+// higher (temp, fsync, rename).
 func (w *ModelWatcher) acceptCounter(name string, counter uint64, body []byte) (string, error) {
-	prev, err := w.loadAccepted(name)
+	prev, prevDigest, err := w.store.Release(name)
 	if err != nil {
-		return modelpkg.ReasonRelease, err
+		return modelpkg.ReasonRelease, fmt.Errorf("the highest release accepted: %w", err)
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
 	switch {
-	case counter < prev.counter:
-		return modelpkg.ReasonRelease, fmt.Errorf("counter %d, %d was accepted before: %w", counter, prev.counter, ErrReleaseReplayed)
-	case counter == prev.counter && digest != prev.digest:
+	case counter < prev:
+		return modelpkg.ReasonRelease, fmt.Errorf("counter %d, %d was accepted before: %w", counter, prev, ErrReleaseReplayed)
+	case counter == prev && digest != prevDigest:
 		return modelpkg.ReasonRelease, fmt.Errorf("counter %d: %w", counter, ErrReleaseConflict)
-	case counter == prev.counter:
+	case counter == prev:
 		return "", nil // the accepted release read again (a restart)
 	}
-	if err := atomicfile.WriteFile(w.releasePath(name), fmt.Appendf(nil, "%d %s\n", counter, digest), 0o644); err != nil {
+	if err := w.store.SetRelease(name, counter, digest); err != nil {
 		return modelpkg.ReasonStore, fmt.Errorf("store the accepted release counter: %w", err)
 	}
 	return "", nil

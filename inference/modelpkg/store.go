@@ -18,6 +18,7 @@ import (
 //
 //	DIR/NAME/VERSION/{manifest.json,model.onnx,manifest.sig}   (WritePackageDir: atomic files)
 //	DIR/NAME/current                                           the active VERSION (temp, fsync, rename, fsync dir)
+//	DIR/NAME/.release                                          "COUNTER SHA256": the highest release accepted (atomic)
 //	DIR/.selected                                              the model NAME this gateway serves (atomic)
 //	DIR/.staging/NAME/VERSION/I                                verified chunks of the one version being received
 //
@@ -89,6 +90,41 @@ func (s *Store) Current(name string) (string, error) {
 	}
 	v := strings.TrimSpace(string(b))
 	return v, checkNames(name, v)
+}
+
+// releaseFile is hidden so that no VERSION (it starts with a letter or
+// digit) can be its name.
+const releaseFile = ".release"
+
+// Release returns the highest release counter accepted for name and the
+// hex sha256 of that release's bytes (0 and "" when none was).
+func (s *Store) Release(name string) (counter uint64, digest string, err error) {
+	if !ValidName(name) {
+		return 0, "", fmt.Errorf("model store %q: %w", name, ErrBadName)
+	}
+	path := filepath.Join(s.dir, name, releaseFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 2 && len(f[1]) == 64 {
+		if n, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+			return n, f[1], nil
+		}
+	}
+	return 0, "", fmt.Errorf("%s does not hold \"COUNTER SHA256\" (remove it to accept the next signed release)", path)
+}
+
+// SetRelease records the highest release accepted for name, atomically.
+func (s *Store) SetRelease(name string, counter uint64, digest string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("model store %q: %w", name, ErrBadName)
+	}
+	return atomicfile.WriteFile(filepath.Join(s.dir, name, releaseFile), fmt.Appendf(nil, "%d %s\n", counter, digest), 0o644)
 }
 
 // Load reads the stored package of name/version (LoadPackageDir).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -155,5 +156,35 @@ func TestStorePruneKeepsNewest(t *testing.T) {
 		if s.Has("m", v) != want {
 			t.Errorf("after prune: has %s = %v, want %v", v, !want, want)
 		}
+	}
+}
+
+// TestStoreRelease: the highest release accepted survives a new Store on
+// the same directory, is never a version directory, and a damaged file is
+// an error that names it (not a counter of 0).
+func TestStoreRelease(t *testing.T) {
+	dir := t.TempDir()
+	s := NewStore(dir)
+	if n, d, err := s.Release("m"); n != 0 || d != "" || err != nil {
+		t.Fatalf("no release yet: %d %q %v", n, d, err)
+	}
+	digest := strings.Repeat("ab", 32)
+	if err := s.SetRelease("m", 7, digest); err != nil {
+		t.Fatal(err)
+	}
+	if n, d, err := NewStore(dir).Release("m"); n != 7 || d != digest || err != nil {
+		t.Fatalf("after SetRelease: %d %q %v", n, d, err)
+	}
+	if s.Has("m", ".release") || ValidName(".release") {
+		t.Fatal("the release file can be taken for a version")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "m", ".release"), []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Release("m"); err == nil || !strings.Contains(err.Error(), ".release") {
+		t.Fatalf("damaged release file: %v", err)
+	}
+	if err := s.SetRelease("../x", 1, digest); !errors.Is(err, ErrBadName) {
+		t.Fatalf("bad name: %v", err)
 	}
 }
