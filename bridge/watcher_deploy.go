@@ -127,7 +127,7 @@ func (w *ModelWatcher) activate(env *ModelEnvelope, pkg *modelpkg.Package) bool 
 	if sh := &st.shadow; sh.loaded != "" {
 		// The served model changed under the shadow: hand the shadow over
 		// again (progressShadow, from disk) whatever the engine kept.
-		sh.loaded, sh.state = "", ShadowPending
+		sh.loaded, sh.state, sh.rewound = "", ShadowPending, false
 	}
 	w.mu.Unlock()
 	w.m.deploys.WithLabelValues("activated").Inc()

@@ -76,6 +76,12 @@ func (r *reader) keepArchive(name, version string, env *ModelEnvelope) bool {
 	return true
 }
 
+// forget drops the chunk notes of name/version (its archive was
+// tombstoned: the version was pruned from the topic).
+func (r *reader) forget(name, version string) {
+	delete(r.notes, name+"/"+version)
+}
+
 // keepArchivesOf forgets the archives of every name but name (once the
 // served name is chosen).
 func (r *reader) keepArchivesOf(name string) {
@@ -184,7 +190,9 @@ func (r *reader) note(k modelKey, p int32, o int64) {
 // rewindTo returns where to re-read the topic from to get name/version's
 // chunks that were read before it was wanted: their first offsets, or the
 // start of every partition read when notes were lost. Only partitions
-// already read past that point are returned.
+// already read past that point are returned. The notes stay (a version
+// staged and dropped may be wanted again); the archive's tombstone removes
+// them (forget).
 func (r *reader) rewindTo(name, version string) map[int32]kgo.EpochOffset {
 	out := map[int32]kgo.EpochOffset{}
 	key := name + "/" + version
@@ -193,7 +201,6 @@ func (r *reader) rewindTo(name, version string) map[int32]kgo.EpochOffset {
 			out[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
 		}
 	}
-	delete(r.notes, key)
 	if r.notesLost {
 		for p := range r.pos {
 			out[p] = kgo.EpochOffset{Epoch: -1, Offset: r.starts[p]}
@@ -253,7 +260,9 @@ func (w *ModelWatcher) noteArchive(k modelKey, v []byte) {
 		return
 	}
 	var env *ModelEnvelope
-	if v != nil {
+	if v == nil {
+		w.rd.forget(k.name, k.version)
+	} else {
 		e, _, _, err := decodePointer(k.name, v)
 		if err == nil && e.Version == k.version {
 			env = e

@@ -158,10 +158,13 @@ func TestReleaseRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "rolled back to 1.0.0", func() bool { return h2.last() == "serve 1.0.0" })
 	rel, _ := DecodeRelease(env.Release)
-	if m := modelState_(w2, "pump-health"); m.State != ModelActive || m.ReleaseCounter != rel.Counter || m.ReleaseAction != ActionRollback {
-		t.Fatalf("after the rollback: %+v", m)
+	waitFor(t, 20*time.Second, "rolled back to 1.0.0", func() bool {
+		m := modelState_(w2, "pump-health")
+		return m.Active == "1.0.0" && m.State == ModelActive && m.ReleaseCounter == rel.Counter && m.ReleaseAction == ActionRollback
+	})
+	if h2.last() != "serve 1.0.0" {
+		t.Fatalf("hook calls after the rollback: %v", h2.list())
 	}
 	if n := testutil.ToFloat64(w2.m.deploys.WithLabelValues(modelpkg.ReasonRelease)); n != 1 {
 		t.Fatalf("%v release rejections counted after the restart, want 1", n)
@@ -190,7 +193,10 @@ func TestReleaseCanary(t *testing.T) {
 
 	canary := &Release{Action: ActionCanary, Stable: "1.0.0", Canary: &Selector{Globs: []string{"gw-1*"}}, Rollout: "r-3"}
 	publish(t, cfg, testPackage(t, "3.0.0", randomBytes(5000, 3), priv), 4096, WithReleaseKey(priv), WithRelease(canary))
-	waitFor(t, 20*time.Second, "canary served", func() bool { return h1.last() == "serve 3.0.0" && h2.last() == "serve 1.0.0" })
+	waitFor(t, 20*time.Second, "canary served", func() bool {
+		return h1.last() == "serve 3.0.0" && modelState_(w1, "pump-health").Active == "3.0.0" &&
+			h2.last() == "serve 1.0.0" && modelState_(w2, "pump-health").Active == "1.0.0"
+	})
 	if n := eventTypes(t, q2)[EventModelVerified]; n != verified {
 		t.Fatalf("the stable version stored on gw-2 was received again (%d verified, %d before)", n, verified)
 	}
@@ -229,7 +235,9 @@ func TestReleaseShadow(t *testing.T) {
 	if _, err := PublishRelease(ctx, cfg, &Release{Name: "pump-health", Action: ActionShadow, Version: "1.0.0", Shadow: "2.0.0"}, priv, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "2.0.0 in shadow", func() bool { return h1.last() == "shadow 2.0.0" })
+	waitFor(t, 20*time.Second, "2.0.0 in shadow", func() bool {
+		return h1.last() == "shadow 2.0.0" && modelState_(w1, "pump-health").ShadowState == ShadowActive
+	})
 	if m := modelState_(w1, "pump-health"); m.Active != "1.0.0" || m.Shadow != "2.0.0" || m.ShadowState != ShadowActive || m.ReleaseAction != ActionShadow {
 		t.Fatalf("status with a shadow: %+v", m)
 	}
@@ -246,7 +254,9 @@ func TestReleaseShadow(t *testing.T) {
 	if _, err := PublishRelease(ctx, cfg, &Release{Name: "pump-health", Action: ActionPromote, Version: "1.0.0"}, priv, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "shadow cleared", func() bool { return h1.last() == "clear" && h2.last() == "clear" })
+	waitFor(t, 20*time.Second, "shadow cleared", func() bool {
+		return h1.last() == "clear" && h2.last() == "clear" && modelState_(w1, "pump-health").Shadow == ""
+	})
 	if m := modelState_(w1, "pump-health"); m.Shadow != "" || m.ShadowState != "" || m.Active != "1.0.0" {
 		t.Fatalf("status after the shadow was dropped: %+v", m)
 	}
