@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,8 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/inference/modelpkg"
+	"github.com/edgepm/edgepm/internal/schematest"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // releaseWatcher is a watcher of pump-health for gateway id in dir that
@@ -262,5 +267,74 @@ func TestReleaseShadow(t *testing.T) {
 	}
 	if n := h1.count("serve 1.0.0"); n != 1 {
 		t.Fatalf("1.0.0 activated %d times on gw-1", n)
+	}
+}
+
+// TestReleaseShadowRejected: a shadow that fails the signature policy is
+// rejected (model.rejected with shadow: true, a schema-valid event) without
+// touching the served model; a canary's stable version that is neither
+// stored nor on the topic refuses the pointer.
+func TestReleaseShadowRejected(t *testing.T) {
+	srv := testenv.StartKafka(t)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	cfg := Config{Brokers: srv.Seeds()}
+	ctx := context.Background()
+	var h hooks
+	q := newTestQueue(t)
+	w := releaseWatcher(t, cfg, "gw-1", t.TempDir(), pub, &h, q)
+	runWatcher(t, w)
+
+	publish(t, cfg, testPackage(t, "1.0.0", randomBytes(5000, 1), priv), 4096, WithReleaseKey(priv))
+	waitFor(t, 20*time.Second, "1.0.0 served", func() bool { return modelState_(w, "pump-health").Active == "1.0.0" })
+	elsewhere := &Release{Action: ActionCanary, Stable: "1.0.0", Canary: &Selector{Gateways: []string{"gw-9"}}}
+	publish(t, cfg, testPackage(t, "2.0.0", randomBytes(5000, 2), otherPriv), 4096, WithReleaseKey(priv), WithRelease(elsewhere))
+	if _, err := PublishRelease(ctx, cfg, &Release{Name: "pump-health", Action: ActionShadow, Version: "1.0.0", Shadow: "2.0.0"}, priv, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "shadow rejected", func() bool { return modelState_(w, "pump-health").ShadowState == ShadowRejected })
+	if m := modelState_(w, "pump-health"); m.Active != "1.0.0" || m.State != ModelActive || !strings.HasPrefix(m.ShadowError, modelpkg.ReasonSignature+":") {
+		t.Fatalf("after a bad shadow: %+v", m)
+	}
+	if got := h.list(); len(got) != 1 {
+		t.Fatalf("hook calls %v, want only serve 1.0.0", got)
+	}
+	recs, err := q.Read(buffer.StreamEvents, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := schematest.Load(filepath.Join(testenv.RepoRoot(), "docs", "schemas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shadowRejects := 0
+	for _, r := range recs {
+		var ev wire.Event
+		if json.Unmarshal(r.Value, &ev) != nil || ev.Type != EventModelRejected {
+			continue
+		}
+		if err := set.ValidateDoc("events/model.rejected.schema.json", r.Value); err != nil {
+			t.Errorf("%s: %v", r.Value, err)
+		}
+		if ev.Detail["shadow"] == true && ev.Detail["version"] == "2.0.0" {
+			shadowRejects++
+		}
+	}
+	if shadowRejects != 1 {
+		t.Fatalf("%d model.rejected events for the shadow, want 1", shadowRejects)
+	}
+
+	// A canary whose stable version is nowhere: refused, 1.0.0 keeps serving.
+	missing := &Release{Action: ActionCanary, Stable: "0.5.0", Canary: &Selector{Gateways: []string{"gw-9"}}}
+	env := publish(t, cfg, testPackage(t, "3.0.0", randomBytes(5000, 3), priv), 4096, WithReleaseKey(priv))
+	waitFor(t, 20*time.Second, "3.0.0 served", func() bool { return modelState_(w, "pump-health").Active == "3.0.0" })
+	produceRaw(t, cfg, raw("pump-health", signedPointer(t, env, Release{Action: ActionCanary, Counter: 99,
+		Stable: missing.Stable, Canary: missing.Canary}, priv)))
+	waitFor(t, 20*time.Second, "the canary refused", func() bool {
+		m := modelState_(w, "pump-health")
+		return m.State == ModelRejected && strings.Contains(m.LastError, "0.5.0 is neither stored")
+	})
+	if m := modelState_(w, "pump-health"); m.Active != "3.0.0" {
+		t.Fatalf("after a canary without its stable version: %+v", m)
 	}
 }
