@@ -128,10 +128,14 @@ type ModelStatus struct {
 }
 
 // ModelWatcher consumes the compacted models topic from the beginning,
-// without a consumer group, and activates the newest package of the one
-// model name this gateway serves (ModelWatcherConfig.Name) when its pointer
-// targets this gateway, after reassembling its chunks and verifying sha256
-// and signature. See docs/formats/model-delivery.md.
+// without a consumer group, and activates the version that the latest
+// pointer of the one model name this gateway serves
+// (ModelWatcherConfig.Name) gives this gateway, when the pointer's signed
+// release verifies and is not older than one accepted before and its
+// manifest targets this gateway, after reassembling its chunks and
+// verifying sha256 and signature. The release's shadow goes to the Shadow
+// hook once the served version is active. See
+// docs/formats/model-delivery.md.
 //
 // Restore and Run must not run at the same time (call Restore first);
 // Models is safe for concurrent use.
