@@ -115,6 +115,7 @@ func heartbeatModel(ms ModelStatus, models []bridge.ModelStatus) *wire.Heartbeat
 	for _, m := range models {
 		if m.Name == ms.Name && (m.Active == ms.Version || m.Active == "") {
 			hm.State, hm.Rejected, hm.LastError = m.State, m.Rejected, m.LastError
+			hm.Counter, hm.Rollout = m.ReleaseCounter, m.Rollout
 		}
 	}
 	return hm

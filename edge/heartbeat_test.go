@@ -19,8 +19,9 @@ func TestHeartbeatModel(t *testing.T) {
 	if m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "other", Active: "1", State: bridge.ModelActive}}); m.State != "builtin" || m.KeyID != "k1" {
 		t.Errorf("start-up model: %+v", m)
 	}
-	m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "pump", Active: "2", State: bridge.ModelRejected, Rejected: "3", LastError: "signature"}})
-	if m.State != bridge.ModelRejected || m.Rejected != "3" || m.LastError != "signature" {
+	m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "pump", Active: "2", State: bridge.ModelRejected, Rejected: "3", LastError: "signature",
+		ReleaseCounter: 7, Rollout: "r-1"}})
+	if m.State != bridge.ModelRejected || m.Rejected != "3" || m.LastError != "signature" || m.Counter != 7 || m.Rollout != "r-1" {
 		t.Errorf("served from the topic, newer one rejected: %+v", m)
 	}
 	if m := heartbeatModel(ms, []bridge.ModelStatus{{Name: "pump", Active: "1", State: bridge.ModelActive}}); m.State != "builtin" {
