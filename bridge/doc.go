@@ -100,7 +100,7 @@
 // outside the model directory. Restore activates the stored package of the
 // served name without Kafka. A tombstone of the served name calls Retire.
 // The shadow is staged the same way, only once the served version is
-// active, and handed to the Shadow hook (inference.Engine.LoadShadow);
+// active, and handed to the Shadow hook (edge: App.LoadShadow);
 // ClearShadow when a release drops it.
 // While Kafka does not answer, the watcher retries with an exponential,
 // jittered backoff (ModelWatcherConfig.RetryBackoffMin/Max, 1s to 60s by

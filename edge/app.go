@@ -319,7 +319,7 @@ func (a *App) newWatcher() (*bridge.ModelWatcher, error) {
 		Kafka: a.cfg.Kafka, Dir: modelStoreDir(a.cfg.DataDir), Policy: a.policy,
 		Activate: a.card.loader(a.engine, a.policy), Events: a.queue,
 		Name: a.cfg.Inference.ModelName, MaxStagingBytes: a.cfg.Inference.MaxStagingBytes, Retire: a.retireModel,
-		Shadow: a.engine.LoadShadow, ClearShadow: a.engine.ClearShadow, // a release's challenger, scored beside
+		Shadow: a.LoadShadow, ClearShadow: a.ClearShadow, // a release's challenger, scored beside
 	}, a.log, a.reg) // the watcher names its component
 	if err != nil {
 		return nil, fmt.Errorf("model watcher: %w", err)
