@@ -76,11 +76,11 @@ func (a *App) writeHeartbeat(ctx context.Context, interval time.Duration, last *
 func (a *App) heartbeat(now time.Time, interval time.Duration, last *heartbeatCounters) wire.Heartbeat {
 	up, bs := a.producer.Status(), a.queue.Stats()
 	conditions, _, ready := a.health(now, up, bs)
-	ms := a.modelStatus()
+	ms, models := a.modelStatus(), a.watcher.Models()
 	hb := wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: a.cfg.GatewayID, TS: now.UTC(),
 		IntervalSeconds: interval.Seconds(), Version: Version, StartedAt: a.started.UTC(),
 		UptimeSeconds: now.Sub(a.started).Seconds(), Ready: ready, Conditions: conditions,
-		Model: heartbeatModel(ms, a.watcher.Models()), Shadow: heartbeatShadow(a.engine.ShadowStats()),
+		Model: heartbeatModel(ms, models), Shadow: heartbeatShadow(a.engine.ShadowStats(), ms.Name, models),
 		Drift: heartbeatDrift(a.engine),
 		Uplink: wire.HeartbeatUplink{State: up.State, BacklogRecords: up.Backlog.Records,
 			BacklogOldestAge: up.Backlog.OldestAge.Seconds()},
@@ -121,12 +121,23 @@ func heartbeatModel(ms ModelStatus, models []bridge.ModelStatus) *wire.Heartbeat
 	return hm
 }
 
-// heartbeatShadow is the challenger the engine scores in shadow (nil: none)
-// and its comparison with the served model; the comparison is absent
-// before the first window both scored.
-func heartbeatShadow(st *inference.ShadowStats) *wire.HeartbeatShadow {
-	if st == nil {
-		return nil
+// heartbeatShadow is the challenger the engine scores in shadow and its
+// comparison with the served model (absent before the first window both
+// scored). While the release of the served name names a shadow the engine
+// does not score yet (being received, rejected), it is that version with
+// the watcher's shadow state; nil when there is no shadow at all.
+func heartbeatShadow(st *inference.ShadowStats, served string, models []bridge.ModelStatus) *wire.HeartbeatShadow {
+	var wanted *bridge.ModelStatus
+	for i := range models {
+		if models[i].Name == served && models[i].Shadow != "" {
+			wanted = &models[i]
+		}
+	}
+	if st == nil || wanted != nil && wanted.Shadow != st.Version {
+		if wanted == nil {
+			return nil
+		}
+		return &wire.HeartbeatShadow{Name: wanted.Name, Version: wanted.Shadow, State: wanted.ShadowState}
 	}
 	hs := &wire.HeartbeatShadow{Name: st.Name, Version: st.Version, State: "active", Windows: st.Windows, Dropped: st.Dropped}
 	if st.Windows > 0 {

@@ -32,16 +32,28 @@ func TestHeartbeatModel(t *testing.T) {
 // The shadow block carries the engine's comparison once a window was
 // scored by both, never a value JSON cannot carry.
 func TestHeartbeatShadow(t *testing.T) {
-	if s := heartbeatShadow(nil); s != nil {
+	if s := heartbeatShadow(nil, "pump", nil); s != nil {
 		t.Errorf("no shadow: %+v", s)
 	}
-	s := heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Dropped: 2})
+	s := heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Dropped: 2}, "pump", nil)
 	if s.Name != "pump" || s.Version != "3" || s.State != "active" || s.Dropped != 2 || s.AlertAgreement != nil || s.MeanAbsDiff != nil {
 		t.Errorf("before the first window: %+v", s)
 	}
-	s = heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Windows: 10, AlertAgreement: 0.9, MeanAbsDiff: math.NaN()})
+	s = heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "3", Windows: 10, AlertAgreement: 0.9, MeanAbsDiff: math.NaN()}, "pump", nil)
 	if s.Windows != 10 || s.AlertAgreement == nil || *s.AlertAgreement != 0.9 || s.MeanAbsDiff != nil {
 		t.Errorf("after 10 windows: %+v", s)
+	}
+	// The release names a shadow the engine does not score (yet): the
+	// watcher's version and state, whatever the engine still holds.
+	rel := []bridge.ModelStatus{{Name: "pump", Shadow: "4", ShadowState: bridge.ShadowRejected}}
+	for _, st := range []*inference.ShadowStats{nil, {Name: "pump", Version: "3", Windows: 10}} {
+		s = heartbeatShadow(st, "pump", rel)
+		if s == nil || s.Version != "4" || s.State != bridge.ShadowRejected || s.Windows != 0 {
+			t.Errorf("shadow 4 rejected, engine %+v: %+v", st, s)
+		}
+	}
+	if s = heartbeatShadow(&inference.ShadowStats{Name: "pump", Version: "4", Windows: 3}, "pump", rel); s.State != "active" || s.Windows != 3 {
+		t.Errorf("engine scores the named shadow: %+v", s)
 	}
 }
 
