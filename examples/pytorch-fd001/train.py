@@ -1,22 +1,26 @@
-"""Train a small 1D-CNN on the rows `edgepm features export` wrote for
-C-MAPSS FD001 and export it to ONNX for `edgepm model build`.
+"""Train a small 1D-CNN ensemble on the rows `edgepm features export` wrote
+for C-MAPSS FD001 and export it to ONNX for `edgepm model build`.
 
 The input rows are exactly what the gateway feeds the model (the normalised
-30-cycle window of 14 sensors, front-padded while a unit's window fills), so
-there is no Python re-implementation of serving.
+window of 14 sensors, front-padded while a unit's window fills), so there is
+no Python re-implementation of serving. The exported graph averages
+--members small networks (one ONNX file, one package).
 
 usage:
-  train.py --work DIR --seed S [--validate] [--channels C] [--epochs E]
+  train.py --work DIR --seed S [--validate] [--window T] [--members K] ...
     DIR holds train_rows.csv, train_truth.csv, test_rows.csv, test_truth.csv
-    (see the Makefile target example-pytorch). --validate trains on the 80
-    training units whose id is not a multiple of 5 and reports the RMSE over
-    every cycle of the other 20 (how the hyperparameters were chosen);
-    otherwise trains on all 100 and writes DIR/seed-S/{model.onnx,
-    test_pred.csv, metrics.json}.
+    (see the Makefile target example-pytorch). Rows exported with a window
+    longer than --window are cut to their newest T readings.
+    --validate: 5-fold cross-validation over the 100 training units (fold f
+    holds out the units whose id % 5 == f) scored as the test set is: the
+    prediction at a truncation point of each held-out unit, for every
+    truncation after at least 31 cycles (the shortest test_FD001 unit), true
+    RUL capped at 125. This is how the hyperparameters were chosen; the test
+    set is never read. Otherwise trains on all 100 units and writes
+    DIR/seed-S/{model.onnx, test_pred.csv, metrics.json}.
 """
 import argparse
 import json
-import math
 import os
 import time
 
@@ -24,47 +28,77 @@ import numpy as np
 import torch
 from torch import nn
 
-T, S, CAP = 30, 14, 125.0  # T: window.size of spec.yaml (--window)
+S, CAP, MIN_SEEN = 14, 125.0, 31
 
 
-def load(work, name):
-    """rows and truth of one split, cached as .npz next to the CSVs"""
+def load(work, name, window):
+    """rows (cut to the newest `window` readings) and truth of one split;
+    the parsed CSV is cached as .npz next to it"""
     cache = os.path.join(work, name + ".npz")
     if os.path.exists(cache):
         z = np.load(cache)
-        return z["x"], z["unit"], z["cycle"], z["rul"]
-    x = np.loadtxt(os.path.join(work, name + "_rows.csv"), delimiter=",", skiprows=1,
-                   usecols=range(2, 2 + T * S), dtype=np.float32).reshape(-1, T, S)
-    tr = np.loadtxt(os.path.join(work, name + "_truth.csv"), delimiter=",", skiprows=1,
-                    usecols=(2, 3, 4), dtype=np.int64)
-    # features export writes one row per reading in file order, as prep.py wrote the truth
-    assert len(tr) == len(x), (len(tr), len(x))
-    np.savez(cache, x=x, unit=tr[:, 0], cycle=tr[:, 1], rul=tr[:, 2])
-    return x, tr[:, 0], tr[:, 1], tr[:, 2]
+        x, unit, cycle, rul = z["x"], z["unit"], z["cycle"], z["rul"]
+    else:
+        with open(os.path.join(work, name + "_rows.csv")) as f:
+            cols = len(f.readline().split(","))
+        x = np.loadtxt(os.path.join(work, name + "_rows.csv"), delimiter=",", skiprows=1,
+                       usecols=range(2, cols), dtype=np.float32).reshape(-1, (cols - 2) // S, S)
+        tr = np.loadtxt(os.path.join(work, name + "_truth.csv"), delimiter=",", skiprows=1,
+                        usecols=(2, 3, 4), dtype=np.int64)
+        # features export writes one row per reading in file order, as prep.py wrote the truth
+        assert len(tr) == len(x), (len(tr), len(x))
+        unit, cycle, rul = tr[:, 0], tr[:, 1], tr[:, 2]
+        np.savez(cache, x=x, unit=unit, cycle=cycle, rul=rul)
+    if x.shape[1] < window:
+        raise SystemExit("train: %s rows hold %d readings, --window is %d" % (name, x.shape[1], window))
+    return np.ascontiguousarray(x[:, x.shape[1] - window:]), unit, cycle, rul
 
 
 class CNN(nn.Module):
-    """[N, T, S] -> [N, 1] remaining useful life in cycles."""
+    """[N, T, S] -> [N] remaining useful life / 125 (not yet clipped)."""
 
-    def __init__(self, c=12, hidden=32, dropout=0.0):
+    def __init__(self, t, c, hidden, kernel, dropout, stride=1):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv1d(S, c, 3, padding=1), nn.ReLU(),
-            nn.Conv1d(c, c, 3, stride=2, padding=1), nn.ReLU())
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * ((T + 1) // 2), hidden), nn.ReLU(),
+            nn.Conv1d(S, c, kernel, stride=stride, padding=kernel // 2), nn.ReLU(),
+            nn.Conv1d(c, c, kernel, stride=2, padding=kernel // 2), nn.ReLU())
+        n = self.conv(torch.zeros(1, S, t)).numel()
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(n, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(self, x):
-        y = self.head(self.conv(x.transpose(1, 2)))
-        return torch.relu(y) * CAP  # trained on RUL / 125; served in cycles, never negative
+        return self.head(self.conv(x.transpose(1, 2))).squeeze(1)
+
+
+class Ensemble(nn.Module):
+    """[N, T, S] -> [N, 1] remaining useful life in cycles: the mean of the
+    members, each clipped at 0 (served in cycles, never negative)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def each(self, x):
+        return torch.stack([m(x) for m in self.members], 1)  # [N, K], RUL / 125
+
+    def forward(self, x):
+        return (torch.relu(self.each(x)) * CAP).mean(1, keepdim=True)
+
+
+def build(args):
+    return Ensemble([CNN(args.window, args.channels, args.hidden, args.kernel, args.dropout, args.stride)
+                     for _ in range(args.members)])
 
 
 def fit(x, y, seed, args):
+    """trains every member on the same batches, each on its own squared error"""
     torch.manual_seed(seed)
     np.random.seed(seed)
-    m = CNN(args.channels, args.hidden, args.dropout)
+    m = build(args)
     opt = torch.optim.Adam(m.parameters(), lr=args.lr, weight_decay=args.wd)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
+    decay = args.epochs - args.swa  # cosine decay, then --swa epochs at lr/10 whose weights are averaged
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, decay, eta_min=args.lr / 10 if args.swa else 0)
+    avg = torch.optim.swa_utils.AveragedModel(m) if args.swa else None
     xt, yt = torch.from_numpy(x), torch.from_numpy(np.minimum(y, CAP).astype(np.float32) / CAP)
     for ep in range(args.epochs):
         m.train()
@@ -72,17 +106,23 @@ def fit(x, y, seed, args):
         for i in range(0, len(xt), args.batch):
             b = perm[i:i + args.batch]
             opt.zero_grad()
-            loss = ((m(xt[b]).squeeze(1) / CAP - yt[b]) ** 2).mean()
+            xb = xt[b] + args.noise * torch.randn(xt[b].shape) if args.noise else xt[b]
+            loss = ((torch.relu(m.each(xb)) - yt[b, None]) ** 2).mean(0).sum()
             loss.backward()
             opt.step()
-        sched.step()
+        if ep < decay:
+            sched.step()
+        else:
+            avg.update_parameters(m)
+    if avg is not None:
+        m = avg.module  # no batch norm: nothing to recompute
     m.eval()
     return m
 
 
 def predict(m, x):
     with torch.no_grad():
-        return m(torch.from_numpy(x)).squeeze(1).numpy()
+        return torch.cat([m(torch.from_numpy(x[i:i + 4096])) for i in range(0, len(x), 4096)]).squeeze(1).numpy()
 
 
 def scores(pred, true):
@@ -92,52 +132,81 @@ def scores(pred, true):
     return rmse, phm
 
 
+def trainable(cycle, args):
+    """the windows trained on: those of at least --min-cycle readings"""
+    return cycle >= args.min_cycle
+
+
+def validate(x, unit, cycle, rul, args):
+    """5-fold cross-validation over the training units, scored on truncation
+    points (every cycle >= 31 of each held-out unit) as the test protocol is"""
+    began, preds, truths, folds = time.time(), [], [], []
+    for f in args.folds:
+        held = unit % 5 == f
+        fit_on = ~held & trainable(cycle, args)
+        m = fit(x[fit_on], rul[fit_on], args.seed, args)
+        ev = held & (cycle >= MIN_SEEN)
+        p, t = predict(m, x[ev]), np.minimum(rul[ev], CAP)
+        folds.append(round(scores(p, t)[0], 3))
+        preds.append(p)
+        truths.append(t)
+    p, t = np.concatenate(preds), np.concatenate(truths)
+    rmse, phm = scores(p, t)
+    out = {k: v for k, v in vars(args).items() if k not in ("work", "validate")}
+    out.update({"val_rmse_truncated": round(rmse, 3), "fold_rmse": folds,
+                "val_phm08_per_100_units": round(phm / len(p) * 100, 1),
+                "val_rmse_rul_le_125": round(scores(p[t < CAP], t[t < CAP])[0], 3),
+                "seconds": round(time.time() - began, 1)})
+    print(json.dumps(out), flush=True)
+
+
 def main():
-    global T
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--folds", type=lambda s: [int(f) for f in s.split(",")], default=[0, 1, 2, 3, 4],
+                    help="validation folds to run (comma-separated, 0-4)")
+    ap.add_argument("--window", type=int, default=30, help="readings per window (the spec's window.size)")
+    ap.add_argument("--members", type=int, default=1, help="networks averaged inside the one ONNX graph")
     ap.add_argument("--channels", type=int, default=12)
+    ap.add_argument("--kernel", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.0, help="Adam weight decay (L2)")
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--window", type=int, default=30, help="window.size of the spec the rows were exported with")
+    ap.add_argument("--stride", type=int, default=1, help="stride of the first convolution")
+    ap.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to the (normalised) training windows")
+    ap.add_argument("--swa", type=int, default=0, help="average the weights of the last SWA epochs")
+    ap.add_argument("--min-cycle", type=int, default=1, help="train on windows of at least this many readings")
     args = ap.parse_args()
-    T = args.window
     torch.set_num_threads(1)
-    x, unit, cycle, rul = load(args.work, "train")
-    began = time.time()
+    x, unit, cycle, rul = load(args.work, "train", args.window)
     if args.validate:
-        held = unit % 5 == 0
-        m = fit(x[~held], rul[~held], args.seed, args)
-        rmse, _ = scores(predict(m, x[held]), np.minimum(rul[held], CAP))
-        print(json.dumps({"validate": True, "seed": args.seed, "channels": args.channels, "hidden": args.hidden,
-                          "epochs": args.epochs, "lr": args.lr, "wd": args.wd, "dropout": args.dropout, "val_rmse_every_cycle": round(rmse, 3),
-                          "seconds": round(time.time() - began, 1)}))
+        validate(x, unit, cycle, rul, args)
         return
-    m = fit(x, rul, args.seed, args)
-    xt, tunit, tcycle, trul = load(args.work, "test")
+    began = time.time()
+    on = trainable(cycle, args)
+    m = fit(x[on], rul[on], args.seed, args)
+    xt, tunit, tcycle, trul = load(args.work, "test", args.window)
     pred = predict(m, xt)
     last = np.zeros(len(xt), dtype=bool)
     last[np.r_[np.nonzero(np.diff(tunit))[0], len(tunit) - 1]] = True
     rmse, phm = scores(pred[last], np.minimum(trul[last], CAP))
     out = os.path.join(args.work, "seed-%d" % args.seed)
     os.makedirs(out, exist_ok=True)
-    torch.onnx.export(m, torch.zeros(1, T, S), os.path.join(out, "model.onnx"), input_names=["window"],
+    torch.onnx.export(m, torch.zeros(1, args.window, S), os.path.join(out, "model.onnx"), input_names=["window"],
                       output_names=["rul"], dynamic_axes={"window": {0: "N"}, "rul": {0: "N"}}, opset_version=13)
     with open(os.path.join(out, "test_pred.csv"), "w") as f:
         f.write("device,cycle,rul\n")
         for u, c, p in zip(tunit, tcycle, pred):
             f.write("engine-%03d,%d,%.9g\n" % (u, c, p))
-    met = {"seed": args.seed, "rmse_last_cycle_capped": round(rmse, 3), "phm08_capped": round(phm, 1),
-           "units": int(last.sum()), "params": sum(p.numel() for p in m.parameters()),
-           "channels": args.channels, "hidden": args.hidden, "epochs": args.epochs, "lr": args.lr,
-           "wd": args.wd, "dropout": args.dropout,
-           "batch": args.batch, "seconds": round(time.time() - began, 1), "torch": torch.__version__}
+    met = {k: v for k, v in vars(args).items() if k not in ("work", "validate", "folds")}
+    met.update({"rmse_last_cycle_capped": round(rmse, 3), "phm08_capped": round(phm, 1),
+                "units": int(last.sum()), "params": sum(p.numel() for p in m.parameters()),
+                "seconds": round(time.time() - began, 1), "torch": torch.__version__})
     json.dump(met, open(os.path.join(out, "metrics.json"), "w"))
     print(json.dumps(met))
 
