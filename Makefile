@@ -102,7 +102,7 @@ model-fd001:
 ## sign, validate and serve seed 1; replay test_FD001 through it and score
 EXAMPLE := .local/example-pytorch
 EXAMPLE_PY ?= /usr/bin/python3
-EXAMPLE_TRAIN ?= --window 50 --channels 12 --hidden 32 --epochs 40 --lr 2e-3 --wd 3e-3
+EXAMPLE_TRAIN ?= --window 50 --channels 12 --hidden 32 --epochs 40 --lr 2e-3 --wd 3e-3 --min-cycle 25
 example-pytorch: build
 	@$(EXAMPLE_PY) -c 'import torch, onnx' 2>/dev/null || apt-get install -y python3-torch python3-onnx
 	mkdir -p $(EXAMPLE)
@@ -112,7 +112,9 @@ example-pytorch: build
 	test $(EXAMPLE)/test_rows.csv -nt examples/pytorch-fd001/spec.yaml || bin/edgepm features export --spec examples/pytorch-fd001/spec.yaml \
 		--train $(EXAMPLE)/train.csv --in $(EXAMPLE)/test.csv --out $(EXAMPLE)/test_rows.csv
 	test $(EXAMPLE)/train.npz -nt $(EXAMPLE)/train_rows.csv || rm -f $(EXAMPLE)/train.npz $(EXAMPLE)/test.npz
-	for s in 1 2 3 4 5; do test $(EXAMPLE)/seed-$$s/metrics.json -nt $(EXAMPLE)/train_rows.csv || \
+	echo '$(EXAMPLE_TRAIN)' | cmp -s - $(EXAMPLE)/train.args || { rm -rf $(EXAMPLE)/seed-*; echo '$(EXAMPLE_TRAIN)' >$(EXAMPLE)/train.args; }
+	for s in 1 2 3 4 5; do test $(EXAMPLE)/seed-$$s/metrics.json -nt $(EXAMPLE)/train_rows.csv -a \
+		$(EXAMPLE)/seed-$$s/metrics.json -nt examples/pytorch-fd001/train.py || \
 		$(EXAMPLE_PY) examples/pytorch-fd001/train.py --work $(EXAMPLE) --seed $$s $(EXAMPLE_TRAIN) || exit 1; done
 	$(EXAMPLE_PY) examples/pytorch-fd001/summary.py $(EXAMPLE)
 	bin/edgepm model build --onnx $(EXAMPLE)/seed-1/model.onnx --spec examples/pytorch-fd001/spec.yaml \
