@@ -27,6 +27,7 @@ var streamSchemas = map[string]string{
 	"alerts":      "alert.schema.json",
 	"deadletter":  "deadletter.schema.json",
 	"gateways":    "gateways.schema.json",
+	"labels":      "label.schema.json", // written by a maintenance system, read by edgepm-train
 }
 
 // Load compiles every schema under dir (docs/schemas). Each file is

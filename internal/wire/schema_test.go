@@ -49,6 +49,7 @@ func TestBuiltValuesMatchSchemas(t *testing.T) {
 			State: wire.AlertRaised, Score: 0.9, Threshold: 0.8, TS: 5}),
 		"deadletter": wire.MustJSON(wire.DeadLetter{V: wire.Version, Gateway: "gw", Topic: "a/b", Reason: "malformed_json",
 			Error: "bad", Received: 5, Payload: []byte("{"), PayloadBytes: 1}),
+		"labels": wire.MustJSON(wire.Label{V: wire.Version, Device: "d", TS: 5, Kind: wire.LabelFailure, Reported: 9, Text: "bearing seized"}),
 	}
 	agree, diff := 0.97, 0.01
 	hb, err := wire.HeartbeatRecord(&wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: "gw", TS: at, IntervalSeconds: 30,
@@ -94,6 +95,9 @@ func TestSchemasRejectBadValues(t *testing.T) {
 		{"predictions", `{"v":1,"gateway":"gw","device":"d","model":"m","model_version":"1","window_end":1,"ts":2,"score":0.5,"featurehash":"0123456789abcdef"}`},
 		{"alerts", `{"v":1,"gateway":"gw","device":"d","model":"m","model_version":"1","state":"up","score":1,"threshold":1,"ts":1}`},
 		{"deadletter", `{"v":1,"gateway":"gw","topic":"t","reason":"nope","error":"e","received":1,"payload":"","payload_bytes":0}`},
+		{"labels", `{"v":1,"device":"d","ts":1,"kind":"broken"}`},                 // unknown kind
+		{"labels", `{"v":1,"device":"d","kind":"failure"}`},                       // no ts
+		{"labels", `{"v":1,"device":"d","ts":1,"kind":"failure","gateway":"gw"}`}, // not a label field
 		{"events", `{"v":1,"gateway":"gw","type":"gateway.exploded","ts":1}`},
 		{"gateways", `{"v":1,"gateway":"gw","ts":1,"interval_s":30,"version":"x","started_at":"2026-01-01T00:00:00Z","uptime_s":1,"ready":true,"uplink":{"state":"online","backlog_records":0,"backlog_oldest_age_s":0},"buffer":{"bytes":0,"max_bytes":1,"dropped":0},"alerts_active":0,"devices":0,"ingest":{"connected":true,"readings_per_s":0,"invalid_per_s":0,"seq_missing":0},"conditions":[]}`}, // ts not a time
 		{"events", `{"v":1,"gateway":"gw","type":"gateway.stopped","ts":1,"detail":{"x":1}}`},
