@@ -21,7 +21,9 @@
 // (docs/firmware-sim.md); FaultPayload and FaultStream produce each kind of
 // faulty input; an Injector applies faults at configured rates to a stream.
 // Publisher paces readings from a Source (a Plant, a C-MAPSS replay) to a
-// Sink (MQTTSink, WriterSink) at a target rate. Score computes precision,
+// Sink (MQTTSink, WriterSink) at a target rate; a Labeler files the truth's
+// failures and repairs as late edgepm.labels records to a LabelSink
+// (KafkaLabelSink). Score computes precision,
 // recall, lead times and false alarms of alerts against the truth.
 //
 // # Guarantees
@@ -36,7 +38,7 @@
 //
 // # Concurrency
 //
-// Plant, Injector, Limiter and Publisher are not safe for concurrent use;
+// Plant, Injector, Limiter, Labeler and Publisher are not safe for concurrent use;
 // Publisher.Run is one loop. MQTTSink is safe for concurrent Send. Calls
 // that block: Limiter.Wait (until the rate allows, or ctx ends),
 // Publisher.Run (until the source ends, the count is reached or ctx ends),

@@ -51,6 +51,10 @@ type PublisherConfig struct {
 	// published there through the sink (not counted in Count or Rate).
 	Truth      io.Writer
 	TruthTopic string
+	// Labels, if non-nil, observes every reading's truth and files the
+	// failure and maintenance labels, delayed (Labeler). Its send errors
+	// count in PublisherStats.Errors.
+	Labels *Labeler
 	// WaveformRate and WaveformSamples shape FormatWaveform blocks
 	// (defaults 25600 Hz, 1024 samples).
 	WaveformRate, WaveformSamples int
@@ -196,6 +200,11 @@ func (p *Publisher) topic(r Reading) string {
 func (p *Publisher) publishReading(ctx context.Context, r Reading) error {
 	if err := p.writeTruth(ctx, r); err != nil {
 		return err
+	}
+	if p.cfg.Labels != nil {
+		if err := p.cfg.Labels.Observe(ctx, r); err != nil {
+			p.sendError(err)
+		}
 	}
 	topic := p.topic(r)
 	p.msgs = p.msgs[:0]

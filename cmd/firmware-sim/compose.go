@@ -114,11 +114,35 @@ func (f *publishFlags) publisher(src sim.Source, sink sim.Sink, devices int, log
 		cfg.Truth = fh
 		closeTruth = fh.Close
 	}
-	pub, err := sim.NewPublisher(src, sink, cfg, log)
+	closeAll, err := f.labels(&cfg, closeTruth)
 	if err != nil {
 		return nil, nil, nil, errors.Join(err, closeTruth())
 	}
-	return pub, closeTruth, inj, nil
+	pub, err := sim.NewPublisher(src, sink, cfg, log)
+	if err != nil {
+		return nil, nil, nil, errors.Join(err, closeAll())
+	}
+	return pub, closeAll, inj, nil
+}
+
+// labels sets cfg.Labels for --labels-to-kafka; the returned close
+// function closes the label producer, then calls next.
+func (f *publishFlags) labels(cfg *sim.PublisherConfig, next func() error) (func() error, error) {
+	if f.labelsBrokers == "" {
+		return next, nil
+	}
+	if f.replay != "" {
+		return nil, fmt.Errorf("--labels-to-kafka: the C-MAPSS replay has no repairs to label; use the simulated plant")
+	}
+	ls, err := sim.NewKafkaLabelSink(splitList(f.labelsBrokers), f.labelsTopic)
+	if err != nil {
+		return nil, err
+	}
+	if f.labeler, err = sim.NewLabeler(ls, f.labelsLag); err != nil {
+		return nil, errors.Join(fmt.Errorf("--labels-lag: %w", err), ls.Close())
+	}
+	cfg.Labels = f.labeler
+	return func() error { return errors.Join(ls.Close(), next()) }, nil
 }
 
 func splitList(s string) []string {

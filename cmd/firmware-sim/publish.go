@@ -29,6 +29,9 @@ type publishFlags struct {
 	batchSize, window                    int
 	count                                int64
 	truthFile, truthTopic                string
+	labelsBrokers, labelsTopic           string
+	labelsLag                            time.Duration
+	labeler                              *sim.Labeler // built by publisher when --labels-to-kafka is set
 	replay, replayRUL                    string
 	stdout, stdoutTopics, quiet          bool
 	faults                               map[sim.FaultKind]*float64
@@ -62,6 +65,9 @@ func (f *publishFlags) register(fs *flagSet) {
 	fs.Int64Var(&f.count, "count", 0, "stop after this many messages (0 = no limit)")
 	fs.StringVar(&f.truthFile, "truth-file", "", "write ground truth JSON lines to this file")
 	fs.StringVar(&f.truthTopic, "truth-topic", "", "publish ground truth lines to this topic template, e.g. plant/{site}/{line}/{device}/truth")
+	fs.StringVar(&f.labelsBrokers, "labels-to-kafka", "", "publish the ground truth's failures and repairs as edgepm.labels records to these Kafka brokers (host:port,...)")
+	fs.StringVar(&f.labelsTopic, "labels-topic", "edgepm.labels", "Kafka topic of --labels-to-kafka")
+	fs.DurationVar(&f.labelsLag, "labels-lag", 24*time.Hour, "simulated time between a failure or repair and its label being published (work orders are filed late)")
 	fs.StringVar(&f.replay, "replay-cmapss", "", "replay a NASA C-MAPSS file (train_FD001.txt or test_FD001.txt) instead of simulating")
 	fs.StringVar(&f.replayRUL, "replay-rul", "", "RUL file for a test file (default: RUL_<FDxxx>.txt next to a test_<FDxxx>.txt)")
 	fs.BoolVar(&f.stdout, "stdout", false, "write payloads to stdout, one per line, instead of MQTT")
@@ -121,6 +127,10 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	err = errors.Join(runErr, sink.Close(), closeTruth())
 	if !f.quiet {
 		summary(stderr, pub.Stats(), sink, inj)
+		if f.labeler != nil {
+			fmt.Fprintf(stderr, "labels: %d published to %s, %d not yet due (filed less than --labels-lag ago)\n",
+				f.labeler.Sent(), f.labelsTopic, f.labeler.Pending())
+		}
 	}
 	return err
 }
