@@ -64,16 +64,9 @@ func readJSONL(r io.Reader, fn func(Reading) error) error {
 		if len(b) == 0 {
 			continue
 		}
-		var w wire.Reading
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fmt.Errorf("readings line %d: not an edgepm.readings record: %w", line, err)
-		}
-		if w.Device == "" {
-			return fmt.Errorf("readings line %d: no device", line)
-		}
-		rd := Reading{Device: w.Device, Time: time.UnixMilli(w.TS), Values: w.Values}
-		if wf := w.Waveform; wf != nil && wf.Channel != "" {
-			rd.Waves = map[string]features.Waveform{wf.Channel: {RateHz: wf.RateHz, Samples: wf.Samples}}
+		var rd Reading
+		if err := DecodeReading(b, &rd); err != nil {
+			return fmt.Errorf("readings line %d: %w", line, err)
 		}
 		if err := fn(rd); err != nil {
 			return err
@@ -81,6 +74,26 @@ func readJSONL(r io.Reader, fn func(Reading) error) error {
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read readings: %w", err)
+	}
+	return nil
+}
+
+// DecodeReading decodes one edgepm.readings record value (a JSON line of
+// a readings file, or a Kafka record's value) into dst, reusing dst.Values
+// (cleared first) so that a caller decoding many records allocates less;
+// the feature windows copy the values, they do not keep the map.
+func DecodeReading(b []byte, dst *Reading) error {
+	w := wire.Reading{Values: dst.Values}
+	clear(w.Values)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("not an edgepm.readings record: %w", err)
+	}
+	if w.Device == "" {
+		return fmt.Errorf("no device")
+	}
+	*dst = Reading{Device: w.Device, Time: time.UnixMilli(w.TS), Values: w.Values}
+	if wf := w.Waveform; wf != nil && wf.Channel != "" {
+		dst.Waves = map[string]features.Waveform{wf.Channel: {RateHz: wf.RateHz, Samples: wf.Samples}}
 	}
 	return nil
 }
