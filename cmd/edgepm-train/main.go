@@ -4,6 +4,12 @@
 //	go run ./cmd/edgepm-train -out models/default
 //	go run ./cmd/edgepm-train -dataset cmapss-fd001 -data ../shared/datasets/cmapss -out models/cmapss-fd001
 //
+//	go run ./cmd/edgepm-train --from-kafka 127.0.0.1:9092 --from 2025-01-01T00:00:00Z --to 2025-03-01T00:00:00Z -out pkg/
+//
+// --from-kafka trains on the Kafka log instead: edgepm.readings and
+// edgepm.labels for a time range (internal/trainset; docs/models.md,
+// "Training from Kafka"); --rows-out writes the training rows as CSV.
+//
 // The default dataset, "sim", is firmware-sim data (failure within a
 // horizon, the default model). "cmapss-fd001" trains a remaining-useful-life
 // model on NASA C-MAPSS FD001 by the usual protocol (docs/models.md) and
@@ -15,6 +21,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -24,7 +32,7 @@ import (
 
 func main() {
 	log.SetFlags(0)
-	o, fo := defaultOptions(), defaultFD001Options()
+	o, fo, ko := defaultOptions(), defaultFD001Options(), defaultKafkaOptions()
 	dataset := flag.String("dataset", "sim", "training data: sim (firmware-sim, the default model) or cmapss-fd001")
 	flag.StringVar(&fo.Data, "data", fo.Data, "cmapss-fd001: folder with train_FD001.txt, test_FD001.txt, RUL_FD001.txt")
 	flag.BoolVar(&fo.Validate, "validate", false, "cmapss-fd001: train on 80 units, report the 20 held-out ones, write nothing")
@@ -36,10 +44,20 @@ func main() {
 	flag.DurationVar(&o.Data.Horizon, "horizon", o.Data.Horizon, "label: failure within this horizon")
 	flag.IntVar(&o.Train.Epochs, "epochs", 0, "training epochs (default 30 for sim, 40 for cmapss-fd001)")
 	flag.StringVar(&o.Version, "version", o.Version, "model version")
+	ko.register()
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	start := time.Now()
+	if ko.Brokers != "" {
+		if !set["out"] && ko.RowsOut == "" {
+			fmt.Fprintln(os.Stderr, "edgepm-train: --from-kafka needs -out (a package), --rows-out (training rows) or both")
+			os.Exit(2)
+		}
+		ko.Train = set["out"]
+		mainKafka(o, ko, start)
+		return
+	}
 	switch *dataset {
 	case "sim":
 		if o.Train.Epochs == 0 {
@@ -96,4 +114,38 @@ func mainFD001(o fd001Options, start time.Time) {
 	fmt.Fprintf(w, "  test_FD001 every cycle (%d rows), truth capped at %d: RMSE %.2f\n", res.TestAll.N, o.Cap, res.TestAll.RMSE)
 	printComparison(w, res.Test, res.TestUncap)
 	fmt.Fprintf(w, "  (%.1fs)\n", time.Since(start).Seconds())
+}
+
+func (ko *kafkaOptions) register() {
+	flag.StringVar(&ko.Brokers, "from-kafka", "", "train from Kafka: seed brokers host:port[,host:port...] (with --from, --to)")
+	flag.StringVar(&ko.From, "from", "", "--from-kafka: start of the readings' time range, RFC 3339 (inclusive)")
+	flag.StringVar(&ko.To, "to", "", "--from-kafka: end of the readings' time range, RFC 3339 (exclusive)")
+	flag.StringVar(&ko.Group, "group", "", "--from-kafka: consumer group; give processes sharing one extraction the same name (default: unique per run)")
+	flag.StringVar(&ko.ReadingsTopic, "readings-topic", ko.ReadingsTopic, "--from-kafka: readings topic")
+	flag.StringVar(&ko.LabelsTopic, "labels-topic", ko.LabelsTopic, "--from-kafka: labels topic (docs/formats/kafka-records.md)")
+	flag.StringVar(&ko.RowsOut, "rows-out", "", "--from-kafka: write the training rows to this CSV (features export format plus a label column)")
+	flag.IntVar(&ko.MinFailures, "min-failures", ko.MinFailures, "--from-kafka: refuse to train on fewer failure labels in the range")
+}
+
+func mainKafka(o options, ko kafkaOptions, start time.Time) {
+	res, err := runKafka(context.Background(), o, ko)
+	if res.Set != nil {
+		c, _ := json.Marshal(res.Set.Counts)
+		l, _ := json.Marshal(res.Set.Labels)
+		fmt.Fprintf(os.Stdout, "edgepm-train: %s to %s from Kafka (group %s): %d rows kept (%d positive), %d failures in range\n  readings %s\n  labels %s\n",
+			ko.From, ko.To, res.Set.Group, len(res.Set.Rows), res.Set.Counts.Positives, res.Set.Failures, c, l)
+	}
+	if err != nil {
+		log.Fatalf("edgepm-train: %v", err)
+	}
+	if ko.RowsOut != "" {
+		fmt.Fprintf(os.Stdout, "edgepm-train: wrote %d rows to %s\n", len(res.Set.Rows), ko.RowsOut)
+	}
+	if m := res.Model; m != nil {
+		fmt.Fprintf(os.Stdout, "edgepm-train: wrote %s (%s, sha256 %s)\n", o.Out, m.ID, m.SHA[:16])
+		fmt.Fprintf(os.Stdout, "  data: %d train rows (%d positive), %d held-out rows (%d positive)\n",
+			m.Train.Rows, m.Train.Positives, m.Test.Rows, m.Test.Positives)
+		fmt.Fprintf(os.Stdout, "  held-out devices @ %.2f: precision %.3f recall %.3f AUC %.3f (%.1fs)\n",
+			m.Test.Threshold, m.Test.Precision, m.Test.Recall, m.Test.AUC, time.Since(start).Seconds())
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -66,6 +67,29 @@ func run(o options) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("generate data: %w", err)
 	}
+	return fit(o, specs, data, simSource(o))
+}
+
+// source says where the training rows came from, for the manifest.
+type source struct {
+	description string         // the manifest's description
+	info        map[string]any // the manifest's training info (model and metrics are added)
+}
+
+func simSource(o options) source {
+	return source{
+		description: "Failure within " + o.Data.Horizon.String() + " for pumps, motors, fans and compressors (firmware-sim trained). Unsigned: serve with allow_unsigned (development only).",
+		info: map[string]any{
+			"tool": "cmd/edgepm-train", "simulator": "firmware-sim", "seed": o.Data.Seed, "machines": o.Data.Machines,
+			"days": o.Data.Days, "window_every": o.Data.Every.String(), "reading_interval": o.Data.Interval.String(),
+			"label": "failure within " + o.Data.Horizon.String(), "split": "held-out machines (index % 5 == 4)",
+		},
+	}
+}
+
+// fit trains on the rows of the machines with index % 5 != 4, scores the
+// others, and writes the package to o.Out.
+func fit(o options, specs []features.Spec, data []example, src source) (result, error) {
 	var trainSet, testSet []example
 	for _, ex := range data {
 		if ex.machine%5 == 4 {
@@ -75,7 +99,7 @@ func run(o options) (result, error) {
 		}
 	}
 	if len(trainSet) == 0 || len(testSet) == 0 {
-		return result{}, fmt.Errorf("not enough data: %d rows", len(data))
+		return result{}, fmt.Errorf("not enough data: %d rows (%d to train on, %d held out; at least 5 machines are needed)", len(data), len(trainSet), len(testSet))
 	}
 	mean, std := standardise(trainSet)
 	zs, ys := matrix(trainSet, mean, std)
@@ -89,7 +113,7 @@ func run(o options) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	man := manifest(o, specs, mean, std, g, testSet, res)
+	man := manifest(o, specs, mean, std, g, testSet, res, src)
 	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		return result{}, err
@@ -186,10 +210,10 @@ func score(g *onnxgen.Model, set []example, threshold float64) metrics {
 	return evaluate(scores, ys, threshold)
 }
 
-func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test []example, res result) *modelpkg.Manifest {
+func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test []example, res result, src source) *modelpkg.Manifest {
 	man := &modelpkg.Manifest{
 		SchemaVersion: modelpkg.SchemaVersion, Name: o.Name, Version: o.Version,
-		Description: "Failure within " + o.Data.Horizon.String() + " for pumps, motors, fans and compressors (firmware-sim trained). Unsigned: serve with allow_unsigned (development only).",
+		Description: src.description,
 		InputName:   g.InputName, OutputName: g.OutputName, OutputSemantics: modelpkg.SemanticsFailureProbability,
 		Window: o.Window, Features: specs,
 		Thresholds: modelpkg.Thresholds{Raise: o.Raise, Clear: o.Clear, MinDuration: features.Duration(o.MinDur)},
@@ -201,13 +225,9 @@ func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.
 	for _, ex := range pickSamples(test, 8) {
 		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}
-	info := map[string]any{
-		"tool": "cmd/edgepm-train", "simulator": "firmware-sim", "seed": o.Data.Seed, "machines": o.Data.Machines,
-		"days": o.Data.Days, "window_every": o.Data.Every.String(), "reading_interval": o.Data.Interval.String(),
-		"label": "failure within " + o.Data.Horizon.String(), "split": "held-out machines (index % 5 == 4)",
-		"model": fmt.Sprintf("mlp %d-%d-1 relu/sigmoid, adam, %d epochs, seed %d", len(specs), o.Train.Hidden, o.Train.Epochs, o.Train.Seed),
-		"train": res.Train, "held_out": res.Test,
-	}
+	info := maps.Clone(src.info)
+	info["model"] = fmt.Sprintf("mlp %d-%d-1 relu/sigmoid, adam, %d epochs, seed %d", len(specs), o.Train.Hidden, o.Train.Epochs, o.Train.Seed)
+	info["train"], info["held_out"] = res.Train, res.Test
 	man.Training, _ = json.Marshal(info)
 	return man
 }

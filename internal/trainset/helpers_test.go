@@ -89,7 +89,8 @@ func publishPlant(t testing.TB, seeds []string, machines, days int) *plantLog {
 			log.jsonl.WriteByte('\n')
 			recs = append(recs, readingRecord(r.Device, v, seq))
 			if step%50 == 10 && i == 0 { // a resend of the record 3 before
-				recs = append(recs, recs[len(recs)-4])
+				old := recs[len(recs)-4] // a new *kgo.Record: the client owns the ones it produces
+				recs = append(recs, &kgo.Record{Topic: old.Topic, Key: old.Key, Value: old.Value, Headers: old.Headers})
 			}
 		}
 		log.end = p.Now()
