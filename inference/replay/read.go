@@ -24,6 +24,8 @@ type Reading struct {
 	Values map[string]float64
 	// Waves holds the reading's waveform block by channel (JSON lines only).
 	Waves map[string]features.Waveform
+
+	names map[string]string // sensor names, kept by DecodeReading across calls
 }
 
 // Input formats (Read).
@@ -83,6 +85,13 @@ func readJSONL(r io.Reader, fn func(Reading) error) error {
 // (cleared first) so that a caller decoding many records allocates less;
 // the feature windows copy the values, they do not keep the map.
 func DecodeReading(b []byte, dst *Reading) error {
+	if decodeFast(b, dst) {
+		return nil
+	}
+	return decodeJSON(b, dst)
+}
+
+func decodeJSON(b []byte, dst *Reading) error {
 	w := wire.Reading{Values: dst.Values}
 	clear(w.Values)
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -91,7 +100,7 @@ func DecodeReading(b []byte, dst *Reading) error {
 	if w.Device == "" {
 		return fmt.Errorf("no device")
 	}
-	*dst = Reading{Device: w.Device, Time: time.UnixMilli(w.TS), Values: w.Values}
+	*dst = Reading{Device: w.Device, Time: time.UnixMilli(w.TS), Values: w.Values, names: dst.names}
 	if wf := w.Waveform; wf != nil && wf.Channel != "" {
 		dst.Waves = map[string]features.Waveform{wf.Channel: {RateHz: wf.RateHz, Samples: wf.Samples}}
 	}
