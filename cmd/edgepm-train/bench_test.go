@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,9 @@ const benchDevices, benchSteps, benchPartitions = 200, 1000, 4
 //
 //	go test -run '^$' -bench ExtractFromKafka -benchtime 3x -count 3 ./cmd/edgepm-train
 //
-// Metrics: readings/s; x_bare (extraction's rate / bare consumption's rate,
+// Metrics: readings/s (wall clock); readings/cpu_s (per second of the
+// process's CPU time, kfake's share included: the figure a loaded machine
+// does not distort); x_bare (extraction's rate / bare consumption's rate,
 // measured just before); peak_heap_MB (largest live heap sampled during a
 // run, the 200,000 records' fetch buffers included).
 func BenchmarkExtractFromKafka(b *testing.B) {
@@ -36,6 +39,7 @@ func BenchmarkExtractFromKafka(b *testing.B) {
 	n := float64(benchDevices * benchSteps)
 	var bare float64
 	b.Run("franz-go", func(b *testing.B) {
+		cpu0 := processCPU()
 		peak := heapPeak(func() {
 			for b.Loop() {
 				if got := consumeBare(b, seeds); got != int(n) {
@@ -45,12 +49,14 @@ func BenchmarkExtractFromKafka(b *testing.B) {
 		})
 		bare = n * float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(bare, "readings/s")
+		b.ReportMetric(n*float64(b.N)/(processCPU()-cpu0).Seconds(), "readings/cpu_s")
 		b.ReportMetric(peak, "peak_heap_MB")
 	})
 	b.Run("extract", func(b *testing.B) {
 		plan, _ := features.NewPlan(defaultSpecs(), nil)
 		o := defaultOptions()
 		cfg := trainset.Config{Brokers: seeds, From: from, To: to, Plan: plan, Window: o.Window, Horizon: o.Data.Horizon, Every: time.Minute}
+		cpu0 := processCPU()
 		peak := heapPeak(func() {
 			for b.Loop() {
 				res, err := trainset.Extract(context.Background(), cfg)
@@ -61,6 +67,7 @@ func BenchmarkExtractFromKafka(b *testing.B) {
 		})
 		rate := n * float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(rate, "readings/s")
+		b.ReportMetric(n*float64(b.N)/(processCPU()-cpu0).Seconds(), "readings/cpu_s")
 		if bare > 0 {
 			b.ReportMetric(rate/bare, "x_bare")
 		}
@@ -130,6 +137,15 @@ func consumeBare(b *testing.B, seeds []string) int {
 		})
 	}
 	return n
+}
+
+// processCPU returns the process's user + system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // heapPeak runs fn while sampling the live heap every 5 ms and returns
