@@ -19,7 +19,9 @@
 // a rebalance before its end is dropped and read again from its start by
 // its new owner, so several processes sharing a group (on several machines)
 // together extract each partition exactly once, each returning the rows of
-// the partitions it finished. A group name is one extraction: a group whose
+// the partitions it finished; a member left without partitions (more
+// members than partitions) returns, with no rows, once the group has
+// committed every partition (it asks every 2 s). A group name is one extraction: a group whose
 // offsets are committed at the end has nothing left to read.
 //
 // # Rows and labels
@@ -50,7 +52,7 @@
 //
 // # Concurrency
 //
-// Extract blocks until every assigned partition is done, ctx ends or Kafka
-// fails; it starts one goroutine per assigned partition and waits for all
+// Extract blocks until every partition assigned to it is done (or, with
+// none, until the group has finished them all), ctx ends or Kafka fails; it starts one goroutine per assigned partition and waits for all
 // of them. Several Extract calls may run at once (they share nothing).
 package trainset

@@ -81,8 +81,13 @@ func (g *group) consume(ctx context.Context) error {
 	defer cl.Close() // leaves the group
 	defer g.stop()
 	for {
-		pctx, cancel := context.WithCancel(ctx)
+		// The timeout lets a member without partitions notice that the
+		// others have finished them all (groupDone).
+		pctx, cancel := context.WithTimeout(ctx, idleCheck)
 		finished, err := g.next(cancel)
+		if !finished && err == nil && g.idle() {
+			finished, err = g.groupDone(ctx)
+		}
 		if finished || err != nil {
 			cancel()
 			g.commitFinished(ctx, cl)
@@ -105,6 +110,10 @@ func (g *group) consume(ctx context.Context) error {
 		g.commitFinished(ctx, cl)
 	}
 }
+
+// idleCheck is how often a member without work asks whether the group
+// has finished every partition.
+const idleCheck = 2 * time.Second
 
 // fetchError returns the first fetch error other than the poll's own
 // cancellation (a worker finished).

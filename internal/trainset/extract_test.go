@@ -153,8 +153,9 @@ func TestTooFewFailures(t *testing.T) {
 	}
 }
 
-// Two members sharing a group extract every partition exactly once
-// between them, whoever gets which.
+// Five members sharing a group (one more than the partitions) extract
+// every partition exactly once between them, whoever gets which, and all
+// of them return.
 func TestExtractSharedGroup(t *testing.T) {
 	seeds := startKafka(t)
 	log := publishPlant(t, seeds, 6, 6)
@@ -165,8 +166,8 @@ func TestExtractSharedGroup(t *testing.T) {
 	}
 	cfg.Group = "shared"
 	var wg sync.WaitGroup
-	results := make([]*Result, 2)
-	errs := make([]error, 2)
+	results := make([]*Result, 5)
+	errs := make([]error, 5)
 	for i := range results {
 		wg.Go(func() { results[i], errs[i] = Extract(context.Background(), cfg) })
 	}
@@ -174,11 +175,16 @@ func TestExtractSharedGroup(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	rows := append(results[0].Rows, results[1].Rows...)
+	var rows []Row
+	parts := 0
+	for _, r := range results {
+		rows = append(rows, r.Rows...)
+		parts += r.Counts.Partitions
+		t.Logf("member: %d partitions, %d rows", r.Counts.Partitions, len(r.Rows))
+	}
 	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(a.Device, b.Device) })
-	if results[0].Counts.Partitions+results[1].Counts.Partitions != 4 || csvRows(t, rows) != csvRows(t, one.Rows) {
-		t.Fatalf("shared: %d+%d partitions, %d+%d rows; alone %d rows", results[0].Counts.Partitions, results[1].Counts.Partitions,
-			len(results[0].Rows), len(results[1].Rows), len(one.Rows))
+	if parts != 4 || csvRows(t, rows) != csvRows(t, one.Rows) {
+		t.Fatalf("shared: %d partitions, %d rows; alone %d rows", parts, len(rows), len(one.Rows))
 	}
 }
 

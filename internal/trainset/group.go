@@ -2,6 +2,7 @@ package trainset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -55,7 +56,7 @@ func (g *group) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[stri
 	defer g.mu.Unlock()
 	defer g.wake() // runs before the unlock: the loop checks whether the member is finished
 	g.assigned = true
-	if err != nil && g.err == nil {
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) && g.err == nil {
 		g.err = fmt.Errorf("fetch offsets of group %s: %w", g.cfg.Group, err)
 	}
 	for _, p := range assigned[g.cfg.ReadingsTopic] {
@@ -221,6 +222,33 @@ func (g *group) next(cancel context.CancelFunc) (finished bool, err error) {
 	}
 	g.cancelPoll = cancel
 	return false, nil
+}
+
+// idle reports whether the member has no partition to work on.
+func (g *group) idle() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.workers) == 0
+}
+
+// groupDone reports whether the group has committed every non-empty
+// partition at its end offset: nothing is left for this member (one
+// started with more members than partitions, or whose partitions others
+// finished).
+func (g *group) groupDone(ctx context.Context) (bool, error) {
+	committed, err := g.adm.FetchOffsets(ctx, g.cfg.Group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil // not formed yet: nothing committed
+	}
+	if err != nil {
+		return false, fmt.Errorf("fetch offsets of group %s: %w", g.cfg.Group, err)
+	}
+	for p, s := range g.spans {
+		if o, ok := committed.Lookup(g.cfg.ReadingsTopic, p); !s.empty() && (!ok || o.Err != nil || o.At < s.end) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // stop stops every worker (on failure or cancellation) and waits for them.
