@@ -229,7 +229,7 @@ func TestWindowInputChecks(t *testing.T) {
 	}
 }
 
-// BenchmarkPyTorchFD001Score256 scores a batch of 256 windows ([256, 30,
+// BenchmarkPyTorchFD001Score256 scores a batch of 256 windows ([256, 50,
 // 14]) with the example's PyTorch 1D-CNN (examples/pytorch-fd001/model) on
 // one ONNX Runtime thread: the scoring cost of a full batch, without
 // feature computation. Target (issue 18): under 1 ms per op.
