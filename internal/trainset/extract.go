@@ -24,6 +24,21 @@ type Result struct {
 	Failures int
 	From, To time.Time // the range of the readings: [From, To)
 	Group    string    // the consumer group
+	labels   labelIndex
+}
+
+// FailureTimes returns the failure labels of device, ascending, from the
+// whole labels topic (not only [From, To)); nil for a device without any.
+func (r *Result) FailureTimes(device string) []time.Time {
+	d := r.labels[device]
+	if d == nil {
+		return nil
+	}
+	out := make([]time.Time, len(d.failures))
+	for i, ms := range d.failures {
+		out[i] = time.UnixMilli(ms).UTC()
+	}
+	return out
 }
 
 // CheckFailures returns a *TooFewFailuresError when fewer than need
@@ -66,7 +81,7 @@ func Extract(ctx context.Context, cfg Config) (*Result, error) {
 	})
 	lcounts.UnknownDeviceLabels = labels.unknown(g.seen)
 	return &Result{Rows: g.rows, Counts: g.counts, Labels: lcounts, Group: cfg.Group,
-		Failures: labels.failuresIn(cfg.From, cfg.To, g.seen), From: cfg.From, To: cfg.To}, nil
+		Failures: labels.failuresIn(cfg.From, cfg.To, g.seen), From: cfg.From, To: cfg.To, labels: labels}, nil
 }
 
 // consume runs the group member until its partitions are done.

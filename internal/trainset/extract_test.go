@@ -102,6 +102,20 @@ func TestExtractLabels(t *testing.T) {
 	if want := log.failuresBetween(cfg.From, cfg.To); res.Failures != want || want < 3 {
 		t.Fatalf("%d failures counted, %d in the truth", res.Failures, want)
 	}
+	for dev, fs := range log.failures {
+		got := res.FailureTimes(dev)
+		if len(got) != len(fs) {
+			t.Fatalf("%s: failure times %v, truth %v", dev, got, fs)
+		}
+		for i := range fs {
+			if got[i].UnixMilli() != fs[i].UnixMilli() {
+				t.Fatalf("%s: failure times %v, truth %v", dev, got, fs)
+			}
+		}
+	}
+	if res.FailureTimes("no-such-device") != nil {
+		t.Fatal("failure times of a device without labels")
+	}
 	pos := 0
 	for _, r := range res.Rows {
 		want := 0.0
