@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,21 +9,8 @@ import (
 	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
-func TestAUC(t *testing.T) {
-	cases := []struct {
-		s, y []float64
-		want float64
-	}{
-		{[]float64{0.1, 0.2, 0.8, 0.9}, []float64{0, 0, 1, 1}, 1},
-		{[]float64{0.9, 0.8, 0.2, 0.1}, []float64{0, 0, 1, 1}, 0},
-		{[]float64{0.5, 0.5, 0.5, 0.5}, []float64{0, 1, 0, 1}, 0.5},
-		{[]float64{0.1, 0.4, 0.35, 0.8}, []float64{0, 0, 1, 1}, 0.75},
-	}
-	for _, c := range cases {
-		if got := auc(c.s, c.y); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("auc(%v, %v) = %v, want %v", c.s, c.y, got, c.want)
-		}
-	}
+// evaluate counts precision and recall at the threshold (AUC: internal/evaluate).
+func TestEvaluateAtThreshold(t *testing.T) {
 	m := evaluate([]float64{0.9, 0.9, 0.1, 0.6}, []float64{1, 0, 1, 0}, 0.8)
 	if m.Precision != 0.5 || m.Recall != 0.5 || m.Positives != 2 {
 		t.Errorf("evaluate = %+v", m)
