@@ -10,6 +10,13 @@
 // edgepm.labels for a time range (internal/trainset; docs/models.md,
 // "Training from Kafka"); --rows-out writes the training rows as CSV.
 //
+//	go run ./cmd/edgepm-train --evaluate --from-kafka 127.0.0.1:9092 --from T1 --to T2 --champion DIR --challenger DIR --report out/eval
+//
+// --evaluate compares a challenger package with the champion on the same
+// holdout from Kafka, writes a report and exits 0 when the challenger wins,
+// 3 when the champion keeps, 1 on error (docs/models.md, "Champion and
+// challenger").
+//
 // The default dataset, "sim", is firmware-sim data (failure within a
 // horizon, the default model). "cmapss-fd001" trains a remaining-useful-life
 // model on NASA C-MAPSS FD001 by the usual protocol (docs/models.md) and
@@ -33,6 +40,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	o, fo, ko := defaultOptions(), defaultFD001Options(), defaultKafkaOptions()
+	var eo evalOptions
 	dataset := flag.String("dataset", "sim", "training data: sim (firmware-sim, the default model) or cmapss-fd001")
 	flag.StringVar(&fo.Data, "data", fo.Data, "cmapss-fd001: folder with train_FD001.txt, test_FD001.txt, RUL_FD001.txt")
 	flag.BoolVar(&fo.Validate, "validate", false, "cmapss-fd001: train on 80 units, report the 20 held-out ones, write nothing")
@@ -45,10 +53,15 @@ func main() {
 	flag.IntVar(&o.Train.Epochs, "epochs", 0, "training epochs (default 30 for sim, 40 for cmapss-fd001)")
 	flag.StringVar(&o.Version, "version", o.Version, "model version")
 	ko.register()
+	eo.register()
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	start := time.Now()
+	if eo.On {
+		mainEvaluate(o, ko, eo)
+		return
+	}
 	if ko.Brokers != "" {
 		if !set["out"] && ko.RowsOut == "" {
 			fmt.Fprintln(os.Stderr, "edgepm-train: --from-kafka needs -out (a package), --rows-out (training rows) or both")
