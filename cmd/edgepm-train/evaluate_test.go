@@ -160,3 +160,23 @@ func copyPackage(t *testing.T, from, to string, edit func(map[string]any)) {
 		t.Fatal(err)
 	}
 }
+
+// --evaluate without both packages or the holdout's brokers says which
+// flag is missing.
+func TestEvaluateFlags(t *testing.T) {
+	ko := defaultKafkaOptions()
+	for _, c := range []struct {
+		eo   evalOptions
+		ko   kafkaOptions
+		want string
+	}{
+		{evalOptions{Challenger: "c"}, ko, "--champion"},
+		{evalOptions{Champion: "a", Challenger: "c"}, ko, "--from-kafka"},
+		{evalOptions{Champion: "a", Challenger: "c", Margin: -1}, kafkaOptions{Brokers: "x:1"}, "--margin"},
+		{evalOptions{Champion: "a", Challenger: "c"}, kafkaOptions{Brokers: "x:1", From: "yesterday"}, "--from"},
+	} {
+		if _, err := runEvaluate(context.Background(), defaultOptions(), c.ko, c.eo); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err %v, want it to name %s", c.eo, err, c.want)
+		}
+	}
+}
