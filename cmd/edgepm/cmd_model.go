@@ -72,7 +72,12 @@ const modelUsage = `usage:
   edgepm model sign DIR --key KEYFILE
   edgepm model push --dir DIR | --file m.onnx --manifest m.json|m.yaml [--key KEYFILE | --unsigned] [--force] [kafka flags] [--chunk-size BYTES]
   edgepm model list [kafka flags] [--json]
-  edgepm model rollback NAME --to VERSION [--key KEYFILE] [kafka flags]
+  edgepm model rollback NAME --to VERSION [--key KEYFILE] [--reason TEXT] [kafka flags]
+staged rollout (docs/operations.md, "Staged rollout"; every command signs with --key KEYFILE):
+  edgepm model push ... --key KEYFILE --canary N|P%|ID,GLOB,... [--auto [--window 10m] [--min-agreement 0.95]]
+  edgepm model shadow NAME VERSION --key KEYFILE [--on N|P%|ID,GLOB,...] [--auto ...]
+  edgepm model promote NAME --key KEYFILE [--reason TEXT]
+  edgepm model abort NAME --key KEYFILE [--reason TEXT]
 kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...
 `
 
@@ -96,6 +101,10 @@ func cmdModel(args []string, stdout, stderr io.Writer) int {
 		return cmdModelList(ctx, args[1:], stdout, stderr)
 	case "rollback":
 		return cmdModelRollback(ctx, args[1:], stdout, stderr)
+	case "promote", "abort":
+		return cmdModelTransition(ctx, args[0], args[1:], stdout, stderr)
+	case "shadow":
+		return cmdModelShadow(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, modelUsage)
 		return 0
@@ -148,11 +157,17 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dir := fs.String("dir", "", "package directory (from `edgepm model build`) instead of --file and --manifest")
 	force := fs.Bool("force", false, "push even if the package does not validate (gateways will reject it)")
 	lib := fs.String("onnxruntime-lib", os.Getenv("ONNXRUNTIME_LIB"), "libonnxruntime.so for the validation (default: $ONNXRUNTIME_LIB, then where `edgepm run` looks)")
+	canary := fs.String("canary", "", "send the version to a subset first: N or P% of the gateways serving the model, or ids and globs (needs --key)")
+	rf := addRuleFlags(fs)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if (*dir == "") == (*file == "" || *manPath == "") || (*dir == "" && *keyPath == "" && !*unsigned) {
 		fmt.Fprint(stderr, "edgepm model push: --dir, or --file, --manifest and --key (or --unsigned), are required\n"+modelUsage)
+		return 2
+	}
+	if *canary != "" && *keyPath == "" {
+		fmt.Fprint(stderr, errNoKey("model push --canary"))
 		return 2
 	}
 	cfg, err := kf.kafka()
@@ -171,6 +186,12 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
 	defer cancel()
 	start := time.Now()
+	if *canary != "" {
+		if err := canaryPush(ctx, signFlags{kafkaFlags: kf, key: keyPath}, rf, pkg, *canary, *chunk, stdout); err != nil {
+			return failModel(stderr, err)
+		}
+		return 0
+	}
 	opts, err := releaseKeyOption(*keyPath)
 	if err != nil {
 		return failModel(stderr, err)
@@ -180,7 +201,7 @@ func cmdModelPush(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return failModel(stderr, err)
 	}
 	if len(opts) == 0 {
-		fmt.Fprintln(stderr, "edgepm: warning: no --key: the pointer carries no signed release; gateways with inference.public_keys refuse it (only allow_unsigned takes it)")
+		fmt.Fprintln(stderr, warnUnsignedPointer)
 	}
 	fmt.Fprintf(stdout, "pushed %s: %d bytes in %d chunks to %s in %s (sha256 %s, signed %v)\n",
 		env.ID(), env.ONNXSize, env.Chunks, cfg.WithDefaults().Topic(bridge.DefaultModelsTopic),
@@ -283,6 +304,7 @@ func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writ
 	kf := addKafkaFlags(fs)
 	to := fs.String("to", "", "version to return to")
 	keyPath := fs.String("key", "", "private key file from `edgepm keygen`: the pointer carries a signed release (gateways with public keys need one)")
+	reason := fs.String("reason", "", "why, for the rollout's history (with --key)")
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -303,17 +325,19 @@ func cmdModelRollback(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	ctx, cancel := context.WithTimeout(ctx, *kf.timeout)
 	defer cancel()
-	opts, err := releaseKeyOption(*keyPath)
-	if err != nil {
-		return failModel(stderr, err)
+	if *keyPath != "" {
+		return signedRollback(ctx, signFlags{kafkaFlags: kf, key: keyPath}, name, *to, *reason, stdout, stderr)
 	}
-	env, err := bridge.RollbackModel(ctx, cfg, name, *to, nil, opts...)
+	fmt.Fprintln(stderr, warnUnsignedPointer)
+	env, err := bridge.RollbackModel(ctx, cfg, name, *to, nil)
 	if err != nil {
 		return failModel(stderr, err)
 	}
 	fmt.Fprintf(stdout, "%s now points at %s (was %s)\n", name, env.Version, dashIfEmpty(env.RolledBackFrom))
 	return 0
 }
+
+const warnUnsignedPointer = "edgepm: warning: no --key: the pointer carries no signed release; gateways with inference.public_keys refuse it (only allow_unsigned takes it)"
 
 // releaseKeyOption makes the pointer a signed release when a key file is
 // given (none: a schema 1 pointer, for gateways with allow_unsigned).

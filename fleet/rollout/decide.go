@@ -65,6 +65,9 @@ func Decide(r *Record, o Observed, now time.Time) Decision {
 	if now.Before(end) {
 		return Decision{Action: Wait, Reason: fmt.Sprintf("watching until %s", end.Format(time.RFC3339))}
 	}
+	if len(r.Gateways) == 0 {
+		return Decision{Action: Abort, Reason: "no gateway was selected, so none could report " + r.Version}
+	}
 	if r.State == StateCanary {
 		var missing []string
 		for _, g := range r.Gateways {

@@ -29,6 +29,7 @@ func TestDecide(t *testing.T) {
 			obs: Observed{Rejected: map[string]string{"line-7": "size"}}, now: inWindow, want: Abort},
 		{name: "timeout", obs: Observed{Activated: map[string]bool{"gw-1": true}}, now: after, want: Abort, in: "timeout: gw-2"},
 		{name: "disabled", mut: func(r *Record) { r.Rule.Enabled = false }, obs: Observed{Rejected: map[string]string{"gw-1": "x"}}, now: after, want: Wait},
+		{name: "nobody selected", mut: func(r *Record) { r.Gateways = nil }, now: after, want: Abort, in: "no gateway"},
 		{name: "final state", mut: func(r *Record) { r.State = StatePromoted }, now: after, want: Wait},
 		{name: "shadow agreement ok", mut: shadowed, obs: Observed{Activated: both, Agreement: map[string]float64{"gw-1": 0.95, "gw-2": 0.9}}, now: after, want: Promote},
 		{name: "shadow agreement low", mut: shadowed, obs: Observed{Activated: both, Agreement: map[string]float64{"gw-1": 0.95, "gw-2": 0.5}}, now: after, want: Abort, in: "0.500 below"},

@@ -133,7 +133,7 @@ func (r *Runner) addRollout(rec *kgo.Record) {
 		delete(r.owned, name)
 		return
 	}
-	v, err := Verify(rec.Value, r.op.Store.keys)
+	v, err := Verify(rec.Value, r.op.Store.Keys())
 	if err != nil || v.Name != name {
 		r.log.Warn("rollouts topic: record ignored", "model", name, "offset", rec.Offset, "err", err)
 		return

@@ -190,3 +190,6 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]in
 	})
 	return left, nil
 }
+
+// Keys are the public keys records are verified with.
+func (s *Store) Keys() []ed25519.PublicKey { return s.keys }

@@ -59,23 +59,23 @@ func (o *Operator) Apply(ctx context.Context, rec *Record, d Decision) error {
 
 // Rollback makes every gateway serve version to of name again, with a
 // signed release of a higher counter; name's rollout record, if any,
-// records it (state rolled_back).
-func (o *Operator) Rollback(ctx context.Context, name, to, reason string) (*bridge.Release, error) {
-	from, _, err := o.Releases.Current(ctx, name)
+// records it (state rolled_back). It returns the release written and the
+// version served before.
+func (o *Operator) Rollback(ctx context.Context, name, to, reason string) (written *bridge.Release, from string, err error) {
+	from, _, err = o.Releases.Current(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rel := &bridge.Release{Schema: 1, Name: name, Action: bridge.ActionRollback, Version: to, Issued: o.now(), Reason: reason}
 	rec, err := o.Store.Latest(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if rec != nil {
 		rel.Rollout = rec.ID
 	}
-	written, err := o.Releases.Publish(ctx, rel, o.Priv)
-	if err != nil {
-		return nil, err
+	if written, err = o.Releases.Publish(ctx, rel, o.Priv); err != nil {
+		return nil, "", err
 	}
 	if rec == nil {
 		rec = &Record{Schema: Schema, ID: NewID(name, to, o.now()), Name: name, Version: to, Stable: to, Gateways: []string{}}
@@ -87,7 +87,7 @@ func (o *Operator) Rollback(ctx context.Context, name, to, reason string) (*brid
 		reason = "rollback to " + to
 	}
 	rec.Transition(StateRolledBack, o.KeyID(), reason, o.now(), written.Counter)
-	return written, o.Store.Write(ctx, rec, o.Priv)
+	return written, from, o.Store.Write(ctx, rec, o.Priv)
 }
 
 func (o *Operator) active(ctx context.Context, name string) (*Record, error) {
