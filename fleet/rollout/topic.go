@@ -20,7 +20,7 @@ import (
 
 // GatewaysTopic is the gateways topic's name without the prefix (key =
 // gateway id, value wire.Heartbeat, tombstone = decommissioned).
-const GatewaysTopic = "gateways"
+const GatewaysTopic = wire.StreamGateways
 
 // Store reads and writes rollout records on the rollouts topic.
 // Its methods block on Kafka until ctx ends; it is safe for concurrent use.
