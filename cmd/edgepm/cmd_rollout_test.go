@@ -39,8 +39,8 @@ func runFleetRollouts(args ...string) (int, string, string) {
 }
 
 // writeVersion writes the default model's manifest with version set and
-// returns the push arguments for it.
-func writeVersion(t *testing.T, dir, version string) []string {
+// returns the push arguments for it; mutate changes the manifest first.
+func writeVersion(t *testing.T, dir, version string, mutate ...func(map[string]any)) []string {
 	t.Helper()
 	mb, onnx := models.Default()
 	var m map[string]any
@@ -48,6 +48,9 @@ func writeVersion(t *testing.T, dir, version string) []string {
 		t.Fatal(err)
 	}
 	m["version"] = version
+	for _, f := range mutate {
+		f(m)
+	}
 	b, _ := json.Marshal(m)
 	manPath := filepath.Join(dir, "m-"+version+".json")
 	onnxPath := filepath.Join(dir, "m.onnx")
