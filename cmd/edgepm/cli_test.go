@@ -18,6 +18,7 @@ func TestEveryHelpExitsZero(t *testing.T) {
 		{}, {"run"}, {"status"}, {"config"}, {"config", "check"}, {"buffer"}, {"buffer", "inspect"},
 		{"buffer", "export"}, {"keygen"}, {"model"}, {"model", "push"}, {"model", "list"},
 		{"model", "rollback"}, {"model", "build"}, {"model", "validate"}, {"model", "sign"},
+		{"model", "promote"}, {"model", "abort"}, {"model", "shadow"},
 		{"features"}, {"features", "export"}, {"decommission"}, {"version"},
 	}
 	for _, cmd := range commands {
