@@ -30,7 +30,7 @@ usage (every command takes --help):
   edgepm keygen                           make an ed25519 model-signing key pair
   edgepm model build|validate|sign ...    make and check model packages (docs/models.md)
   edgepm model push|list|rollback ...     deliver models over Kafka
-  edgepm model promote|abort|shadow ...  staged rollout (push --canary; docs/operations.md)
+  edgepm model promote|abort|shadow ...   staged rollout (push --canary; docs/operations.md)
   edgepm features export --spec S --in readings --out rows.csv   feature rows as the gateway computes them
   edgepm decommission --gateway ID [--force] [kafka flags]
                                           remove a stopped gateway from the fleet (tombstone
