@@ -10,6 +10,10 @@ var (
 	ErrBadSignature = errors.New("rollout record signature does not verify with any configured key")
 	// ErrNoGateways: a canary spec selects no gateway.
 	ErrNoGateways = errors.New("no gateway selected")
+	// ErrSuperseded: the model's pointer carries a newer release than the
+	// rollout's (someone pushed since), so promoting or aborting it would
+	// undo that release.
+	ErrSuperseded = errors.New("the model's pointer moved on since the rollout")
 	// ErrNotActive: a rollout command needs an active (canary or shadow) rollout.
 	ErrNotActive = errors.New("no active rollout")
 )

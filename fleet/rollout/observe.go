@@ -70,7 +70,7 @@ func (f *fleetState) observe(r *Record) Observed {
 		if hb.TS.Before(since) {
 			continue
 		}
-		if m := hb.Model; m != nil && m.Name == r.Name && m.Version == r.Version && m.State == "active" {
+		if m := hb.Model; m != nil && m.Name == r.Name && m.Version == r.Version {
 			o.Activated[id] = true
 		}
 		if s := hb.Shadow; s != nil && r.Shadow != "" && s.Version == r.Shadow && s.AlertAgreement != nil {

@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -45,9 +44,9 @@ type Runner struct {
 	owned map[string]*Record // name -> current record, for assigned partitions
 	parts map[string]int32   // name -> partition
 	fleet *fleetState
-	// failed holds the rollouts whose action failed for good (the pointer
-	// changed since), so they are not retried every tick.
-	failed map[string]uint64
+	// superseded holds the counters of rollouts whose pointer moved on
+	// (ErrSuperseded): they are not retried every tick.
+	superseded map[string]uint64
 }
 
 // NewRunner returns a runner that acts through op (its key signs).
@@ -69,7 +68,7 @@ func NewRunner(cfg RunnerConfig, op *Operator, log *slog.Logger) *Runner {
 	}
 	cfg.Kafka = cfg.Kafka.WithDefaults()
 	return &Runner{cfg: cfg, op: op, log: log, owned: map[string]*Record{}, parts: map[string]int32{},
-		fleet: newFleetState(), failed: map[string]uint64{}}
+		fleet: newFleetState(), superseded: map[string]uint64{}}
 }
 
 // Run consumes until ctx ends, then returns nil (or the first client error).
@@ -172,20 +171,22 @@ func (r *Runner) decideLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.DecideOnce(ctx)
+			r.decideOnce(ctx)
 		}
 	}
 }
 
-// DecideOnce decides every owned active rollout now and acts on the decisions.
-func (r *Runner) DecideOnce(ctx context.Context) {
+// decideOnce decides every owned active rollout now and acts on the decisions.
+func (r *Runner) decideOnce(ctx context.Context) {
 	for _, job := range r.due() {
 		r.log.Info("rollout rule", "model", job.rec.Name, "rollout", job.rec.ID, "action", job.d.Action.String(), "reason", job.d.Reason)
 		if err := r.op.Apply(ctx, job.rec, job.d); err != nil {
 			r.log.Error("rollout rule: could not act", "model", job.rec.Name, "rollout", job.rec.ID, "err", err)
-			r.mu.Lock()
-			r.failed[job.rec.Name] = job.rec.Counter
-			r.mu.Unlock()
+			if errors.Is(err, ErrSuperseded) { // final; anything else is retried next tick
+				r.mu.Lock()
+				r.superseded[job.rec.Name] = job.rec.Counter
+				r.mu.Unlock()
+			}
 			continue
 		}
 		r.mu.Lock()
@@ -208,7 +209,7 @@ func (r *Runner) due() []job {
 	now := r.cfg.Now()
 	var out []job
 	for name, rec := range r.owned {
-		if c, ok := r.failed[name]; ok && c == rec.Counter {
+		if c, ok := r.superseded[name]; ok && c == rec.Counter {
 			continue
 		}
 		d := Decide(rec, r.fleet.observe(rec), now)
@@ -232,5 +233,3 @@ func (r *Runner) Owned() []string {
 	slices.Sort(out)
 	return out
 }
-
-func (r *Runner) String() string { return fmt.Sprintf("rollouts runner (group %s)", r.cfg.Group) }

@@ -165,7 +165,7 @@ func TestApplyRefusesStaleRollout(t *testing.T) {
 	if _, err := f.op.Releases.Publish(ctx, &bridge.Release{Schema: 1, Name: "edgepm-default", Action: bridge.ActionPush, Version: "1.0.0"}, f.op.Priv); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.op.Apply(ctx, f.rec, Decision{Action: Promote, Reason: "x"}); err == nil {
+	if err := f.op.Apply(ctx, f.rec, Decision{Action: Promote, Reason: "x"}); !errors.Is(err, ErrSuperseded) {
 		t.Fatal("promoted a stale rollout")
 	}
 	if _, err := f.op.Promote(ctx, "other", ""); !errors.Is(err, ErrNotActive) {

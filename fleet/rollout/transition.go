@@ -27,8 +27,8 @@ func (o *Operator) Abort(ctx context.Context, name, reason string) (*Record, err
 
 // Apply carries out d on rec (an active rollout read from the topic): the
 // release first, then rec moved to promoted or aborted and written. It
-// refuses when the pointer changed since rec (a newer release), so a stale
-// rollout cannot undo a later push.
+// refuses with ErrSuperseded when the pointer carries a newer release than
+// rec, so a stale rollout cannot undo a later push.
 func (o *Operator) Apply(ctx context.Context, rec *Record, d Decision) error {
 	if d.Action == Wait {
 		return nil
@@ -38,8 +38,8 @@ func (o *Operator) Apply(ctx context.Context, rec *Record, d Decision) error {
 		return err
 	}
 	if cur != nil && cur.Counter > rec.Counter {
-		return fmt.Errorf("rollout %s: the pointer of %s changed since (release %d after %d, action %s); nothing done",
-			rec.ID, rec.Name, cur.Counter, rec.Counter, cur.Action)
+		return fmt.Errorf("rollout %s: %w (release %d, action %s, after the rollout's %d); nothing done",
+			rec.ID, ErrSuperseded, cur.Counter, cur.Action, rec.Counter)
 	}
 	rel := &bridge.Release{Schema: 1, Name: rec.Name, Rollout: rec.ID, Issued: o.now(), Reason: d.Reason}
 	state := StatePromoted
