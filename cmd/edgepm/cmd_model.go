@@ -74,8 +74,8 @@ const modelUsage = `usage:
   edgepm model list [kafka flags] [--json]
   edgepm model rollback NAME --to VERSION [--key KEYFILE] [--reason TEXT] [kafka flags]
 staged rollout (docs/operations.md, "Staged rollout"; every command signs with --key KEYFILE):
-  edgepm model push ... --key KEYFILE --canary N|P%|ID,GLOB,... [--auto [--window 10m] [--min-agreement 0.95]]
-  edgepm model shadow NAME VERSION --key KEYFILE [--on N|P%|ID,GLOB,...] [--auto ...]
+  edgepm model push ... --key KEYFILE --canary N|P%|ID,GLOB,... [--auto [--window 10m]]
+  edgepm model shadow NAME VERSION --key KEYFILE [--on N|P%|ID,GLOB,...] [--auto [--window 10m] [--min-agreement 0.95]]
   edgepm model promote NAME --key KEYFILE [--reason TEXT]
   edgepm model abort NAME --key KEYFILE [--reason TEXT]
 kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...

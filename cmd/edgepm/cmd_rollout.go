@@ -85,7 +85,7 @@ func addRuleFlags(fs *flag.FlagSet) ruleFlags {
 	return ruleFlags{
 		auto:     fs.Bool("auto", false, "let `edgepm fleet rollouts watch` promote or abort by the rule"),
 		window:   fs.Duration("window", 10*time.Minute, "how long the rule watches the canary before promoting"),
-		minAgree: fs.Float64("min-agreement", -1, "least shadow alert agreement (0..1) a canary gateway must report (default: not checked)"),
+		minAgree: fs.Float64("min-agreement", -1, "shadow rollouts: least alert agreement (0..1) each gateway must report (default: not checked)"),
 	}
 }
 
@@ -133,6 +133,9 @@ func canaryPush(ctx context.Context, sf signFlags, rf ruleFlags, pkg *modelpkg.P
 	if err != nil {
 		return err
 	}
+	if rule.MinAgreement != nil {
+		return fmt.Errorf("--min-agreement applies to `edgepm model shadow` rollouts: a canary runs no shadow comparison")
+	}
 	op, cfg, err := sf.operator()
 	if err != nil {
 		return err
@@ -165,7 +168,7 @@ func canaryPush(ctx context.Context, sf signFlags, rf ruleFlags, pkg *modelpkg.P
 		return err
 	}
 	if err := op.Commit(ctx, plan.Record, written); err != nil {
-		return err
+		return fmt.Errorf("the canary release (counter %d) is out but the rollout record is not: %w; `edgepm model abort` cannot find it, push the version again or roll back with --key", written.Counter, err)
 	}
 	printRollout(stdout, plan.Record)
 	return nil

@@ -109,6 +109,9 @@ func TestRolloutCommands(t *testing.T) {
 	if rc, _, errs := runCmd(append(writeVersion(t, dir, "3.0.0"), append(kafka, "--canary", "1")...)...); rc != 1 || !strings.Contains(errs, "still in canary") {
 		t.Fatalf("second canary while one is active: rc %d %s", rc, errs)
 	}
+	if rc, _, errs := runCmd(append(writeVersion(t, dir, "3.0.0"), append(kafka, "--canary", "1", "--min-agreement", "0.9")...)...); rc != 1 || !strings.Contains(errs, "applies to `edgepm model shadow`") {
+		t.Fatalf("a canary with --min-agreement: rc %d %s", rc, errs)
+	}
 	list := []string{"fleet-rollouts", "list", "--brokers", seeds[0], "--public-key", key + ".pub"}
 	must("canary", list...)
 	must("promoted edgepm-default:2.0.0", append([]string{"model", "promote", "edgepm-default"}, kafka...)...)
