@@ -1,0 +1,60 @@
+package rollout
+
+import (
+	"context"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/internal/testenv"
+)
+
+// All keeps per name the verified record with the highest counter and
+// ignores records signed by another key, filed under another name, or
+// forgotten by a tombstone; a missing topic is no rollout.
+func TestStoreAll(t *testing.T) {
+	seeds := testenv.StartKafka(t).Seeds()
+	cfg := bridge.Config{Brokers: seeds}
+	pub, priv := testKey(t)
+	_, stranger := testKey(t)
+	s := NewStore(cfg, []ed25519.PublicKey{pub}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if all, err := s.All(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("missing topic: %v %v", all, err)
+	}
+	rec := func(name string, counter uint64) *Record {
+		r := testRecord()
+		r.Name, r.Counter = name, counter
+		return r
+	}
+	for _, w := range []struct {
+		r    *Record
+		priv ed25519.PrivateKey
+	}{{rec("a", 5), priv}, {rec("a", 4), priv}, {rec("a", 9), stranger}, {rec("b", 1), priv}, {rec("c", 1), priv}} {
+		if err := s.Write(ctx, w.r, w.priv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	misfiled, _ := Sign(rec("b", 7), priv)
+	for _, r := range []*kgo.Record{{Topic: s.Topic(), Key: []byte("c")}, {Topic: s.Topic(), Key: []byte("x"), Value: misfiled}} {
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all["a"].Counter != 5 || all["b"].Counter != 1 {
+		t.Fatalf("all: %v", all)
+	}
+}
