@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/internal/wire"
 	"github.com/edgepm/edgepm/models"
@@ -98,6 +101,7 @@ func TestRolloutCommands(t *testing.T) {
 		return out
 	}
 	must("pushed edgepm-default:1.0.0", append(writeVersion(t, dir, "1.0.0"), kafka...)...)
+	createTopic(t, seeds, "edgepm.gateways")
 	for _, gw := range []string{"gw-a", "gw-b", "gw-c", "gw-d"} {
 		heartbeat(t, seeds, gw)
 	}
@@ -132,5 +136,17 @@ func TestRolloutCommands(t *testing.T) {
 	}
 	if rc, _, errs := runFleetRollouts("list", "--brokers", seeds[0]); rc != 2 || !strings.Contains(errs, "no key to verify") {
 		t.Fatalf("list without keys: rc %d %s", rc, errs)
+	}
+}
+
+func createTopic(t *testing.T, seeds []string, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, topic); err != nil {
+		t.Fatalf("create %s: %v", topic, err)
 	}
 }

@@ -12,11 +12,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // fleetEnv is a Mosquitto, a kfake and five gateways gw-1..gw-5 that
@@ -96,28 +101,68 @@ func (e *fleetEnv) push(t *testing.T, version string, extra []string, mutate ...
 	return out
 }
 
-// model is gateway id's model card (its /api/status).
-type modelCard struct {
-	Name, Version string
-	LastRejection *struct{ Version, Reason string } `json:"last_rejection"`
-}
-
-func (e *fleetEnv) model(id string) modelCard {
+// served is the model version gateway id serves (its /api/status).
+func (e *fleetEnv) served(id string) string {
 	cl := &http.Client{Timeout: time.Second}
 	resp, err := cl.Get("http://" + e.gws[id].http + "/api/status")
 	if err != nil {
-		return modelCard{Version: err.Error()}
+		return err.Error()
 	}
 	defer resp.Body.Close()
-	var st struct{ Model modelCard }
-	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.Model.Name != "edgepm-default" {
-		return modelCard{Version: "?"}
+	var st struct {
+		Model struct{ Name, Version string }
 	}
-	return st.Model
+	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.Model.Name != "edgepm-default" {
+		return "?"
+	}
+	return st.Model.Version
 }
 
-// served is the model version gateway id serves.
-func (e *fleetEnv) served(id string) string { return e.model(id).Version }
+// eventTap collects the events topic's model events by gateway.
+type eventTap struct {
+	mu     sync.Mutex
+	events []wire.Event
+}
+
+func tapEvents(t *testing.T, seeds []string) *eventTap {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("edgepm.events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &eventTap{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var ev wire.Event
+				if json.Unmarshal(r.Value, &ev) == nil {
+					tap.mu.Lock()
+					tap.events = append(tap.events, ev)
+					tap.mu.Unlock()
+				}
+			})
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; cl.Close() })
+	return tap
+}
+
+// has reports whether gateway gw sent an event of typ for version (with reason, when given).
+func (tap *eventTap) has(gw, typ, version, reason string) bool {
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	for _, ev := range tap.events {
+		if ev.Gateway == gw && ev.Type == typ && ev.Detail["version"] == version && (reason == "" || ev.Detail["reason"] == reason) {
+			return true
+		}
+	}
+	return false
+}
 
 func (e *fleetEnv) waitServing(t *testing.T, ids []string, version string) {
 	t.Helper()
@@ -164,6 +209,7 @@ func others(all, some []string) []string {
 // refused by every gateway, which keeps serving.
 func TestRolloutCanaryPromoteE2E(t *testing.T) {
 	e := startFleet(t)
+	events := tapEvents(t, e.seeds)
 	canary := canaryOf(t, e.push(t, "2.0.0", []string{"--canary", "2"}))
 	if len(canary) != 2 {
 		t.Fatalf("canary %v", canary)
@@ -186,8 +232,7 @@ func TestRolloutCanaryPromoteE2E(t *testing.T) {
 	}
 	if !eventually(30*time.Second, func() bool {
 		for _, id := range e.ids() {
-			m := e.model(id)
-			if m.Version != "2.0.0" || m.LastRejection == nil || m.LastRejection.Reason != "release" {
+			if !events.has(id, wire.EventModelRejected, "1.0.0", modelpkg.ReasonRelease) || e.served(id) != "2.0.0" {
 				return false
 			}
 		}
