@@ -7,6 +7,7 @@
 //	edgepm keygen | edgepm model build|validate|sign|push|list|rollback
 //	edgepm features export
 //	edgepm decommission --gateway ID
+//	edgepm fleet status|serve
 //	edgepm version
 package main
 
@@ -35,6 +36,7 @@ usage (every command takes --help):
   edgepm decommission --gateway ID [--force] [kafka flags]
                                           remove a stopped gateway from the fleet (tombstone
                                           on the gateways topic)
+  edgepm fleet status|serve ...           every gateway's last heartbeat, models, rollouts (from Kafka)
   edgepm version                          print the version
 `
 
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdFeatures(args[1:], stdout, stderr)
 	case "decommission":
 		return cmdDecommission(args[1:], stdout, stderr)
+	case "fleet":
+		return cmdFleet(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":
