@@ -72,7 +72,8 @@ func NewServer(cfg ServerConfig, view *View, log *slog.Logger) (*Server, error) 
 	}
 	s := &Server{view: view, auth: a, ln: ln, https: tc != nil, log: log}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil
 }
 
@@ -144,20 +145,20 @@ func (s *Server) handler() http.Handler {
 		mux.HandleFunc("POST /login", s.auth.login)
 		mux.HandleFunc("GET /login", s.auth.form)
 	}
-	return readOnly(s.auth.require(mux))
+	return readOnly(s.auth.require(mux), s.auth != nil)
 }
 
-// readOnly answers 405 to any method but GET and HEAD (and POST /login,
-// which changes nothing but the client's cookie), and sets headers that
+// readOnly answers 405 to any method but GET and HEAD (and, with a token,
+// POST /login, which changes nothing but the client's cookie), and sets headers that
 // keep the page from being framed or loading anything from elsewhere.
-func readOnly(next http.Handler) http.Handler {
+func readOnly(next http.Handler, login bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !(r.Method == http.MethodPost && r.URL.Path == "/login") {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !(login && r.Method == http.MethodPost && r.URL.Path == "/login") {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "the fleet console is read-only: promote and abort are `edgepm model` commands", http.StatusMethodNotAllowed)
 			return
