@@ -58,11 +58,12 @@ test-prometheus:
 	cd deploy/prometheus && promtool test rules edgepm-rules.test.yml
 
 ## test-ui: the status page in headless Chromium against a running appliance
-## (Mosquitto, kfake, readings); checks the rendered DOM and saves
-## .local/test-output/status-page.png (installs Debian's chromium if missing)
+## (Mosquitto, kfake, readings) and the fleet console against a small fleet;
+## checks the rendered DOM and saves .local/test-output/status-page.png and
+## fleet-console.png (installs Debian's chromium if missing)
 test-ui: deps
 	@scripts/need.sh chromium chromium
-	EDGEPM_TEST_UI=1 $(GO) test -count=1 -run TestStatusPageInChromium -v ./edge 2>&1 | grep -v '^time='; exit $${PIPESTATUS[0]}
+	EDGEPM_TEST_UI=1 $(GO) test -count=1 -run 'TestStatusPageInChromium|TestFleetConsoleInChromium' -v ./edge ./fleet 2>&1 | grep -v '^time='; exit $${PIPESTATUS[0]}
 
 test-short:
 	$(GO) test -short -count=1 ./...
