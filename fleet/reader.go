@@ -13,11 +13,8 @@ import (
 
 	"github.com/edgepm/edgepm/bridge"
 	"github.com/edgepm/edgepm/buffer"
+	"github.com/edgepm/edgepm/internal/wire"
 )
-
-// GatewaysStream is the name of the gateways topic before the prefix
-// (kafka.topic_prefix): edgepm.gateways by default.
-const GatewaysStream = "gateways"
 
 // Reader feeds a View from Kafka. It reads the compacted state topics
 // (gateways, models) whole from their start, without a consumer group:
@@ -40,7 +37,7 @@ func NewReader(cfg bridge.Config, view *View, log *slog.Logger) *Reader {
 }
 
 func (r *Reader) stateTopics() []string {
-	return []string{r.cfg.Topic(GatewaysStream), r.cfg.Topic(bridge.DefaultModelsTopic)}
+	return []string{r.cfg.Topic(wire.StreamGateways), r.cfg.Topic(bridge.DefaultModelsTopic)}
 }
 
 // CatchUp reads the gateways and models topics up to the end offsets they
@@ -186,7 +183,7 @@ func (r *Reader) pollState(ctx context.Context, cl *kgo.Client, left map[topicPa
 	fs.EachError(func(t string, p int32, err error) {
 		ferr = errors.Join(ferr, fmt.Errorf("fleet: read %s partition %d: %w", t, p, err))
 	})
-	gateways := r.cfg.Topic(GatewaysStream)
+	gateways := r.cfg.Topic(wire.StreamGateways)
 	fs.EachRecord(func(rec *kgo.Record) {
 		var err error
 		if rec.Topic == gateways {
