@@ -109,4 +109,3 @@ func TestFleetStaleAfterKill9(t *testing.T) {
 		}
 	}
 }
-
