@@ -43,9 +43,10 @@ func (v *View) ApplyHeartbeat(key, value []byte, at time.Time) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if old := v.gateways[id]; old != nil && old.LastSeen.After(g.LastSeen) {
-		return nil // an older snapshot delivered late (the buffer path replays)
-	} else if old == nil && len(v.gateways) >= v.maxGateways {
+	// The latest record by offset wins, as compaction keeps it, so a live
+	// view agrees with one read after compaction (and a gateway whose clock
+	// jumped back is not ignored).
+	if v.gateways[id] == nil && len(v.gateways) >= v.maxGateways {
 		v.refused++
 		return fmt.Errorf("gateway %s: the view holds %d gateways already (its bound)", id, v.maxGateways)
 	}

@@ -55,8 +55,9 @@ func TestStaleDefaultInterval(t *testing.T) {
 	}
 }
 
-// A tombstone removes the gateway; an older snapshot delivered late does
-// not replace a newer one; a bad value is counted and changes nothing.
+// A tombstone removes the gateway; the latest record wins, as compaction
+// keeps it (a gateway whose clock went back is still followed); a bad value
+// is counted and changes nothing.
 func TestTombstoneLateAndBadHeartbeats(t *testing.T) {
 	c := &clock{now: t0}
 	v := newView(c)
@@ -66,6 +67,7 @@ func TestTombstoneLateAndBadHeartbeats(t *testing.T) {
 		}
 	}
 	_ = v.ApplyHeartbeat([]byte("gw-a"), mustJSON(t, heartbeat("gw-a", t0.Add(-time.Minute), "1")), t0.Add(-time.Minute))
+	_ = v.ApplyHeartbeat([]byte("gw-a"), mustJSON(t, heartbeat("gw-a", t0.Add(-time.Second), "2")), t0.Add(-time.Second))
 	if err := v.ApplyHeartbeat([]byte("gw-b"), nil, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +80,8 @@ func TestTombstoneLateAndBadHeartbeats(t *testing.T) {
 		t.Errorf("empty key: err %v", err)
 	}
 	f := v.Snapshot()
-	if len(f.Gateways) != 1 || f.Gateways[0].ID != "gw-a" || f.Gateways[0].Model.Version != "2" {
-		t.Fatalf("gateways %+v, want gw-a on version 2 only", f.Gateways)
+	if len(f.Gateways) != 1 || f.Gateways[0].ID != "gw-a" || f.Gateways[0].Model.Version != "2" || f.Gateways[0].AgeSeconds != 1 {
+		t.Fatalf("gateways %+v, want gw-a on version 2, 1 s old, only", f.Gateways)
 	}
 	if f.Counts.BadRecords != 4 {
 		t.Errorf("bad records %d, want 4", f.Counts.BadRecords)
