@@ -17,6 +17,7 @@ import (
 
 const fleetUsage = `usage:
   edgepm fleet status [kafka flags] [--timeout 2m] [--json]
+  edgepm fleet rollouts watch|list ...   staged rollouts (docs/operations.md, "Staged rollout")
   edgepm fleet serve [kafka flags] [--listen 127.0.0.1:9520] [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 kafka flags: --config /etc/edgepm/edgepm.yaml (its kafka: section) and/or --brokers host:port,...
 A --listen address beyond loopback needs --tls-cert, --tls-key and --token-file.
@@ -34,6 +35,8 @@ func cmdFleet(args []string, stdout, stderr io.Writer) int {
 		return cmdFleetStatus(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return cmdFleetServe(ctx, args[1:], stdout, stderr)
+	case "rollouts":
+		return cmdFleetRollouts(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, fleetUsage)
 		return 0

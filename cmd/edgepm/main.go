@@ -7,7 +7,7 @@
 //	edgepm keygen | edgepm model build|validate|sign|push|list|rollback
 //	edgepm features export
 //	edgepm decommission --gateway ID
-//	edgepm fleet status|serve
+//	edgepm fleet status|serve|rollouts
 //	edgepm version
 package main
 
@@ -36,7 +36,7 @@ usage (every command takes --help):
   edgepm decommission --gateway ID [--force] [kafka flags]
                                           remove a stopped gateway from the fleet (tombstone
                                           on the gateways topic)
-  edgepm fleet status|serve ...           every gateway's last heartbeat, models, rollouts (from Kafka)
+  edgepm fleet status|serve|rollouts ...  every gateway's last heartbeat, models, rollouts (from Kafka)
   edgepm version                          print the version
 `
 
