@@ -4,6 +4,7 @@ package main
 // rollout commands run in-process as an operator would run them.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -182,6 +183,55 @@ func (e *fleetEnv) waitServing(t *testing.T, ids []string, version string) {
 	}
 }
 
+// fleetShows waits until `edgepm fleet status --json` shows every gateway
+// of want on its version and the model's rollout with action and state.
+func (e *fleetEnv) fleetShows(t *testing.T, want map[string]string, action, state string) {
+	t.Helper()
+	var last string
+	if !eventually(30*time.Second, func() bool {
+		var out, errb bytes.Buffer
+		if run([]string{"fleet", "status", "--json", "--brokers", e.seeds[0], "--timeout", "20s"}, &out, &errb) != 0 {
+			last = errb.String()
+			return false
+		}
+		last = out.String()
+		var doc struct {
+			Gateways []struct {
+				ID    string
+				Model struct{ Version string }
+			}
+			Rollouts []struct{ Model, Action, State string }
+		}
+		if json.Unmarshal(out.Bytes(), &doc) != nil {
+			return false
+		}
+		seen := 0
+		for _, g := range doc.Gateways {
+			if v, ok := want[g.ID]; ok && g.Model.Version == v {
+				seen++
+			}
+		}
+		for _, r := range doc.Rollouts {
+			if r.Model == "edgepm-default" && r.Action == action && r.State == state {
+				return seen == len(want)
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("fleet status does not show %v with rollout %s/%s:\n%s", want, action, state, last)
+	}
+}
+
+func versions(ids []string, v string, into map[string]string) map[string]string {
+	if into == nil {
+		into = map[string]string{}
+	}
+	for _, id := range ids {
+		into[id] = v
+	}
+	return into
+}
+
 // canaryOf parses the gateways a `push --canary` printed.
 func canaryOf(t *testing.T, out string) []string {
 	t.Helper()
@@ -219,11 +269,13 @@ func TestRolloutCanaryPromoteE2E(t *testing.T) {
 	// The others read the same canary pointer; wait for their heartbeat
 	// after it (their watcher applied it) and check they kept 1.0.0.
 	e.waitServing(t, rest, "1.0.0")
+	e.fleetShows(t, versions(rest, "1.0.0", versions(canary, "2.0.0", nil)), "canary", "done")
 	rc, out, errs := runCmd("model", "promote", "edgepm-default", "--brokers", e.seeds[0], "--key", e.key)
 	if rc != 0 || !strings.Contains(out, "promoted") {
 		t.Fatalf("promote: rc %d %s%s", rc, out, errs)
 	}
 	e.waitServing(t, e.ids(), "2.0.0")
+	e.fleetShows(t, versions(e.ids(), "2.0.0", nil), "promote", "done")
 
 	// An unsigned pointer back to 1.0.0 (what an attacker with write access
 	// to the topic could write): refused, 2.0.0 keeps serving.
@@ -245,6 +297,7 @@ func TestRolloutCanaryPromoteE2E(t *testing.T) {
 		t.Fatalf("signed rollback: rc %d %s%s", rc, out, errs)
 	}
 	e.waitServing(t, e.ids(), "1.0.0")
+	e.fleetShows(t, versions(e.ids(), "1.0.0", nil), "rollback", "done")
 }
 
 // A canary whose package fails its samples on the gateways is aborted by
@@ -279,4 +332,5 @@ func TestRolloutRejectedCanaryAbortsE2E(t *testing.T) {
 		t.Fatalf("the rule did not abort the rejected canary %v:\n%s\nwatch log:\n%s", canary, out, watchErr.String())
 	}
 	e.waitServing(t, e.ids(), "1.0.0")
+	e.fleetShows(t, versions(e.ids(), "1.0.0", nil), "abort", "done")
 }
