@@ -104,28 +104,6 @@ func (r ruleFlags) rule() (rollout.Rule, error) {
 	return rule, nil
 }
 
-// refuseActive fails when name already has an active rollout.
-func refuseActive(ctx context.Context, op *rollout.Operator, name string) error {
-	rec, err := op.Store.Latest(ctx, name)
-	if err != nil {
-		return err
-	}
-	if rec != nil && rec.Active() {
-		return fmt.Errorf("model %s: rollout %s is still in %s; `edgepm model promote %s` or `edgepm model abort %s` first",
-			name, rec.ID, rec.State, name, name)
-	}
-	return nil
-}
-
-// servingGateways are the ids the gateways topic says serve name.
-func servingGateways(ctx context.Context, cfg bridge.Config, name string) ([]string, error) {
-	hbs, err := rollout.Heartbeats(ctx, cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	return rollout.Serving(hbs, name), nil
-}
-
 // canaryPush is `model push --canary`: the package with a canary release,
 // then the rollout record.
 func canaryPush(ctx context.Context, sf signFlags, rf ruleFlags, pkg *modelpkg.Package, spec string, chunk int, stdout io.Writer) error {
@@ -133,44 +111,15 @@ func canaryPush(ctx context.Context, sf signFlags, rf ruleFlags, pkg *modelpkg.P
 	if err != nil {
 		return err
 	}
-	if rule.MinAgreement != nil {
-		return fmt.Errorf("--min-agreement applies to `edgepm model shadow` rollouts: a canary runs no shadow comparison")
-	}
 	op, cfg, err := sf.operator()
 	if err != nil {
 		return err
 	}
-	man, err := pkg.Decode()
+	rec, err := op.PushCanary(ctx, cfg, pkg, spec, chunk, rule)
 	if err != nil {
 		return err
 	}
-	if err := refuseActive(ctx, op, man.Name); err != nil {
-		return err
-	}
-	stable, _, err := op.Releases.Current(ctx, man.Name)
-	if err != nil {
-		return err
-	}
-	known, err := servingGateways(ctx, cfg, man.Name)
-	if err != nil {
-		return err
-	}
-	plan, err := op.PlanCanary(man.Name, man.Version, stable, spec, known, rule)
-	if err != nil {
-		return err
-	}
-	env, err := bridge.PublishModel(ctx, cfg, pkg, chunk, nil, bridge.WithReleaseKey(op.Priv), bridge.WithRelease(plan.Release))
-	if err != nil {
-		return err
-	}
-	written, err := rollout.Written(env)
-	if err != nil {
-		return err
-	}
-	if err := op.Commit(ctx, plan.Record, written); err != nil {
-		return fmt.Errorf("the canary release (counter %d) is out but the rollout record is not: %w; `edgepm model abort` cannot find it, push the version again or roll back with --key", written.Counter, err)
-	}
-	printRollout(stdout, plan.Record)
+	printRollout(stdout, rec)
 	return nil
 }
 
@@ -183,23 +132,4 @@ func printRollout(w io.Writer, r *rollout.Record) {
 		fmt.Fprintf(w, "; rule: watch %s", r.Rule.Window())
 	}
 	fmt.Fprintln(w)
-}
-
-func startShadow(ctx context.Context, op *rollout.Operator, cfg bridge.Config, name, version, on string, rule rollout.Rule) (*rollout.Record, error) {
-	if err := refuseActive(ctx, op, name); err != nil {
-		return nil, err
-	}
-	stable, _, err := op.Releases.Current(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	known, err := servingGateways(ctx, cfg, name)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := op.PlanShadow(name, version, stable, on, known, rule)
-	if err != nil {
-		return nil, err
-	}
-	return op.Start(ctx, plan)
 }

@@ -81,7 +81,7 @@ func cmdModelShadow(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, *sf.timeout)
 	defer cancel()
-	rec, err := startShadow(ctx, op, cfg, name, version, *on, rule)
+	rec, err := op.StartShadow(ctx, cfg, name, version, *on, rule)
 	if err != nil {
 		return failModel(stderr, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/fleet/rollout"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/internal/wire"
@@ -73,7 +74,7 @@ inference:
 	e.waitServing(t, e.ids(), "1.0.0")
 	// The canary is chosen among the gateways whose heartbeat serves the model.
 	if !eventually(30*time.Second, func() bool {
-		known, err := servingGateways(context.Background(), kafkaOf(e.seeds), "edgepm-default")
+		known, err := rollout.ServingGateways(context.Background(), kafkaOf(e.seeds), "edgepm-default")
 		return err == nil && len(known) == 5
 	}) {
 		t.Fatal("the gateways topic does not show the five gateways serving edgepm-default")
