@@ -69,8 +69,13 @@ func runEvaluate(ctx context.Context, o options, ko kafkaOptions, eo evalOptions
 }
 
 // mainEvaluate runs --evaluate and exits with its documented code.
-func mainEvaluate(o options, ko kafkaOptions, eo evalOptions) {
-	rep, err := runEvaluate(context.Background(), o, ko, eo)
+func mainEvaluate(o options, ko kafkaOptions, eo evalOptions, po pushOptions) {
+	if err := po.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "edgepm-train: evaluate: %v\n", err)
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	rep, err := runEvaluate(ctx, o, ko, eo)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "edgepm-train: evaluate: %v\n", err)
 		os.Exit(exitError)
@@ -78,6 +83,10 @@ func mainEvaluate(o options, ko kafkaOptions, eo evalOptions) {
 	rep.Markdown(os.Stdout)
 	if eo.Report != "" {
 		fmt.Fprintf(os.Stdout, "\nedgepm-train: wrote %s.md and %s.json\n", eo.Report, eo.Report)
+	}
+	if err := pushWinner(ctx, ko, eo, po, rep, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "edgepm-train: evaluate: the challenger won but %v\n", err)
+		os.Exit(exitError)
 	}
 	os.Exit(exitCode(rep))
 }

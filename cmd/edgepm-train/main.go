@@ -15,7 +15,9 @@
 // --evaluate compares a challenger package with the champion on the same
 // holdout from Kafka, writes a report and exits 0 when the challenger wins,
 // 3 when the champion keeps, 1 on error (docs/models.md, "Champion and
-// challenger").
+// challenger"). With --push-canary SPEC --key K a winning challenger is
+// pushed as a signed canary to those gateways (fleet/rollout, as
+// `edgepm model push --canary`); a loser is never pushed.
 //
 // The default dataset, "sim", is firmware-sim data (failure within a
 // horizon, the default model). "cmapss-fd001" trains a remaining-useful-life
@@ -41,6 +43,7 @@ func main() {
 	log.SetFlags(0)
 	o, fo, ko := defaultOptions(), defaultFD001Options(), defaultKafkaOptions()
 	var eo evalOptions
+	var po pushOptions
 	dataset := flag.String("dataset", "sim", "training data: sim (firmware-sim, the default model) or cmapss-fd001")
 	flag.StringVar(&fo.Data, "data", fo.Data, "cmapss-fd001: folder with train_FD001.txt, test_FD001.txt, RUL_FD001.txt")
 	flag.BoolVar(&fo.Validate, "validate", false, "cmapss-fd001: train on 80 units, report the 20 held-out ones, write nothing")
@@ -54,12 +57,17 @@ func main() {
 	flag.StringVar(&o.Version, "version", o.Version, "model version")
 	ko.register()
 	eo.register()
+	po.register()
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	start := time.Now()
+	if po.Canary != "" && !eo.On {
+		fmt.Fprintln(os.Stderr, "edgepm-train: --push-canary ships the winner of --evaluate: give --evaluate too")
+		os.Exit(2)
+	}
 	if eo.On {
-		mainEvaluate(o, ko, eo)
+		mainEvaluate(o, ko, eo, po)
 		return
 	}
 	if ko.Brokers != "" {
