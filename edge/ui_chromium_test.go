@@ -2,14 +2,10 @@ package edge_test
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/edgepm/edgepm/internal/testenv"
 )
@@ -24,59 +20,20 @@ func TestStatusPageInChromium(t *testing.T) {
 	if os.Getenv("EDGEPM_TEST_UI") == "" {
 		t.Skip("the status page test runs under make test-ui (EDGEPM_TEST_UI=1)")
 	}
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		testenv.Missing(t, "chromium (scripts/need.sh chromium chromium)")
-	}
+	bin := testenv.Chromium(t)
 	s := startStack(t, uiThresholds)
 	feedUntilHistory(s, 2) // two samples: a line, not a dot
 	url := "http://" + s.app.HTTPAddr() + "/"
 
-	dom := chromium(t, bin, "--dump-dom", url)
-	checkDOM(t, dom)
-
-	out := filepath.Join(testenv.RepoRoot(), ".local", "test-output")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	png := filepath.Join(out, "status-page.png")
-	_ = os.Remove(png)
-	chromium(t, bin, "--screenshot="+png, "--window-size=1400,1900", "--hide-scrollbars", url)
-	if fi, err := os.Stat(png); err != nil || fi.Size() < 10_000 {
-		t.Fatalf("screenshot %s not written (%v, %v)", png, fi, err)
-	}
-	t.Logf("screenshot: %s", png)
-}
-
-// chromium runs headless Chromium on url with a fresh profile and returns
-// its standard output. Virtual time lets the page's fetches and first
-// render finish before the DOM is dumped or the screenshot taken.
-func chromium(t *testing.T, bin string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=8000"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
+	checkDOM(t, testenv.Headless(t, bin, "--dump-dom", url))
+	testenv.Screenshot(t, bin, url, "status-page.png", "1400,1900")
 }
 
 // checkDOM checks what the page's script renders; none of it is in the
 // served HTML, so a script that breaks fails here.
 func checkDOM(t *testing.T, dom []byte) {
 	t.Helper()
-	if m := regexp.MustCompile(`data-js-error="([^"]*)"`).FindSubmatch(dom); m != nil {
-		t.Fatalf("the page's script failed: %s", m[1])
-	}
-	if !regexp.MustCompile(`<body[^>]* data-rendered="[1-9]`).Match(dom) {
-		t.Fatalf("the page never rendered (no data-rendered on body):\n%s", dom)
-	}
+	testenv.CheckRendered(t, dom)
 	for _, chart := range []string{"rates", "backlog", "buffer"} {
 		re := regexp.MustCompile(`id="chart-` + chart + `"[^>]*data-points="(\d+)"[^>]*>\s*<div class="uplot`)
 		m := re.FindSubmatch(dom)
