@@ -69,11 +69,15 @@ func newModelsClient(cfg Config, log *slog.Logger, consume bool, extra ...kgo.Op
 // switch, and tombstones versions beyond KeepVersions. chunkSize 0 =
 // DefaultChunkSize. Without WithReleaseKey the pointer is a schema 1
 // envelope without a release (only gateways with allow_unsigned take it);
-// with it, a signed release (a push, or what WithRelease says).
+// with it, a signed release (a push, or what WithRelease says); with
+// WithoutPointer, no pointer at all.
 func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkSize int, log *slog.Logger, opts ...PublishOption) (*ModelEnvelope, error) {
 	o := collectOptions(opts)
 	if o.rel != nil && o.key == nil {
 		return nil, errors.New("publish model: a release needs a signing key")
+	}
+	if o.noPointer && (o.rel != nil || o.key != nil) {
+		return nil, errors.New("publish model: a package published without a pointer carries no release")
 	}
 	env, chunks, err := splitPackage(pkg, chunkSize, time.Now())
 	if err != nil {
@@ -92,6 +96,9 @@ func PublishModel(ctx context.Context, cfg Config, pkg *modelpkg.Package, chunkS
 	}
 	if err := publishRecords(ctx, cl, topic, env, chunks); err != nil {
 		return nil, err
+	}
+	if o.noPointer {
+		return env, nil
 	}
 	if o.key != nil {
 		if env, err = signedPushPointer(ctx, cfg, env, o, log); err != nil {

@@ -20,8 +20,17 @@ var ErrNoModel = errors.New("no such model on the topic")
 type PublishOption func(*publishOptions)
 
 type publishOptions struct {
-	key ed25519.PrivateKey
-	rel *Release // template; nil = a plain push or rollback
+	key       ed25519.PrivateKey
+	rel       *Release // template; nil = a plain push or rollback
+	noPointer bool
+}
+
+// WithoutPointer makes PublishModel write the version's archive record and
+// chunks only, not the pointer: no gateway switches; a later release names
+// the version (a shadow: `edgepm model shadow`, or a canary). Old versions
+// are not pruned either.
+func WithoutPointer() PublishOption {
+	return func(o *publishOptions) { o.noPointer = true }
 }
 
 // WithReleaseKey makes the pointer a signed release (envelope schema 2)

@@ -145,4 +145,89 @@ func TestPushFlags(t *testing.T) {
 	if err := (pushOptions{}).check(); err != nil {
 		t.Errorf("no push: %v", err)
 	}
+	if err := (pushOptions{Shadow: true}).check(); err != errPushNoKey {
+		t.Errorf("shadow, no key: %v", err)
+	}
+	for _, po := range []pushOptions{
+		{Canary: "1", Shadow: true, Key: "k", Window: time.Minute},
+		{Shadow: true, Key: "k", Window: time.Minute, MinAgreement: 1.5},
+		{Canary: "1", Key: "k", Window: time.Minute, MinAgreement: 0.9},
+	} {
+		if err := po.check(); err == nil {
+			t.Errorf("%+v accepted", po)
+		}
+	}
+}
+
+// With --push-shadow a losing challenger writes nothing; a winning one is
+// published without moving the pointer and named as the shadow of the
+// served version on the --on gateways only, with its rollout record.
+func TestEvaluatePushShadow(t *testing.T) {
+	f := newEvalFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "model.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(priv)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	po := pushOptions{Shadow: true, On: "gw-2", Key: keyFile, Auto: true, Window: time.Minute, MinAgreement: 0.9, Chunk: bridge.DefaultChunkSize}
+	op, cfg, err := po.operator(f.ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	champ, err := modelpkg.LoadPackageDir(f.bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := champ.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bridge.PublishModel(ctx, cfg, champ, 0, nil, bridge.WithReleaseKey(priv)); err != nil {
+		t.Fatal(err)
+	}
+	produceHeartbeats(ctx, t, cfg, man.Name, man.Version, "gw-1", "gw-2", "gw-3")
+	_, before, err := op.Releases.Current(ctx, man.Name)
+	if err != nil || before == nil {
+		t.Fatalf("champion's release %+v %v", before, err)
+	}
+	push := func(champion, challenger string) string {
+		t.Helper()
+		rep, err := f.evaluate(t, champion, challenger, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := pushWinner(ctx, f.ko, evalOptions{Champion: champion, Challenger: challenger}, po, rep, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	if out := push(f.good, f.bad); !strings.Contains(out, "not pushed: ") {
+		t.Fatalf("loser: %q", out)
+	}
+	if _, cur, err := op.Releases.Current(ctx, man.Name); err != nil || cur.Counter != before.Counter {
+		t.Fatalf("the loser wrote a release: %+v %v", cur, err)
+	}
+	if out := push(f.bad, f.good); !strings.Contains(out, "pushed: rollout ") {
+		t.Fatalf("winner: %q", out)
+	}
+	_, cur, err := op.Releases.Current(ctx, man.Name)
+	if err != nil || cur.Action != bridge.ActionShadow || cur.Version != man.Version || cur.Shadow != "2.0.0" || cur.Counter <= before.Counter {
+		t.Fatalf("shadow release %+v %v", cur, err)
+	}
+	for gw, want := range map[string]string{"gw-1": "", "gw-2": "2.0.0", "gw-3": ""} {
+		if v, sh := cur.ServedBy(gw); v != man.Version || sh != want {
+			t.Errorf("%s: serves %s with shadow %q, want %s with %q", gw, v, sh, man.Version, want)
+		}
+	}
+	rec, err := op.Store.Latest(ctx, man.Name)
+	if err != nil || rec == nil || rec.State != "shadow" || rec.Shadow != "2.0.0" || strings.Join(rec.Gateways, ",") != "gw-2" ||
+		rec.Rule.MinAgreement == nil || *rec.Rule.MinAgreement != 0.9 {
+		t.Fatalf("rollout record %+v %v", rec, err)
+	}
 }
