@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/fleet/rollout"
 	"github.com/edgepm/edgepm/inference/modelpkg"
 	"github.com/edgepm/edgepm/internal/wire"
 )
@@ -24,38 +25,8 @@ import (
 // signed canary release over the selected gateways only, and its signed
 // rollout record is on the rollouts topic.
 func TestEvaluatePushCanary(t *testing.T) {
-	f := newEvalFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "model.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(priv)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	po := pushOptions{Canary: "gw-1", Key: keyFile, Auto: true, Window: time.Minute, Chunk: bridge.DefaultChunkSize}
-	op, cfg, err := po.operator(f.ko)
-	if err != nil {
-		t.Fatal(err)
-	}
-	champ, err := modelpkg.LoadPackageDir(f.bad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	man, err := champ.Decode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bridge.PublishModel(ctx, cfg, champ, 0, nil, bridge.WithReleaseKey(priv)); err != nil {
-		t.Fatal(err)
-	}
-	produceHeartbeats(ctx, t, cfg, man.Name, man.Version, "gw-1", "gw-2", "gw-3")
-	_, before, err := op.Releases.Current(ctx, man.Name)
-	if err != nil || before == nil {
-		t.Fatalf("champion's release %+v %v", before, err)
-	}
+	po := pushOptions{Canary: "gw-1", Auto: true, Window: time.Minute, Chunk: bridge.DefaultChunkSize}
+	f, ctx, op, man, before := newPushFixture(t, &po)
 
 	push := func(champion, challenger string) string {
 		t.Helper()
@@ -111,6 +82,43 @@ func TestEvaluatePushCanary(t *testing.T) {
 	}
 }
 
+// newPushFixture is the evaluation fixture with a fresh signing key in
+// po.Key, its champion (f.bad) published with a signed release, and
+// heartbeats of gw-1..gw-3 serving it; before is the champion's release.
+func newPushFixture(t *testing.T, po *pushOptions) (f *evalFixture, ctx context.Context, op *rollout.Operator, man *modelpkg.Manifest, before *bridge.Release) {
+	t.Helper()
+	f = newEvalFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	po.Key = filepath.Join(t.TempDir(), "model.key")
+	if err := os.WriteFile(po.Key, []byte(base64.StdEncoding.EncodeToString(priv)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	op, cfg, err := po.operator(f.ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	champ, err := modelpkg.LoadPackageDir(f.bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man, err = champ.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bridge.PublishModel(ctx, cfg, champ, 0, nil, bridge.WithReleaseKey(priv)); err != nil {
+		t.Fatal(err)
+	}
+	produceHeartbeats(ctx, t, cfg, man.Name, man.Version, "gw-1", "gw-2", "gw-3")
+	if _, before, err = op.Releases.Current(ctx, man.Name); err != nil || before == nil {
+		t.Fatalf("champion's release %+v %v", before, err)
+	}
+	return f, ctx, op, man, before
+}
+
 // produceHeartbeats writes a heartbeat serving name:version for each
 // gateway to the gateways topic.
 func produceHeartbeats(ctx context.Context, t *testing.T, cfg bridge.Config, name, version string, gws ...string) {
@@ -163,38 +171,8 @@ func TestPushFlags(t *testing.T) {
 // published without moving the pointer and named as the shadow of the
 // served version on the --on gateways only, with its rollout record.
 func TestEvaluatePushShadow(t *testing.T) {
-	f := newEvalFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "model.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(priv)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	po := pushOptions{Shadow: true, On: "gw-2", Key: keyFile, Auto: true, Window: time.Minute, MinAgreement: 0.9, Chunk: bridge.DefaultChunkSize}
-	op, cfg, err := po.operator(f.ko)
-	if err != nil {
-		t.Fatal(err)
-	}
-	champ, err := modelpkg.LoadPackageDir(f.bad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	man, err := champ.Decode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bridge.PublishModel(ctx, cfg, champ, 0, nil, bridge.WithReleaseKey(priv)); err != nil {
-		t.Fatal(err)
-	}
-	produceHeartbeats(ctx, t, cfg, man.Name, man.Version, "gw-1", "gw-2", "gw-3")
-	_, before, err := op.Releases.Current(ctx, man.Name)
-	if err != nil || before == nil {
-		t.Fatalf("champion's release %+v %v", before, err)
-	}
+	po := pushOptions{Shadow: true, On: "gw-2", Auto: true, Window: time.Minute, MinAgreement: 0.9, Chunk: bridge.DefaultChunkSize}
+	f, ctx, op, man, before := newPushFixture(t, &po)
 	push := func(champion, challenger string) string {
 		t.Helper()
 		rep, err := f.evaluate(t, champion, challenger, "")
