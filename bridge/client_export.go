@@ -8,10 +8,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// NewClient returns a Kafka client for the central tools (`edgepm fleet`,
-// rollouts): cfg's brokers, TLS, SASL and client id, the publishers'
-// producer settings (acks=all, idempotent), then extra (topics to consume,
-// a consumer group). The caller closes it.
+// NewClient returns a Kafka client for the central tools (`edgepm fleet`
+// and its console, rollouts), connecting exactly as the gateway and the
+// model commands do: cfg's brokers, TLS, SASL and client id, the
+// publishers' producer settings (acks=all, idempotent; unused by a client
+// that only consumes), then extra (topics to consume, a consumer group).
+// The caller closes it.
 func NewClient(cfg Config, log *slog.Logger, extra ...kgo.Opt) (*kgo.Client, error) {
 	return newModelsClient(cfg, log, false, extra...)
 }

@@ -133,11 +133,7 @@ func (r *Reader) runRecent(ctx context.Context) error {
 }
 
 func (r *Reader) client(opts ...kgo.Opt) (*kgo.Client, error) {
-	base, err := bridge.ClientOptions(r.cfg, r.log)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
+	cl, err := bridge.NewClient(r.cfg, r.log, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: kafka client: %w", err)
 	}
