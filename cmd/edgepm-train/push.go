@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -132,23 +130,10 @@ func (po pushOptions) operator(ko kafkaOptions) (*rollout.Operator, bridge.Confi
 	if err := cfg.Validate(); err != nil {
 		return nil, cfg, fmt.Errorf("--from-kafka: %w", err)
 	}
-	priv, err := readKey(po.Key)
+	priv, err := modelpkg.ReadPrivateKey(po.Key)
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, fmt.Errorf("--key: %w", err)
 	}
 	keys := []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}
 	return &rollout.Operator{Store: rollout.NewStore(cfg, keys, nil), Releases: rollout.BridgeReleases{Kafka: cfg}, Priv: priv}, cfg, nil
-}
-
-// readKey reads a private key file written by edgepm keygen.
-func readKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--key: %w", err)
-	}
-	priv, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("--key %s: not an edgepm keygen private key (base64 of %d bytes)", path, ed25519.PrivateKeySize)
-	}
-	return ed25519.PrivateKey(priv), nil
 }

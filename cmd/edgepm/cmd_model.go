@@ -345,7 +345,7 @@ func releaseKeyOption(keyPath string) ([]bridge.PublishOption, error) {
 	if keyPath == "" {
 		return nil, nil
 	}
-	priv, err := readKeyFile(keyPath)
+	priv, err := modelpkg.ReadPrivateKey(keyPath)
 	if err != nil {
 		return nil, err
 	}

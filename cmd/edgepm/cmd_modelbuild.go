@@ -1,13 +1,10 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/edgepm/edgepm/edge"
 	"github.com/edgepm/edgepm/inference"
@@ -221,22 +218,9 @@ func recordSamples(onnx []byte, man *modelpkg.Manifest, given, rows [][]float32)
 
 // signWithKeyFile signs pkg with the private key in path (edgepm keygen).
 func signWithKeyFile(pkg *modelpkg.Package, path string) error {
-	priv, err := readKeyFile(path)
+	priv, err := modelpkg.ReadPrivateKey(path)
 	if err != nil {
 		return err
 	}
 	return modelpkg.Sign(pkg, priv)
-}
-
-// readKeyFile reads a private key file written by edgepm keygen.
-func readKeyFile(path string) (ed25519.PrivateKey, error) {
-	kb, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	priv, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
-	if err != nil || len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("key %s: not an edgepm keygen private key (base64 of %d bytes)", path, ed25519.PrivateKeySize)
-	}
-	return ed25519.PrivateKey(priv), nil
 }

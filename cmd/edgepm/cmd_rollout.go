@@ -41,7 +41,7 @@ func (f signFlags) operator() (*rollout.Operator, bridge.Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
-	priv, err := readKeyFile(*f.key)
+	priv, err := modelpkg.ReadPrivateKey(*f.key)
 	if err != nil {
 		return nil, cfg, err
 	}

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 )
 
 // SignatureContext is prepended to the manifest digest to form the signed
@@ -93,4 +95,19 @@ func SignedBy(pkg *Package, keys []ed25519.PublicKey) string {
 		return ""
 	}
 	return KeyID(keys[i])
+}
+
+// ReadPrivateKey reads a private key file written by `edgepm keygen`:
+// standard base64 of the 64-byte ed25519 private key (surrounding
+// whitespace ignored). The error names the file, never the key.
+func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
+	kb, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	priv, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
+	if err != nil || len(priv) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("key %s: not an edgepm keygen private key (base64 of %d bytes)", path, ed25519.PrivateKeySize)
+	}
+	return ed25519.PrivateKey(priv), nil
 }

@@ -3,7 +3,11 @@ package modelpkg
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -74,4 +78,23 @@ func TestPackageDirRoundTrip(t *testing.T) {
 func sha256Of(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
+}
+
+// ReadPrivateKey reads what `edgepm keygen` writes and refuses anything
+// else, naming the file.
+func TestReadPrivateKey(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "k"), filepath.Join(dir, "bad")
+	os.WriteFile(good, []byte(base64.StdEncoding.EncodeToString(priv)+"\n"), 0o600)
+	os.WriteFile(bad, []byte(base64.StdEncoding.EncodeToString(priv[:32])), 0o600)
+	if got, err := ReadPrivateKey(good); err != nil || !got.Equal(priv) {
+		t.Fatalf("good key: %v", err)
+	}
+	if _, err := ReadPrivateKey(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("short key: %v", err)
+	}
+	if _, err := ReadPrivateKey(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing file accepted")
+	}
 }
