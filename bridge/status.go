@@ -149,13 +149,13 @@ func (p *Producer) statusLoop(ctx context.Context) {
 }
 
 func (p *Producer) refreshStats() {
-	now := time.Now()
 	bs := p.q.Stats()
+	now := time.Now() // after Stats: a record appended meanwhile is not younger than now
 	agg := backlogAgg{at: now, streams: map[string]StreamStatus{}}
 	for name, ss := range bs.Streams {
 		var age time.Duration
 		if !ss.OldestTime.IsZero() && ss.Records > 0 {
-			age = now.Sub(ss.OldestTime)
+			age = max(0, now.Sub(ss.OldestTime)) // never negative, whatever the clock did
 		}
 		agg.streams[name] = StreamStatus{Records: int64(ss.Records), Bytes: int64(ss.Bytes), OldestAge: age}
 	}
