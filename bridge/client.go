@@ -2,8 +2,12 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -97,9 +101,13 @@ func saslMechanism(s SASLConfig) sasl.Mechanism {
 // During an outage kgo warns on every attempt to reach a broker, which is
 // several lines a second for as long as the outage lasts. So a failed dial
 // is always debug (the producer's link state and the model watcher say once
-// that Kafka is unreachable, and once that it is back), and any other
-// warning or error is logged at its level at most once per message per
-// kgoRepeatEvery, the repeats in between at debug.
+// that Kafka is unreachable, and once that it is back). So is a warning
+// whose error is the connection itself failing (EOF, reset, refused: kgo
+// reads a broker that dies as "is SASL missing?" and requeues and bumps
+// batches, one line each), for the same reason: the link state reports the
+// outage, with the error. Any other warning or error is logged at its level
+// at most once per message per kgoRepeatEvery, the repeats in between at
+// debug.
 type kgoLogger struct {
 	l       *slog.Logger
 	repeats *logRepeats
@@ -128,10 +136,29 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	case kgo.LogLevelWarn:
 		lv = slog.LevelWarn
 	}
-	if lv > slog.LevelDebug && (msg == kgoDialFailed || !k.repeats.due(msg)) {
+	if lv > slog.LevelDebug && (msg == kgoDialFailed || connectionErr(keyvals) || !k.repeats.due(msg)) {
 		lv = slog.LevelDebug
 	}
 	k.l.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}
+
+// connectionErr reports whether a kgo log line's "err" is the connection to
+// a broker failing rather than something the broker said.
+func connectionErr(keyvals []any) bool {
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		if keyvals[i] != "err" {
+			continue
+		}
+		err, ok := keyvals[i+1].(error)
+		if !ok {
+			return false
+		}
+		var op *net.OpError
+		var sys *os.SyscallError
+		return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+			errors.As(err, &op) || errors.As(err, &sys)
+	}
+	return false
 }
 
 // kgoDialFailed is kgo's warning for a failed connection attempt.
