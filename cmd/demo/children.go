@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -12,9 +11,8 @@ import (
 )
 
 type children struct {
-	sim, app *exec.Cmd
+	sim, app *devstack.Child
 	simLog   string
-	logs     []*os.File
 }
 
 const demoConfig = `# written by the demo (cmd/demo); see docs/configuration.md
@@ -47,7 +45,7 @@ func startChildren(o options, dataDir string, stack *devstack.Stack) (*children,
 	}
 	c := &children{}
 	var err error
-	c.app, err = c.start(filepath.Join(o.binDir, "edgepm"), filepath.Join(dataDir, "edgepm.log"),
+	c.app, err = devstack.StartChild(filepath.Join(o.binDir, "edgepm"), filepath.Join(dataDir, "edgepm.log"),
 		"run", "--config", cfgPath)
 	if err != nil {
 		return nil, err
@@ -56,7 +54,7 @@ func startChildren(o options, dataDir string, stack *devstack.Stack) (*children,
 		c.stop()
 		return nil, fmt.Errorf("appliance did not come up (see %s/edgepm.log): %w", dataDir, err)
 	}
-	c.sim, err = c.start(filepath.Join(o.binDir, "firmware-sim"), filepath.Join(dataDir, "firmware-sim.log"),
+	c.sim, err = devstack.StartChild(filepath.Join(o.binDir, "firmware-sim"), filepath.Join(dataDir, "firmware-sim.log"),
 		"--broker", stack.MQTTURL, "--machines", fmt.Sprint(o.machines), "--accel", fmt.Sprint(o.accel),
 		"--interval", o.interval.String(), "--qos", "1", "--seed", "7",
 		// Machines wear out in hours rather than weeks, so a person
@@ -71,51 +69,14 @@ func startChildren(o options, dataDir string, stack *devstack.Stack) (*children,
 	return c, nil
 }
 
-func (c *children) start(bin, logPath string, args ...string) (*exec.Cmd, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	c.logs = append(c.logs, f)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Own process group: the terminal's Ctrl-C reaches only the demo,
-	// which then stops the children in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	return cmd, nil
-}
-
 // stop ends the simulator, then the appliance.
 func (c *children) stop() {
 	c.stopSim()
 	c.stopApp()
-	for _, f := range c.logs {
-		_ = f.Close()
-	}
 }
 
 // stopSim ends the simulator (SIGINT: it prints its summary), at most 5 s.
-func (c *children) stopSim() { stopProc(c.sim, syscall.SIGINT, 5*time.Second) }
+func (c *children) stopSim() { c.sim.Stop(syscall.SIGINT, 5*time.Second) }
 
 // stopApp ends the appliance (SIGTERM: ordered drain), at most 30 s.
-func (c *children) stopApp() { stopProc(c.app, syscall.SIGTERM, 30*time.Second) }
-
-// stopProc signals cmd and waits up to wait for it to exit, then kills it.
-// It does nothing for a process already stopped.
-func stopProc(cmd *exec.Cmd, sig syscall.Signal, wait time.Duration) {
-	if cmd == nil || cmd.Process == nil || cmd.ProcessState != nil {
-		return
-	}
-	_ = cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(wait):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+func (c *children) stopApp() { c.app.Stop(syscall.SIGTERM, 30*time.Second) }
