@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgepm/edgepm/edge"
 	ev "github.com/edgepm/edgepm/internal/evaluate"
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 // evalOptions are the flags of --evaluate.
@@ -84,6 +85,7 @@ func mainEvaluate(o options, ko kafkaOptions, eo evalOptions, po pushOptions) {
 	if eo.Report != "" {
 		fmt.Fprintf(os.Stdout, "\nedgepm-train: wrote %s.md and %s.json\n", eo.Report, eo.Report)
 	}
+	publishEvent(ctx, ko.Brokers, wire.EventModelEvaluated, evaluatedDetail(rep))
 	if err := pushWinner(ctx, ko, eo, po, rep, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "edgepm-train: evaluate: the challenger won but %v\n", err)
 		os.Exit(exitError)

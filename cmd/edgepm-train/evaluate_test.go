@@ -15,7 +15,10 @@ import (
 	"github.com/edgepm/edgepm/internal/schematest"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/internal/trainset"
+	"github.com/edgepm/edgepm/internal/wire"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // evalFixture is a plant's log in kfake, a challenger trained on its
@@ -26,6 +29,8 @@ type evalFixture struct {
 	ko                        kafkaOptions
 	good, bad                 string // package directories
 	holdoutFrom, holdoutUntil time.Time
+	trained                   kafkaResult // the good package's training
+	trainedKo                 kafkaOptions
 }
 
 func newEvalFixture(t *testing.T) *evalFixture {
@@ -43,6 +48,7 @@ func newEvalFixture(t *testing.T) *evalFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.trained, f.trainedKo = res, f.ko
 	exs := examples(res.Set.Rows)
 	r := rand.New(rand.NewPCG(1, 2))
 	r.Shuffle(len(exs), func(i, j int) { exs[i].y, exs[j].y = exs[j].y, exs[i].y })
@@ -119,6 +125,39 @@ func TestEvaluateChampionChallenger(t *testing.T) {
 	}
 	if exitCode(inv) != exitChampionKeeps || inv.Challenger.Valid || inv.Challenger.Metrics != nil || !strings.Contains(inv.Decision.Reason, "fails validation") {
 		t.Fatalf("invalid challenger: %+v %+v", inv.Challenger, inv.Decision)
+	}
+
+	// The events a training and these evaluations write match their schemas.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(f.ko.Brokers, ",")...), kgo.ConsumeTopics(eventsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, eventsTopic); err != nil {
+		t.Fatal(err)
+	}
+	publishEvent(ctx, f.ko.Brokers, wire.EventModelTrained, trainedDetail(f.o, f.trainedKo, f.trained))
+	for _, r := range []*ev.Report{rep, inv} {
+		publishEvent(ctx, f.ko.Brokers, wire.EventModelEvaluated, evaluatedDetail(r))
+	}
+	var got []wire.Event
+	for len(got) < 3 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if err := set.Validate("events", r.Value); err != nil {
+				t.Errorf("%v\n%s", err, r.Value)
+			}
+			var e wire.Event
+			_ = json.Unmarshal(r.Value, &e)
+			got = append(got, e)
+		})
+	}
+	if len(got) != 3 || got[0].Type != wire.EventModelTrained || got[0].Detail["version"] != "2.0.0" ||
+		got[1].Detail["winner"] != "challenger" || got[1].Detail["challenger_recall"] != good.Recall ||
+		got[2].Detail["winner"] != "champion" || got[2].Detail["challenger_recall"] != nil {
+		t.Fatalf("events: %+v", got)
 	}
 }
 

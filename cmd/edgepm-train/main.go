@@ -37,6 +37,8 @@ import (
 	"log"
 	"os"
 	"time"
+
+	"github.com/edgepm/edgepm/internal/wire"
 )
 
 func main() {
@@ -58,6 +60,7 @@ func main() {
 	ko.register()
 	eo.register()
 	po.register()
+	registerEvents()
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -163,6 +166,7 @@ func mainKafka(o options, ko kafkaOptions, start time.Time) {
 		fmt.Fprintf(os.Stdout, "edgepm-train: wrote %d rows to %s\n", len(res.Set.Rows), ko.RowsOut)
 	}
 	if m := res.Model; m != nil {
+		publishEvent(context.Background(), ko.Brokers, wire.EventModelTrained, trainedDetail(o, ko, res))
 		fmt.Fprintf(os.Stdout, "edgepm-train: wrote %s (%s, sha256 %s)\n", o.Out, m.ID, m.SHA[:16])
 		fmt.Fprintf(os.Stdout, "  data: %d train rows (%d positive), %d held-out rows (%d positive)\n",
 			m.Train.Rows, m.Train.Positives, m.Test.Rows, m.Test.Positives)

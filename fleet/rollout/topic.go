@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/edgepm/edgepm/bridge"
+	"github.com/edgepm/edgepm/buffer"
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
@@ -94,7 +95,38 @@ func (s *Store) Write(ctx context.Context, rec *Record, priv ed25519.PrivateKey)
 	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return fmt.Errorf("write rollout %s to %s: %w", rec.ID, s.Topic(), err)
 	}
+	// The event follows the record it reports; the record is the state, so
+	// an event that cannot be written is only warned about.
+	if ev := rolloutEvent(rec); ev != nil {
+		ev.Topic = s.cfg.Topic(buffer.StreamEvents)
+		ectx, cancel := context.WithTimeout(ctx, eventTimeout)
+		defer cancel()
+		if err := cl.ProduceSync(ectx, ev).FirstErr(); err != nil {
+			s.log.Warn("rollout event not written", "topic", ev.Topic, "rollout", rec.ID, "err", err)
+		}
+	}
 	return nil
+}
+
+// eventTimeout bounds the wait for a rollout event's write (an events
+// topic that does not exist is retried, not refused at once).
+const eventTimeout = 10 * time.Second
+
+// rolloutEvent is the events-topic record (rollout.started, .promoted or
+// .aborted) of rec's latest transition; nil for a state without one.
+func rolloutEvent(rec *Record) *kgo.Record {
+	typ := map[string]string{StateCanary: wire.EventRolloutStarted, StateShadow: wire.EventRolloutStarted,
+		StatePromoted: wire.EventRolloutPromoted, StateAborted: wire.EventRolloutAborted}[rec.State]
+	if typ == "" {
+		return nil
+	}
+	at, by, reason := time.Now(), "", ""
+	if n := len(rec.History); n > 0 {
+		at, by, reason = rec.History[n-1].At, rec.History[n-1].By, rec.History[n-1].Reason
+	}
+	value := wire.EncodeEvent(wire.EventSourceFleet, typ, at, map[string]any{"rollout": rec.ID, "model": rec.Name,
+		"version": rec.Version, "stable": rec.Stable, "state": rec.State, "by": by, "reason": reason})
+	return &kgo.Record{Key: []byte(wire.EventSourceFleet), Value: value}
 }
 
 // Heartbeats reads the gateways topic to its end: the latest heartbeat

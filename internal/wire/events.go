@@ -58,6 +58,29 @@ const (
 	EventModelRejected  = "model.rejected"
 	EventModelRollback  = "model.rolled_back"
 	EventModelRetired   = "model.retired"
+
+	// Central tools (not a gateway: the envelope's gateway field and the
+	// record key are the tool's name, EventSourceTrain or EventSourceFleet).
+	// EventModelTrained: edgepm-train --from-kafka wrote a package. Detail:
+	// model, version, from, to, rows, positives, failures, and the held-out
+	// devices' precision, recall, auc.
+	EventModelTrained = "model.trained"
+	// EventModelEvaluated: edgepm-train --evaluate decided between a
+	// champion and a challenger. Detail: champion, challenger (name:version),
+	// from, to, winner, reason, and each side's precision, recall and auc
+	// (absent for a side not scored).
+	EventModelEvaluated = "model.evaluated"
+	// Staged rollouts (fleet/rollout): a rollout record was written.
+	// Detail: rollout, model, version, stable, state, by, reason.
+	EventRolloutStarted  = "rollout.started"
+	EventRolloutPromoted = "rollout.promoted"
+	EventRolloutAborted  = "rollout.aborted"
+)
+
+// Names central tools write events under (the envelope's gateway field).
+const (
+	EventSourceTrain = "edgepm-train"
+	EventSourceFleet = "edgepm-fleet"
 )
 
 // EventTypes lists every event type above (the schema test walks it).
@@ -69,4 +92,6 @@ var EventTypes = []string{
 	EventStreamFailing, EventStreamRecovered,
 	EventModelReceived, EventModelVerified, EventModelActivated,
 	EventModelRejected, EventModelRollback, EventModelRetired,
+	EventModelTrained, EventModelEvaluated,
+	EventRolloutStarted, EventRolloutPromoted, EventRolloutAborted,
 }
