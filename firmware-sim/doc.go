@@ -7,13 +7,14 @@
 // # Basics
 //
 // A Plant (NewPlant) holds Config.Machines machines of the configured
-// classes (pump, motor, fan, compressor). Each machine has a hidden health
-// state: healthy until a Weibull-distributed onset of degradation, then a
-// failure mode (bearing, imbalance, cavitation, winding, valve) moves its
-// sensors (vibration RMS and kurtosis, bearing temperature, current,
-// pressure/flow, speed) until it fails (it stops: speed and current 0),
-// stays down for a repair time and is reset by maintenance. Load changes,
-// stops and starts (with inrush current) and Gaussian noise overlay this.
+// classes (pump, motor, fan, compressor, conveyor). Each machine has a hidden
+// health state: healthy until a Weibull-distributed onset of degradation,
+// then a failure mode (bearing, imbalance, cavitation, winding, valve, belt)
+// moves its sensors (vibration RMS and kurtosis, bearing temperature,
+// current, pressure/flow, speed) until it fails (it stops: speed and current
+// 0), stays down for a repair time and is reset by maintenance. Load
+// changes, stops and starts (with inrush current) and Gaussian noise overlay
+// this.
 // Plant.Step(dt) advances simulated time and returns one Reading per
 // machine with its Truth (health, RUL, failure time).
 //

@@ -104,7 +104,10 @@ func (m *machine) sample(t time.Time) (map[string]float64, Truth) {
 
 func (m *machine) sampleRunning(t time.Time, d float64, v map[string]float64) {
 	c, e, load := m.class, effects[m.mode], m.load
-	v[SensorSpeed] = c.ratedRPM*(1-c.slip*load)*(1-0.01*d) + m.n(1.5)
+	v[SensorSpeed] = c.ratedRPM*(1-c.slip*load)*(1+e.speed*d) + m.n(1.5)
+	if e.speedJitter != 0 {
+		v[SensorSpeed] += m.n(e.speedJitter * c.ratedRPM * d)
+	}
 	amps := c.ratedAmps * (c.idleAmps + (1-c.idleAmps)*load) * (1 + e.current*d)
 	if t.Sub(m.startedAt) < inrushTime {
 		amps *= inrushFactor
