@@ -36,9 +36,25 @@ type Config struct {
 	// Machines is the number of machines (default 10).
 	Machines int
 	// Classes are assigned round-robin: machine i has class
-	// Classes[i%len(Classes)] and device id "<class>-<i, 4 digits>"
-	// (default pump, motor, fan).
+	// Classes[i%len(Classes)] and device id "<class>-<FirstMachine+i,
+	// 4 digits>" (default pump, motor, fan).
 	Classes []string
+	// FirstMachine is the index of the first machine (default 0): machine i
+	// has index FirstMachine+i, which names its device id (DeviceID) and
+	// keys its random streams. Two plants with disjoint index ranges have
+	// distinct device ids and independent machines (two production lines,
+	// one simulator each).
+	FirstMachine int
+	// AddMachines machines (default none) are commissioned new at Start +
+	// AddAt (simulated time; 0 = at the start): healthy, at the start of a
+	// fresh life, running from cold. They have the indexes after the
+	// initial machines (FirstMachine+Machines+j), classes assigned
+	// round-robin from AddClasses (default Classes), and no readings before
+	// Start+AddAt; from then on Step returns their readings after the
+	// initial machines'. This is a plant whose behaviour changes part-way.
+	AddMachines int
+	AddAt       time.Duration
+	AddClasses  []string
 	// Site and Line fill the topic template (default site1, line1).
 	Site, Line string
 	// Interval is the simulated time between two readings of a machine
@@ -76,6 +92,10 @@ func (c Config) withDefaults() Config {
 		c.Classes = DefaultClasses
 	}
 	c.Classes = append([]string(nil), c.Classes...)
+	if len(c.AddClasses) == 0 {
+		c.AddClasses = c.Classes
+	}
+	c.AddClasses = append([]string(nil), c.AddClasses...)
 	if c.Site == "" {
 		c.Site = DefaultSite
 	}
@@ -114,6 +134,12 @@ func (c Config) validate() error {
 	switch {
 	case c.Machines < 0:
 		return fmt.Errorf("%w: machines: must be > 0, got %d", ErrConfig, c.Machines)
+	case c.FirstMachine < 0:
+		return fmt.Errorf("%w: first_machine: must be >= 0, got %d", ErrConfig, c.FirstMachine)
+	case c.AddMachines < 0:
+		return fmt.Errorf("%w: add_machines: must be >= 0, got %d", ErrConfig, c.AddMachines)
+	case c.AddAt < 0:
+		return fmt.Errorf("%w: add_at: must be >= 0, got %s", ErrConfig, c.AddAt)
 	case c.Interval < 0:
 		return fmt.Errorf("%w: interval: must be > 0, got %s", ErrConfig, c.Interval)
 	case c.Accel < 0 || c.Accel != c.Accel:
@@ -127,9 +153,16 @@ func (c Config) validate() error {
 	case c.Noise < 0 || c.Noise != c.Noise:
 		return fmt.Errorf("%w: noise: must be >= 0, got %g", ErrConfig, c.Noise)
 	}
-	for i, name := range c.Classes {
+	if err := checkClasses("classes", c.Classes); err != nil {
+		return err
+	}
+	return checkClasses("add_classes", c.AddClasses)
+}
+
+func checkClasses(field string, names []string) error {
+	for i, name := range names {
 		if _, ok := classByName(name); !ok {
-			return fmt.Errorf("%w: classes[%d]: %w %q (known: %v)", ErrConfig, i, ErrUnknownClass, name, Classes())
+			return fmt.Errorf("%w: %s[%d]: %w %q (known: %v)", ErrConfig, field, i, ErrUnknownClass, name, Classes())
 		}
 	}
 	return nil

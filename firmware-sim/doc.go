@@ -16,7 +16,10 @@
 // changes, stops and starts (with inrush current) and Gaussian noise overlay
 // this.
 // Plant.Step(dt) advances simulated time and returns one Reading per
-// machine with its Truth (health, RUL, failure time).
+// machine in service with its Truth (health, RUL, failure time). A plant can
+// change part-way: Config.AddMachines new machines, of other classes if
+// wanted, are commissioned at Start+AddAt. Config.FirstMachine offsets the
+// machine indexes, so that two plants (two lines) have distinct device ids.
 //
 // EncodePayload / EncodeBatch produce the v1 JSON payloads
 // (docs/firmware-sim.md); FaultPayload and FaultStream produce each kind of

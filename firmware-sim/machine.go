@@ -28,6 +28,7 @@ type machine struct {
 	ev    *rand.Rand
 	noise *rand.Rand
 	seq   uint64
+	since time.Time // commissioned: no readings before
 
 	onsetAt, failAt, repairAt time.Time
 	mode                      string
@@ -41,16 +42,11 @@ type machine struct {
 	last         time.Time
 }
 
+// newMachine returns a machine in service at cfg.Start, part-way through
+// its life.
 func newMachine(cfg *Config, idx int, class *classSpec, id string) *machine {
-	seed := uint64(cfg.Seed)
-	k := uint64(idx)
-	m := &machine{
-		id:    id,
-		class: class,
-		cfg:   cfg,
-		ev:    rand.New(rand.NewPCG(seed, k*2+0x9e3779b97f4a7c15)),
-		noise: rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, k*2+1)),
-	}
+	m := machineStreams(cfg, idx, class, id)
+	m.since = cfg.Start
 	m.initLife(cfg.Start)
 	m.running = true
 	m.load = 0.55 + 0.45*m.ev.Float64()
@@ -59,6 +55,31 @@ func newMachine(cfg *Config, idx int, class *classSpec, id string) *machine {
 	m.last = cfg.Start
 	m.temp = m.targetTemp(cfg.Start, m.healthAt(cfg.Start))
 	return m
+}
+
+// newMachineAt returns a machine commissioned new at t: healthy, at the
+// start of a fresh life, starting (inrush) with its bearing at ambient.
+func newMachineAt(cfg *Config, idx int, class *classSpec, id string, t time.Time) *machine {
+	m := machineStreams(cfg, idx, class, id)
+	m.since = t
+	m.renew(t)
+	m.nextRegimeAt = t.Add(expDuration(m.ev, meanRegime))
+	m.last = t
+	m.temp = ambient(t)
+	return m
+}
+
+// machineStreams returns a machine with its random streams, keyed by
+// (Seed, idx), and no state yet.
+func machineStreams(cfg *Config, idx int, class *classSpec, id string) *machine {
+	seed, k := uint64(cfg.Seed), uint64(idx)
+	return &machine{
+		id:    id,
+		class: class,
+		cfg:   cfg,
+		ev:    rand.New(rand.NewPCG(seed, k*2+0x9e3779b97f4a7c15)),
+		noise: rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, k*2+1)),
+	}
 }
 
 // initLife draws the first episode so that the fleet starts at random ages:

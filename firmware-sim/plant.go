@@ -10,27 +10,35 @@ import (
 // deterministic given its Config. A Plant is not safe for concurrent use.
 type Plant struct {
 	cfg      Config
-	machines []*machine
-	devices  []string
+	machines []*machine // the initial ones, then the added ones
 	now      time.Time
 }
 
-// NewPlant builds the machines described by cfg (defaults applied).
+// NewPlant builds the machines described by cfg (defaults applied),
+// including those commissioned later (Config.AddMachines).
 func NewPlant(cfg Config) (*Plant, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new plant: %w", err)
 	}
 	p := &Plant{cfg: cfg, now: cfg.Start}
-	p.machines = make([]*machine, cfg.Machines)
-	p.devices = make([]string, cfg.Machines)
+	p.machines = make([]*machine, 0, cfg.Machines+cfg.AddMachines)
 	for i := range cfg.Machines {
-		spec, _ := classByName(cfg.Classes[i%len(cfg.Classes)])
-		id := DeviceID(spec.name, i)
-		p.machines[i] = newMachine(&p.cfg, i, spec, id)
-		p.devices[i] = id
+		idx, spec := cfg.FirstMachine+i, roundRobin(cfg.Classes, i)
+		p.machines = append(p.machines, newMachine(&p.cfg, idx, spec, DeviceID(spec.name, idx)))
+	}
+	at := cfg.Start.Add(cfg.AddAt)
+	for j := range cfg.AddMachines {
+		idx, spec := cfg.FirstMachine+cfg.Machines+j, roundRobin(cfg.AddClasses, j)
+		p.machines = append(p.machines, newMachineAt(&p.cfg, idx, spec, DeviceID(spec.name, idx), at))
 	}
 	return p, nil
+}
+
+// roundRobin returns the class of the i-th machine of a validated list.
+func roundRobin(names []string, i int) *classSpec {
+	spec, _ := classByName(names[i%len(names)])
+	return spec
 }
 
 // DeviceID is the device id of machine index i of the given class:
@@ -42,15 +50,26 @@ func DeviceID(class string, i int) string {
 // Config returns the plant's configuration with defaults applied.
 func (p *Plant) Config() Config { return p.cfg }
 
-// Devices returns the device ids in machine order (a copy).
-func (p *Plant) Devices() []string { return append([]string(nil), p.devices...) }
+// Devices returns the device ids of the machines in service at Now(), in
+// machine order (a new slice). A machine added part-way (Config.AddAt) is
+// listed from its commissioning on.
+func (p *Plant) Devices() []string {
+	out := make([]string, 0, len(p.machines))
+	for _, m := range p.machines {
+		if !p.now.Before(m.since) {
+			out = append(out, m.id)
+		}
+	}
+	return out
+}
 
 // Now returns the simulated time of the last Step (Config.Start before the
 // first Step).
 func (p *Plant) Now() time.Time { return p.now }
 
 // Step advances simulated time by dt (negative counts as 0) and returns one
-// reading per machine, in machine order, stamped with the new time.
+// reading per machine in service at the new time (Devices), in machine
+// order, stamped with that time.
 func (p *Plant) Step(dt time.Duration) []Reading {
 	return p.StepInto(dt, nil)
 }
@@ -62,6 +81,9 @@ func (p *Plant) StepInto(dt time.Duration, dst []Reading) []Reading {
 	}
 	t := p.now
 	for _, m := range p.machines {
+		if t.Before(m.since) {
+			continue // not commissioned yet
+		}
 		m.advance(t)
 		m.seq++
 		values, truth := m.sample(t)

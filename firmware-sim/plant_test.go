@@ -214,6 +214,10 @@ func TestNewPlantBadConfig(t *testing.T) {
 		{Config{Interval: -time.Second}, "interval: must be > 0, got -1s"},
 		{Config{Accel: -2}, "accel: must be > 0, got -2"},
 		{Config{Noise: -1}, "noise: must be >= 0, got -1"},
+		{Config{FirstMachine: -3}, "first_machine: must be >= 0, got -3"},
+		{Config{AddMachines: -1}, "add_machines: must be >= 0, got -1"},
+		{Config{AddMachines: 2, AddAt: -time.Hour}, "add_at: must be >= 0, got -1h0m0s"},
+		{Config{AddMachines: 2, AddClasses: []string{"conveyor", "belt"}}, `add_classes[1]: unknown machine class "belt"`},
 	} {
 		_, err := NewPlant(tc.cfg)
 		if err == nil || !errors.Is(err, ErrConfig) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
