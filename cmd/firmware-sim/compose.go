@@ -15,7 +15,9 @@ import (
 )
 
 // source builds the plant or the C-MAPSS replay; devices is the count of
-// devices per tick (for the default rate).
+// devices per tick (for the default rate), counting the machines added
+// part-way: the pacing keeps up once they are in service (before that,
+// simulated time runs faster than --accel by (machines + added) / machines).
 func (f *publishFlags) source() (sim.Source, int, error) {
 	start, err := f.startTime()
 	if err != nil {
@@ -25,13 +27,14 @@ func (f *publishFlags) source() (sim.Source, int, error) {
 		return f.replaySource(start)
 	}
 	p, err := sim.NewPlant(sim.Config{Seed: f.seed, Machines: f.machines, Classes: splitList(f.classes),
+		FirstMachine: f.firstMachine, AddMachines: f.addMachines, AddAt: f.addAt, AddClasses: splitList(f.addClasses),
 		Site: f.site, Line: f.line, Interval: f.interval, Accel: f.accel, Start: start,
 		MeanTimeToOnset: f.meanOnset, MeanDegradation: f.meanDegradation, RepairTime: f.repairTime})
 	if err != nil {
 		return nil, 0, err
 	}
 	cfg := p.Config()
-	return &sim.PlantSource{Plant: p, Interval: cfg.Interval}, cfg.Machines, nil
+	return &sim.PlantSource{Plant: p, Interval: cfg.Interval}, cfg.Machines + cfg.AddMachines, nil
 }
 
 func (f *publishFlags) replaySource(start time.Time) (sim.Source, int, error) {
@@ -96,15 +99,8 @@ func (f *publishFlags) publisher(src sim.Source, sink sim.Sink, devices int, log
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rate := f.rate
-	if rate < 0 {
-		rate = float64(devices) * f.accel / f.interval.Seconds()
-		if f.format == sim.FormatBatch && f.batchSize > 0 {
-			rate /= float64(f.batchSize)
-		}
-	}
 	cfg := sim.PublisherConfig{Format: f.format, BatchSize: f.batchSize, TopicTemplate: f.topic, Site: f.site,
-		Line: f.line, Rate: rate, Count: f.count, Faults: inj, TruthTopic: f.truthTopic}
+		Line: f.line, Rate: f.messageRate(devices), Count: f.count, Faults: inj, TruthTopic: f.truthTopic}
 	closeTruth := func() error { return nil }
 	if f.truthFile != "" {
 		fh, err := os.Create(f.truthFile)
@@ -123,6 +119,19 @@ func (f *publishFlags) publisher(src sim.Source, sink sim.Sink, devices int, log
 		return nil, nil, nil, errors.Join(err, closeAll())
 	}
 	return pub, closeAll, inj, nil
+}
+
+// messageRate is --rate, or for -1 the rate that keeps simulated time at
+// --accel with devices readings per tick.
+func (f *publishFlags) messageRate(devices int) float64 {
+	if f.rate >= 0 {
+		return f.rate
+	}
+	rate := float64(devices) * f.accel / f.interval.Seconds()
+	if f.format == sim.FormatBatch && f.batchSize > 0 {
+		rate /= float64(f.batchSize)
+	}
+	return rate
 }
 
 // labels sets cfg.Labels for --labels-to-kafka; the returned close

@@ -17,13 +17,15 @@ import (
 
 // --labels-to-kafka publishes the truth's failures and repairs to the
 // labels topic, each reported --labels-lag after it happened; failures
-// less than the lag before the end are not published yet.
+// less than the lag before the end are not published yet. Machines added
+// part-way (--add-machines) are labelled like the initial ones.
 func TestLabelsToKafka(t *testing.T) {
 	seeds := testenv.StartKafka(t).Seeds()
 	truth := filepath.Join(t.TempDir(), "truth.jsonl")
 	_, errOut, err := runCmd(t, "--stdout", "--rate", "0", "--machines", "20", "--interval", "10m", "--count", "86400",
 		"--mean-onset", "48h", "--mean-degradation", "24h", "--repair-time", "6h", "--truth-file", truth,
-		"--labels-to-kafka", strings.Join(seeds, ","), "--labels-topic", "plant.labels", "--labels-lag", "36h")
+		"--labels-to-kafka", strings.Join(seeds, ","), "--labels-topic", "plant.labels", "--labels-lag", "36h",
+		"--add-at", "72h", "--add-machines", "5", "--add-classes", "conveyor")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
@@ -53,13 +55,16 @@ func TestLabelsToKafka(t *testing.T) {
 		}
 		byKey[l.Device+"/"+l.Kind+"/"+l.Time().UTC().Format(time.RFC3339Nano)] = l
 	}
-	due := 0
+	due, addedDue := 0, 0
 	for _, f := range gt.Failures {
 		_, ok := byKey[f.Device+"/failure/"+f.At.UTC().Format(time.RFC3339Nano)]
 		if isDue := !f.At.Add(36 * time.Hour).After(end); isDue != ok {
 			t.Errorf("failure of %s at %s (due %v) published %v", f.Device, f.At, isDue, ok)
 		} else if ok {
 			due++
+			if strings.HasPrefix(f.Device, sim.ClassConveyor) {
+				addedDue++
+			}
 		}
 		if r := f.RepairedAt; !r.IsZero() && !r.Add(36*time.Hour).After(end) {
 			if _, ok := byKey[f.Device+"/maintenance/"+r.UTC().Format(time.RFC3339Nano)]; !ok {
@@ -67,8 +72,9 @@ func TestLabelsToKafka(t *testing.T) {
 			}
 		}
 	}
-	if due == 0 || pending == 0 {
-		t.Fatalf("no failure labels published (%d failures in the truth); stderr:\n%s", len(gt.Failures), errOut)
+	if due == 0 || pending == 0 || addedDue == 0 {
+		t.Fatalf("%d failure labels published, %d of added machines, %d pending (%d failures in the truth); stderr:\n%s",
+			due, addedDue, pending, len(gt.Failures), errOut)
 	}
 }
 

@@ -94,7 +94,9 @@ func TestReplayStdout(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--classes", "boiler", "--stdout"}, {"--format", "xml", "--stdout"},
-		{"--fault-nan", "2", "--stdout"}, {"--start", "yesterday", "--stdout"}, {"--bogus"}} {
+		{"--fault-nan", "2", "--stdout"}, {"--start", "yesterday", "--stdout"}, {"--bogus"},
+		{"--first-machine", "-1", "--stdout"}, {"--add-machines", "-1", "--stdout"},
+		{"--add-machines", "1", "--add-at", "-1h", "--stdout"}, {"--add-machines", "1", "--add-classes", "boiler", "--stdout"}} {
 		if _, _, err := runCmd(t, args...); err == nil {
 			t.Errorf("%v accepted", args)
 		}

@@ -16,7 +16,9 @@ import (
 // publishFlags are the flags of the default (publishing) command.
 type publishFlags struct {
 	broker, clientID, username, password string
-	machines                             int
+	machines, firstMachine, addMachines  int
+	addAt                                time.Duration
+	addClasses                           string
 	classes, site, line, topic           string
 	seed                                 int64
 	rate, accel                          float64
@@ -48,11 +50,15 @@ func (f *publishFlags) register(fs *flagSet) {
 	fs.IntVar(&f.window, "window", 0, "max publishes awaiting completion (default 10000 at QoS 0, 1000 at QoS 1)")
 	fs.IntVar(&f.machines, "machines", sim.DefaultMachines, "number of simulated machines")
 	fs.StringVar(&f.classes, "classes", strings.Join(sim.DefaultClasses, ","), "machine classes, assigned round-robin: "+strings.Join(sim.Classes(), ","))
+	fs.IntVar(&f.firstMachine, "first-machine", 0, "index of the first machine: device ids and random streams start there (give each line its own range)")
+	fs.IntVar(&f.addMachines, "add-machines", 0, "machines commissioned new at --add-at, numbered after the initial ones (0 = none)")
+	fs.DurationVar(&f.addAt, "add-at", 0, "simulated time after the start at which the --add-machines machines are commissioned")
+	fs.StringVar(&f.addClasses, "add-classes", "", "classes of the added machines, assigned round-robin (default: --classes)")
 	fs.StringVar(&f.site, "site", sim.DefaultSite, "site name for the topic")
 	fs.StringVar(&f.line, "line", sim.DefaultLine, "line name for the topic")
 	fs.StringVar(&f.topic, "topic-template", sim.DefaultTopicTemplate, "telemetry topic; {site} {line} {device} {class} are replaced")
 	fs.Int64Var(&f.seed, "seed", 1, "random seed: same seed and flags, same readings")
-	fs.Float64Var(&f.rate, "rate", -1, "target aggregate messages/s; 0 = unlimited; -1 = machines x accel / interval")
+	fs.Float64Var(&f.rate, "rate", -1, "target aggregate messages/s; 0 = unlimited; -1 = (machines + add-machines) x accel / interval")
 	fs.DurationVar(&f.interval, "interval", sim.DefaultInterval, "simulated time between readings of a machine (replay: per cycle)")
 	fs.Float64Var(&f.accel, "accel", 1, "simulated seconds per real second (86400 = a day per second)")
 	fs.DurationVar(&f.meanOnset, "mean-onset", sim.DefaultMeanTimeToOnset, "mean simulated time from (re)start to the onset of degradation")
