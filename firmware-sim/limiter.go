@@ -51,6 +51,12 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	return ctx.Err()
 }
 
+// SetRate changes the target rate from now on (the schedule restarts).
+func (l *Limiter) SetRate(rate float64) {
+	l.rate = rate
+	l.Reset()
+}
+
 // Reset restarts the schedule from now: the rate applies from here on,
 // without compensating for what was sent faster or slower before.
 func (l *Limiter) Reset() {

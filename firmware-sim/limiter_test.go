@@ -46,3 +46,23 @@ func TestLimiterUnlimitedAndCancel(t *testing.T) {
 		t.Fatal("cancelled wait returned nil")
 	}
 }
+
+// With RateDevices, the publisher scales the rate to the readings per tick:
+// machines added part-way keep simulated time at its pace.
+func TestPaceScalesWithMachinesInService(t *testing.T) {
+	p := &Publisher{cfg: PublisherConfig{Rate: 10, RateDevices: 2}, limiter: NewLimiter(10)}
+	for _, c := range []struct {
+		n    int
+		want float64
+	}{{2, 10}, {2, 10}, {4, 20}, {4, 20}, {3, 15}} {
+		p.pace(c.n)
+		if got := p.limiter.Rate(); got != c.want {
+			t.Fatalf("%d readings per tick: rate %g, want %g", c.n, got, c.want)
+		}
+	}
+	fixed := &Publisher{cfg: PublisherConfig{Rate: 10}, limiter: NewLimiter(10)}
+	fixed.pace(4)
+	if fixed.limiter.Rate() != 10 {
+		t.Fatalf("without RateDevices the rate moved: %g", fixed.limiter.Rate())
+	}
+}

@@ -39,6 +39,10 @@ type PublisherConfig struct {
 	// TopicTemplate, Site and Line name the telemetry topic (Topic);
 	// defaults DefaultTopicTemplate, DefaultSite, DefaultLine.
 	TopicTemplate, Site, Line string
+	// RateDevices, when > 0, is the number of readings per tick Rate was
+	// computed for: when a tick yields another number (machines added
+	// part-way), the rate is scaled by it, so simulated time keeps its pace.
+	RateDevices int
 	// Rate is the target aggregate rate in messages per second; <= 0 means
 	// as fast as the sink takes them.
 	Rate float64
@@ -83,6 +87,8 @@ type Publisher struct {
 	msgs    []Message
 	line    []byte
 	enc     Encoder // nil for the formats the switch in publishReading writes
+
+	tickDevices int // readings in the last tick (RateDevices pacing)
 
 	sent, errs, readings atomic.Int64
 	started              time.Time
@@ -179,6 +185,7 @@ func (p *Publisher) loop(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
+		p.pace(len(rs))
 		for i := range rs {
 			p.readings.Add(1)
 			if err := p.publishReading(ctx, rs[i]); err != nil {
@@ -186,6 +193,17 @@ func (p *Publisher) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// pace scales the rate to n readings per tick (PublisherConfig.RateDevices).
+func (p *Publisher) pace(n int) {
+	if p.cfg.RateDevices <= 0 || p.cfg.Rate <= 0 || n == 0 || n == p.tickDevices {
+		return
+	}
+	if p.tickDevices != 0 || n != p.cfg.RateDevices {
+		p.limiter.SetRate(p.cfg.Rate * float64(n) / float64(p.cfg.RateDevices))
+	}
+	p.tickDevices = n
 }
 
 func (p *Publisher) topic(r Reading) string {

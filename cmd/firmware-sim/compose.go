@@ -15,9 +15,8 @@ import (
 )
 
 // source builds the plant or the C-MAPSS replay; devices is the count of
-// devices per tick (for the default rate), counting the machines added
-// part-way: the pacing keeps up once they are in service (before that,
-// simulated time runs faster than --accel by (machines + added) / machines).
+// devices per tick at the start (for the default rate; the publisher scales
+// it when machines are added part-way).
 func (f *publishFlags) source() (sim.Source, int, error) {
 	start, err := f.startTime()
 	if err != nil {
@@ -34,7 +33,7 @@ func (f *publishFlags) source() (sim.Source, int, error) {
 		return nil, 0, err
 	}
 	cfg := p.Config()
-	return &sim.PlantSource{Plant: p, Interval: cfg.Interval}, cfg.Machines + cfg.AddMachines, nil
+	return &sim.PlantSource{Plant: p, Interval: cfg.Interval}, len(p.Devices()), nil
 }
 
 func (f *publishFlags) replaySource(start time.Time) (sim.Source, int, error) {
@@ -101,6 +100,9 @@ func (f *publishFlags) publisher(src sim.Source, sink sim.Sink, devices int, log
 	}
 	cfg := sim.PublisherConfig{Format: f.format, BatchSize: f.batchSize, TopicTemplate: f.topic, Site: f.site,
 		Line: f.line, Rate: f.messageRate(devices), Count: f.count, Faults: inj, TruthTopic: f.truthTopic}
+	if f.rate < 0 {
+		cfg.RateDevices = devices // keep simulated time at --accel when machines are added
+	}
 	closeTruth := func() error { return nil }
 	if f.truthFile != "" {
 		fh, err := os.Create(f.truthFile)

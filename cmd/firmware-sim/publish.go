@@ -58,7 +58,7 @@ func (f *publishFlags) register(fs *flagSet) {
 	fs.StringVar(&f.line, "line", sim.DefaultLine, "line name for the topic")
 	fs.StringVar(&f.topic, "topic-template", sim.DefaultTopicTemplate, "telemetry topic; {site} {line} {device} {class} are replaced")
 	fs.Int64Var(&f.seed, "seed", 1, "random seed: same seed and flags, same readings")
-	fs.Float64Var(&f.rate, "rate", -1, "target aggregate messages/s; 0 = unlimited; -1 = (machines + add-machines) x accel / interval")
+	fs.Float64Var(&f.rate, "rate", -1, "target aggregate messages/s; 0 = unlimited; -1 = machines in service x accel / interval")
 	fs.DurationVar(&f.interval, "interval", sim.DefaultInterval, "simulated time between readings of a machine (replay: per cycle)")
 	fs.Float64Var(&f.accel, "accel", 1, "simulated seconds per real second (86400 = a day per second)")
 	fs.DurationVar(&f.meanOnset, "mean-onset", sim.DefaultMeanTimeToOnset, "mean simulated time from (re)start to the onset of degradation")
