@@ -79,6 +79,9 @@ func main() {
 			os.Exit(2)
 		}
 		ko.Train = set["out"]
+		if o.Train.Epochs == 0 { // the flag's 0 means the default of the model trained
+			o.Train.Epochs = defaultOptions().Train.Epochs
+		}
 		mainKafka(o, ko, start)
 		return
 	}
