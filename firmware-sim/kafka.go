@@ -76,8 +76,13 @@ func NewKafkaLabelSink(seeds []string, topic string) (*KafkaLabelSink, error) {
 	return &KafkaLabelSink{cl: cl, topic: topic}, nil
 }
 
-// SendLabel produces l; a delivery error is returned by Close.
+// SendLabel produces l. A delivery failure is returned by every later
+// SendLabel (the topic missing, the brokers refusing: they go on being
+// tried) and by Close.
 func (s *KafkaLabelSink) SendLabel(ctx context.Context, l wire.Label) error {
+	s.mu.Lock()
+	failed := s.err
+	s.mu.Unlock()
 	rec := &kgo.Record{Key: []byte(l.Device), Value: wire.MustJSON(l), Timestamp: time.UnixMilli(l.Reported)}
 	s.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err != nil {
@@ -88,7 +93,7 @@ func (s *KafkaLabelSink) SendLabel(ctx context.Context, l wire.Label) error {
 			s.mu.Unlock()
 		}
 	})
-	return nil
+	return failed
 }
 
 // Close waits for every label to be acknowledged and closes the client.

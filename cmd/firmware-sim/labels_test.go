@@ -12,6 +12,7 @@ import (
 	sim "github.com/edgepm/edgepm/firmware-sim"
 	"github.com/edgepm/edgepm/internal/testenv"
 	"github.com/edgepm/edgepm/internal/wire"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -105,4 +106,21 @@ func consumeLabels(t *testing.T, seeds []string, topic string, n int) []wire.Lab
 		})
 	}
 	return out
+}
+
+// Labels that Kafka does not take (here the topic does not exist and the
+// cluster does not create topics) are reported while the run goes on, and
+// the run fails: a CMMS stream lost is not a success.
+func TestLabelsToMissingTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	_, errOut, err := runCmd(t, "--stdout", "--rate", "0", "--machines", "20", "--interval", "10m", "--count", "20000",
+		"--mean-onset", "48h", "--mean-degradation", "24h", "--repair-time", "6h",
+		"--labels-to-kafka", strings.Join(c.ListenAddrs(), ","), "--labels-topic", "plant.labels", "--labels-lag", "1h")
+	if err == nil || !strings.Contains(err.Error(), "produce label to plant.labels: UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Fatalf("err %v, stderr:\n%s", err, errOut)
+	}
 }
