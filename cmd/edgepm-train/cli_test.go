@@ -56,3 +56,12 @@ func TestCLITrainFromKafka(t *testing.T) {
 		t.Fatalf("held-out AUC %.3f, want >= 0.85 (trained?):\n%s", auc, out)
 	}
 }
+
+// A -pos-weight that is not a positive number is a usage error.
+func TestCLIBadPosWeight(t *testing.T) {
+	for _, v := range []string{"0", "-1", "NaN"} {
+		if out, code := runCLI(t, "-pos-weight", v); code != 2 || !strings.Contains(out, "-pos-weight: must be > 0") {
+			t.Fatalf("-pos-weight %s: exit %d\n%s", v, code, out)
+		}
+	}
+}

@@ -57,6 +57,7 @@ func main() {
 	flag.DurationVar(&o.Data.Horizon, "horizon", o.Data.Horizon, "label: failure within this horizon")
 	flag.IntVar(&o.Train.Epochs, "epochs", 0, "training epochs (default 30 for sim, 40 for cmapss-fd001)")
 	flag.StringVar(&o.Version, "version", o.Version, "model version")
+	flag.Float64Var(&o.Train.PosWeight, "pos-weight", o.Train.PosWeight, "sim, --from-kafka: weight of a failure row against a healthy one in the loss (higher: more recall, less precision at the threshold)")
 	ko.register()
 	eo.register()
 	po.register()
@@ -65,6 +66,10 @@ func main() {
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	start := time.Now()
+	if !(o.Train.PosWeight > 0) {
+		fmt.Fprintf(os.Stderr, "edgepm-train: -pos-weight: must be > 0, got %g\n", o.Train.PosWeight)
+		os.Exit(2)
+	}
 	if po.Canary != "" && !eo.On {
 		fmt.Fprintln(os.Stderr, "edgepm-train: --push-canary ships the winner of --evaluate: give --evaluate too")
 		os.Exit(2)
