@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 example-pytorch deps onnxruntime mosquitto telegraf tahu install clean dist test-arm64 test-package test-prometheus test-ui
+.PHONY: all build run loop test test-short vet fmt-check bench bench-e2e fuzz model model-fd001 example-pytorch deps onnxruntime mosquitto telegraf tahu install clean dist test-arm64 test-package test-prometheus test-ui
 
 all: build
 
@@ -44,6 +44,14 @@ build:
 ## run: the self-contained demo (dev stack + appliance + simulator + live view)
 run: onnxruntime build
 	bin/demo --bin bin $(DEMO_ARGS)
+
+## loop: the retraining loop of docs/models.md ("Closing the loop"),
+## unattended, about 5 minutes: a plant that changes, drift, a retrain from
+## Kafka, champion/challenger evaluation, shadow on a canary, promotion.
+## Exit 0 only when every step happened and the recall target is met.
+loop: onnxruntime mosquitto
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/edgepm ./cmd/edgepm-train ./cmd/firmware-sim ./cmd/loop
+	bin/loop --bin bin $(LOOP_ARGS)
 
 ## test: vet, then unit and integration tests (race detector on) against a
 ## private Mosquitto and kfake that the tests start themselves
