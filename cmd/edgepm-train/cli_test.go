@@ -57,11 +57,13 @@ func TestCLITrainFromKafka(t *testing.T) {
 	}
 }
 
-// A -pos-weight that is not a positive number is a usage error.
-func TestCLIBadPosWeight(t *testing.T) {
-	for _, v := range []string{"0", "-1", "NaN"} {
-		if out, code := runCLI(t, "-pos-weight", v); code != 2 || !strings.Contains(out, "-pos-weight: must be > 0") {
-			t.Fatalf("-pos-weight %s: exit %d\n%s", v, code, out)
+// A -pos-weight that is not a positive number, a -raise outside (0, 1):
+// usage errors.
+func TestCLIBadWeights(t *testing.T) {
+	for _, c := range [][2]string{{"-pos-weight", "0"}, {"-pos-weight", "-1"}, {"-pos-weight", "NaN"},
+		{"-raise", "1"}, {"-raise", "0"}, {"-raise", "NaN"}} {
+		if out, code := runCLI(t, c[0], c[1]); code != 2 || !strings.Contains(out, c[0]+": must be") {
+			t.Fatalf("%s %s: exit %d\n%s", c[0], c[1], code, out)
 		}
 	}
 }
