@@ -48,7 +48,7 @@ run: onnxruntime build
 ## loop: the retraining loop of docs/models.md ("Closing the loop"),
 ## unattended, about 5 minutes: a plant that changes, drift, a retrain from
 ## Kafka, champion/challenger evaluation, shadow on a canary, promotion.
-## Exit 0 only when every step happened and the recall target is met.
+## Exit 0 when every step happened; the figures and the target: .local/loop/loop.json.
 loop: onnxruntime mosquitto
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/edgepm ./cmd/edgepm-train ./cmd/firmware-sim ./cmd/loop
 	bin/loop --bin bin $(LOOP_ARGS)

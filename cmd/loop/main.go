@@ -25,9 +25,10 @@
 // Each step prints `edgepm fleet status`; the events topic holds the
 // gateways' drift and model events and the central tools' model.trained,
 // model.evaluated and rollout.* events. The figures go to
-// DATA_DIR/loop.json; the exit status is 0 only when every step happened
-// and the retrained model's recall is at least 20 points above the stale
-// model's on the holdout, with precision no lower.
+// DATA_DIR/loop.json with whether the retrained model's recall is at least
+// 20 points above the stale model's on the holdout with precision no lower
+// (target_met). The exit status is 0 when every step happened: the
+// challenger won the evaluation and was promoted.
 package main
 
 import (
