@@ -72,9 +72,13 @@ func TestMissingTopicDoesNotStopOtherStreams(t *testing.T) {
 	readBase := lastSeq(q, buffer.StreamReadings)
 	w := startWriter(t, q)
 
+	// Failing with Kafka's error: from the check at start, or from the
+	// produce requests. (Whether kgo fails the in-flight records within the
+	// wait, counting Errors, varies: in about one run in twenty it kept
+	// retrying them past 20 s.)
 	waitFor(t, 20*time.Second, "predictions failing with kafka's error", func() bool {
 		ps := streamStatus(p, buffer.StreamPredictions)
-		return ps.Failing && ps.Errors > 0 && strings.Contains(ps.LastError, "UNKNOWN_TOPIC_OR_PARTITION")
+		return ps.Failing && strings.Contains(ps.LastError, "UNKNOWN_TOPIC_OR_PARTITION")
 	})
 	failedAt := time.Now()
 	ps := streamStatus(p, buffer.StreamPredictions)
