@@ -299,28 +299,35 @@ func TestReleaseShadowRejected(t *testing.T) {
 	if got := h.list(); len(got) != 1 {
 		t.Fatalf("hook calls %v, want only serve 1.0.0", got)
 	}
-	recs, err := q.Read(buffer.StreamEvents, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	set, err := schematest.Load(filepath.Join(testenv.RepoRoot(), "docs", "schemas"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The event is appended to the buffer just after the state changes.
 	shadowRejects := 0
-	for _, r := range recs {
-		var ev wire.Event
-		if json.Unmarshal(r.Value, &ev) != nil || ev.Type != EventModelRejected {
-			continue
+	countRejects := func() bool {
+		recs, err := q.Read(buffer.StreamEvents, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := set.ValidateDoc("events/model.rejected.schema.json", r.Value); err != nil {
-			t.Errorf("%s: %v", r.Value, err)
+		shadowRejects = 0
+		for _, r := range recs {
+			var ev wire.Event
+			if json.Unmarshal(r.Value, &ev) != nil || ev.Type != EventModelRejected {
+				continue
+			}
+			if err := set.ValidateDoc("events/model.rejected.schema.json", r.Value); err != nil {
+				t.Errorf("%s: %v", r.Value, err)
+			}
+			if ev.Detail["shadow"] == true && ev.Detail["version"] == "2.0.0" {
+				shadowRejects++
+			}
 		}
-		if ev.Detail["shadow"] == true && ev.Detail["version"] == "2.0.0" {
-			shadowRejects++
-		}
+		return shadowRejects > 0
 	}
-	if shadowRejects != 1 {
+	waitFor(t, 10*time.Second, "the shadow's model.rejected event", countRejects)
+	time.Sleep(200 * time.Millisecond) // a second one would come as soon
+	if countRejects(); shadowRejects != 1 {
 		t.Fatalf("%d model.rejected events for the shadow, want 1", shadowRejects)
 	}
 
