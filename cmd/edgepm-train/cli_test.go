@@ -57,11 +57,11 @@ func TestCLITrainFromKafka(t *testing.T) {
 	}
 }
 
-// A -pos-weight that is not a positive number, a -raise outside (0, 1):
-// usage errors.
+// A -pos-weight that is not a positive number, a -raise outside (0, 1), no
+// hidden units: usage errors.
 func TestCLIBadWeights(t *testing.T) {
 	for _, c := range [][2]string{{"-pos-weight", "0"}, {"-pos-weight", "-1"}, {"-pos-weight", "NaN"},
-		{"-raise", "1"}, {"-raise", "0"}, {"-raise", "NaN"}} {
+		{"-raise", "1"}, {"-raise", "0"}, {"-raise", "NaN"}, {"-hidden", "0"}} {
 		if out, code := runCLI(t, c[0], c[1]); code != 2 || !strings.Contains(out, c[0]+": must be") {
 			t.Fatalf("%s %s: exit %d\n%s", c[0], c[1], code, out)
 		}

@@ -57,6 +57,7 @@ func main() {
 	flag.DurationVar(&o.Data.Horizon, "horizon", o.Data.Horizon, "label: failure within this horizon")
 	flag.IntVar(&o.Train.Epochs, "epochs", 0, "training epochs (default 30 for sim, 40 for cmapss-fd001)")
 	flag.StringVar(&o.Version, "version", o.Version, "model version")
+	flag.IntVar(&o.Train.Hidden, "hidden", o.Train.Hidden, "sim, --from-kafka: hidden units of the MLP")
 	flag.Float64Var(&o.Raise, "raise", o.Raise, "sim, --from-kafka: the package's alert raise threshold (clear: the lower of 0.5 and raise - 0.1)")
 	flag.Float64Var(&o.Train.PosWeight, "pos-weight", o.Train.PosWeight, "sim, --from-kafka: weight of a failure row against a healthy one in the loss (higher: more recall, less precision at the threshold)")
 	ko.register()
@@ -72,6 +73,10 @@ func main() {
 		os.Exit(2)
 	}
 	o.Clear = min(o.Clear, o.Raise-0.1)
+	if o.Train.Hidden < 1 {
+		fmt.Fprintf(os.Stderr, "edgepm-train: -hidden: must be at least 1, got %d\n", o.Train.Hidden)
+		os.Exit(2)
+	}
 	if !(o.Train.PosWeight > 0) {
 		fmt.Fprintf(os.Stderr, "edgepm-train: -pos-weight: must be > 0, got %g\n", o.Train.PosWeight)
 		os.Exit(2)

@@ -223,7 +223,7 @@ func (l *loop) retrain(ctx context.Context) error {
 		return err
 	}
 	l.result.StaleBefore = before.Champion.Metrics
-	out, err := l.train(ctx, "challenger", challengeV, 0, retrainTo)
+	out, err := l.train(ctx, "challenger", challengeV, 0, retrainTo, retrainArgs...)
 	if err != nil {
 		return err
 	}
@@ -353,9 +353,10 @@ func (l *loop) cmd(ctx context.Context, name string, args ...string) (string, er
 }
 
 // train runs edgepm-train --from-kafka on [from, to) into DIR/name.
-func (l *loop) train(ctx context.Context, name, version string, from, to time.Duration) (string, error) {
-	return l.cmd(ctx, "edgepm-train", "--from-kafka", l.seeds[0], "--from", at(from), "--to", at(to),
-		"-out", filepath.Join(l.dir, name), "-version", version, "-pos-weight", posWeight)
+func (l *loop) train(ctx context.Context, name, version string, from, to time.Duration, extra ...string) (string, error) {
+	args := []string{"--from-kafka", l.seeds[0], "--from", at(from), "--to", at(to),
+		"-out", filepath.Join(l.dir, name), "-version", version, "-pos-weight", posWeight}
+	return l.cmd(ctx, "edgepm-train", append(args, extra...)...)
 }
 
 // evaluate runs edgepm-train --evaluate on [from, to); exit 3 (the
