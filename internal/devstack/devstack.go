@@ -32,8 +32,15 @@ const (
 	DefaultKafkaPort = 19092
 )
 
-// Streams whose topics the stack creates (prefix "edgepm.").
+// Streams whose topics the stack creates (prefix "edgepm."), besides the
+// compacted ones: CompactedTopics.
 var Streams = []string{"readings", "predictions", "alerts", "events", "deadletter"}
+
+// CompactedTopics are the topics the stack creates with
+// cleanup.policy=compact (prefix "edgepm."): the models topic and the
+// gateways' heartbeats, so that a gateway without kafka.create_topics is
+// ready against the stack.
+var CompactedTopics = []string{"models", "gateways"}
 
 // Options configures the stack.
 type Options struct {
@@ -150,7 +157,12 @@ func (s *Stack) createTopics(ctx context.Context, o Options) error {
 		return err
 	}
 	compact := "compact"
-	return createIgnoringExisting(ctx, adm, 1, map[string]*string{"cleanup.policy": &compact}, o.TopicPrefix+"models")
+	for _, t := range CompactedTopics {
+		if err := createIgnoringExisting(ctx, adm, 1, map[string]*string{"cleanup.policy": &compact}, o.TopicPrefix+t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func createIgnoringExisting(ctx context.Context, adm *kadm.Client, parts int32, cfg map[string]*string, topics ...string) error {
