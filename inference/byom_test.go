@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -233,11 +234,17 @@ func TestWindowInputChecks(t *testing.T) {
 // 14]) with the example's PyTorch 1D-CNN (examples/pytorch-fd001/model) on
 // one ONNX Runtime thread: the scoring cost of a full batch, without
 // feature computation. Target (issue 18): under 1 ms per op.
+// EDGEPM_BENCH_PACKAGE names another package directory of the same input
+// kind (for example a candidate network while choosing one).
 //
 //	go test -run '^$' -bench PyTorchFD001 -benchtime 200x -count 3 ./inference
 func BenchmarkPyTorchFD001Score256(b *testing.B) {
 	initRuntime(b)
-	pkg, err := modelpkg.LoadPackageDir("../examples/pytorch-fd001/model")
+	dir := "../examples/pytorch-fd001/model"
+	if d := os.Getenv("EDGEPM_BENCH_PACKAGE"); d != "" {
+		dir = d
+	}
+	pkg, err := modelpkg.LoadPackageDir(dir)
 	if err != nil {
 		b.Skip("example package not built:", err)
 	}

@@ -47,7 +47,17 @@ func cmdModelBuild(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "built %s in %s: schema_version %d, input %s %v, %d samples, %d bytes of ONNX, signed %v\n",
 		man.ID(), *out, man.SchemaVersion, inputKind(man), man.InputShape(), len(man.Samples), len(pkg.ONNX), pkg.Signature != nil)
+	warnWeights(stderr, man.ID(), pkg.ONNX)
 	return 0
+}
+
+// warnWeights tells the user when the model's weights would make scoring
+// slow (denormal numbers); not an error: the model is valid.
+func warnWeights(stderr io.Writer, id string, onnx []byte) {
+	s, err := inference.ScanWeights(onnx)
+	if w := s.DenormalWarning(); err == nil && w != "" {
+		fmt.Fprintf(stderr, "edgepm: warning: model %s: %s\n", id, w)
+	}
 }
 
 // buildModel returns the checked, unsigned package and its manifest.

@@ -298,3 +298,28 @@ func TestModelBuildWindowAndExport(t *testing.T) {
 		t.Fatalf("features without export: rc %d", rc)
 	}
 }
+
+// TestModelBuildWarnsDenormalWeights: a model with denormal weights builds
+// and validates (it is correct), and both commands say that it will score
+// slowly and how to fix it; a model without them gets no warning.
+func TestModelBuildWarnsDenormalWeights(t *testing.T) {
+	g := byomGraph()
+	g.Layers[0].W[0][2] = 1e-40
+	g.Layers[0].B[0] = -2e-39
+	dir := byomDir(t, g, byomSpec)
+	pkgDir := filepath.Join(dir, "pkg")
+	const warning = "edgepm: warning: model byom-test:1.0.0: 2 of the model's 8 weights are denormal"
+	rc, out, errs := runCmd("model", "build", "--onnx", filepath.Join(dir, "m.onnx"), "--spec", filepath.Join(dir, "spec.yaml"),
+		"--train", filepath.Join(dir, "train.jsonl"), "--out", pkgDir)
+	if rc != 0 || !strings.Contains(errs, warning) {
+		t.Fatalf("build rc %d: %s %s", rc, out, errs)
+	}
+	if rc, out, errs := runCmd("model", "validate", pkgDir); rc != 0 || !strings.Contains(errs, warning) || !strings.Contains(out, "valid") {
+		t.Fatalf("validate rc %d: %s %s", rc, out, errs)
+	}
+	clean := byomDir(t, byomGraph(), byomSpec)
+	if rc, _, errs := runCmd("model", "build", "--onnx", filepath.Join(clean, "m.onnx"), "--spec", filepath.Join(clean, "spec.yaml"),
+		"--train", filepath.Join(clean, "train.jsonl"), "--out", filepath.Join(clean, "pkg")); rc != 0 || strings.Contains(errs, "denormal") {
+		t.Fatalf("build of a clean model rc %d: %s", rc, errs)
+	}
+}

@@ -50,6 +50,7 @@ func cmdModelValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid (schema_version %d, input %s %v, %d samples within tolerance, signed %v)\n",
 		man.ID(), man.SchemaVersion, inputKind(man), man.InputShape(), len(man.Samples), pkg.Signature != nil)
+	warnWeights(stderr, man.ID(), pkg.ONNX)
 	return 0
 }
 
