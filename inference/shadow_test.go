@@ -213,11 +213,15 @@ func TestShadowStalledOrFailingLeavesServedUnchanged(t *testing.T) {
 			sameServed(t, feed(t, e, startRun(t, e), shadowDevs, shadowReadings, shadowRows), ref)
 			st := e.ShadowStats()
 			switch tc.name {
-			case "stalled": // the stalled run took one row, the inbox holds one, the rest is dropped
+			case "stalled":
+				// The inbox holds one row and the stalled run took one,
+				// or, when every batch came before the shadow's goroutine
+				// first ran, only the inbox's one was taken: the rest is
+				// dropped.
 				waitFor(t, "shadow drops", func() bool { return e.ShadowStats().Dropped >= shadowRows-2 })
 				st = e.ShadowStats()
 				queueFull := testutil.ToFloat64(e.met.shadowDropped.WithLabelValues(shadowQueueFull))
-				if st.Windows != 0 || emitted.Load() != 0 || st.Dropped != shadowRows-2 || float64(st.Dropped) != queueFull {
+				if st.Windows != 0 || emitted.Load() != 0 || st.Dropped < shadowRows-2 || st.Dropped > shadowRows-1 || float64(st.Dropped) != queueFull {
 					t.Fatalf("stats %+v, queue_full %v: want the windows the stalled shadow could not take dropped and counted", st, queueFull)
 				}
 			case "failing":
