@@ -111,7 +111,7 @@ model-fd001:
 ## sign, validate and serve seed 1; replay test_FD001 through it and score
 EXAMPLE := .local/example-pytorch
 EXAMPLE_PY ?= /usr/bin/python3
-EXAMPLE_TRAIN ?= --window 50 --channels 12 --hidden 32 --epochs 40 --lr 2e-3 --wd 3e-3 --min-cycle 25
+EXAMPLE_TRAIN ?= --arch timemlp --window 200 --time 8 --hidden 64 --epochs 40 --lr 2e-3 --wd 3e-3 --min-cycle 25
 example-pytorch: build
 	@$(EXAMPLE_PY) -c 'import torch, onnx' 2>/dev/null || apt-get install -y python3-torch python3-onnx
 	mkdir -p $(EXAMPLE)

@@ -31,7 +31,7 @@ for _ in $(seq 100); do # up to 20 s for the broker, Kafka and the model
 	sleep 0.2
 done
 curl -fs "http://$http/readyz" >/dev/null || { cat "$work/edgepm.log"; exit 1; }
-grep -q '"fd001-cnn' <(curl -fs "http://$http/api/status") || { echo "edgepm does not serve fd001-cnn" >&2; cat "$work/edgepm.log"; exit 1; }
+grep -q '"fd001-rul' <(curl -fs "http://$http/api/status") || { echo "edgepm does not serve fd001-rul" >&2; cat "$work/edgepm.log"; exit 1; }
 
 bin/firmware-sim --replay-cmapss "$datasets/cmapss/test_FD001.txt" --broker "tcp://$mqtt" --qos 1 --rate 2000 \
 	--interval 1s --truth-file "$work/truth.jsonl"

@@ -1,10 +1,14 @@
-"""Train a small 1D-CNN ensemble on the rows `edgepm features export` wrote
+"""Train a small PyTorch network on the rows `edgepm features export` wrote
 for C-MAPSS FD001 and export it to ONNX for `edgepm model build`.
 
 The input rows are exactly what the gateway feeds the model (the normalised
 window of 14 sensors, front-padded while a unit's window fills), so there is
-no Python re-implementation of serving. The exported graph averages
---members small networks (one ONNX file, one package).
+no Python re-implementation of serving. --arch chooses the network; the
+Makefile's EXAMPLE_TRAIN holds the recipe chosen by --validate (docs/models.md,
+"Bring your own model", tables 1-4): timemlp over a 200-cycle window. The
+exported graph averages --members networks (one ONNX file, one package).
+Weights below float32's smallest normal number are set to 0 before export
+(flush_denormals): they change nothing but make CPUs slow.
 
 usage:
   train.py --work DIR --seed S [--validate [--seeds 1,2,3]] [--window T] [--members K] ...
@@ -72,6 +76,75 @@ class CNN(nn.Module):
         return self.head(self.conv(x.transpose(1, 2))).squeeze(1)
 
 
+class DCNN(nn.Module):
+    """[N, T, S] -> [N]: --layers convolutions of --channels, kernel
+    --kernel, length-preserving ("same") padding, the last --strided of
+    them with stride 2; then flatten, dropout, Linear(hidden), Linear(1).
+    Li et al. 2018's deep CNN for C-MAPSS is this shape (5 layers of 10
+    channels, kernel 10, no strides, hidden 100)."""
+
+    def __init__(self, t, c, hidden, kernel, dropout, layers, strided):
+        super().__init__()
+        conv, cin = [], S
+        for i in range(layers):
+            stride = 2 if i >= layers - strided else 1
+            conv += [nn.Conv1d(cin, c, kernel, stride=stride, padding=(kernel - 1) // 2), nn.ReLU()]
+            cin = c
+        self.conv = nn.Sequential(*conv)
+        n = self.conv(torch.zeros(1, S, t)).numel()
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(n, hidden), nn.ReLU(),
+                                  nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.head(self.conv(x.transpose(1, 2))).squeeze(1)
+
+
+class MLP(nn.Module):
+    """[N, T, S] -> [N]: the flattened window through Linear(hidden) and
+    Linear(hidden2) with ReLU, then Linear(1). Dense layers are what ONNX
+    Runtime runs fastest on one core (BenchmarkPyTorchFD001Score256): a
+    47k-parameter MLP scores 256 windows in a fifth of the two-convolution
+    CNN's time."""
+
+    def __init__(self, t, hidden, hidden2, dropout):
+        super().__init__()
+        self.f = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(t * S, hidden), nn.ReLU(),
+                               nn.Dropout(dropout), nn.Linear(hidden, hidden2), nn.ReLU(), nn.Linear(hidden2, 1))
+
+    def forward(self, x):
+        return self.f(x).squeeze(1)
+
+
+class TimeMLP(nn.Module):
+    """[N, T, S] -> [N]: one Linear(T, --time) over each sensor's series,
+    shared by the sensors (it learns the means, slopes and recent levels a
+    feature engineer would), ReLU, then the S x --time values through
+    Linear(hidden) and Linear(1)."""
+
+    def __init__(self, t, ht, hidden, dropout):
+        super().__init__()
+        self.time = nn.Linear(t, ht)
+        self.f = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(S * ht, hidden), nn.ReLU(),
+                               nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.f(torch.relu(self.time(x.transpose(1, 2)))).squeeze(1)
+
+
+class GRU(nn.Module):
+    """[N, T, S] -> [N]: a one-layer GRU of --hidden units over the window;
+    its last state through Linear(1)."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.rnn = nn.GRU(S, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        h, _ = self.rnn(x)
+        return self.out(h[:, -1]).squeeze(1)
+
+
 class Ensemble(nn.Module):
     """[N, T, S] -> [N, 1] remaining useful life in cycles: the mean of the
     members, each clipped at 0 (served in cycles, never negative)."""
@@ -88,8 +161,17 @@ class Ensemble(nn.Module):
 
 
 def build(args):
-    return Ensemble([CNN(args.window, args.channels, args.hidden, args.kernel, args.dropout, args.stride)
-                     for _ in range(args.members)])
+    def one():
+        if args.arch == "dcnn":
+            return DCNN(args.window, args.channels, args.hidden, args.kernel, args.dropout, args.layers, args.strided)
+        if args.arch == "mlp":
+            return MLP(args.window, args.hidden, args.hidden2, args.dropout)
+        if args.arch == "timemlp":
+            return TimeMLP(args.window, args.time, args.hidden, args.dropout)
+        if args.arch == "gru":
+            return GRU(args.hidden)
+        return CNN(args.window, args.channels, args.hidden, args.kernel, args.dropout, args.stride)
+    return Ensemble([one() for _ in range(args.members)])
 
 
 def fit(x, y, seed, args):
@@ -124,8 +206,21 @@ def fit(x, y, seed, args):
             avg.update_parameters(m)
     if avg is not None:
         m = avg.module  # no batch norm: nothing to recompute
+    flush_denormals(m)
     m.eval()
     return m
+
+
+def flush_denormals(m):
+    """sets the weights smaller than float32's smallest normal number
+    (1.2e-38) to 0. Weight decay leaves dead weights there; they change no
+    output, but a CPU computes with denormal numbers many times slower: a
+    trained network with 10-20% denormal weights scored a batch 4-7 times
+    slower in ONNX Runtime (docs/models.md)."""
+    tiny = torch.finfo(torch.float32).tiny
+    with torch.no_grad():
+        for p in m.parameters():
+            p[p.abs() < tiny] = 0.0
 
 
 def predict(m, x):
@@ -179,6 +274,12 @@ def main():
     ap.add_argument("--folds", type=lambda s: [int(f) for f in s.split(",")], default=[0, 1, 2, 3, 4],
                     help="validation folds to run (comma-separated, 0-4)")
     ap.add_argument("--window", type=int, default=30, help="readings per window (the spec's window.size)")
+    ap.add_argument("--arch", choices=["cnn", "dcnn", "mlp", "timemlp", "gru"], default="cnn",
+                    help="cnn: two convolutions (the example's); dcnn: --layers same-padded convolutions; gru: one GRU layer")
+    ap.add_argument("--hidden2", type=int, default=32, help="mlp: units of the second layer")
+    ap.add_argument("--time", type=int, default=8, help="timemlp: outputs of the linear map over each sensor's series")
+    ap.add_argument("--layers", type=int, default=5, help="dcnn: convolution layers")
+    ap.add_argument("--strided", type=int, default=0, help="dcnn: how many of the last layers have stride 2")
     ap.add_argument("--members", type=int, default=1, help="networks averaged inside the one ONNX graph")
     ap.add_argument("--channels", type=int, default=12)
     ap.add_argument("--kernel", type=int, default=3)
