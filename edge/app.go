@@ -37,6 +37,9 @@ type App struct {
 	m       *metrics
 	notify  *notifier
 	started time.Time
+	// hbLast are the counters at the last heartbeat: heartbeatLoop's
+	// goroutine, then the shutdown's stopped heartbeat after it ended.
+	hbLast heartbeatCounters
 
 	queue    *buffer.Queue
 	policy   modelpkg.Policy // signature policy (inference.public_keys, allow_unsigned), built once in open
@@ -238,10 +241,12 @@ func (a *App) shutdown(r *running) error {
 	waitUntil(r.alerts, deadline)
 	a.flushLoss(time.Now(), true) // losses not yet reported
 	a.event(wire.EventGatewayStopped, nil)
+	stopped := a.stoppedHeartbeat()
 
 	a.log.Info("shutting down: draining kafka bridge")
 	r.stopProducer()
 	waitUntil(r.producer, deadline.Add(a.cfg.Kafka.ShutdownTimeout))
+	a.sendStopped(stopped)
 	hctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	_ = a.http.shutdown(hctx)
 	cancel()

@@ -37,11 +37,11 @@ type heartbeatCounters struct {
 // and then every interval, until ctx ends. Run waits for it before the
 // shutdown closes the buffer.
 func (a *App) heartbeatLoop(ctx context.Context, interval time.Duration) {
-	last := heartbeatCounters{at: a.started}
+	a.hbLast = heartbeatCounters{at: a.started}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		a.writeHeartbeat(ctx, interval, &last)
+		a.writeHeartbeat(ctx, interval, &a.hbLast, false)
 		select {
 		case <-ctx.Done():
 			return
@@ -50,24 +50,29 @@ func (a *App) heartbeatLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// writeHeartbeat appends one heartbeat; a failure is counted and logged
-// (the next heartbeat carries the state anyway).
-func (a *App) writeHeartbeat(ctx context.Context, interval time.Duration, last *heartbeatCounters) {
+// writeHeartbeat appends one heartbeat, the stopped one of a clean
+// shutdown when stopped, and returns it as buffered (nil when it was not:
+// the failure is counted and logged, and the next heartbeat carries the
+// state anyway).
+func (a *App) writeHeartbeat(ctx context.Context, interval time.Duration, last *heartbeatCounters, stopped bool) *buffer.Record {
 	hb := a.heartbeat(time.Now(), interval, last)
+	hb.Stopped = stopped
 	rec, err := wire.HeartbeatRecord(&hb)
 	if err != nil {
 		a.m.encodeErrors.WithLabelValues("heartbeat").Inc()
 		a.log.Error("heartbeat not written", "err", err)
-		return
+		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, heartbeatWait)
 	defer cancel()
-	if err := a.queue.Append(actx, []buffer.Record{rec}); err != nil {
+	recs := []buffer.Record{rec}
+	if err := a.queue.Append(actx, recs); err != nil {
 		a.m.dropped.WithLabelValues(wire.StreamGateways, "not_committed").Inc()
 		a.log.Warn("heartbeat not buffered", "err", err)
-		return
+		return nil
 	}
 	a.m.heartbeats.Inc()
+	return &recs[0]
 }
 
 // heartbeat is the gateway's state at now, as /api/status computes it, with
@@ -207,5 +212,42 @@ func (t *deviceTable) alerting() int {
 func (a *App) heartbeats(ctx context.Context) {
 	if d := a.cfg.Fleet.heartbeatInterval(); d > 0 {
 		a.heartbeatLoop(ctx, d)
+	}
+}
+
+// stoppedHeartbeat buffers the last heartbeat of a clean shutdown
+// (stopped: true), so the fleet shows the gateway stopped rather than,
+// three intervals later, stale, and returns it (nil when heartbeats are
+// off or it was not buffered). The shutdown calls it after heartbeatLoop
+// ended and the pipeline drained, and sends it with sendStopped once the
+// bridge has stopped.
+func (a *App) stoppedHeartbeat() *buffer.Record {
+	d := a.cfg.Fleet.heartbeatInterval()
+	if d <= 0 {
+		return nil
+	}
+	if a.hbLast.at.IsZero() {
+		a.hbLast.at = a.started
+	}
+	return a.writeHeartbeat(context.Background(), d, &a.hbLast, true)
+}
+
+// stoppedSendWait bounds the direct send of the stopped heartbeat at
+// shutdown.
+const stoppedSendWait = 2 * time.Second
+
+// sendStopped produces the stopped heartbeat rec directly when Kafka is
+// online: the bridge stopped reading the buffer before it was written.
+// Offline, or when the send fails, the buffered copy goes at the next
+// start (it is sent again then in any case, a harmless duplicate of a
+// keyed state record).
+func (a *App) sendStopped(rec *buffer.Record) {
+	if rec == nil || !a.producer.Status().Online {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stoppedSendWait)
+	defer cancel()
+	if err := a.producer.SendNow(ctx, rec); err != nil {
+		a.log.Warn("stopped heartbeat not sent; it is sent at the next start", "err", err)
 	}
 }

@@ -82,6 +82,18 @@ func TestHeartbeatRestartAndDecommission(t *testing.T) {
 	if err := p.term(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The clean stop ends with the restarted process's stopped heartbeat
+	// (not ready); kill -9 wrote none.
+	recs = gatewayRecords(t, kafka.Seeds(), "e2e-gw", 30*time.Second, func(rs []*kgo.Record) bool {
+		return len(rs) > 0 && decodeHeartbeat(t, rs[len(rs)-1]).Stopped
+	})
+	for i, r := range recs {
+		hb := decodeHeartbeat(t, r)
+		if last := i == len(recs)-1; hb.Stopped != last || (last && (hb.Ready || !hb.StartedAt.Equal(restarted.StartedAt))) {
+			t.Errorf("heartbeat %d of %d: stopped %v, ready %v, started_at %s; want only the last stopped, of the restart, not ready",
+				i+1, len(recs), hb.Stopped, hb.Ready, hb.StartedAt)
+		}
+	}
 
 	brokers := "--brokers=" + strings.Join(kafka.Seeds(), ",")
 	decommission := func(args ...string) (int, string, string) {

@@ -33,6 +33,10 @@ type Heartbeat struct {
 	// Conditions are the reasons the gateway is not healthy (the /readyz
 	// and /api/status conditions), empty when healthy.
 	Conditions []string `json:"conditions"`
+	// Stopped marks the last heartbeat of a clean shutdown, written after
+	// the pipeline drained: the gateway is stopped, not lost. The next
+	// heartbeat (a restart) supersedes it.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // HeartbeatModel is the model a gateway serves.
