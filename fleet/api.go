@@ -27,10 +27,13 @@ type Gateway struct {
 	LastSeen   time.Time `json:"last_seen"` // the heartbeat record's time
 	AgeSeconds float64   `json:"age_s"`     // Time - LastSeen
 	IntervalS  float64   `json:"interval_s"`
-	Stale      bool      `json:"stale"` // AgeSeconds > StaleAfter × IntervalS
-	Version    string    `json:"version"`
-	Ready      bool      `json:"ready"`
-	UptimeS    float64   `json:"uptime_s"`
+	Stale      bool      `json:"stale"` // AgeSeconds > StaleAfter × IntervalS, and not Stopped
+	// Stopped: the last heartbeat was the one a gateway writes when it
+	// stops cleanly (systemctl stop, a package upgrade); never stale.
+	Stopped bool    `json:"stopped"`
+	Version string  `json:"version"`
+	Ready   bool    `json:"ready"`
+	UptimeS float64 `json:"uptime_s"`
 	// Model and Shadow are absent when the gateway serves (or shadows) none.
 	Model             *Model   `json:"model,omitempty"`
 	Shadow            *Shadow  `json:"shadow,omitempty"`
@@ -127,6 +130,7 @@ type Recent struct {
 type Counts struct {
 	Gateways     int    `json:"gateways"`
 	Stale        int    `json:"stale"`
+	Stopped      int    `json:"stopped"` // stopped cleanly (Gateway.Stopped)
 	AlertsActive int    `json:"alerts_active"`
 	BadRecords   uint64 `json:"bad_records"` // undecodable records ignored
 	Refused      uint64 `json:"refused"`     // gateways not kept: MaxGateways reached

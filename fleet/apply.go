@@ -77,7 +77,7 @@ func gatewayOf(id string, hb *wire.Heartbeat, at time.Time) *Gateway {
 		Ready: hb.Ready, UptimeS: hb.UptimeSeconds, Uplink: hb.Uplink.State,
 		BacklogRecords: hb.Uplink.BacklogRecords, BacklogOldestAgeS: hb.Uplink.BacklogOldestAge,
 		BufferBytes: hb.Buffer.Bytes, BufferMaxBytes: hb.Buffer.MaxBytes, BufferDropped: hb.Buffer.Dropped,
-		AlertsActive: hb.AlertsActive, Devices: hb.Devices, ReadingsPerS: hb.Ingest.ReadingsPerSec,
+		AlertsActive: hb.AlertsActive, Devices: hb.Devices, ReadingsPerS: hb.Ingest.ReadingsPerSec, Stopped: hb.Stopped,
 		InvalidPerS: hb.Ingest.InvalidPerSec, Conditions: hb.Conditions}
 	if len(g.Conditions) > maxConditions {
 		g.Conditions = g.Conditions[:maxConditions]

@@ -34,6 +34,15 @@ func heartbeat(id string, ts time.Time, version string) *wire.Heartbeat {
 		Ingest: wire.HeartbeatIngest{Connected: true, ReadingsPerSec: 30}, Conditions: []string{}}
 }
 
+// stoppedHeartbeat is the last heartbeat of a clean shutdown of a gateway
+// serving no model.
+func stoppedHeartbeat(id string, ts time.Time) *wire.Heartbeat {
+	hb := heartbeat(id, ts, "1")
+	hb.Model, hb.Shadow, hb.Ready, hb.Stopped = nil, nil, false, true
+	hb.Uplink.State = "offline"
+	return hb
+}
+
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)

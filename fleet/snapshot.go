@@ -21,10 +21,13 @@ func (v *View) Snapshot() Fleet {
 		c := *g
 		c.Conditions = slices.Clone(g.Conditions)
 		c.AgeSeconds = max(0, now.Sub(g.LastSeen).Seconds())
-		c.Stale = IsStale(g.LastSeen, g.IntervalS, now)
+		c.Stale = !g.Stopped && IsStale(g.LastSeen, g.IntervalS, now)
 		f.Gateways = append(f.Gateways, c)
 		if c.Stale {
 			f.Counts.Stale++
+		}
+		if c.Stopped {
+			f.Counts.Stopped++
 		}
 		f.Counts.AlertsActive += c.AlertsActive
 	}

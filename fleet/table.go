@@ -30,11 +30,13 @@ func WriteTable(w io.Writer, f Fleet) error {
 		stale := "-"
 		if g.Stale {
 			stale = "STALE"
+		} else if g.Stopped {
+			stale = "stopped"
 		}
 		fmt.Fprintf(tw, "%s\t%s ago\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", g.ID, ago(g.AgeSeconds), stale,
 			g.Version, model, state, shadow, g.BacklogRecords, g.AlertsActive, len(g.Conditions))
 	}
-	fmt.Fprintf(tw, "(%d gateways, %d stale, %d active alerts)\n", f.Counts.Gateways, f.Counts.Stale, f.Counts.AlertsActive)
+	fmt.Fprintf(tw, "(%d gateways, %d stale, %d stopped, %d active alerts)\n", f.Counts.Gateways, f.Counts.Stale, f.Counts.Stopped, f.Counts.AlertsActive)
 	fmt.Fprintln(tw, "\nMODEL\tVERSION\tGATEWAYS\tSTALE\tIN SHADOW")
 	for _, m := range f.Models {
 		for _, v := range m.Versions {

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,33 @@ func TestStaleAfterThreeIntervals(t *testing.T) {
 	_ = v.ApplyHeartbeat([]byte("gw-a"), mustJSON(t, heartbeat("gw-a", later, "1")), later)
 	if g := gatewayOf(t, v.Snapshot(), "gw-a"); g.Stale {
 		t.Error("still stale after a new heartbeat")
+	}
+}
+
+// A gateway whose last heartbeat is the stopped one of a clean shutdown is
+// stopped, never stale, however old; a newer heartbeat (a restart) makes it
+// an ordinary gateway again, stale in its turn if it then goes silent.
+func TestStoppedIsNotStale(t *testing.T) {
+	c := &clock{now: t0}
+	v := newView(c)
+	if err := v.ApplyHeartbeat([]byte("gw-a"), mustJSON(t, stoppedHeartbeat("gw-a", t0)), t0); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.Add(24 * time.Hour))
+	f := v.Snapshot()
+	if g := gatewayOf(t, f, "gw-a"); !g.Stopped || g.Stale || f.Counts.Stopped != 1 || f.Counts.Stale != 0 {
+		t.Fatalf("a day after a clean stop: %+v, counts %+v; want stopped, not stale", g, f.Counts)
+	}
+	var table strings.Builder
+	if err := fleet.WriteTable(&table, f); err != nil || !strings.Contains(table.String(), "stopped") {
+		t.Errorf("the table does not say stopped (%v):\n%s", err, table.String())
+	}
+	later := t0.Add(25 * time.Hour)
+	_ = v.ApplyHeartbeat([]byte("gw-a"), mustJSON(t, heartbeat("gw-a", later, "1")), later)
+	c.Set(later.Add(time.Minute))
+	f = v.Snapshot()
+	if g := gatewayOf(t, f, "gw-a"); g.Stopped || !g.Stale || f.Counts.Stopped != 0 {
+		t.Fatalf("silent after a restart: %+v, counts %+v; want stale, not stopped", g, f.Counts)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestFleetStatusFromRecords(t *testing.T) {
 		`(?m)^gw-1 +[0-9.]+m?s ago +- +v9\.9\.9 +pump:2 +active +- +7 +2 +1$`,
 		`(?m)^gw-2 +.* ago +- +v9\.9\.9 +pump:2 +active`,
 		`(?m)^gw-3 +1m[0-9.]+s ago +STALE +v9\.9\.9 +pump:1 +active`,
-		`(?m)^\(3 gateways, 1 stale, 6 active alerts\)$`,
+		`(?m)^\(3 gateways, 1 stale, 0 stopped, 6 active alerts\)$`,
 		`(?m)^pump +2 +2 +0 +-$`, `(?m)^pump +1 +1 +1 +-$`,
 		`(?m)^pump +push +2 +- +- +2/3 +0 +in_progress$`, // gw-3 (stale) still on 1
 	} {

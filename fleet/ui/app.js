@@ -55,10 +55,11 @@ async function tick() {
 function render(f) {
   const c = f.counts || {};
   const st = $('state');
-  st.textContent = !f.caught_up ? 'catching up…' : c.stale ? `${c.stale} stale` : 'all reporting';
+  st.textContent = !f.caught_up ? 'catching up…' : c.stale ? `${c.stale} stale` :
+    c.stopped ? `${c.stopped} stopped, the rest reporting` : 'all reporting';
   st.className = 'badge ' + (!f.caught_up ? '' : c.stale ? 'bad' : 'ok');
   $('meta').textContent = `view of ${new Date(f.time).toLocaleString()}, API v${f.v}`;
-  $('tiles').innerHTML = [['gateways', num(c.gateways)], ['stale', num(c.stale)], ['active alerts', num(c.alerts_active)],
+  $('tiles').innerHTML = [['gateways', num(c.gateways)], ['stale', num(c.stale)], ['stopped', num(c.stopped)], ['active alerts', num(c.alerts_active)],
     ['models', num(list(f.models).length)], ['ignored records', num(c.bad_records)]]
     .map(([k, v]) => `<div class="tile"><b>${k}</b>${v}</div>`).join('');
   fill('gateways', list(f.gateways).map(gatewayRow));
@@ -79,8 +80,8 @@ function gatewayRow(g) {
       (s.alert_agreement != null ? `, agree ${num(100 * s.alert_agreement, 1)}%` : '') + '</span>';
   }
   const conds = list(g.conditions);
-  return `<tr data-gateway="${esc(g.id)}" class="${g.stale ? 'stale' : ''}"><td>${esc(g.id)}</td>` +
-    `<td class="seen">${dur(g.age_s)} ago${g.stale ? ' STALE' : ''}</td><td>${esc(g.version)}</td><td>${model}</td><td>${state}</td>` +
+  return `<tr data-gateway="${esc(g.id)}" class="${g.stale ? 'stale' : g.stopped ? 'stopped' : ''}"><td>${esc(g.id)}</td>` +
+    `<td class="seen">${dur(g.age_s)} ago${g.stale ? ' STALE' : g.stopped ? ' stopped' : ''}</td><td>${esc(g.version)}</td><td>${model}</td><td>${state}</td>` +
     `<td>${shadow}</td><td class="st">${esc(g.uplink)}</td><td class="num">${num(g.backlog_records)}</td>` +
     `<td class="num${g.alerts_active ? ' bad' : ''}">${num(g.alerts_active)}</td>` +
     `<td title="${esc(conds.join('\n'))}">${conds.length ? `<span class="tag warn">${conds.length}</span> ${esc(conds[0])}` : '<span class="ok">healthy</span>'}</td></tr>`;
