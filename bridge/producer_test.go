@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -114,4 +115,42 @@ func TestProducerUnreachableAtStartup(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	checkDelivery(t, recs, base, 200, 200)
+}
+
+// SendNow, after Run returned (a shutdown), produces a buffered record with
+// the pump's headers and its seq, and leaves the buffered copy for the next
+// Run; an unknown stream is an error naming it.
+func TestSendNowAfterRun(t *testing.T) {
+	srv := testenv.StartKafka(t)
+	q := newTestQueue(t)
+	p, err := NewProducer(q, testConfig(srv.Seeds()), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs := []buffer.Record{{Stream: buffer.StreamAlerts, Key: []byte("m1"), Value: []byte(`{"device":"m1"}`)}}
+	if err := q.Append(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SendNow(t.Context(), &recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := consume(t, srv.Seeds(), 1, 20*time.Second, "edgepm.alerts")
+	if r := got[0]; r.key != "m1" || r.seq != recs[0].Seq || r.headers[wire.HeaderGateway] != "gw-test" || r.headers[wire.HeaderStream] != "alerts" {
+		t.Fatalf("sent %+v, want key m1, seq %d, the pump's headers", r, recs[0].Seq)
+	}
+	if n := bufferRecords(q, buffer.StreamAlerts); n != 1 {
+		t.Fatalf("%d alerts buffered after SendNow, want the 1 copy kept for the next run", n)
+	}
+	err = p.SendNow(t.Context(), &buffer.Record{Stream: "nope", Key: []byte("k")})
+	if err == nil || !strings.Contains(err.Error(), `stream "nope" is not configured`) {
+		t.Fatalf("unknown stream: %v", err)
+	}
 }
