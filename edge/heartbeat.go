@@ -152,7 +152,8 @@ func heartbeatShadow(st *inference.ShadowStats, served string, models []bridge.M
 }
 
 // heartbeatDrift summarises the served model's drift: how many features
-// score above driftingScore, the names of the worst (at most
+// score above driftingScore, cumulatively or over the last drift interval
+// (FeatureDrift.Worst), the names of the worst (at most
 // maxDriftNames) and the highest score; nil before the first scored row.
 func heartbeatDrift(eng *inference.Engine) *wire.HeartbeatDrift {
 	r, ok := eng.Drift()
@@ -168,13 +169,13 @@ func driftOf(r inference.DriftReport) *wire.HeartbeatDrift {
 		return nil
 	}
 	feats := slices.DeleteFunc(slices.Clone(r.Features), func(f inference.FeatureDrift) bool {
-		return math.IsNaN(f.Score) || math.IsInf(f.Score, 0)
+		return math.IsNaN(f.Worst()) || math.IsInf(f.Worst(), 0)
 	})
-	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Score, x.Score) })
+	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Worst(), x.Worst()) })
 	d := &wire.HeartbeatDrift{}
 	for _, f := range feats {
-		d.MaxScore = max(d.MaxScore, f.Score)
-		if f.Score > driftingScore {
+		d.MaxScore = max(d.MaxScore, f.Worst())
+		if f.Worst() > driftingScore {
 			d.Drifting++
 			if len(d.Features) < maxDriftNames {
 				d.Features = append(d.Features, f.Feature)

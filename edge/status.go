@@ -199,11 +199,11 @@ func (a *App) modelStatus() ModelStatus {
 
 func driftSummary(r inference.DriftReport) *DriftSummary {
 	feats := slices.Clone(r.Features)
-	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Score, x.Score) })
+	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Worst(), x.Worst()) })
 	d := &DriftSummary{Rows: r.Rows, Since: r.Since, Top: []FeatureDrift{}}
 	for _, f := range feats[:min(5, len(feats))] {
-		if !math.IsNaN(f.Score) && !math.IsInf(f.Score, 0) {
-			d.Top = append(d.Top, FeatureDrift{Feature: f.Feature, Score: f.Score})
+		if !math.IsNaN(f.Worst()) && !math.IsInf(f.Worst(), 0) {
+			d.Top = append(d.Top, FeatureDrift{Feature: f.Feature, Score: f.Worst()})
 		}
 	}
 	return d

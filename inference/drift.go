@@ -19,8 +19,16 @@ type DriftReport struct {
 	Time  time.Time `json:"time"`
 	// Rows is the number of feature rows in the statistics (the sample
 	// count of every feature). Rows of evicted devices are kept.
-	Rows     int64          `json:"rows"`
-	Features []FeatureDrift `json:"features"`
+	Rows int64 `json:"rows"`
+	// RecentSince and RecentRows bound the recent statistics of each
+	// feature (FeatureDrift.Recent*): the rows of the last complete drift
+	// report interval (inference.drift_interval), from RecentSince to the
+	// last report; before the first report, the whole period since Since.
+	// A change shows in them at full strength, where the cumulative
+	// statistics dilute it with everything since the model loaded.
+	RecentSince time.Time      `json:"recent_since"`
+	RecentRows  int64          `json:"recent_rows"`
+	Features    []FeatureDrift `json:"features"`
 }
 
 // FeatureDrift is one feature's serving statistics against training.
@@ -37,6 +45,60 @@ type FeatureDrift struct {
 	Score float64 `json:"score"`
 	// StdRatio is Std / TrainStd (0 when TrainStd is 0).
 	StdRatio float64 `json:"std_ratio"`
+	// RecentMean, RecentStd and RecentScore are Mean, Std and Score over
+	// the recent rows only (DriftReport.RecentSince).
+	RecentMean  float64 `json:"recent_mean"`
+	RecentStd   float64 `json:"recent_std"`
+	RecentScore float64 `json:"recent_score"`
+}
+
+// Worst is the larger of Score and RecentScore: how far the feature has
+// moved, over the model's whole service or lately.
+func (f FeatureDrift) Worst() float64 { return max(f.Score, f.RecentScore) }
+
+// driftWindow holds the cumulative sums at the previous drift report and
+// the statistics of the interval that report closed (reportDrift).
+type driftWindow struct {
+	mu         sync.Mutex
+	at         time.Time // the previous report (the model's load before the first)
+	n          int64
+	sum, sumSq []float64
+	// last closed interval; lastN 0 before the first report
+	lastSince            time.Time
+	lastN                int64
+	lastMean, lastStdDev []float64
+}
+
+// close ends the interval at now with the cumulative totals n, sum, sumSq;
+// the first interval begins at loaded.
+func (w *driftWindow) close(loaded, now time.Time, n int64, sum, sumSq []float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.at.IsZero() {
+		w.at = loaded
+	}
+	if len(w.sum) != len(sum) {
+		w.n, w.sum, w.sumSq = 0, make([]float64, len(sum)), make([]float64, len(sum))
+	}
+	if dn := n - w.n; dn > 0 {
+		w.lastSince, w.lastN = w.at, dn
+		w.lastMean, w.lastStdDev = make([]float64, len(sum)), make([]float64, len(sum))
+		for i := range sum {
+			m := (sum[i] - w.sum[i]) / float64(dn)
+			w.lastMean[i] = m
+			w.lastStdDev[i] = math.Sqrt(math.Max(0, (sumSq[i]-w.sumSq[i])/float64(dn)-m*m))
+		}
+	}
+	w.at, w.n = now, n
+	copy(w.sum, sum)
+	copy(w.sumSq, sumSq)
+}
+
+// last returns the statistics of the last closed interval (n 0: none yet).
+func (w *driftWindow) last() (since time.Time, n int64, mean, std []float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastSince, w.lastN, w.lastMean, w.lastStdDev
 }
 
 // driftSums accumulates the feature sums of the rows computed for one
@@ -125,9 +187,18 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 		return DriftReport{}, false
 	}
 	rep := DriftReport{Model: m.man.Name, ModelVersion: m.man.Version, Since: m.loaded, Time: e.cfg.Now(), Rows: n}
+	rs, rn, rmean, rstd := m.recent.last()
+	if rn == 0 || len(rmean) != len(sum) { // no report yet: the recent period is the whole
+		rs, rn, rmean, rstd = m.loaded, n, nil, nil
+	}
+	rep.RecentSince, rep.RecentRows = rs, rn
 	for i, s := range m.man.Features {
 		fd := FeatureDrift{Feature: s.String(), Mean: sum[i] / float64(n)}
 		fd.Std = math.Sqrt(math.Max(0, sumSq[i]/float64(n)-fd.Mean*fd.Mean))
+		fd.RecentMean, fd.RecentStd = fd.Mean, fd.Std
+		if rmean != nil {
+			fd.RecentMean, fd.RecentStd = rmean[i], rstd[i]
+		}
 		if i < len(m.man.FeatureStats) {
 			fd.TrainMean, fd.TrainStd = m.man.FeatureStats[i].Mean, m.man.FeatureStats[i].Std
 		}
@@ -135,15 +206,21 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 			fd.Z = (fd.Mean - fd.TrainMean) / fd.TrainStd
 			fd.Score = math.Abs(fd.Z)
 			fd.StdRatio = fd.Std / fd.TrainStd
+			fd.RecentScore = math.Abs(fd.RecentMean-fd.TrainMean) / fd.TrainStd
 		}
 		rep.Features = append(rep.Features, fd)
 	}
 	return rep, true
 }
 
-// reportDrift updates the drift gauges and calls OnDrift.
+// reportDrift closes the recent interval, updates the drift gauges and
+// calls OnDrift. The run loop's goroutine only (every drift_interval).
 func (e *Engine) reportDrift() {
 	m := e.cur.Load()
+	if m != nil {
+		n, sum, sumSq := m.drift.total(len(m.man.Features))
+		m.recent.close(m.loaded, e.cfg.Now(), n, sum, sumSq)
+	}
 	rep, ok := e.driftOf(m)
 	if !ok {
 		return

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -84,5 +85,61 @@ func TestDriftGaugesFollowSwap(t *testing.T) {
 	e.Close()
 	if got := gaugeFeatures(t, reg); len(got) != 0 {
 		t.Fatalf("gauges after close: %v", got)
+	}
+}
+
+// TestDriftRecentInterval: each report closes an interval; the recent
+// statistics are those of the interval closed last, so a change shows at
+// full strength in RecentScore while the cumulative Score dilutes it.
+// Before the first report the recent period is the whole.
+func TestDriftRecentInterval(t *testing.T) {
+	initRuntime(t)
+	e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+		t.Fatal(err)
+	}
+	feature := func(rep DriftReport, name string) FeatureDrift {
+		for _, f := range rep.Features {
+			if f.Feature == name {
+				return f
+			}
+		}
+		t.Fatalf("no feature %s in %+v", name, rep.Features)
+		return FeatureDrift{}
+	}
+	for i := 0; i < 40; i++ {
+		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, ok := e.Drift()
+	if f := feature(before, "current_a.mean"); !ok || before.RecentRows != before.Rows || f.RecentMean != f.Mean || f.RecentScore != f.Score {
+		t.Fatalf("before any report: %+v", before)
+	}
+	e.reportDrift()
+	first, _ := e.Drift()
+	for i := 40; i < 200; i++ { // the current doubles
+		r := reading("a", i)
+		r.Values["current_a"] = 20
+		if err := e.Observe(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.reportDrift()
+	rep, _ := e.Drift()
+	n1, n2 := first.Rows, rep.Rows-first.Rows
+	f0, f := feature(first, "current_a.mean"), feature(rep, "current_a.mean")
+	if rep.RecentRows != n2 || !rep.RecentSince.After(first.Since) || rep.RecentSince.After(first.Time) {
+		t.Fatalf("recent rows %d since %s, want %d since the first report", rep.RecentRows, rep.RecentSince, n2)
+	}
+	if got := f.RecentMean*float64(n2) + f0.Mean*float64(n1); math.Abs(got-f.Mean*float64(rep.Rows)) > 1e-6*float64(rep.Rows) {
+		t.Fatalf("the intervals' sums %v do not add up to the cumulative %v", got, f.Mean*float64(rep.Rows))
+	}
+	if !(f.RecentScore > f.Score && f.RecentMean > f.Mean && f.Worst() == f.RecentScore) {
+		t.Fatalf("after the change: recent mean %v score %v, cumulative mean %v score %v", f.RecentMean, f.RecentScore, f.Mean, f.Score)
 	}
 }

@@ -17,8 +17,9 @@ type model struct {
 	window features.WindowConfig
 	sc     *scorer
 	loaded time.Time
-	feats  featArena // the rows' feature vectors
-	drift  driftSums // the rows' feature sums (Observe side)
+	feats  featArena   // the rows' feature vectors
+	drift  driftSums   // the rows' feature sums (Observe side)
+	recent driftWindow // the sums at the last drift report, and the interval it closed
 
 	// refs counts references (queued rows and Observe calls in progress),
 	// plus retiredBit once the model is replaced: the model is freed by

@@ -24,6 +24,11 @@ func TestLatestDrift(t *testing.T) {
 	if score != 0.9 || name != "fb on gw-2" {
 		t.Fatalf("got %v %q, want 0.9 (fb on gw-2)", score, name)
 	}
+	events = append(events, tapped{Event: wire.Event{Gateway: "gw-1", Type: wire.EventInferenceDrift, Detail: map[string]any{
+		"model_version": "1.1.0", "top": []any{map[string]any{"feature": "fz", "score": 0.5, "recent_score": 4.5}}}}})
+	if score, name := latestDrift(events, "1.1.0"); score != 4.5 || name != "fz on gw-1, last interval" {
+		t.Fatalf("with a recent score: got %v %q, want 4.5 (fz on gw-1, last interval)", score, name)
+	}
 	if score, _ := latestDrift(events, "9"); score != 0 {
 		t.Fatalf("unknown version: %v", score)
 	}

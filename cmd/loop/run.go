@@ -191,7 +191,7 @@ func (l *loop) change(ctx context.Context) error {
 		return err
 	}
 	l.result.DriftAfter, after = latestDrift(l.tap.since(time.Time{}), championV)
-	fmt.Printf("loop: the gateways' latest inference.drift events of %s (features since it loaded, against its training):\n"+
+	fmt.Printf("loop: the gateways' latest inference.drift events of %s (per feature the larger of its score since the model loaded and over the last drift interval):\n"+
 		"loop:   at the change: highest score %.2f (%s)\nloop:   six days later: %.2f (%s); %d drift events since the change\n",
 		championV, l.result.DriftBefore, before, l.result.DriftAfter, after, len(l.tap.since(l.changed, wire.EventInferenceDrift)))
 	f, err := l.fleet(ctx)
@@ -453,8 +453,10 @@ func latestDrift(events []tapped, version string) (float64, string) {
 		feats, _ := e.Detail["top"].([]any)
 		for _, f := range feats {
 			if m, ok := f.(map[string]any); ok {
-				if s, ok := m["score"].(float64); ok && !math.IsNaN(s) && s > top {
-					top, name = s, fmt.Sprintf("%v on %s", m["feature"], e.Gateway)
+				for k, what := range map[string]string{"score": "", "recent_score": ", last interval"} {
+					if s, ok := m[k].(float64); ok && !math.IsNaN(s) && s > top {
+						top, name = s, fmt.Sprintf("%v on %s%s", m["feature"], e.Gateway, what)
+					}
 				}
 			}
 		}
