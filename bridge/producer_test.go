@@ -131,6 +131,7 @@ func TestSendNowAfterRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	waitFor(t, 20*time.Second, "online, topics checked", func() bool { return p.Status().Online })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
