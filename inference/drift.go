@@ -21,9 +21,10 @@ type DriftReport struct {
 	// count of every feature). Rows of evicted devices are kept.
 	Rows int64 `json:"rows"`
 	// RecentSince and RecentRows bound the recent statistics of each
-	// feature (FeatureDrift.Recent*): the rows of the last complete drift
-	// report interval (inference.drift_interval), from RecentSince to the
-	// last report; before the first report, the whole period since Since.
+	// feature (FeatureDrift.Recent*): the rows of the last drift report
+	// interval (inference.drift_interval) that had any, from RecentSince to
+	// the report that closed it; before the first report, the whole period
+	// since Since.
 	// A change shows in them at full strength, where the cumulative
 	// statistics dilute it with everything since the model loaded.
 	RecentSince time.Time      `json:"recent_since"`
