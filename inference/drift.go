@@ -184,6 +184,12 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 		return DriftReport{}, false
 	}
 	n, sum, sumSq := m.drift.total(len(m.man.Features))
+	return e.reportOf(m, n, sum, sumSq)
+}
+
+// reportOf is m's drift report from its cumulative totals n, sum, sumSq
+// (driftSums.total) and its last closed interval; false when n is 0.
+func (e *Engine) reportOf(m *model, n int64, sum, sumSq []float64) (DriftReport, bool) {
 	if n == 0 {
 		return DriftReport{}, false
 	}
@@ -218,11 +224,12 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 // calls OnDrift. The run loop's goroutine only (every drift_interval).
 func (e *Engine) reportDrift() {
 	m := e.cur.Load()
-	if m != nil {
-		n, sum, sumSq := m.drift.total(len(m.man.Features))
-		m.recent.close(m.loaded, e.cfg.Now(), n, sum, sumSq)
+	if m == nil {
+		return
 	}
-	rep, ok := e.driftOf(m)
+	n, sum, sumSq := m.drift.total(len(m.man.Features))
+	m.recent.close(m.loaded, e.cfg.Now(), n, sum, sumSq)
+	rep, ok := e.reportOf(m, n, sum, sumSq) // the same totals: the report and the interval agree
 	if !ok {
 		return
 	}
