@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/edgepm/edgepm/buffer"
@@ -118,8 +120,10 @@ func TestProducerUnreachableAtStartup(t *testing.T) {
 }
 
 // SendNow, after Run returned (a shutdown), produces a buffered record with
-// the pump's headers and its seq, and leaves the buffered copy for the next
-// Run; an unknown stream is an error naming it.
+// the pump's headers and its seq. When every earlier record of the stream
+// was acknowledged it deletes the buffered copy; when one was not, the copy
+// stays for the next Run. A record the pump already delivered is not sent
+// twice. An unknown stream is an error naming it.
 func TestSendNowAfterRun(t *testing.T) {
 	srv := testenv.StartKafka(t)
 	q := newTestQueue(t)
@@ -128,30 +132,73 @@ func TestSendNowAfterRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	alert := func(dev string) buffer.Record {
+		return buffer.Record{Stream: buffer.StreamAlerts, Key: []byte(dev), Value: []byte(`{"device":"` + dev + `"}`)}
+	}
+	pumped := []buffer.Record{alert("m0")}
+	if err := q.Append(t.Context(), pumped); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor(t, 20*time.Second, "online, topics checked", func() bool { return p.Status().Online })
+	waitFor(t, 20*time.Second, "the pump delivered m0", func() bool { return bufferRecords(q, buffer.StreamAlerts) == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	recs := []buffer.Record{{Stream: buffer.StreamAlerts, Key: []byte("m1"), Value: []byte(`{"device":"m1"}`)}}
+
+	recs := []buffer.Record{alert("m1")}
 	if err := q.Append(t.Context(), recs); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.SendNow(t.Context(), &recs[0]); err != nil {
 		t.Fatal(err)
 	}
-	got := consume(t, srv.Seeds(), 1, 20*time.Second, "edgepm.alerts")
-	if r := got[0]; r.key != "m1" || r.seq != recs[0].Seq || r.headers[wire.HeaderGateway] != "gw-test" || r.headers[wire.HeaderStream] != "alerts" {
+	if err := p.SendNow(t.Context(), &pumped[0]); err != nil { // delivered by the pump: not sent again
+		t.Fatal(err)
+	}
+	got := consume(t, srv.Seeds(), 2, 20*time.Second, "edgepm.alerts")
+	if r := got[1]; r.key != "m1" || r.seq != recs[0].Seq || r.headers[wire.HeaderGateway] != "gw-test" || r.headers[wire.HeaderStream] != "alerts" {
 		t.Fatalf("sent %+v, want key m1, seq %d, the pump's headers", r, recs[0].Seq)
 	}
-	if n := bufferRecords(q, buffer.StreamAlerts); n != 1 {
-		t.Fatalf("%d alerts buffered after SendNow, want the 1 copy kept for the next run", n)
+	if n := bufferRecords(q, buffer.StreamAlerts); n != 0 {
+		t.Fatalf("%d alerts buffered after SendNow of the only unacknowledged one, want 0", n)
+	}
+
+	// m2 was never sent: m3's copy must stay, and m2 with it.
+	gap := []buffer.Record{alert("m2"), alert("m3")}
+	if err := q.Append(t.Context(), gap); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SendNow(t.Context(), &gap[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := bufferRecords(q, buffer.StreamAlerts); n != 2 {
+		t.Fatalf("%d alerts buffered after SendNow past an unsent one, want both kept for the next run", n)
+	}
+	if n := endOffset(t, srv.Seeds(), "edgepm.alerts"); n != 3 {
+		t.Fatalf("edgepm.alerts holds %d records, want 3: m0 by the pump, m1 and m3 by SendNow, none twice", n)
 	}
 	err = p.SendNow(t.Context(), &buffer.Record{Stream: "nope", Key: []byte("k")})
 	if err == nil || !strings.Contains(err.Error(), `stream "nope" is not configured`) {
 		t.Fatalf("unknown stream: %v", err)
 	}
+}
+
+// endOffset is the number of records topic holds (summed over partitions).
+func endOffset(t *testing.T, seeds []string, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
 }

@@ -238,10 +238,10 @@ func (a *App) stoppedHeartbeat() *buffer.Record {
 const stoppedSendWait = 2 * time.Second
 
 // sendStopped produces the stopped heartbeat rec directly when Kafka is
-// online: the bridge stopped reading the buffer before it was written.
-// Offline, or when the send fails, the buffered copy goes at the next
-// start (it is sent again then in any case, a harmless duplicate of a
-// keyed state record).
+// online: the bridge may have stopped reading the buffer before it was
+// written. When the bridge delivered it already, nothing is sent twice;
+// after a direct send its buffered copy is deleted (bridge.Producer.SendNow).
+// Offline, or when the send fails, the buffered copy goes at the next start.
 func (a *App) sendStopped(rec *buffer.Record) {
 	if rec == nil || !a.producer.Status().Online {
 		return
