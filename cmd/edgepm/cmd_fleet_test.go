@@ -22,10 +22,13 @@ import (
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
-// fleetHeartbeat is a heartbeat as a gateway writes it to edgepm.gateways.
+// fleetHeartbeat is a heartbeat as a gateway writes it to edgepm.gateways,
+// every 10 s: stale 30 s after at, so that a slow test run (the race
+// detector, a loaded machine) does not see gw-1 go stale, while gw-3, a
+// minute old, is.
 func fleetHeartbeat(t *testing.T, id, version string, at time.Time) []byte {
 	t.Helper()
-	b, err := json.Marshal(wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: id, TS: at, IntervalSeconds: 1,
+	b, err := json.Marshal(wire.Heartbeat{V: wire.HeartbeatSchema, Gateway: id, TS: at, IntervalSeconds: 10,
 		Version: "v9.9.9", Ready: true, Model: &wire.HeartbeatModel{Name: "pump", Version: version, State: "active"},
 		Uplink: wire.HeartbeatUplink{State: "online", BacklogRecords: 7}, AlertsActive: 2,
 		Conditions: []string{"buffer above 80%"}})
