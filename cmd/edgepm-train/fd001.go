@@ -84,7 +84,7 @@ func runFD001(o fd001Options) (fd001Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("test_FD001: %w", err)
 	}
-	g, mean, std := fitRUL(o, train.rows)
+	g, stats := fitRUL(o, train.rows)
 	res.TrainRows = len(train.rows)
 	res.Train = evalRows(g, train.rows, true)
 	res.Test, res.TestUncap = evalRows(g, test.last, true), evalRows(g, test.last, false)
@@ -94,7 +94,7 @@ func runFD001(o fd001Options) (fd001Result, error) {
 	if err != nil {
 		return res, err
 	}
-	man := fd001Manifest(o, specs, mean, std, g, test, res, digests)
+	man := fd001Manifest(o, specs, stats, g, test, res, digests)
 	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		return res, err
@@ -122,23 +122,23 @@ func validateFD001(o fd001Options, rows []rulExample) (fd001Result, error) {
 			held = append(held, ex)
 		}
 	}
-	g, _, _ := fitRUL(o, fit)
+	g, _ := fitRUL(o, fit)
 	return fd001Result{TrainRows: len(fit), Train: evalRows(g, fit, true),
 		HeldOut: evalRows(g, held, true), HeldEnd: evalRows(g, heldEnd, true)}, nil
 }
 
 // fitRUL standardises the features on rows, trains the network on the
 // target scaled to [0, 1] (y / Cap) and returns the exported graph, whose
-// output is in cycles and clipped at 0.
-func fitRUL(o fd001Options, rows []rulExample) (g *onnxgen.Model, mean, std []float64) {
+// output is in cycles and clipped at 0, and the manifest's feature_stats.
+func fitRUL(o fd001Options, rows []rulExample) (g *onnxgen.Model, stats []modelpkg.FeatureStat) {
 	set := make([]example, len(rows))
 	for i, ex := range rows {
 		set[i] = example{x: ex.x, y: ex.y / float64(o.Cap)}
 	}
-	mean, std = standardise(set)
+	mean, std := standardise(set)
 	zs, ys := matrix(set, mean, std)
 	net := train(zs, ys, o.Train)
-	return rulGraph(net, mean, std, o), mean, std
+	return rulGraph(net, mean, std, o), featureStats(set, mean, std)
 }
 
 // rulGraph exports net with its output scaled back to cycles and a ReLU so
@@ -165,7 +165,7 @@ func evalRows(g *onnxgen.Model, rows []rulExample, capped bool) rulMetrics {
 	return rulEval(pred, truth)
 }
 
-func fd001Manifest(o fd001Options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test fd001Set, res fd001Result, digests map[string]string) *modelpkg.Manifest {
+func fd001Manifest(o fd001Options, specs []features.Spec, stats []modelpkg.FeatureStat, g *onnxgen.Model, test fd001Set, res fd001Result, digests map[string]string) *modelpkg.Manifest {
 	man := &modelpkg.Manifest{
 		SchemaVersion: modelpkg.SchemaVersion, Name: o.Name, Version: o.Version,
 		Description: fmt.Sprintf("Remaining useful life in operating cycles of C-MAPSS FD001 turbofan engines (trained on a target capped at %d), "+
@@ -177,11 +177,10 @@ func fd001Manifest(o fd001Options, specs []features.Spec, mean, std []float64, g
 		Targeting:  modelpkg.Targeting{DeviceClasses: []string{"engine"}},
 		// Outputs are in cycles (up to ~130): allow float32 rounding differences
 		// between ONNX Runtime's and Go's summation order.
-		Tolerance: 1e-2,
+		Tolerance: 1e-2, FeatureStats: stats,
 	}
-	for j := range mean {
-		man.FeatureStats = append(man.FeatureStats, modelpkg.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
-	}
+	man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics) // the direction in plain words (version 2 and later)
+	man.SchemaVersion = man.NeededSchemaVersion()
 	for _, ex := range pickRULSamples(test) {
 		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}

@@ -113,7 +113,7 @@ func fit(o options, specs []features.Spec, data []example, src source) (result, 
 	if err != nil {
 		return result{}, err
 	}
-	man := manifest(o, specs, mean, std, g, testSet, res, src)
+	man := manifest(o, specs, featureStats(trainSet, mean, std), g, testSet, res, src)
 	pkg, err := modelpkg.NewPackage(man, onnx)
 	if err != nil {
 		return result{}, err
@@ -123,6 +123,21 @@ func fit(o options, specs []features.Spec, data []example, src source) (result, 
 	}
 	res.ID, res.SHA = man.ID(), man.ONNXSHA256
 	return res, nil
+}
+
+// featureStats is the manifest's feature_stats for the training set: each
+// feature's mean and std (rounded) and decile histogram.
+func featureStats(set []example, mean, std []float64) []modelpkg.FeatureStat {
+	rows := make([][]float32, len(set))
+	for i, ex := range set {
+		rows[i] = ex.x
+	}
+	hs := modelpkg.HistsOf(rows, len(mean))
+	st := make([]modelpkg.FeatureStat, len(mean))
+	for j := range st {
+		st[j] = modelpkg.FeatureStat{Mean: round(mean[j]), Std: round(std[j]), Hist: hs[j]}
+	}
+	return st
 }
 
 func standardise(set []example) (mean, std []float64) {
@@ -210,18 +225,17 @@ func score(g *onnxgen.Model, set []example, threshold float64) metrics {
 	return evaluate(scores, ys, threshold)
 }
 
-func manifest(o options, specs []features.Spec, mean, std []float64, g *onnxgen.Model, test []example, res result, src source) *modelpkg.Manifest {
+func manifest(o options, specs []features.Spec, stats []modelpkg.FeatureStat, g *onnxgen.Model, test []example, res result, src source) *modelpkg.Manifest {
 	man := &modelpkg.Manifest{
 		SchemaVersion: modelpkg.SchemaVersion, Name: o.Name, Version: o.Version,
 		Description: src.description,
 		InputName:   g.InputName, OutputName: g.OutputName, OutputSemantics: modelpkg.SemanticsFailureProbability,
 		Window: o.Window, Features: specs,
 		Thresholds: modelpkg.Thresholds{Raise: o.Raise, Clear: o.Clear, MinDuration: features.Duration(o.MinDur)},
-		Tolerance:  1e-4,
+		Tolerance:  1e-4, FeatureStats: stats,
 	}
-	for j := range mean {
-		man.FeatureStats = append(man.FeatureStats, modelpkg.FeatureStat{Mean: round(mean[j]), Std: round(std[j])})
-	}
+	man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics) // the direction in plain words (version 2 and later)
+	man.SchemaVersion = man.NeededSchemaVersion()
 	for _, ex := range pickSamples(test, 8) {
 		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}

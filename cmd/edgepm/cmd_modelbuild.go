@@ -119,6 +119,13 @@ func trainingStats(path string, man *modelpkg.Manifest) ([][]float32, error) {
 	if man.FeatureStats, err = modelpkg.StatsOf(rows, man.StatNames()); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// The training histograms drift is measured against (schema version 3).
+	for j, h := range modelpkg.HistsOf(rows, len(man.FeatureStats)) {
+		man.FeatureStats[j].Hist = h
+	}
+	if man.SchemaVersion = man.NeededSchemaVersion(); man.AlertWhen == "" {
+		man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics)
+	}
 	return rows, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -87,12 +88,13 @@ func TestModelBuildValidateSign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if man.SchemaVersion != modelpkg.SchemaVersion2 || man.OutputIndex != 1 || man.AlertWhen != modelpkg.AlertAbove || len(man.Samples) == 0 {
+	if man.SchemaVersion != modelpkg.SchemaVersion3 || man.OutputIndex != 1 || man.AlertWhen != modelpkg.AlertAbove || len(man.Samples) == 0 {
 		t.Fatalf("manifest: version %d index %d alert %q samples %d", man.SchemaVersion, man.OutputIndex, man.AlertWhen, len(man.Samples))
 	}
-	// feature_stats are those of the rows the gateway computes for the
-	// training readings (through the same exporter, imputing 0 as the
-	// builder does before the stats exist).
+	// feature_stats, histograms included (so version 3), are those of the
+	// rows the gateway computes for the training readings (through the
+	// same exporter, imputing 0 as the builder does before the stats
+	// exist).
 	plan, _ := features.NewPlan(man.Features, make([]float32, len(man.Features)))
 	x, _ := replay.NewExporter(plan, man.Window)
 	var rows [][]float32
@@ -106,7 +108,10 @@ func TestModelBuildValidateSign(t *testing.T) {
 		return err
 	})
 	want, err := modelpkg.StatsOf(rows, man.StatNames())
-	if err != nil || fmt.Sprint(want) != fmt.Sprint(man.FeatureStats) {
+	for j, h := range modelpkg.HistsOf(rows, len(want)) {
+		want[j].Hist = h
+	}
+	if err != nil || !reflect.DeepEqual(want, man.FeatureStats) || want[0].Hist == nil {
 		t.Fatalf("feature_stats %v, want %v (%v)", man.FeatureStats, want, err)
 	}
 	for i, s := range man.Samples { // outputs are the graph's

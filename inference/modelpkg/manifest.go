@@ -22,6 +22,11 @@ const SchemaVersion = 1
 // alert_when and the anomaly_score semantics. A reader accepts versions SchemaVersion..SchemaVersion2.
 const SchemaVersion2 = 2
 
+// SchemaVersion3 adds feature_stats[].hist, the training histogram drift
+// is measured against (population stability index). A reader accepts
+// versions SchemaVersion..SchemaVersion3.
+const SchemaVersion3 = 3
+
 // Output semantics (Manifest.OutputSemantics).
 const (
 	SemanticsFailureProbability = "failure_probability"     // output[0] in [0,1]
@@ -111,6 +116,10 @@ const DefaultTolerance = 1e-4
 type FeatureStat struct {
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
+	// Hist is the training histogram (schema version 3; optional): drift
+	// reports its population stability index (PSI) against the served
+	// values. Ignored for a window input (no drift statistics).
+	Hist *Hist `json:"hist,omitempty"`
 }
 
 // Thresholds configure alerts with hysteresis: an alert is raised after the
@@ -216,27 +225,43 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-// validateVersion accepts versions 1 and 2, and version 1 only without
-// version 2's fields (a gateway that reads only 1 would reject them as
-// unknown; a writer that uses them must say 2).
+// validateVersion accepts versions 1 to 3, and a version only without the
+// fields of a later one (a gateway that reads only the earlier version
+// would reject them as unknown; a writer that uses them must say so).
 func (m *Manifest) validateVersion() error {
-	if m.SchemaVersion < SchemaVersion || m.SchemaVersion > SchemaVersion2 {
-		return fmt.Errorf("schema_version: must be %d or %d, got %d", SchemaVersion, SchemaVersion2, m.SchemaVersion)
+	if m.SchemaVersion < SchemaVersion || m.SchemaVersion > SchemaVersion3 {
+		return fmt.Errorf("schema_version: must be %d to %d, got %d", SchemaVersion, SchemaVersion3, m.SchemaVersion)
 	}
 	if need := m.NeededSchemaVersion(); m.SchemaVersion < need {
+		if m.hasHist() && need == SchemaVersion3 {
+			return fmt.Errorf("schema_version: %d, but feature_stats[].hist needs %d", m.SchemaVersion, need)
+		}
 		return fmt.Errorf("schema_version: %d, but input_kind, sensors, output_index, alert_when or output_semantics %q need %d", m.SchemaVersion, m.OutputSemantics, need)
 	}
 	return nil
 }
 
 // NeededSchemaVersion returns the oldest schema version that can express m:
-// SchemaVersion2 when it uses output_index, alert_when or anomaly_score,
-// else SchemaVersion. Writers set SchemaVersion to it.
+// SchemaVersion3 when a feature_stats entry has a hist, SchemaVersion2
+// when it uses input_kind, sensors, output_index, alert_when or
+// anomaly_score, else SchemaVersion. Writers set SchemaVersion to it.
 func (m *Manifest) NeededSchemaVersion() int {
+	if m.hasHist() {
+		return SchemaVersion3
+	}
 	if m.OutputIndex != 0 || m.AlertWhen != "" || m.OutputSemantics == SemanticsAnomalyScore || m.InputKind != "" || len(m.Sensors) > 0 {
 		return SchemaVersion2
 	}
 	return SchemaVersion
+}
+
+func (m *Manifest) hasHist() bool {
+	for _, st := range m.FeatureStats {
+		if st.Hist != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // validateStats rejects feature_stats that cannot normalise or impute: a
@@ -245,6 +270,11 @@ func (m *Manifest) validateStats() error {
 	for i, st := range m.FeatureStats {
 		if math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) || math.IsNaN(st.Std) || math.IsInf(st.Std, 0) || st.Std < 0 {
 			return fmt.Errorf("feature_stats[%d] (%s): mean %g std %g: need finite numbers and std >= 0", i, m.featureName(i), st.Mean, st.Std)
+		}
+		if st.Hist != nil {
+			if err := st.Hist.validate(); err != nil {
+				return fmt.Errorf("feature_stats[%d] (%s): %w", i, m.featureName(i), err)
+			}
 		}
 	}
 	return nil

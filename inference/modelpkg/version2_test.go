@@ -40,7 +40,31 @@ func TestSchemaVersion2(t *testing.T) {
 		{"anomaly clear > raise", func(m *Manifest) {
 			m.SchemaVersion, m.OutputSemantics, m.Thresholds = 2, SemanticsAnomalyScore, Thresholds{Raise: 3, Clear: 30}
 		}, "anomaly_score needs clear <= raise"},
-		{"version 3", func(m *Manifest) { m.SchemaVersion = 3 }, "schema_version: must be 1 or 2"},
+		{"version 4", func(m *Manifest) { m.SchemaVersion = 4 }, "schema_version: must be 1 to 3"},
+		{"hist in version 2", func(m *Manifest) {
+			m.FeatureStats[0].Hist = &Hist{Edges: []float64{1}, Shares: []float64{0.5, 0.5}}
+		}, "feature_stats[].hist needs 3"},
+		{"hist in version 3", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Edges: []float64{1, 2}, Shares: []float64{0.2, 0.3, 0.5}}
+		}, ""},
+		{"hist edges not increasing", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[1].Hist = 3, &Hist{Edges: []float64{2, 2}, Shares: []float64{0.2, 0.3, 0.5}}
+		}, "feature_stats[1] (bearing_temp_c.mean): hist: edges must be finite and strictly increasing, edge 1 is 2"},
+		{"hist NaN edge", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Edges: []float64{math.NaN()}, Shares: []float64{0.5, 0.5}}
+		}, "edges must be finite"},
+		{"hist shares count", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Edges: []float64{1}, Shares: []float64{1}}
+		}, "1 shares for 1 edges, want one per bin (2)"},
+		{"hist shares sum", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Edges: []float64{1}, Shares: []float64{0.5, 0.4}}
+		}, "shares add up to 0.9, want 1"},
+		{"hist negative share", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Edges: []float64{1}, Shares: []float64{-0.5, 1.5}}
+		}, "share 0 is -0.5"},
+		{"hist no edges", func(m *Manifest) {
+			m.SchemaVersion, m.FeatureStats[0].Hist = 3, &Hist{Shares: []float64{1}}
+		}, "hist: 0 edges, want 1 to 64"},
 		{"nan stat", func(m *Manifest) { m.FeatureStats[2].Mean = math.NaN() }, "feature_stats[2] (vibration_rms.max)"},
 		{"inf std", func(m *Manifest) { m.FeatureStats[0].Std = math.Inf(1) }, "feature_stats[0]"},
 		{"negative std", func(m *Manifest) { m.FeatureStats[1].Std = -1 }, "std >= 0"},
