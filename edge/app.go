@@ -299,15 +299,27 @@ func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 // the most drifted features (all of them are in the metrics).
 func (a *App) driftEvent(r inference.DriftReport) {
 	feats := slices.Clone(r.Features)
-	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Worst(), x.Worst()) })
+	sortByDrift(feats)
 	top := make([]map[string]any, 0, 5)
 	for _, f := range feats[:min(5, len(feats))] {
-		top = append(top, map[string]any{"feature": f.Feature, "score": finite(f.Score), "mean": finite(f.Mean),
+		ft := map[string]any{"feature": f.Feature, "score": finite(f.Score), "mean": finite(f.Mean),
 			"train_mean": finite(f.TrainMean), "std": finite(f.Std), "train_std": finite(f.TrainStd),
-			"recent_score": finite(f.RecentScore), "recent_mean": finite(f.RecentMean), "recent_std": finite(f.RecentStd)})
+			"recent_score": finite(f.RecentScore), "recent_mean": finite(f.RecentMean), "recent_std": finite(f.RecentStd),
+			"drifting": f.Drifting()}
+		if f.HasHist {
+			ft["psi"], ft["recent_psi"] = finite(f.PSI), finite(f.RecentPSI)
+		}
+		top = append(top, ft)
 	}
 	a.event(wire.EventInferenceDrift, map[string]any{"model": r.Model, "model_version": r.ModelVersion,
 		"since": unixMs(r.Since), "rows": r.Rows, "recent_since": unixMs(r.RecentSince), "recent_rows": r.RecentRows, "top": top})
+}
+
+// sortByDrift orders features most drifted first (FeatureDrift.Level: the
+// mean shift and the PSI since loading, each against its mark); NaN last (cmp.Compare
+// orders it below every number).
+func sortByDrift(fs []inference.FeatureDrift) {
+	slices.SortStableFunc(fs, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Level(), x.Level()) })
 }
 
 // finite maps NaN and ±Inf (which JSON cannot carry) to nil.

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -13,14 +12,9 @@ import (
 	"github.com/edgepm/edgepm/internal/wire"
 )
 
-// driftingScore is the drift score (training standard deviations the
-// serving mean has moved, inference.FeatureDrift.Score) above which a
-// heartbeat counts a feature as drifting; maxDriftNames bounds the names it
-// carries.
-const (
-	driftingScore = 3
-	maxDriftNames = 8
-)
+// maxDriftNames bounds the names of drifting features a heartbeat carries
+// (inference.FeatureDrift.Drifting).
+const maxDriftNames = 8
 
 // heartbeatWait bounds a heartbeat's buffer append: a heartbeat that finds
 // no room in time is counted and skipped, the next one follows.
@@ -152,9 +146,11 @@ func heartbeatShadow(st *inference.ShadowStats, served string, models []bridge.M
 }
 
 // heartbeatDrift summarises the served model's drift: how many features
-// score above driftingScore, cumulatively or over the last drift interval
-// (FeatureDrift.Worst), the names of the worst (at most
-// maxDriftNames) and the highest score; nil before the first scored row.
+// are past a drift mark (inference.FeatureDrift.Drifting: mean moved more
+// than 3 training stds, since loading or over the last drift interval, or
+// PSI since loading above 0.5), the names of the worst (at most
+// maxDriftNames) and the highest mean shift and PSI; nil before the first
+// scored row.
 func heartbeatDrift(eng *inference.Engine) *wire.HeartbeatDrift {
 	r, ok := eng.Drift()
 	if !ok {
@@ -169,13 +165,14 @@ func driftOf(r inference.DriftReport) *wire.HeartbeatDrift {
 		return nil
 	}
 	feats := slices.DeleteFunc(slices.Clone(r.Features), func(f inference.FeatureDrift) bool {
-		return math.IsNaN(f.Worst()) || math.IsInf(f.Worst(), 0)
+		return math.IsNaN(f.Level()) || math.IsInf(f.Level(), 0)
 	})
-	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Worst(), x.Worst()) })
+	sortByDrift(feats)
 	d := &wire.HeartbeatDrift{}
 	for _, f := range feats {
 		d.MaxScore = max(d.MaxScore, f.Worst())
-		if f.Worst() > driftingScore {
+		d.MaxPSI = max(d.MaxPSI, f.PSI)
+		if f.Drifting() {
 			d.Drifting++
 			if len(d.Features) < maxDriftNames {
 				d.Features = append(d.Features, f.Feature)

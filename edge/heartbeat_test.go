@@ -2,6 +2,7 @@ package edge
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/edgepm/edgepm/bridge"
@@ -71,5 +72,17 @@ func TestHeartbeatDriftSummary(t *testing.T) {
 	}
 	if d := driftOf(inference.DriftReport{}); d != nil {
 		t.Errorf("no rows: %+v", d)
+	}
+	// PSI counts once ready (enough rows), and names the feature first
+	// when it is further past its mark than any mean shift.
+	feats = []inference.FeatureDrift{
+		{Feature: "shift", Score: 3.3},
+		{Feature: "shape", Score: 0.4, PSI: 2, RecentPSI: 9, HasHist: true, PSIReady: true},
+		{Feature: "early", Score: 0.1, PSI: 4, HasHist: true},
+		{Feature: "calm", Score: 0.2, PSI: 0.3, HasHist: true, PSIReady: true},
+	}
+	d = driftOf(inference.DriftReport{Rows: 5000, Features: feats})
+	if d.Drifting != 2 || !slices.Equal(d.Features, []string{"shape", "shift"}) || d.MaxScore != 3.3 || d.MaxPSI != 4 {
+		t.Errorf("drift summary with PSI %+v; want shape and shift drifting, max PSI 4 (reported even before it counts)", d)
 	}
 }

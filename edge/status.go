@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -87,8 +86,9 @@ type DriftSummary struct {
 
 // FeatureDrift is one feature's drift score (see inference.FeatureDrift).
 type FeatureDrift struct {
-	Feature string  `json:"feature"`
-	Score   float64 `json:"score"`
+	Feature string   `json:"feature"`
+	Score   float64  `json:"score"`
+	PSI     *float64 `json:"psi,omitempty"` // absent when the model has no training histogram for it
 }
 
 // Rejection is the last model package this gateway refused.
@@ -199,11 +199,16 @@ func (a *App) modelStatus() ModelStatus {
 
 func driftSummary(r inference.DriftReport) *DriftSummary {
 	feats := slices.Clone(r.Features)
-	slices.SortFunc(feats, func(x, y inference.FeatureDrift) int { return cmp.Compare(y.Worst(), x.Worst()) })
+	sortByDrift(feats)
 	d := &DriftSummary{Rows: r.Rows, Since: r.Since, Top: []FeatureDrift{}}
 	for _, f := range feats[:min(5, len(feats))] {
-		if !math.IsNaN(f.Worst()) && !math.IsInf(f.Worst(), 0) {
-			d.Top = append(d.Top, FeatureDrift{Feature: f.Feature, Score: f.Worst()})
+		if !math.IsNaN(f.Level()) && !math.IsInf(f.Level(), 0) {
+			fd := FeatureDrift{Feature: f.Feature, Score: f.Worst()}
+			if f.HasHist {
+				psi := f.PSI
+				fd.PSI = &psi
+			}
+			d.Top = append(d.Top, fd)
 		}
 	}
 	return d

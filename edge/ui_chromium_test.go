@@ -60,7 +60,7 @@ func checkDOM(t *testing.T, dom []byte) {
 			t.Errorf("machine %s: alert state wrong (only %s is hot): %s", d, uiDevices[len(uiDevices)-1], row[1])
 		}
 	}
-	for _, want := range []string{`failure probability`, `hysteresis`, `<dt>name</dt>`, `data-stream="readings"`, `data-rows="`} {
+	for _, want := range []string{`failure probability`, `hysteresis`, `<dt>name</dt>`, `most drifted: `, ` (PSI `, `data-stream="readings"`, `data-rows="`} {
 		if !bytes.Contains(dom, []byte(want)) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/edgepm/edgepm/inference/modelpkg"
 )
 
 // DriftReport is a drift event: the statistics of the features one model
@@ -51,55 +53,106 @@ type FeatureDrift struct {
 	RecentMean  float64 `json:"recent_mean"`
 	RecentStd   float64 `json:"recent_std"`
 	RecentScore float64 `json:"recent_score"`
+	// PSI and RecentPSI are the population stability index of the served
+	// values against the training histogram (feature_stats[].hist), since
+	// the model loaded and over the recent rows: 0 when the package has
+	// no histogram for the feature (HasHist false). A change of shape
+	// that leaves the mean in place (a new machine class inside the
+	// training range) shows here and not in Score. PSIReady: HasHist and
+	// at least MinPSIRows rows since loading, so PSI counts toward
+	// Drifting. RecentPSI is for reading only: an interval holds the few
+	// devices' last hours, too few independent values for a stable PSI.
+	PSI       float64 `json:"psi"`
+	RecentPSI float64 `json:"recent_psi"`
+	HasHist   bool    `json:"has_hist"`
+	PSIReady  bool    `json:"psi_ready"`
 }
 
-// Worst is the larger of Score and RecentScore: how far the feature has
-// moved, over the model's whole service or lately.
+// Drift marks: a feature is drifting when its serving mean moved more than
+// DriftScoreMark training standard deviations (since loading or over the
+// last interval), or its PSI since loading is above DriftPSIMark once
+// MinPSIRows rows were served. The PSI mark is twice the textbook 0.25 "significant
+// shift": one gateway serves a few devices, whose values are fewer and
+// more alike than the training fleet's (docs/models.md, "Drift").
+const (
+	DriftScoreMark = 3
+	DriftPSIMark   = 0.5
+	MinPSIRows     = 1000
+)
+
+// Worst is the larger of Score and RecentScore: how far the feature's mean
+// has moved, over the model's whole service or lately.
 func (f FeatureDrift) Worst() float64 { return max(f.Score, f.RecentScore) }
 
-// driftWindow holds the cumulative sums at the previous drift report and
-// the statistics of the interval that report closed (reportDrift).
-type driftWindow struct {
-	mu         sync.Mutex
-	at         time.Time // the previous report (the model's load before the first)
+// Level is how far the feature is toward its drift marks: the larger of
+// Worst()/DriftScoreMark and, once PSIReady, PSI/DriftPSIMark; above 1 is
+// drifting (Drifting). It orders features by drift.
+func (f FeatureDrift) Level() float64 {
+	if !f.PSIReady {
+		return f.Worst() / DriftScoreMark
+	}
+	return max(f.Worst()/DriftScoreMark, f.PSI/DriftPSIMark)
+}
+
+// Drifting reports whether the feature is past a drift mark (Level > 1).
+func (f FeatureDrift) Drifting() bool { return f.Level() > 1 }
+
+// driftTotals are cumulative drift sums: the rows, each feature's sum and
+// sum of squares, and the rows in each histogram bin (driftSums.off).
+type driftTotals struct {
 	n          int64
 	sum, sumSq []float64
+	bins       []int64
+}
+
+// driftWindow holds the cumulative totals at the previous drift report and
+// the statistics of the interval that report closed (reportDrift).
+type driftWindow struct {
+	mu   sync.Mutex
+	at   time.Time // the previous report (the model's load before the first)
+	prev driftTotals
 	// last closed interval; lastN 0 before the first report
 	lastSince            time.Time
 	lastN                int64
 	lastMean, lastStdDev []float64
+	lastBins             []int64
 }
 
-// close ends the interval at now with the cumulative totals n, sum, sumSq;
-// the first interval begins at loaded.
-func (w *driftWindow) close(loaded, now time.Time, n int64, sum, sumSq []float64) {
+// close ends the interval at now with the cumulative totals t; the first
+// interval begins at loaded.
+func (w *driftWindow) close(loaded, now time.Time, t driftTotals) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.at.IsZero() {
 		w.at = loaded
 	}
-	if len(w.sum) != len(sum) {
-		w.n, w.sum, w.sumSq = 0, make([]float64, len(sum)), make([]float64, len(sum))
+	if len(w.prev.sum) != len(t.sum) || len(w.prev.bins) != len(t.bins) {
+		w.prev = driftTotals{sum: make([]float64, len(t.sum)), sumSq: make([]float64, len(t.sum)), bins: make([]int64, len(t.bins))}
 	}
-	if dn := n - w.n; dn > 0 {
+	if dn := t.n - w.prev.n; dn > 0 {
 		w.lastSince, w.lastN = w.at, dn
-		w.lastMean, w.lastStdDev = make([]float64, len(sum)), make([]float64, len(sum))
-		for i := range sum {
-			m := (sum[i] - w.sum[i]) / float64(dn)
+		w.lastMean, w.lastStdDev = make([]float64, len(t.sum)), make([]float64, len(t.sum))
+		for i := range t.sum {
+			m := (t.sum[i] - w.prev.sum[i]) / float64(dn)
 			w.lastMean[i] = m
-			w.lastStdDev[i] = math.Sqrt(math.Max(0, (sumSq[i]-w.sumSq[i])/float64(dn)-m*m))
+			w.lastStdDev[i] = math.Sqrt(math.Max(0, (t.sumSq[i]-w.prev.sumSq[i])/float64(dn)-m*m))
+		}
+		w.lastBins = make([]int64, len(t.bins))
+		for j := range t.bins {
+			w.lastBins[j] = t.bins[j] - w.prev.bins[j]
 		}
 	}
-	w.at, w.n = now, n
-	copy(w.sum, sum)
-	copy(w.sumSq, sumSq)
+	w.at, w.prev.n = now, t.n
+	copy(w.prev.sum, t.sum)
+	copy(w.prev.sumSq, t.sumSq)
+	copy(w.prev.bins, t.bins)
 }
 
 // last returns the statistics of the last closed interval (n 0: none yet).
-func (w *driftWindow) last() (since time.Time, n int64, mean, std []float64) {
+func (w *driftWindow) last() (since time.Time, n int64, mean, std []float64, bins []int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.lastSince, w.lastN, w.lastMean, w.lastStdDev
+	return w.lastSince, w.lastN, w.lastMean, w.lastStdDev, w.lastBins
 }
 
 // driftSums accumulates the feature sums of the rows computed for one
@@ -109,6 +162,27 @@ func (w *driftWindow) last() (since time.Time, n int64, mean, std []float64) {
 // different devices rarely contend. The report adds the shards up.
 type driftSums struct {
 	shards [driftShards]driftShard
+	// The training histograms, set by initHists before the first add and
+	// read-only after: hists[i] of feature i (nil: none), whose bins are
+	// the counts at off[i] of a shard's bins (nbins in all).
+	hists []*modelpkg.Hist
+	off   []int
+	nbins int
+}
+
+// initHists takes the training histograms of stats (feature_stats). Call
+// it before the first add.
+func (s *driftSums) initHists(stats []modelpkg.FeatureStat) {
+	s.hists, s.off, s.nbins = make([]*modelpkg.Hist, len(stats)), make([]int, len(stats)), 0
+	for i, st := range stats {
+		if st.Hist != nil {
+			s.hists[i], s.off[i] = st.Hist, s.nbins
+			s.nbins += len(st.Hist.Shares)
+		}
+	}
+	if s.nbins == 0 {
+		s.hists, s.off = nil, nil
+	}
 }
 
 // driftShards is the number of shards of driftSums.
@@ -118,6 +192,7 @@ type driftShard struct {
 	mu         sync.Mutex
 	n          int64
 	sum, sumSq []float64
+	bins       []int64
 }
 
 // add adds one row's feature vector for the device in slot.
@@ -135,24 +210,39 @@ func (s *driftSums) add(slot int32, v []float32) {
 		sh.sum[i] += x
 		sh.sumSq[i] += x * x
 	}
+	if s.nbins == 0 || len(s.hists) != len(v) {
+		return
+	}
+	if len(sh.bins) != s.nbins {
+		sh.bins = make([]int64, s.nbins)
+	}
+	for i, h := range s.hists {
+		if h != nil {
+			sh.bins[s.off[i]+h.Bin(float64(v[i]))]++
+		}
+	}
 }
 
-// total returns the rows added and their sums per feature (f features).
-func (s *driftSums) total(f int) (n int64, sum, sumSq []float64) {
-	sum, sumSq = make([]float64, f), make([]float64, f)
+// total returns the rows added, their sums per feature (f features) and
+// their histogram bin counts.
+func (s *driftSums) total(f int) driftTotals {
+	t := driftTotals{sum: make([]float64, f), sumSq: make([]float64, f), bins: make([]int64, s.nbins)}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		if len(sh.sum) == f {
-			n += sh.n
-			for j := range sum {
-				sum[j] += sh.sum[j]
-				sumSq[j] += sh.sumSq[j]
+			t.n += sh.n
+			for j := range t.sum {
+				t.sum[j] += sh.sum[j]
+				t.sumSq[j] += sh.sumSq[j]
+			}
+			for j, c := range sh.bins {
+				t.bins[j] += c
 			}
 		}
 		sh.mu.Unlock()
 	}
-	return n, sum, sumSq
+	return t
 }
 
 type ticker struct {
@@ -183,20 +273,20 @@ func (e *Engine) driftOf(m *model) (DriftReport, bool) {
 	if m == nil {
 		return DriftReport{}, false
 	}
-	n, sum, sumSq := m.drift.total(len(m.man.Features))
-	return e.reportOf(m, n, sum, sumSq)
+	return e.reportOf(m, m.drift.total(len(m.man.Features)))
 }
 
-// reportOf is m's drift report from its cumulative totals n, sum, sumSq
-// (driftSums.total) and its last closed interval; false when n is 0.
-func (e *Engine) reportOf(m *model, n int64, sum, sumSq []float64) (DriftReport, bool) {
+// reportOf is m's drift report from its cumulative totals t
+// (driftSums.total) and its last closed interval; false without rows.
+func (e *Engine) reportOf(m *model, t driftTotals) (DriftReport, bool) {
+	n, sum, sumSq := t.n, t.sum, t.sumSq
 	if n == 0 {
 		return DriftReport{}, false
 	}
 	rep := DriftReport{Model: m.man.Name, ModelVersion: m.man.Version, Since: m.loaded, Time: e.cfg.Now(), Rows: n}
-	rs, rn, rmean, rstd := m.recent.last()
-	if rn == 0 || len(rmean) != len(sum) { // no report yet: the recent period is the whole
-		rs, rn, rmean, rstd = m.loaded, n, nil, nil
+	rs, rn, rmean, rstd, rbins := m.recent.last()
+	if rn == 0 || len(rmean) != len(sum) || len(rbins) != len(t.bins) { // no report yet: the recent period is the whole
+		rs, rn, rmean, rstd, rbins = m.loaded, n, nil, nil, t.bins
 	}
 	rep.RecentSince, rep.RecentRows = rs, rn
 	for i, s := range m.man.Features {
@@ -205,6 +295,12 @@ func (e *Engine) reportOf(m *model, n int64, sum, sumSq []float64) (DriftReport,
 		fd.RecentMean, fd.RecentStd = fd.Mean, fd.Std
 		if rmean != nil {
 			fd.RecentMean, fd.RecentStd = rmean[i], rstd[i]
+		}
+		if i < len(m.drift.hists) && m.drift.hists[i] != nil {
+			h, off := m.drift.hists[i], m.drift.off[i]
+			fd.HasHist, fd.PSIReady = true, n >= MinPSIRows
+			fd.PSI = h.PSI(t.bins[off : off+len(h.Shares)])
+			fd.RecentPSI = h.PSI(rbins[off : off+len(h.Shares)])
 		}
 		if i < len(m.man.FeatureStats) {
 			fd.TrainMean, fd.TrainStd = m.man.FeatureStats[i].Mean, m.man.FeatureStats[i].Std
@@ -227,9 +323,9 @@ func (e *Engine) reportDrift() {
 	if m == nil {
 		return
 	}
-	n, sum, sumSq := m.drift.total(len(m.man.Features))
-	m.recent.close(m.loaded, e.cfg.Now(), n, sum, sumSq)
-	rep, ok := e.reportOf(m, n, sum, sumSq) // the same totals: the report and the interval agree
+	t := m.drift.total(len(m.man.Features))
+	m.recent.close(m.loaded, e.cfg.Now(), t)
+	rep, ok := e.reportOf(m, t) // the same totals: the report and the interval agree
 	if !ok {
 		return
 	}
@@ -250,12 +346,18 @@ func (e *Engine) setDriftGauges(fs []FeatureDrift) {
 	for _, f := range fs {
 		e.met.driftZ.WithLabelValues(f.Feature).Set(f.Z)
 		e.met.driftRatio.WithLabelValues(f.Feature).Set(f.StdRatio)
+		if f.HasHist {
+			e.met.driftPSI.WithLabelValues(f.Feature).Set(f.PSI)
+		} else {
+			e.met.driftPSI.DeleteLabelValues(f.Feature)
+		}
 		keep[f.Feature] = true
 	}
 	for _, l := range e.driftLabels {
 		if !keep[l] {
 			e.met.driftZ.DeleteLabelValues(l)
 			e.met.driftRatio.DeleteLabelValues(l)
+			e.met.driftPSI.DeleteLabelValues(l)
 		}
 	}
 	e.driftLabels = e.driftLabels[:0]

@@ -143,3 +143,107 @@ func TestDriftRecentInterval(t *testing.T) {
 		t.Fatalf("after the change: recent mean %v score %v, cumulative mean %v score %v", f.RecentMean, f.RecentScore, f.Mean, f.Score)
 	}
 }
+
+// A feature whose package carries a training histogram gets a PSI since
+// loading and over the last interval, and a PSI gauge; a change that puts
+// the served values in a bin training hardly held is drifting by PSI
+// (Level above 1) even when the mean moved less than 3 training stds, but
+// only once MinPSIRows rows were served. Features without a histogram
+// report no PSI and no gauge.
+func TestDriftPSI(t *testing.T) {
+	initRuntime(t)
+	g := testGraph(4, 16, 7)
+	onnx, err := onnxgen.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man := testManifest("m", "1", g, testSpecs(4))
+	hi := slices.IndexFunc(man.Features, func(s features.Spec) bool { return s.String() == "current_a.mean" })
+	// Training: current between 8 and 12 A but for 1% on either side,
+	// and a wide std, so that a move to 20 A is 2 stds: under the
+	// mean-shift mark.
+	man.FeatureStats[hi] = modelpkg.FeatureStat{Mean: 10, Std: 5, Hist: &modelpkg.Hist{Edges: []float64{8, 12}, Shares: []float64{0.01, 0.98, 0.01}}}
+	man.SchemaVersion = man.NeededSchemaVersion()
+	pkg, err := modelpkg.NewPackage(man, onnx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := func() (*Engine, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.Load(pkg); err != nil {
+			t.Fatal(err)
+		}
+		return e, reg
+	}
+	feed := func(e *Engine, from, to int, current float64) {
+		for i := from; i < to; i++ {
+			r := reading("a", i)
+			if current != 0 {
+				r.Values["current_a"] = current
+			}
+			if err := e.Observe(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	feature := func(rep DriftReport, name string) FeatureDrift {
+		for _, f := range rep.Features {
+			if f.Feature == name {
+				return f
+			}
+		}
+		t.Fatalf("no feature %s in %+v", name, rep.Features)
+		return FeatureDrift{}
+	}
+
+	// Too few rows: a large PSI is reported but does not count.
+	few, _ := engine()
+	feed(few, 0, 200, 20)
+	rep, _ := few.Drift()
+	if f := feature(rep, "current_a.mean"); !f.HasHist || f.PSIReady || f.PSI <= DriftPSIMark || f.Drifting() {
+		t.Fatalf("%d rows at 20 A: %+v; want a large PSI, not ready, not drifting", rep.Rows, f)
+	}
+
+	e, reg := engine()
+	feed(e, 0, MinPSIRows+50, 0)
+	e.reportDrift()
+	first, _ := e.Drift()
+	if f := feature(first, "current_a.mean"); !f.HasHist || !f.PSIReady || f.PSI > 0.25 || f.Drifting() {
+		t.Fatalf("served like training: %+v", f)
+	}
+	for _, f := range first.Features {
+		if f.Feature != "current_a.mean" && (f.HasHist || f.PSI != 0 || f.RecentPSI != 0) {
+			t.Fatalf("feature without a histogram: %+v", f)
+		}
+	}
+	feed(e, MinPSIRows+50, 2*MinPSIRows, 20)
+	e.reportDrift()
+	rep, _ = e.Drift()
+	f := feature(rep, "current_a.mean")
+	if f.Worst() >= DriftScoreMark || f.RecentPSI <= f.PSI || f.PSI <= DriftPSIMark || !f.Drifting() || f.Level() != f.PSI/DriftPSIMark {
+		t.Fatalf("after the change: score %v, PSI %v, recent PSI %v, level %v", f.Worst(), f.PSI, f.RecentPSI, f.Level())
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gauges []string
+	for _, mf := range mfs {
+		if mf.GetName() == "edgepm_inference_feature_drift_psi" {
+			for _, m := range mf.GetMetric() {
+				gauges = append(gauges, m.GetLabel()[0].GetValue())
+				if m.GetGauge().GetValue() != f.PSI {
+					t.Errorf("PSI gauge %v, want %v", m.GetGauge().GetValue(), f.PSI)
+				}
+			}
+		}
+	}
+	if !slices.Equal(gauges, []string{"current_a.mean"}) {
+		t.Errorf("PSI gauges for %v, want only current_a.mean", gauges)
+	}
+}

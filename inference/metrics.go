@@ -26,6 +26,7 @@ type metrics struct {
 	queueWaits  prometheus.Counter
 	driftZ      *prometheus.GaugeVec // feature
 	driftRatio  *prometheus.GaugeVec // feature
+	driftPSI    *prometheus.GaugeVec // feature (those with a training histogram)
 	freed       prometheus.Counter
 	devices     prometheus.GaugeFunc
 	evicted     *prometheus.CounterVec // reason: max_devices, idle
@@ -62,6 +63,8 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 			Help: "(serving mean - training mean) / training std, per feature, since the model loaded."}, []string{"feature"}),
 		driftRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "feature_drift_std_ratio",
 			Help: "serving std / training std, per feature, since the model loaded."}, []string{"feature"}),
+		driftPSI: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "feature_drift_psi",
+			Help: "Population stability index of the served values against the training histogram, per feature that has one, since the model loaded (edgepm counts a feature as drifting above 0.5, from 1000 rows on)."}, []string{"feature"}),
 		freed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sessions_released_total",
 			Help: "ONNX Runtime sessions destroyed after a swap or close."}),
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "devices_evicted_total",
@@ -93,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, devices func() float64) (*m
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.clockResets, m.readings, m.dropped, m.invalid, m.imputed, m.rows, &m.batches,
-		&m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.freed,
+		&m.latency, m.scoreErrors, m.loads, m.modelInfo, m.alerts, m.queue, m.queueWaits, m.driftZ, m.driftRatio, m.driftPSI, m.freed,
 		m.devices, m.evicted, m.badOutputs, m.shadowScored, m.shadowDropped, m.shadowErrors, m.shadowInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register inference metrics: %w", err)

@@ -55,8 +55,12 @@ func (e *Engine) prepare(pkg *modelpkg.Package) (*model, error) {
 		rerr.Model = id
 		return nil, rerr
 	}
-	return &model{man: man, id: id, plan: plan, window: man.Window.WithDefaults(), sc: sc, loaded: e.cfg.Now(),
-		feats: newFeatArena(plan.Len(), sc.maxRows())}, nil
+	m := &model{man: man, id: id, plan: plan, window: man.Window.WithDefaults(), sc: sc, loaded: e.cfg.Now(),
+		feats: newFeatArena(plan.Len(), sc.maxRows())}
+	if man.InputKind != modelpkg.InputWindow { // a window input's stats are per sensor: no drift statistics
+		m.drift.initHists(man.FeatureStats)
+	}
+	return m, nil
 }
 
 // checkGraph loads the graph once to read its inputs and outputs and checks

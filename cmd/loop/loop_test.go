@@ -20,16 +20,21 @@ func TestLatestDrift(t *testing.T) {
 	}
 	events := []tapped{ev("gw-1", "1.1.0", 3.3), ev("gw-1", "1.1.0", 0.2, 0.1), ev("gw-2", "1.1.0", 0.1, 0.9),
 		ev("gw-2", "1.0.0", 7), {Event: wire.Event{Gateway: "gw-2", Type: wire.EventModelActivated}}}
-	score, name := latestDrift(events, "1.1.0")
+	score, name := latestDrift(events, "1.1.0", "score", "recent_score")
 	if score != 0.9 || name != "fb on gw-2" {
 		t.Fatalf("got %v %q, want 0.9 (fb on gw-2)", score, name)
 	}
 	events = append(events, tapped{Event: wire.Event{Gateway: "gw-1", Type: wire.EventInferenceDrift, Detail: map[string]any{
 		"model_version": "1.1.0", "top": []any{map[string]any{"feature": "fz", "score": 0.5, "recent_score": 4.5}}}}})
-	if score, name := latestDrift(events, "1.1.0"); score != 4.5 || name != "fz on gw-1, last interval" {
+	if score, name := latestDrift(events, "1.1.0", "score", "recent_score"); score != 4.5 || name != "fz on gw-1, last interval" {
 		t.Fatalf("with a recent score: got %v %q, want 4.5 (fz on gw-1, last interval)", score, name)
 	}
-	if score, _ := latestDrift(events, "9"); score != 0 {
+	events = append(events, tapped{Event: wire.Event{Gateway: "gw-2", Type: wire.EventInferenceDrift, Detail: map[string]any{
+		"model_version": "1.1.0", "top": []any{map[string]any{"feature": "fp", "score": 0.1, "psi": 2.5, "recent_psi": 1.5}}}}})
+	if psi, name := latestDrift(events, "1.1.0", "psi"); psi != 2.5 || name != "fp on gw-2" {
+		t.Fatalf("psi: got %v %q, want 2.5 (fp on gw-2)", psi, name)
+	}
+	if score, _ := latestDrift(events, "9", "score", "recent_score"); score != 0 {
 		t.Fatalf("unknown version: %v", score)
 	}
 }

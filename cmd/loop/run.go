@@ -59,6 +59,9 @@ type result struct {
 	DriftBefore     float64     `json:"drift_max_score_before_change"`
 	DriftAfter      float64     `json:"drift_max_score_after_change"`
 	DriftingAfter   int         `json:"drifting_features_after_change"`
+	DriftingBefore  int         `json:"drifting_features_before_change"`
+	PSIBefore       float64     `json:"drift_max_psi_before_change"`
+	PSIAfter        float64     `json:"drift_max_psi_after_change"`
 	ShadowAgreement *float64    `json:"shadow_alert_agreement"`
 	RecallGain      float64     `json:"recall_gain"`
 	TargetMet       bool        `json:"target_met"`
@@ -181,25 +184,42 @@ func (l *loop) champion(ctx context.Context) error {
 // heartbeats show its features leaving their training distribution.
 func (l *loop) change(ctx context.Context) error {
 	step(2, "the plant changes: line 2 commissions 30 conveyors (belt wear, a failure mode never seen)")
-	if err := waitSim(ctx, l.seeds, changeAt, "the change"); err != nil {
+	// "Before" is read a simulated day ahead of the change: a drift
+	// report's last interval (about 18 simulated hours) then holds none
+	// of the conveyors' readings.
+	if err := waitSim(ctx, l.seeds, changeAt-day, "a day before the change"); err != nil {
 		return err
 	}
-	l.changed = time.Now()
-	var before, after string
-	l.result.DriftBefore, before = latestDrift(l.tap.since(time.Time{}), championV)
-	if err := waitSim(ctx, l.seeds, changeAt+6*day, "six days of the changed plant"); err != nil {
-		return err
-	}
-	l.result.DriftAfter, after = latestDrift(l.tap.since(time.Time{}), championV)
-	fmt.Printf("loop: the gateways' latest inference.drift events of %s (per feature the larger of its score since the model loaded and over the last drift interval):\n"+
-		"loop:   at the change: highest score %.2f (%s)\nloop:   six days later: %.2f (%s); %d drift events since the change\n",
-		championV, l.result.DriftBefore, before, l.result.DriftAfter, after, len(l.tap.since(l.changed, wire.EventInferenceDrift)))
+	var before, after, psiBefore, psiAfter string
+	l.result.DriftBefore, before = latestDrift(l.tap.since(time.Time{}), championV, "score", "recent_score")
+	l.result.PSIBefore, psiBefore = latestDrift(l.tap.since(time.Time{}), championV, "psi")
 	f, err := l.fleet(ctx)
 	if err != nil {
 		return err
 	}
 	for _, g := range f.Gateways {
-		fmt.Printf("loop:   %s heartbeat: %d features drifting (score > 3)\n", g.ID, g.Drifting)
+		fmt.Printf("loop:   %s heartbeat a day before the change: %d features drifting\n", g.ID, g.Drifting)
+		l.result.DriftingBefore = max(l.result.DriftingBefore, g.Drifting)
+	}
+	if err := waitSim(ctx, l.seeds, changeAt, "the change"); err != nil {
+		return err
+	}
+	l.changed = time.Now()
+	if err := waitSim(ctx, l.seeds, changeAt+6*day, "six days of the changed plant"); err != nil {
+		return err
+	}
+	l.result.DriftAfter, after = latestDrift(l.tap.since(time.Time{}), championV, "score", "recent_score")
+	l.result.PSIAfter, psiAfter = latestDrift(l.tap.since(time.Time{}), championV, "psi")
+	fmt.Printf("loop: the gateways' latest inference.drift events of %s (mean shift: the larger of since the model loaded and over the last drift interval; PSI: since the model loaded):\n"+
+		"loop:   a day before the change: highest mean shift %.2f training stds (%s), highest PSI %.2f (%s)\n"+
+		"loop:   six days later: highest mean shift %.2f (%s), highest PSI %.2f (%s); %d drift events since the change\n",
+		championV, l.result.DriftBefore, before, l.result.PSIBefore, psiBefore, l.result.DriftAfter, after, l.result.PSIAfter, psiAfter,
+		len(l.tap.since(l.changed, wire.EventInferenceDrift)))
+	if f, err = l.fleet(ctx); err != nil {
+		return err
+	}
+	for _, g := range f.Gateways {
+		fmt.Printf("loop:   %s heartbeat: %d features drifting (mean shift > 3 stds, or PSI since loading > 0.5)\n", g.ID, g.Drifting)
 		l.result.DriftingAfter = max(l.result.DriftingAfter, g.Drifting)
 	}
 	if l.result.DriftAfter <= l.result.DriftBefore {
@@ -324,7 +344,22 @@ func (l *loop) report() error {
 	if err := os.WriteFile(filepath.Join(l.dir, "loop.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return nil
+	return l.writeDriftEvents()
+}
+
+// writeDriftEvents writes the gateways' inference.drift events, one JSON
+// object a line, to DATA_DIR/drift-events.jsonl: the figures behind the
+// drift lines above, each report's whole top list.
+func (l *loop) writeDriftEvents() error {
+	var buf bytes.Buffer
+	for _, e := range l.tap.since(time.Time{}, wire.EventInferenceDrift) {
+		b, err := json.Marshal(e.Event)
+		if err != nil {
+			return err
+		}
+		buf.Write(append(b, '\n'))
+	}
+	return os.WriteFile(filepath.Join(l.dir, "drift-events.jsonl"), buf.Bytes(), 0o644)
 }
 
 // stop ends the plant, the watcher and the gateways.
@@ -438,10 +473,11 @@ func serving(version string) func(fleet.Gateway) bool {
 	}
 }
 
-// latestDrift is, over the gateways, the highest feature score in each
-// gateway's latest drift event of version (the statistics since the model
-// loaded), and that feature.
-func latestDrift(events []tapped, version string) (float64, string) {
+// latestDrift is, over the gateways, the highest figure of a feature in
+// each gateway's latest drift event of version, among the fields keys
+// (score and recent_score: the mean shift since the model loaded and over
+// the last interval; psi), and that feature.
+func latestDrift(events []tapped, version string, keys ...string) (float64, string) {
 	latest := map[string]tapped{}
 	for _, e := range events {
 		if e.Type == wire.EventInferenceDrift && e.Detail["model_version"] == version {
@@ -453,8 +489,12 @@ func latestDrift(events []tapped, version string) (float64, string) {
 		feats, _ := e.Detail["top"].([]any)
 		for _, f := range feats {
 			if m, ok := f.(map[string]any); ok {
-				for k, what := range map[string]string{"score": "", "recent_score": ", last interval"} {
+				for _, k := range keys {
 					if s, ok := m[k].(float64); ok && !math.IsNaN(s) && s > top {
+						what := ""
+						if strings.HasPrefix(k, "recent_") {
+							what = ", last interval"
+						}
 						top, name = s, fmt.Sprintf("%v on %s%s", m["feature"], e.Gateway, what)
 					}
 				}

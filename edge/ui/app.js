@@ -231,7 +231,7 @@ function renderModel(s) {
     row('activated', m.activated_at ? when(m.activated_at) : '–');
     const d = m.drift;
     row('drift', d ? `${num(d.rows)} rows since ${when(d.since)}` + (list(d.top).length ? '<br>most drifted: ' +
-      list(d.top).map(f => `${esc(f.feature)} ${num(f.score, 2)}`).join(', ') : '') : '<span class="muted">no report yet</span>');
+      list(d.top).map(f => `${esc(f.feature)} ${num(f.score, 2)}` + (f.psi != null ? ` (PSI ${num(f.psi, 2)})` : '')).join(', ') : '') : '<span class="muted">no report yet</span>');
   }
   const r = m.last_rejection;
   row('last rejection', r ? `<span class="bad">${esc(r.model || '')} ${esc(r.version)}</span>: ${esc(r.reason)} (${when(r.time)})` : '<span class="muted">none</span>');

@@ -94,5 +94,6 @@ type HeartbeatIngest struct {
 type HeartbeatDrift struct {
 	Drifting int      `json:"drifting"`           // features out of their training distribution
 	Features []string `json:"features,omitempty"` // at most 8 names
-	MaxScore float64  `json:"max_score"`
+	MaxScore float64  `json:"max_score"`          // the largest mean shift, in training stds
+	MaxPSI   float64  `json:"max_psi,omitempty"`  // the largest PSI against the training histograms (models that have them)
 }
