@@ -88,6 +88,18 @@ func TestDriftGaugesFollowSwap(t *testing.T) {
 	}
 }
 
+// driftOfFeature returns the report's statistics of the named feature.
+func driftOfFeature(t *testing.T, rep DriftReport, name string) FeatureDrift {
+	t.Helper()
+	for _, f := range rep.Features {
+		if f.Feature == name {
+			return f
+		}
+	}
+	t.Fatalf("no feature %s in %+v", name, rep.Features)
+	return FeatureDrift{}
+}
+
 // TestDriftRecentInterval: each report closes an interval; the recent
 // statistics are those of the interval closed last, so a change shows at
 // full strength in RecentScore while the cumulative Score dilutes it.
@@ -102,22 +114,13 @@ func TestDriftRecentInterval(t *testing.T) {
 	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
 		t.Fatal(err)
 	}
-	feature := func(rep DriftReport, name string) FeatureDrift {
-		for _, f := range rep.Features {
-			if f.Feature == name {
-				return f
-			}
-		}
-		t.Fatalf("no feature %s in %+v", name, rep.Features)
-		return FeatureDrift{}
-	}
 	for i := 0; i < 40; i++ {
 		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	before, ok := e.Drift()
-	if f := feature(before, "current_a.mean"); !ok || before.RecentRows != before.Rows || f.RecentMean != f.Mean || f.RecentScore != f.Score {
+	if f := driftOfFeature(t, before, "current_a.mean"); !ok || before.RecentRows != before.Rows || f.RecentMean != f.Mean || f.RecentScore != f.Score {
 		t.Fatalf("before any report: %+v", before)
 	}
 	e.reportDrift()
@@ -132,7 +135,7 @@ func TestDriftRecentInterval(t *testing.T) {
 	e.reportDrift()
 	rep, _ := e.Drift()
 	n1, n2 := first.Rows, rep.Rows-first.Rows
-	f0, f := feature(first, "current_a.mean"), feature(rep, "current_a.mean")
+	f0, f := driftOfFeature(t, first, "current_a.mean"), driftOfFeature(t, rep, "current_a.mean")
 	if rep.RecentRows != n2 || !rep.RecentSince.After(first.Since) || rep.RecentSince.After(first.Time) {
 		t.Fatalf("recent rows %d since %s, want %d since the first report", rep.RecentRows, rep.RecentSince, n2)
 	}
@@ -191,21 +194,12 @@ func TestDriftPSI(t *testing.T) {
 			}
 		}
 	}
-	feature := func(rep DriftReport, name string) FeatureDrift {
-		for _, f := range rep.Features {
-			if f.Feature == name {
-				return f
-			}
-		}
-		t.Fatalf("no feature %s in %+v", name, rep.Features)
-		return FeatureDrift{}
-	}
 
 	// Too few rows: a large PSI is reported but does not count.
 	few, _ := engine()
 	feed(few, 0, 200, 20)
 	rep, _ := few.Drift()
-	if f := feature(rep, "current_a.mean"); !f.HasHist || f.PSIReady || f.PSI <= DriftPSIMark || f.Drifting() {
+	if f := driftOfFeature(t, rep, "current_a.mean"); !f.HasHist || f.PSIReady || f.PSI <= DriftPSIMark || f.Drifting() {
 		t.Fatalf("%d rows at 20 A: %+v; want a large PSI, not ready, not drifting", rep.Rows, f)
 	}
 
@@ -213,7 +207,7 @@ func TestDriftPSI(t *testing.T) {
 	feed(e, 0, MinPSIRows+50, 0)
 	e.reportDrift()
 	first, _ := e.Drift()
-	if f := feature(first, "current_a.mean"); !f.HasHist || !f.PSIReady || f.PSI > 0.25 || f.Drifting() {
+	if f := driftOfFeature(t, first, "current_a.mean"); !f.HasHist || !f.PSIReady || f.PSI > 0.25 || f.Drifting() {
 		t.Fatalf("served like training: %+v", f)
 	}
 	for _, f := range first.Features {
@@ -224,7 +218,7 @@ func TestDriftPSI(t *testing.T) {
 	feed(e, MinPSIRows+50, 2*MinPSIRows, 20)
 	e.reportDrift()
 	rep, _ = e.Drift()
-	f := feature(rep, "current_a.mean")
+	f := driftOfFeature(t, rep, "current_a.mean")
 	if f.Worst() >= DriftScoreMark || f.RecentPSI <= f.PSI || f.PSI <= DriftPSIMark || !f.Drifting() || f.Level() != f.PSI/DriftPSIMark {
 		t.Fatalf("after the change: score %v, PSI %v, recent PSI %v, level %v", f.Worst(), f.PSI, f.RecentPSI, f.Level())
 	}
