@@ -47,6 +47,8 @@ func fleetRecords(t *testing.T) []*kgo.Record {
 		rec("edgepm.alerts", "m1", mustJSON(t, wire.Alert{V: 1, Gateway: "gw-a", Device: "m1", Model: "pump", ModelVersion: "2",
 			State: wire.AlertRaised, Score: 0.9, Threshold: 0.8, TS: t0.UnixMilli()}), t0),
 		rec("edgepm.events", "gw-a", wire.EncodeEvent("gw-a", wire.EventModelActivated, t0, map[string]any{"model": "pump", "version": "2"}), t0),
+		rec("edgepm.events", wire.EventSourceFleet, wire.EncodeEvent(wire.EventSourceFleet, wire.EventRolloutStarted, t0.Add(-time.Minute),
+			map[string]any{"rollout": "r-7", "model": "pump", "version": "2", "state": "canary", "by": "alice"}), t0.Add(-time.Minute)),
 	}
 }
 
@@ -106,7 +108,7 @@ func TestRunFollows(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	eventually(t, "caught up with 2 recent entries", func() bool { return v.CaughtUp() && len(v.Snapshot().Recent) == 2 })
+	eventually(t, "caught up with 3 recent entries", func() bool { return v.CaughtUp() && len(v.Snapshot().Recent) == 3 })
 	checkSmallFleet(t, v.Snapshot())
 	produce(t, k.Seeds(), rec("edgepm.gateways", "gw-d", mustJSON(t, heartbeat("gw-d", t0, "2")), t0))
 	eventually(t, "gw-d in the view", func() bool { return v.Len() == 3 })

@@ -12,11 +12,16 @@ import (
 )
 
 // recentEvents are the event types the console lists beside the alerts:
-// what a fleet operator acts on. Other events are ignored.
+// what a fleet operator acts on, and the history of the models (trained,
+// evaluated, rollouts started, promoted and aborted, written by the
+// central tools under their own names, such as edgepm-fleet). Other
+// events are ignored.
 var recentEvents = map[string]bool{
 	wire.EventModelActivated: true, wire.EventModelRejected: true, wire.EventModelRollback: true,
 	wire.EventGatewayStarted: true, wire.EventGatewayStopped: true,
 	wire.EventInferenceDrift: true, wire.EventSensorStuck: true, wire.EventUplinkOffline: true,
+	wire.EventModelTrained: true, wire.EventModelEvaluated: true,
+	wire.EventRolloutStarted: true, wire.EventRolloutPromoted: true, wire.EventRolloutAborted: true,
 }
 
 // recentList keeps the newest RecentMax entries by time. It grows to twice

@@ -39,6 +39,7 @@ func checkConsoleDOM(t *testing.T, dom []byte) {
 		`<tr data-rollout="pump">[\s\S]*?canary[\s\S]*?<progress[^>]*>[\s\S]*?1/2[\s\S]*?in_progress`: "the canary rollout at 1/2",
 		`<tr class="alert" data-type="alert.raised">[\s\S]*?gw-a[\s\S]*?m1`:                           "the raised alert",
 		`<tr class="" data-type="model.activated">`:                                                   "the model.activated event",
+		`<tr class="" data-type="rollout.started">[\s\S]*?edgepm-fleet[\s\S]*?pump:2[\s\S]*?by=alice`: "the rollout's start, by the fleet tool",
 		`id="models" data-rows="2"`:                                        "two version rows in the model summary",
 		`<div class="tile"><b>stale</b>1</div>`:                            "the stale count",
 		`<tr data-gateway="gw-d" class="stopped">[\s\S]*?ago stopped</td>`: "gw-d, stopped an hour ago, marked stopped, not stale",

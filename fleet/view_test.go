@@ -211,3 +211,24 @@ func TestRecentAlertsAndEvents(t *testing.T) {
 		t.Errorf("oldest kept %v", e.Time)
 	}
 }
+
+// The models' history from the central tools (rollout.*, model.trained,
+// model.evaluated, written under the tool's name) is listed too, with the
+// model and who did what.
+func TestRecentRolloutHistory(t *testing.T) {
+	v := newView(&clock{now: t0})
+	for i, typ := range []string{wire.EventModelTrained, wire.EventRolloutStarted, wire.EventRolloutPromoted, wire.EventRolloutAborted} {
+		d := map[string]any{"model": "pump", "version": "3", "rollout": "r-1", "state": "promoted", "by": "alice", "reason": "canary clean"}
+		if err := v.ApplyEvent(wire.EncodeEvent(wire.EventSourceFleet, typ, t0.Add(time.Duration(i)*time.Second), d), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := v.Snapshot().Recent
+	if len(rec) != 4 {
+		t.Fatalf("%d recent entries, want the 4 model history events: %+v", len(rec), rec)
+	}
+	if e := rec[1]; e.Type != wire.EventRolloutPromoted || e.Gateway != wire.EventSourceFleet || e.Model != "pump:3" ||
+		e.Summary != "by=alice reason=canary clean rollout=r-1 state=promoted" {
+		t.Errorf("rollout.promoted entry %+v", e)
+	}
+}

@@ -104,7 +104,7 @@ function rolloutRow(r) {
 }
 
 function recentRow(e) {
-  const hot = e.type === 'alert.raised' || e.type === 'model.rejected';
+  const hot = e.type === 'alert.raised' || e.type === 'model.rejected' || e.type === 'rollout.aborted';
   return `<tr class="${hot ? 'alert' : ''}" data-type="${esc(e.type)}"><td>${time(e.time)}</td><td>${esc(e.gateway)}</td>` +
     `<td>${esc(e.type)}</td><td>${esc(e.device || '–')}</td><td>${esc(e.model || '–')}</td><td class="small">${esc(e.summary || '')}</td></tr>`;
 }
