@@ -75,6 +75,13 @@ type InferenceConfig struct {
 	// statistics is reported as an inference.drift event. Default 1h;
 	// negative disables the events (the drift metrics stay).
 	DriftInterval time.Duration `yaml:"drift_interval"`
+	// DriftPSIMark is the PSI since loading above which a feature (of a
+	// package with training histograms) counts as drifting. Default 0.5;
+	// negative: PSI is reported but never counts.
+	DriftPSIMark float64 `yaml:"drift_psi_mark"`
+	// DriftMinRows is the rows served since loading before PSI counts.
+	// Default 1000.
+	DriftMinRows int64 `yaml:"drift_min_rows"`
 	// Scoring selects how batches reach ONNX Runtime: "fast" (default)
 	// scores a batch where its feature vectors were computed when it can;
 	// "reference" always copies them into the input tensor. Same results.
@@ -117,6 +124,12 @@ func (c *InferenceConfig) setDefaults() {
 	if c.DriftInterval == 0 {
 		c.DriftInterval = inference.DefaultDriftInterval
 	}
+	if c.DriftPSIMark == 0 {
+		c.DriftPSIMark = inference.DefaultDriftPSIMark
+	}
+	if c.DriftMinRows == 0 {
+		c.DriftMinRows = inference.DefaultDriftMinPSIRows
+	}
 	if c.ClockResetAfter == 0 {
 		c.ClockResetAfter = inference.DefaultClockResetAfter
 	}
@@ -134,6 +147,10 @@ func (c *InferenceConfig) validate() error {
 		return fmt.Errorf("inference.queue_size: must be >= 1, got %d", c.QueueSize)
 	case c.MaxDevices < 1:
 		return fmt.Errorf("inference.max_devices: must be >= 1, got %d", c.MaxDevices)
+	case math.IsNaN(c.DriftPSIMark) || math.IsInf(c.DriftPSIMark, 0):
+		return fmt.Errorf("inference.drift_psi_mark: must be a number (negative: PSI never counts), got %g", c.DriftPSIMark)
+	case c.DriftMinRows < 1:
+		return fmt.Errorf("inference.drift_min_rows: must be >= 1, got %d", c.DriftMinRows)
 	case c.MaxStagingBytes < 0:
 		return fmt.Errorf("inference.max_staging_bytes: must be >= 0, got %d", c.MaxStagingBytes)
 	case c.Scoring != "" && c.Scoring != inference.ScoringFast && c.Scoring != inference.ScoringReference:

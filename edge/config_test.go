@@ -53,6 +53,7 @@ func TestBadConfigs(t *testing.T) {
 		"payload-limit.bad.yaml":       "validation.max_payload_bytes: 2097152 does not fit one record; at most 1039466 with kafka.batch_max_bytes=1048576",
 		"pubkey.bad.yaml":              "inference.public_keys[0]: not base64",
 		"scoring.bad.yaml":             `inference.scoring: must be fast or reference, got "fastest"`,
+		"drift-rows.bad.yaml":          "inference.drift_min_rows: must be >= 1, got -5",
 		"compression.bad.yaml":         "brotli",
 		"stuck.bad.yaml":               "validation.stuck_after: must be 0 (off) or at least 2",
 		"duration.bad.yaml":            `shutdown_timeout: must be a duration such as 30s or 5m, got "soon" (line 2)`,

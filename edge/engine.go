@@ -83,6 +83,8 @@ func newEngine(cfg Config, policy modelpkg.Policy, card *modelCard, log *slog.Lo
 		DeviceIdleTTL:   -1, // the device table evicts idle devices (and makes the engine forget them)
 		ClockResetAfter: cfg.Inference.ClockResetAfter,
 		DriftInterval:   cfg.Inference.DriftInterval,
+		DriftPSIMark:    cfg.Inference.DriftPSIMark,
+		DriftMinPSIRows: cfg.Inference.DriftMinRows,
 		OnDrift:         onDrift,
 		OnShadow:        onShadow,
 		Scoring:         cfg.Inference.Scoring,

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -36,6 +37,13 @@ type EngineConfig struct {
 	IncludeFeatures bool
 	// DriftInterval is how often OnDrift is called (default 1h; <0 disables).
 	DriftInterval time.Duration
+	// DriftPSIMark is the PSI since loading above which a feature with a
+	// training histogram is drifting (FeatureDrift.Drifting; default
+	// DefaultDriftPSIMark; negative: PSI is reported but never counts).
+	DriftPSIMark float64
+	// DriftMinPSIRows is the rows since loading before PSI counts (default
+	// DefaultDriftMinPSIRows).
+	DriftMinPSIRows int64
 	// OnDrift receives drift reports from Run's goroutine; nil = metrics only.
 	OnDrift func(DriftReport)
 	// MaxDevices bounds the devices whose state (feature window, alert
@@ -125,6 +133,12 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	}
 	if c.DriftInterval == 0 {
 		c.DriftInterval = DefaultDriftInterval
+	}
+	if c.DriftPSIMark == 0 || math.IsNaN(c.DriftPSIMark) {
+		c.DriftPSIMark = DefaultDriftPSIMark
+	}
+	if c.DriftMinPSIRows <= 0 {
+		c.DriftMinPSIRows = DefaultDriftMinPSIRows
 	}
 	if c.Session.IntraOpThreads == 0 {
 		c.Session.IntraOpThreads = 1

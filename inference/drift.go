@@ -66,18 +66,23 @@ type FeatureDrift struct {
 	RecentPSI float64 `json:"recent_psi"`
 	HasHist   bool    `json:"has_hist"`
 	PSIReady  bool    `json:"psi_ready"`
+	// PSIMark is the PSI above which the feature is drifting once
+	// PSIReady (EngineConfig.DriftPSIMark; 0 means DefaultDriftPSIMark).
+	PSIMark float64 `json:"psi_mark"`
 }
 
 // Drift marks: a feature is drifting when its serving mean moved more than
 // DriftScoreMark training standard deviations (since loading or over the
-// last interval), or its PSI since loading is above DriftPSIMark once
-// MinPSIRows rows were served. The PSI mark is twice the textbook 0.25 "significant
-// shift": one gateway serves a few devices, whose values are fewer and
-// more alike than the training fleet's (docs/models.md, "Drift").
+// last interval), or its PSI since loading is above the PSI mark
+// (EngineConfig.DriftPSIMark, default DefaultDriftPSIMark) once
+// EngineConfig.DriftMinPSIRows rows were served (default
+// DefaultDriftMinPSIRows). The default PSI mark is twice the textbook 0.25
+// "significant shift": one gateway serves a few devices, whose values are
+// fewer and more alike than the training fleet's (docs/models.md, "Drift").
 const (
-	DriftScoreMark = 3
-	DriftPSIMark   = 0.5
-	MinPSIRows     = 1000
+	DriftScoreMark         = 3
+	DefaultDriftPSIMark    = 0.5
+	DefaultDriftMinPSIRows = 1000
 )
 
 // Worst is the larger of Score and RecentScore: how far the feature's mean
@@ -85,13 +90,17 @@ const (
 func (f FeatureDrift) Worst() float64 { return max(f.Score, f.RecentScore) }
 
 // Level is how far the feature is toward its drift marks: the larger of
-// Worst()/DriftScoreMark and, once PSIReady, PSI/DriftPSIMark; above 1 is
+// Worst()/DriftScoreMark and, once PSIReady, PSI/PSIMark; above 1 is
 // drifting (Drifting). It orders features by drift.
 func (f FeatureDrift) Level() float64 {
 	if !f.PSIReady {
 		return f.Worst() / DriftScoreMark
 	}
-	return max(f.Worst()/DriftScoreMark, f.PSI/DriftPSIMark)
+	mark := f.PSIMark
+	if mark <= 0 {
+		mark = DefaultDriftPSIMark
+	}
+	return max(f.Worst()/DriftScoreMark, f.PSI/mark)
 }
 
 // Drifting reports whether the feature is past a drift mark (Level > 1).
@@ -298,7 +307,8 @@ func (e *Engine) reportOf(m *model, t driftTotals) (DriftReport, bool) {
 		}
 		if i < len(m.drift.hists) && m.drift.hists[i] != nil {
 			h, off := m.drift.hists[i], m.drift.off[i]
-			fd.HasHist, fd.PSIReady = true, n >= MinPSIRows
+			fd.HasHist, fd.PSIMark = true, e.cfg.DriftPSIMark
+			fd.PSIReady = n >= e.cfg.DriftMinPSIRows && e.cfg.DriftPSIMark > 0
 			fd.PSI = h.PSI(t.bins[off : off+len(h.Shares)])
 			fd.RecentPSI = h.PSI(rbins[off : off+len(h.Shares)])
 		}

@@ -151,7 +151,7 @@ func TestDriftRecentInterval(t *testing.T) {
 // loading and over the last interval, and a PSI gauge; a change that puts
 // the served values in a bin training hardly held is drifting by PSI
 // (Level above 1) even when the mean moved less than 3 training stds, but
-// only once MinPSIRows rows were served. Features without a histogram
+// only once DefaultDriftMinPSIRows rows were served. Features without a histogram
 // report no PSI and no gauge.
 func TestDriftPSI(t *testing.T) {
 	initRuntime(t)
@@ -171,9 +171,10 @@ func TestDriftPSI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := func() (*Engine, *prometheus.Registry) {
+	engine := func(cfg EngineConfig) (*Engine, *prometheus.Registry) {
 		reg := prometheus.NewRegistry()
-		e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, reg)
+		cfg.DriftInterval = -1
+		e, err := NewEngine(cfg, nil, reg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,16 +196,22 @@ func TestDriftPSI(t *testing.T) {
 		}
 	}
 
-	// Too few rows: a large PSI is reported but does not count.
-	few, _ := engine()
-	feed(few, 0, 200, 20)
-	rep, _ := few.Drift()
-	if f := driftOfFeature(t, rep, "current_a.mean"); !f.HasHist || f.PSIReady || f.PSI <= DriftPSIMark || f.Drifting() {
-		t.Fatalf("%d rows at 20 A: %+v; want a large PSI, not ready, not drifting", rep.Rows, f)
+	// Too few rows: a large PSI is reported but does not count, unless the
+	// configured minimum is lower; a negative mark never counts.
+	for _, c := range []struct {
+		cfg      EngineConfig
+		drifting bool
+	}{{EngineConfig{}, false}, {EngineConfig{DriftMinPSIRows: 100}, true}, {EngineConfig{DriftMinPSIRows: 100, DriftPSIMark: -1}, false}} {
+		few, _ := engine(c.cfg)
+		feed(few, 0, 200, 20)
+		rep, _ := few.Drift()
+		if f := driftOfFeature(t, rep, "current_a.mean"); !f.HasHist || f.PSI <= DefaultDriftPSIMark || f.Drifting() != c.drifting {
+			t.Fatalf("%d rows at 20 A, min rows %d, mark %g: %+v; want a large PSI, drifting %v", rep.Rows, c.cfg.DriftMinPSIRows, c.cfg.DriftPSIMark, f, c.drifting)
+		}
 	}
 
-	e, reg := engine()
-	feed(e, 0, MinPSIRows+50, 0)
+	e, reg := engine(EngineConfig{})
+	feed(e, 0, DefaultDriftMinPSIRows+50, 0)
 	e.reportDrift()
 	first, _ := e.Drift()
 	if f := driftOfFeature(t, first, "current_a.mean"); !f.HasHist || !f.PSIReady || f.PSI > 0.25 || f.Drifting() {
@@ -215,11 +222,11 @@ func TestDriftPSI(t *testing.T) {
 			t.Fatalf("feature without a histogram: %+v", f)
 		}
 	}
-	feed(e, MinPSIRows+50, 2*MinPSIRows, 20)
+	feed(e, DefaultDriftMinPSIRows+50, 2*DefaultDriftMinPSIRows, 20)
 	e.reportDrift()
-	rep, _ = e.Drift()
+	rep, _ := e.Drift()
 	f := driftOfFeature(t, rep, "current_a.mean")
-	if f.Worst() >= DriftScoreMark || f.RecentPSI <= f.PSI || f.PSI <= DriftPSIMark || !f.Drifting() || f.Level() != f.PSI/DriftPSIMark {
+	if f.Worst() >= DriftScoreMark || f.RecentPSI <= f.PSI || f.PSI <= DefaultDriftPSIMark || !f.Drifting() || f.Level() != f.PSI/DefaultDriftPSIMark {
 		t.Fatalf("after the change: score %v, PSI %v, recent PSI %v, level %v", f.Worst(), f.PSI, f.RecentPSI, f.Level())
 	}
 	mfs, err := reg.Gather()
