@@ -59,7 +59,7 @@ type FeatureDrift struct {
 	// no histogram for the feature (HasHist false). A change of shape
 	// that leaves the mean in place (a new machine class inside the
 	// training range) shows here and not in Score. PSIReady: HasHist and
-	// at least MinPSIRows rows since loading, so PSI counts toward
+	// at least EngineConfig.DriftMinPSIRows rows since loading, so PSI counts toward
 	// Drifting. RecentPSI is for reading only: an interval holds the few
 	// devices' last hours, too few independent values for a stable PSI.
 	PSI       float64 `json:"psi"`
