@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -13,26 +14,32 @@ import (
 	"github.com/edgepm/edgepm/internal/onnxgen"
 )
 
-// gaugeFeatures returns the feature label values of the drift z gauge.
-func gaugeFeatures(t *testing.T, reg *prometheus.Registry) []string {
+// featureGauges returns the values of the per-feature gauge name, by
+// feature label.
+func featureGauges(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	got := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "edgepm_inference_feature_drift_z" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				got = append(got, l.GetValue())
+				got[l.GetValue()] = m.GetGauge().GetValue()
 			}
 		}
 	}
-	slices.Sort(got)
 	return got
+}
+
+// gaugeFeatures returns the feature label values of the drift z gauge.
+func gaugeFeatures(t *testing.T, reg *prometheus.Registry) []string {
+	t.Helper()
+	return slices.Sorted(maps.Keys(featureGauges(t, reg, "edgepm_inference_feature_drift_z")))
 }
 
 // TestDriftGaugesFollowSwap: after a swap the drift gauges drop the old
@@ -229,22 +236,11 @@ func TestDriftPSI(t *testing.T) {
 	if f.Worst() >= DriftScoreMark || f.RecentPSI <= f.PSI || f.PSI <= DefaultDriftPSIMark || !f.Drifting() || f.Level() != f.PSI/DefaultDriftPSIMark {
 		t.Fatalf("after the change: score %v, PSI %v, recent PSI %v, level %v", f.Worst(), f.PSI, f.RecentPSI, f.Level())
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gauges []string
-	for _, mf := range mfs {
-		if mf.GetName() == "edgepm_inference_feature_drift_psi" {
-			for _, m := range mf.GetMetric() {
-				gauges = append(gauges, m.GetLabel()[0].GetValue())
-				if m.GetGauge().GetValue() != f.PSI {
-					t.Errorf("PSI gauge %v, want %v", m.GetGauge().GetValue(), f.PSI)
-				}
-			}
-		}
-	}
-	if !slices.Equal(gauges, []string{"current_a.mean"}) {
+	gauges := featureGauges(t, reg, "edgepm_inference_feature_drift_psi")
+	if !slices.Equal(slices.Sorted(maps.Keys(gauges)), []string{"current_a.mean"}) {
 		t.Errorf("PSI gauges for %v, want only current_a.mean", gauges)
+	}
+	if v := gauges["current_a.mean"]; v != f.PSI {
+		t.Errorf("PSI gauge %v, want %v", v, f.PSI)
 	}
 }
