@@ -179,8 +179,7 @@ func fd001Manifest(o fd001Options, specs []features.Spec, stats []modelpkg.Featu
 		// between ONNX Runtime's and Go's summation order.
 		Tolerance: 1e-2, FeatureStats: stats,
 	}
-	man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics) // the direction in plain words (version 2 and later)
-	man.SchemaVersion = man.NeededSchemaVersion()
+	man.SetSchemaVersion()
 	for _, ex := range pickRULSamples(test) {
 		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}

@@ -234,8 +234,7 @@ func manifest(o options, specs []features.Spec, stats []modelpkg.FeatureStat, g 
 		Thresholds: modelpkg.Thresholds{Raise: o.Raise, Clear: o.Clear, MinDuration: features.Duration(o.MinDur)},
 		Tolerance:  1e-4, FeatureStats: stats,
 	}
-	man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics) // the direction in plain words (version 2 and later)
-	man.SchemaVersion = man.NeededSchemaVersion()
+	man.SetSchemaVersion()
 	for _, ex := range pickSamples(test, 8) {
 		man.Samples = append(man.Samples, modelpkg.Sample{Input: ex.x, Output: onnxgen.Eval(g, ex.x)})
 	}

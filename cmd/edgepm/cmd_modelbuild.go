@@ -123,9 +123,7 @@ func trainingStats(path string, man *modelpkg.Manifest) ([][]float32, error) {
 	for j, h := range modelpkg.HistsOf(rows, len(man.FeatureStats)) {
 		man.FeatureStats[j].Hist = h
 	}
-	if man.SchemaVersion = man.NeededSchemaVersion(); man.AlertWhen == "" {
-		man.AlertWhen = modelpkg.AlertDirection(man.OutputSemantics)
-	}
+	man.SetSchemaVersion()
 	return rows, nil
 }
 

@@ -160,10 +160,7 @@ func (s *BuildSpec) Manifest() (*Manifest, error) {
 	if n := len(m.StatNames()); len(s.FeatureStats) != 0 && len(s.FeatureStats) != n {
 		return nil, fmt.Errorf("model spec: feature_stats has %d entries for %d inputs", len(s.FeatureStats), n)
 	}
-	m.SchemaVersion = m.NeededSchemaVersion()
-	if m.SchemaVersion >= SchemaVersion2 {
-		m.AlertWhen = o.Alert // the direction in plain words wherever the format can carry it
-	}
+	m.SetSchemaVersion() // o.Alert, checked above, is the semantics' direction
 	return m, nil
 }
 

@@ -255,6 +255,17 @@ func (m *Manifest) NeededSchemaVersion() int {
 	return SchemaVersion
 }
 
+// SetSchemaVersion does what every writer does: it sets SchemaVersion to
+// NeededSchemaVersion and, from version 2 on, alert_when to the output
+// semantics' direction when absent (the direction in plain words wherever
+// the format can carry it).
+func (m *Manifest) SetSchemaVersion() {
+	m.SchemaVersion = m.NeededSchemaVersion()
+	if m.SchemaVersion >= SchemaVersion2 && m.AlertWhen == "" {
+		m.AlertWhen = AlertDirection(m.OutputSemantics)
+	}
+}
+
 func (m *Manifest) hasHist() bool {
 	for _, st := range m.FeatureStats {
 		if st.Hist != nil {
