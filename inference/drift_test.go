@@ -42,19 +42,28 @@ func gaugeFeatures(t *testing.T, reg *prometheus.Registry) []string {
 	return slices.Sorted(maps.Keys(featureGauges(t, reg, "edgepm_inference_feature_drift_z")))
 }
 
-// TestDriftGaugesFollowSwap: after a swap the drift gauges drop the old
-// model's feature labels; the next report sets only the new model's.
-func TestDriftGaugesFollowSwap(t *testing.T) {
+// driftEngine returns an engine of cfg serving pkg, without a drift ticker
+// (the tests call reportDrift), and its metrics registry.
+func driftEngine(t *testing.T, cfg EngineConfig, pkg *modelpkg.Package) (*Engine, *prometheus.Registry) {
+	t.Helper()
 	initRuntime(t)
 	reg := prometheus.NewRegistry()
-	e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, reg)
+	cfg.DriftInterval = -1
+	e, err := NewEngine(cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
+	if err := e.Load(pkg); err != nil {
 		t.Fatal(err)
 	}
+	return e, reg
+}
+
+// TestDriftGaugesFollowSwap: after a swap the drift gauges drop the old
+// model's feature labels; the next report sets only the new model's.
+func TestDriftGaugesFollowSwap(t *testing.T) {
+	e, reg := driftEngine(t, EngineConfig{}, testPackage(t, "m", "1", 4))
 	for i := 0; i < 10; i++ {
 		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
 			t.Fatal(err)
@@ -112,15 +121,7 @@ func driftOfFeature(t *testing.T, rep DriftReport, name string) FeatureDrift {
 // full strength in RecentScore while the cumulative Score dilutes it.
 // Before the first report the recent period is the whole.
 func TestDriftRecentInterval(t *testing.T) {
-	initRuntime(t)
-	e, err := NewEngine(EngineConfig{DriftInterval: -1}, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	if err := e.Load(testPackage(t, "m", "1", 4)); err != nil {
-		t.Fatal(err)
-	}
+	e, _ := driftEngine(t, EngineConfig{}, testPackage(t, "m", "1", 4))
 	for i := 0; i < 40; i++ {
 		if err := e.Observe(context.Background(), reading("a", i)); err != nil {
 			t.Fatal(err)
@@ -178,19 +179,6 @@ func TestDriftPSI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := func(cfg EngineConfig) (*Engine, *prometheus.Registry) {
-		reg := prometheus.NewRegistry()
-		cfg.DriftInterval = -1
-		e, err := NewEngine(cfg, nil, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		if err := e.Load(pkg); err != nil {
-			t.Fatal(err)
-		}
-		return e, reg
-	}
 	feed := func(e *Engine, from, to int, current float64) {
 		for i := from; i < to; i++ {
 			r := reading("a", i)
@@ -209,7 +197,7 @@ func TestDriftPSI(t *testing.T) {
 		cfg      EngineConfig
 		drifting bool
 	}{{EngineConfig{}, false}, {EngineConfig{DriftMinPSIRows: 100}, true}, {EngineConfig{DriftMinPSIRows: 100, DriftPSIMark: -1}, false}} {
-		few, _ := engine(c.cfg)
+		few, _ := driftEngine(t, c.cfg, pkg)
 		feed(few, 0, 200, 20)
 		rep, _ := few.Drift()
 		if f := driftOfFeature(t, rep, "current_a.mean"); !f.HasHist || f.PSI <= DefaultDriftPSIMark || f.Drifting() != c.drifting {
@@ -217,7 +205,7 @@ func TestDriftPSI(t *testing.T) {
 		}
 	}
 
-	e, reg := engine(EngineConfig{})
+	e, reg := driftEngine(t, EngineConfig{}, pkg)
 	feed(e, 0, DefaultDriftMinPSIRows+50, 0)
 	e.reportDrift()
 	first, _ := e.Drift()
